@@ -1,0 +1,79 @@
+"""The hook specifications: the whole contract a superflow plugin may rely on.
+
+A plugin is a module (or object) with functions named after these hooks and marked
+with ``superflow.hookimpl``.  Registration hooks receive a ``register`` callable and
+call it once per object they give (the "register returns objects" pattern of llm and
+datasette); lifecycle hooks are told what happened and return nothing.
+
+Never give a hook implementation's parameters default values, and only name the
+parameters you use: pluggy passes them by name.  Every hook is documented, with an
+example, in ``docs/plugins.md``.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("superflow")
+
+
+@hookspec
+def superflow_register_step_types(register):
+    """Give step types: call ``register(step_type)`` with :class:`superflow.components.StepType`
+    objects.  Each appears in the designer's palette under its ``category``."""
+
+
+@hookspec
+def superflow_register_triggers(register):
+    """Give triggers: call ``register(trigger)`` with :class:`superflow.components.Trigger`
+    objects, which say which event types they listen to and whether an event matches."""
+
+
+@hookspec
+def superflow_register_filters(register):
+    """Give filter conditions: call ``register(filter)`` with
+    :class:`superflow.components.Filter` objects, which decide on a person's CRM data."""
+
+
+@hookspec
+def superflow_register_success_criteria(register):
+    """Give success criteria: call ``register(criterion)`` with
+    :class:`superflow.components.SuccessCriterion` objects."""
+
+
+@hookspec
+def superflow_register_crm_backends(register):
+    """Give CRM backends: call ``register(backend_class)`` with subclasses of
+    :class:`superflow.crm.CrmBackend`.  ``SUPERFLOW_CRM`` picks one by name."""
+
+
+@hookspec
+def superflow_register_email_transports(register):
+    """Give email transports: call ``register(transport_class)`` with subclasses of
+    :class:`superflow.channels.EmailTransport`.  ``SUPERFLOW_EMAIL_TRANSPORT`` picks one."""
+
+
+@hookspec
+def superflow_register_sms_providers(register):
+    """Give SMS providers: call ``register(provider_class)`` with subclasses of
+    :class:`superflow.channels.SmsProvider`.  ``SUPERFLOW_SMS_PROVIDER`` picks one."""
+
+
+@hookspec
+def superflow_participant_enrolled(participant, flow):
+    """A person entered a flow.  ``participant`` is a :class:`superflow.store.Participant`,
+    ``flow`` a :class:`superflow.flow.Flow`.  Called in the worker, after the
+    enrolment was stored; do not block for long."""
+
+
+@hookspec
+def superflow_step_executed(participant, step, result):
+    """A step ran for a participant.  ``step`` is the flow's step dict
+    (``{"id", "type", "settings"}``) and ``result`` the :class:`superflow.components.StepResult`
+    the step type returned.  Called after the outcome was stored."""
+
+
+@hookspec
+def superflow_participant_finished(participant, status, reason):
+    """A participation ended: ``status`` is ``completed``, ``succeeded``, ``exited`` or
+    ``cancelled``; ``reason`` says why (empty for ``completed``)."""

@@ -1,0 +1,161 @@
+"""The outbox: email and SMS transports for demos and development.
+
+Nothing leaves the machine; messages are kept in ``<data>/outbox.sqlite`` where the
+admin screens (and tests) read them.  The idempotency key is unique, so a message
+handed over twice for one participant and step is stored once.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from superflow import hookimpl
+from superflow.channels import EmailMessage, EmailTransport, SmsMessage, SmsProvider
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY,
+    channel TEXT NOT NULL,
+    key TEXT NOT NULL UNIQUE,
+    recipient TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    subject TEXT NOT NULL DEFAULT '',
+    html TEXT NOT NULL DEFAULT '',
+    text TEXT NOT NULL DEFAULT '',
+    headers TEXT NOT NULL DEFAULT '{}',
+    created REAL NOT NULL
+);
+"""
+
+
+class Outbox:
+    """The outbox database; one connection per thread."""
+
+    def __init__(self, config: Any) -> None:
+        self.path = Path(config.setting("outbox_path") or Path(config.data_dir) / "outbox.sqlite")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self.db.executescript(SCHEMA)
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.row_factory = sqlite3.Row
+            self._local.conn = conn
+        return conn
+
+    def put(self, rows: list[dict[str, Any]]) -> list[str]:
+        now = time.time()
+        with self.db as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO messages (channel, key, recipient, sender, subject, html, text, headers, created)"
+                " VALUES (:channel, :key, :recipient, :sender, :subject, :html, :text, :headers, :created)",
+                [dict(row, created=now) for row in rows],
+            )
+            ids = {}
+            keys = [row["key"] for row in rows]
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                for key, ident in db.execute(f"SELECT key, id FROM messages WHERE key IN ({marks})", chunk):
+                    ids[key] = ident
+        return [f"outbox-{ids[row['key']]}" for row in rows]
+
+    def messages(self, channel: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM messages"
+        args: tuple[Any, ...] = ()
+        if channel:
+            sql += " WHERE channel = ?"
+            args = (channel,)
+        rows = self.db.execute(sql + " ORDER BY id DESC LIMIT ?", (*args, limit)).fetchall()
+        return [dict(row, headers=json.loads(row["headers"])) for row in rows]
+
+    def count(self, channel: str | None = None) -> int:
+        if channel:
+            return self.db.execute("SELECT COUNT(*) FROM messages WHERE channel = ?", (channel,)).fetchone()[0]
+        return self.db.execute("SELECT COUNT(*) FROM messages").fetchone()[0]
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+
+class OutboxEmail(EmailTransport):
+    name = "outbox"
+    label = "Outbox (keeps emails for viewing; sends nothing)"
+    idempotent = True
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(config)
+        self.outbox = Outbox(config)
+
+    def send_many(self, messages: list[tuple[EmailMessage, str]]) -> list[str]:
+        return self.outbox.put(
+            [
+                {
+                    "channel": "email",
+                    "key": key,
+                    "recipient": m.to,
+                    "sender": f"{m.from_name} <{m.from_address}>" if m.from_name else m.from_address,
+                    "subject": m.subject,
+                    "html": m.html,
+                    "text": m.text,
+                    "headers": json.dumps(m.headers),
+                }
+                for m, key in messages
+            ]
+        )
+
+    def close(self) -> None:
+        self.outbox.close()
+
+
+class OutboxSms(SmsProvider):
+    name = "outbox"
+    label = "Outbox (keeps SMS for viewing; sends nothing)"
+    idempotent = True
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(config)
+        self.outbox = Outbox(config)
+
+    def send_many(self, messages: list[tuple[SmsMessage, str]]) -> list[str]:
+        return self.outbox.put(
+            [
+                {
+                    "channel": "sms",
+                    "key": key,
+                    "recipient": m.to,
+                    "sender": m.sender,
+                    "subject": "",
+                    "html": "",
+                    "text": m.text,
+                    "headers": "{}",
+                }
+                for m, key in messages
+            ]
+        )
+
+    def close(self) -> None:
+        self.outbox.close()
+
+
+@hookimpl
+def superflow_register_email_transports(register):
+    register(OutboxEmail)
+
+
+@hookimpl
+def superflow_register_sms_providers(register):
+    register(OutboxSms)

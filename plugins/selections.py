@@ -1,0 +1,89 @@
+"""Selections: the "added to selection" trigger, the membership filter, and the
+steps that add a person to a selection or remove them from it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, fields
+
+from superflow import hookimpl
+from superflow.components import Filter, StepContext, StepResult, StepType, Trigger
+
+
+class SelectionSettings(Schema):
+    selection = fields.String(required=True, metadata={"label": "Selection", "widget": "crm_selection"})
+
+
+class AddedToSelection(Trigger):
+    name = "added_to_selection"
+    label = "Added to selection"
+    category = "Selections"
+    event_types = ("selection.member_added",)
+    settings_schema = SelectionSettings
+
+    def describe(self, settings: dict[str, Any]) -> str:
+        return f"When a person is added to selection {settings.get('selection', '?')}"
+
+    def matches(self, event: Any, settings: dict[str, Any]) -> bool:
+        return str(event.data.get("selection_id")) == str(settings["selection"])
+
+
+class InSelection(Filter):
+    name = "in_selection"
+    label = "Member of selection"
+    category = "Selections"
+    settings_schema = SelectionSettings
+
+    def describe(self, settings: dict[str, Any]) -> str:
+        return f"Member of selection {settings.get('selection', '?')}"
+
+    def matches(self, person: dict[str, Any], settings: dict[str, Any], participant: Any) -> bool:
+        return str(settings["selection"]) in [str(s) for s in person.get("selections", [])]
+
+
+class _SelectionStep(StepType):
+    category = "Selections"
+    settings_schema = SelectionSettings
+    adding = True
+
+    def execute_batch(self, ctxs: list[StepContext]) -> list[StepResult]:
+        by_selection: dict[str, list[StepContext]] = {}
+        for ctx in ctxs:
+            by_selection.setdefault(str(ctx.settings["selection"]), []).append(ctx)
+        for selection, group in by_selection.items():
+            people = [c.participant.person_id for c in group]
+            key = f"{group[0].idempotency_key}:{len(people)}:{people[0]}"
+            if self.adding:
+                group[0].crm.add_to_selection(selection, people, idempotency_key=key)
+            else:
+                group[0].crm.remove_from_selection(selection, people, idempotency_key=key)
+        verb = "added to" if self.adding else "removed from"
+        return [StepResult.advance(f"{verb} selection {c.settings['selection']}") for c in ctxs]
+
+
+class AddToSelection(_SelectionStep):
+    name = "add_to_selection"
+    label = "Add to selection"
+
+
+class RemoveFromSelection(_SelectionStep):
+    name = "remove_from_selection"
+    label = "Remove from selection"
+    adding = False
+
+
+@hookimpl
+def superflow_register_triggers(register):
+    register(AddedToSelection())
+
+
+@hookimpl
+def superflow_register_filters(register):
+    register(InSelection())
+
+
+@hookimpl
+def superflow_register_step_types(register):
+    register(AddToSelection())
+    register(RemoveFromSelection())

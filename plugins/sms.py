@@ -1,0 +1,99 @@
+"""SMS: the "send SMS" step and honest segment counting (GSM-7 or UCS-2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, fields, validate
+
+from superflow import hookimpl
+from superflow.channels import ChannelError, SmsMessage
+from superflow.components import StepContext, StepResult, StepType
+from superflow.merge import MergeError, render, unknown_tags
+
+GSM7 = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENSION = set("^{}\\[~]|€\f")
+
+
+def segments(text: str) -> tuple[str, int]:
+    """The encoding a message needs and how many SMS it takes."""
+    if all(ch in GSM7 or ch in GSM7_EXTENSION for ch in text):
+        length = sum(2 if ch in GSM7_EXTENSION else 1 for ch in text)
+        return "GSM-7", 1 if length <= 160 else -(-length // 153)
+    units = len(text.encode("utf-16-le")) // 2
+    return "UCS-2", 1 if units <= 70 else -(-units // 67)
+
+
+class SendSmsSettings(Schema):
+    sender = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^(\+?\d{3,15}|[A-Za-z0-9 ]{1,11})$", error="a number or up to 11 letters and digits"),
+        metadata={"label": "Sender"},
+    )
+    text = fields.String(required=True, validate=validate.Length(min=1, max=1530), metadata={"label": "Text", "merge_tags": True})
+    when_no_mobile = fields.String(
+        load_default="skip", validate=validate.OneOf(("skip", "exit")), metadata={"label": "When the person has no mobile"}
+    )
+
+
+class SendSms(StepType):
+    name = "send_sms"
+    label = "Send SMS"
+    category = "Messages"
+    description = "Send a text message to the person's mobile."
+    settings_schema = SendSmsSettings
+    sends = "sms"
+
+    def readiness(self, settings: dict[str, Any], flow: Any) -> list[str]:
+        return [f"text: unknown merge tag {{{{{tag}}}}}" for tag in unknown_tags(settings.get("text", ""))]
+
+    def describe(self, settings: dict[str, Any]) -> str:
+        return f"Send SMS from {settings.get('sender', '?')}"
+
+    def execute_batch(self, ctxs: list[StepContext]) -> list[StepResult]:
+        provider = ctxs[0].services.sms
+        results: dict[int, StepResult] = {}
+        outgoing: list[tuple[int, SmsMessage]] = []
+        for i, ctx in enumerate(ctxs):
+            mobile = (ctx.person or {}).get("mobile")
+            if not mobile:
+                if ctx.settings["when_no_mobile"] == "exit":
+                    results[i] = StepResult.exit("no mobile number")
+                else:
+                    results[i] = StepResult.advance("skipped: no mobile number", counters={"sms.skipped": 1})
+                continue
+            if not provider.idempotent and not ctx.claim(ctx.idempotency_key):
+                results[i] = StepResult.advance("already sent in an earlier attempt; not sent twice")
+                continue
+            try:
+                text = render(ctx.settings["text"], ctx.person or {}, {"flow": {"name": ctx.flow.name}})
+            except MergeError as exc:
+                results[i] = StepResult.exit(f"cannot send: {exc}")
+                continue
+            outgoing.append((i, SmsMessage(to=mobile, sender=ctx.settings["sender"], text=text)))
+        if outgoing:
+            keys = [ctxs[i].idempotency_key for i, _ in outgoing]
+            try:
+                ids: list[str | None] = list(provider.send_many([(m, k) for (_, m), k in zip(outgoing, keys, strict=True)]))
+                failure = ""
+            except ChannelError as exc:
+                ids, failure = [None] * len(outgoing), str(exc)
+            for (i, message), message_id in zip(outgoing, ids, strict=True):
+                if message_id is None:
+                    results[i] = StepResult.retry(300, f"SMS not sent: {failure}", counters={"sms.failed": 1})
+                    continue
+                encoding, parts = segments(message.text)
+                results[i] = StepResult.advance(
+                    f"sent SMS to {message.to} ({parts} {encoding} segment{'s' if parts > 1 else ''})",
+                    sending={"channel": "sms", "status": "sent", "to": message.to, "id": message_id},
+                    counters={"sms.sent": 1, "sms.segments": parts},
+                )
+        return [results[i] for i in range(len(ctxs))]
+
+
+@hookimpl
+def superflow_register_step_types(register):
+    register(SendSms())

@@ -1,0 +1,399 @@
+"""The ``superflow`` command."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from superflow.config import Config
+
+KNOWN_ERRORS: tuple[type[BaseException], ...] = ()
+
+
+def _known_errors() -> tuple[type[BaseException], ...]:
+    from superflow.crm import CrmError
+    from superflow.embedded_redis import RedisUnavailable
+    from superflow.flow import FlowInvalid, FlowNotReady
+    from superflow.flows import FlowNotFound, FlowStateError
+    from superflow.registry import PluginError, UnknownComponent
+
+    return (
+        RedisUnavailable,
+        FlowInvalid,
+        FlowNotReady,
+        FlowStateError,
+        FlowNotFound,
+        PluginError,
+        UnknownComponent,
+        CrmError,
+    )
+
+
+def main() -> None:
+    """Entry point: clear one-line errors instead of tracebacks for known failures."""
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except _known_errors() as exc:
+        _print_error(exc)
+        sys.exit(1)
+
+
+def _print_error(exc: BaseException) -> None:
+    from superflow.flow import FlowInvalid, FlowNotReady
+
+    if isinstance(exc, FlowInvalid):
+        click.echo("error: the flow is not valid:", err=True)
+        for err in exc.errors:
+            click.echo(f"  {err['field']}: {err['message']}", err=True)
+    elif isinstance(exc, FlowNotReady):
+        click.echo("error: the flow cannot start yet:", err=True)
+        for problem in exc.problems:
+            click.echo(f"  {problem}", err=True)
+    else:
+        click.echo(f"error: {exc}", err=True)
+
+
+class State:
+    """Lazily built runtime, so ``--help`` and ``flows validate`` need no Redis."""
+
+    def __init__(self) -> None:
+        self._runtime: Any = None
+
+    @property
+    def runtime(self) -> Any:
+        if self._runtime is None:
+            from superflow.runtime import Runtime, set_current
+
+            self._runtime = Runtime(Config.from_env())
+            set_current(self._runtime)
+        return self._runtime
+
+    def close(self) -> None:
+        if self._runtime is not None:
+            self._runtime.close()
+
+
+pass_state = click.make_pass_decorator(State, ensure=True)
+
+
+@click.group()
+@click.version_option(package_name="superflow")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """superflow: marketing automation flows for your CRM."""
+    state = ctx.ensure_object(State)
+    ctx.call_on_close(state.close)
+
+
+# -- running ---------------------------------------------------------------
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+@click.option("--persons", default=300, show_default=True, help="Persons in the demo CRM.")
+@click.option("--workers", default=1, show_default=True)
+def demo(host: str, port: int, persons: int, workers: int) -> None:
+    """Everything in one command: embedded Redis, demo CRM, worker, web app."""
+    from superflow.demo import run_demo
+
+    run_demo(Config.from_env(), host=host, port=port, persons=persons, workers=workers)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+@pass_state
+def web(state: State, host: str, port: int) -> None:
+    """Serve the web app."""
+    from superflow.webapp import create_app
+
+    app = create_app(runtime=state.runtime)
+    app.run(host=host, port=port, threaded=True, use_reloader=False)
+
+
+@cli.command()
+@click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+@click.option("--name", default=None, help="Worker name (default: random).")
+@pass_state
+def worker(state: State, burst: bool, name: str | None) -> None:
+    """Run a worker: any number, on any machine, against one REDIS_URL."""
+    from superflow.worker import run_worker
+
+    run_worker(state.runtime, burst=burst, name=name)
+
+
+# -- flows -----------------------------------------------------------------
+@cli.group()
+def flows() -> None:
+    """Validate, import, export and run flows."""
+
+
+@flows.command("validate")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def flows_validate(file: Path) -> None:
+    """Check a flow file: structure, types, settings, and what is missing to start."""
+    from superflow.flow import parse_flow, readiness
+    from superflow.registry import load_registry
+
+    registry = load_registry(Config.from_env().plugins)
+    flow = parse_flow(file.read_text(), registry)
+    click.echo(f"{file}: valid flow {flow.name!r} with {len(flow.steps)} steps")
+    problems = readiness(flow, registry)
+    if problems:
+        click.echo("not ready to start:")
+        for problem in problems:
+            click.echo(f"  {problem}")
+    else:
+        click.echo("ready to start")
+
+
+@flows.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--start", is_flag=True, help="Start the flow after importing it.")
+@pass_state
+def flows_import(state: State, file: Path, start: bool) -> None:
+    """Store a flow file as a new draft flow; print its id."""
+    from superflow import flows as flow_service
+
+    flow = flow_service.create(state.runtime, file.read_text(), by="cli")
+    if start:
+        flow_service.start(state.runtime, flow.id)
+    click.echo(flow.id)
+
+
+@flows.command("export")
+@click.argument("flow_id")
+@click.option("--version", type=int, default=None, help="An earlier version.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@pass_state
+def flows_export(state: State, flow_id: str, version: int | None, output: Path | None) -> None:
+    """Print (or write) a flow's document."""
+    from superflow import flows as flow_service
+
+    text = json.dumps(flow_service.get(state.runtime, flow_id, version).doc, indent=2) + "\n"
+    if output:
+        output.write_text(text)
+    else:
+        click.echo(text, nl=False)
+
+
+@flows.command("list")
+@pass_state
+def flows_list(state: State) -> None:
+    """Every flow with its status and counts."""
+    from superflow import flows as flow_service
+
+    rows = flow_service.list_flows(state.runtime)
+    click.echo(f"{'ID':>4}  {'STATUS':8}  {'ACTIVE':>6}  {'ENROLLED':>8}  NAME")
+    for row in rows:
+        stats = row["stats"]
+        click.echo(f"{row['id']:>4}  {row['status']:8}  {stats.get('active', 0):>6}  {stats.get('enrolled', 0):>8}  {row['name']}")
+
+
+def _lifecycle(name: str, doc: str) -> Callable[..., None]:
+    @flows.command(name, help=doc)
+    @click.argument("flow_id")
+    @pass_state
+    def command(state: State, flow_id: str) -> None:
+        from superflow import flows as flow_service
+
+        rt = state.runtime
+        if name == "start":
+            flow_service.start(rt, flow_id)
+            click.echo(f"flow {flow_id} is running")
+        elif name == "pause":
+            rt.engine.pause(flow_id)
+            click.echo(f"flow {flow_id} is paused: no one enters, participants wait where they stand")
+        elif name == "resume":
+            released = rt.engine.resume(flow_id)
+            click.echo(f"flow {flow_id} is running again; {released} parked participants released")
+        else:
+            cancelled = rt.engine.end(flow_id)
+            click.echo(f"flow {flow_id} has ended; {cancelled} active participants cancelled")
+
+    return command
+
+
+_lifecycle("start", "Start a draft flow (refused with the list of what is missing).")
+_lifecycle("pause", "Pause a running flow.")
+_lifecycle("resume", "Resume a paused flow.")
+_lifecycle("end", "End a flow: cancel its active participants, keep the history.")
+
+
+# -- participants and events -------------------------------------------------
+@cli.command()
+@click.argument("flow_id")
+@click.option("--person", "persons", multiple=True, help="A CRM person id (repeatable).")
+@click.option("--selection", default=None, help="Every member of a CRM selection.")
+@pass_state
+def enroll(state: State, flow_id: str, persons: tuple[str, ...], selection: str | None) -> None:
+    """Enrol persons in a flow (filters and re-enrolment rules apply)."""
+    from superflow import flows as flow_service
+    from superflow import jobs
+
+    rt = state.runtime
+    flow = flow_service.get(rt, flow_id)
+    trigger = flow.doc["trigger"]
+    if trigger and not rt.registry.trigger(trigger["type"]).allows_manual_enrolment:
+        raise click.ClickException(f"the trigger of flow {flow_id} does not allow manual enrolment")
+    people = list(persons)
+    if selection:
+        people += rt.crm.selection_members(selection)
+    if not people:
+        raise click.UsageError("name at least one --person or a --selection")
+    jobs.enqueue_enrol(rt, flow_id, people, "manual (cli)")
+    click.echo(f"enrolment of {len(people)} person(s) in flow {flow_id} queued")
+
+
+@cli.group()
+def events() -> None:
+    """Send events to the engine."""
+
+
+@events.command("send")
+@click.argument("event_type")
+@click.option("--person", required=True, help="The CRM person id.")
+@click.option("--data", default="{}", help="JSON object with the event's data.")
+@pass_state
+def events_send(state: State, event_type: str, person: str, data: str) -> None:
+    """Queue one event, as a webhook or the API would."""
+    from superflow.events import Event
+
+    try:
+        payload = json.loads(data)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not JSON: {exc}", param_hint="--data") from None
+    if not isinstance(payload, dict):
+        raise click.BadParameter("must be a JSON object", param_hint="--data")
+    rt = state.runtime
+    if rt.crm.get_person(person) is None:
+        raise click.ClickException(f"no person {person} in the {rt.config.crm} CRM")
+    rt.emit([Event(event_type, person, payload, source="cli")])
+    click.echo(f"event {event_type} for person {person} queued")
+
+
+@cli.command()
+@click.argument("flow_id")
+@click.option("--status", default=None, help="Only this status.")
+@click.option("--limit", default=50, show_default=True)
+@pass_state
+def participants(state: State, flow_id: str, status: str | None, limit: int) -> None:
+    """A flow's participants with status and current step."""
+    from superflow import flows as flow_service
+
+    rt = state.runtime
+    flow_service.get(rt, flow_id)
+    click.echo(f"{'PARTICIPANT':14}  {'PERSON':8}  {'STATUS':10}  {'STEP':12}  NOTE")
+    shown = 0
+    ids = rt.store.flow_participant_ids(flow_id)
+    for start in range(0, len(ids), 500):
+        for p in rt.store.participants(ids[start : start + 500]).values():
+            if status and p.status != status:
+                continue
+            note = p.reason or (f"waiting until {time.strftime('%Y-%m-%d %H:%M', time.localtime(p.wait['u']))}" if p.wait else "")
+            click.echo(f"{p.id:14}  {p.person_id:8}  {p.status:10}  {p.step or '-':12}  {note}")
+            shown += 1
+            if shown >= limit:
+                return
+
+
+@cli.command()
+@click.argument("participant_id")
+@pass_state
+def history(state: State, participant_id: str) -> None:
+    """One participant's step history."""
+    rt = state.runtime
+    p = rt.store.participant(participant_id)
+    if p is None:
+        raise click.ClickException(f"no participant {participant_id}")
+    click.echo(f"participant {p.id}: person {p.person_id}, flow {p.flow_id}, {p.status}, at {p.step or '-'}")
+    for entry in rt.store.history(participant_id):
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(entry["at"]))
+        click.echo(f"  {when}  {entry['step'] or '-':10}  {entry['kind']:10}  {entry['note']}")
+
+
+@cli.command()
+@click.option("--resume", is_flag=True, help="Hand them to a worker again.")
+@pass_state
+def stuck(state: State, resume: bool) -> None:
+    """Participants in flight for longer than SUPERFLOW_STUCK_AFTER_SECONDS."""
+    from superflow import jobs, store
+
+    rt = state.runtime
+    before = time.time() - rt.config.stuck_after_seconds
+    pids = rt.redis.zrangebyscore(store.INFLIGHT, "-inf", before)
+    for pid in pids:
+        click.echo(pid)
+    click.echo(f"{len(pids)} stuck participant(s)")
+    if resume and pids:
+        for pid in pids:
+            rt.redis.delete(f"sf:lease:{pid}")
+        jobs.enqueue_advance(rt, pids)
+        click.echo("handed to the workers again")
+
+
+# -- plugins and CRM -----------------------------------------------------------
+@cli.group()
+def plugins() -> None:
+    """Installed plugins."""
+
+
+@plugins.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def plugins_list(as_json: bool) -> None:
+    """Every plugin, the hooks it implements and what it registered."""
+    from superflow.registry import load_registry
+
+    rows = load_registry(Config.from_env().plugins).plugins()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        if row["broken"]:
+            click.echo(f"{row['name']}  BROKEN: {row['broken']}")
+            continue
+        click.echo(row["name"])
+        for kind, names in row["registered"].items():
+            click.echo(f"  {kind}: {', '.join(names)}")
+
+
+@cli.group()
+def crm() -> None:
+    """The configured CRM (the local one for demos)."""
+
+
+@crm.command("seed")
+@click.option("--persons", default=300, show_default=True)
+@pass_state
+def crm_seed(state: State, persons: int) -> None:
+    """Fill the local CRM with believable demo data."""
+    from superflow.plugins.local_crm.seed import seed_demo
+
+    summary = seed_demo(state.runtime.crm, persons=persons)
+    click.echo(json.dumps(summary, indent=2))
+
+
+@crm.command("add-to-selection")
+@click.argument("selection_id")
+@click.argument("person_ids", nargs=-1, required=True)
+@pass_state
+def crm_add_to_selection(state: State, selection_id: str, person_ids: tuple[str, ...]) -> None:
+    """Add persons to a selection, as a CRM user would (emits CRM events)."""
+    state.runtime.crm.add_to_selection(selection_id, list(person_ids))
+    click.echo(f"added {len(person_ids)} person(s) to selection {selection_id}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,217 @@
+"""What plugins give: step types, triggers, filters and success criteria.
+
+A plugin subclasses one of these, sets the class attributes and implements the
+behaviour, then registers an instance through the matching hook.  The engine only
+ever talks to these interfaces; it knows no particular step type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from marshmallow import Schema
+
+from superflow.events import Event
+
+if TYPE_CHECKING:
+    from superflow.flow import Flow
+    from superflow.store import Participant
+
+
+class Component:
+    """Shared by everything a flow is built from.
+
+    ``settings_schema`` is a marshmallow ``Schema`` class.  Its fields' ``metadata``
+    (``label``, ``help``, ``widget``) feed the settings forms; ``required=True`` fields
+    may be left empty while a flow is a draft, and are reported by the readiness check.
+    """
+
+    name: ClassVar[str] = ""
+    label: ClassVar[str] = ""
+    category: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    settings_schema: ClassVar[type[Schema] | None] = None
+
+    def readiness(self, settings: dict[str, Any], flow: Flow) -> list[str]:
+        """Problems that must be fixed before a flow using this can start, beyond
+        what the settings schema already checks (e.g. a referenced step that does not
+        exist).  Each message names the field."""
+        return []
+
+    def describe(self, settings: dict[str, Any]) -> str:
+        """The settings in words, for summaries ("Added to selection Newsletter")."""
+        return self.label
+
+
+@dataclass
+class StepResult:
+    """What a step type tells the engine to do next.
+
+    Build one with the class methods; the engine honours them as documented in
+    ``docs/plugins.md``:
+
+    - ``advance``: go on to the next step (the default);
+    - ``wait(until)``: park the participant until the timestamp, then go on;
+    - ``wait_for_event(event_types, until)``: park until the step type's
+      :meth:`StepType.event_matches` accepts an event of one of those types (then go
+      on), or until ``until`` passes (then :meth:`StepType.on_timeout` decides);
+    - ``branch(index)``: enter branch ``index`` of this step (``len(branches)`` is the
+      "everyone else" branch);
+    - ``goto(step_id)``: continue at another step of the flow;
+    - ``retry(delay, reason)``: run this step again after ``delay`` seconds (a
+      temporary failure such as a CRM that answered 503);
+    - ``exit(reason)``: the participant leaves the flow with that reason.
+
+    ``outcome`` is a short line for the participant's history; ``sending`` describes a
+    message sent (``{"channel": "email", "status": "sent", "to": ...}``) and becomes
+    the participant's "last sending"; ``counters`` are added to the step's counters
+    for reports (``{"email.sent": 1}``).
+    """
+
+    action: str = "advance"
+    outcome: str = ""
+    until: float | None = None
+    event_types: tuple[str, ...] = ()
+    branch: int | None = None
+    goto: str | None = None
+    reason: str = ""
+    sending: dict[str, Any] | None = None
+    counters: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def advance(cls, outcome: str = "", **extra: Any) -> StepResult:
+        return cls("advance", outcome, **extra)
+
+    @classmethod
+    def wait(cls, until: float, outcome: str = "", **extra: Any) -> StepResult:
+        return cls("wait", outcome, until=until, **extra)
+
+    @classmethod
+    def wait_for_event(
+        cls, event_types: tuple[str, ...] | list[str], until: float, outcome: str = "", **extra: Any
+    ) -> StepResult:
+        return cls("wait_for_event", outcome, until=until, event_types=tuple(event_types), **extra)
+
+    @classmethod
+    def branch_to(cls, index: int, outcome: str = "", **extra: Any) -> StepResult:
+        return cls("branch", outcome, branch=index, **extra)
+
+    @classmethod
+    def goto_step(cls, step_id: str, outcome: str = "", **extra: Any) -> StepResult:
+        return cls("goto", outcome, goto=step_id, **extra)
+
+    @classmethod
+    def retry(cls, delay: float, reason: str, **extra: Any) -> StepResult:
+        return cls("retry", reason, until=delay, reason=reason, **extra)
+
+    @classmethod
+    def exit(cls, reason: str, **extra: Any) -> StepResult:
+        return cls("exit", reason, reason=reason, **extra)
+
+
+@dataclass
+class StepContext:
+    """Everything a step type may use while it runs for one participant.
+
+    ``idempotency_key`` is the same every time this participant runs this step, also
+    when a job is run again after a crash: pass it to every outside effect.
+    ``retried`` is true when an earlier run of this step for this participant
+    started and did not finish, so the effect may or may not have happened; a
+    channel that cannot look the key up should not repeat the effect then
+    (see ``claim``).
+    """
+
+    participant: Participant
+    flow: Flow
+    step: dict[str, Any]
+    settings: dict[str, Any]
+    person: dict[str, Any] | None
+    now: float
+    idempotency_key: str
+    retried: bool
+    services: Any
+    claim: Callable[[str], bool]
+    evaluate: Callable[[dict[str, Any] | None], bool]
+
+    @property
+    def crm(self) -> Any:
+        return self.services.crm
+
+
+class StepType(Component):
+    """A step of a flow.
+
+    ``sends`` names the channel (``"email"``, ``"sms"``) of steps that send
+    something to the person: those respect the flow's send window.  ``branching``
+    step types (the split) carry ``branches`` in the flow document.
+    """
+
+    sends: ClassVar[str | None] = None
+    branching: ClassVar[bool] = False
+
+    def execute(self, ctx: StepContext) -> StepResult:
+        raise NotImplementedError
+
+    def execute_batch(self, ctxs: list[StepContext]) -> list[StepResult]:
+        """Run the step for many participants at once.  Override when the work can
+        be batched (one CRM call or one transaction for all); the default calls
+        :meth:`execute` for each."""
+        return [self.execute(ctx) for ctx in ctxs]
+
+    def event_matches(self, event: Event, settings: dict[str, Any], participant: Participant) -> bool:
+        """For steps that return ``wait_for_event``: does this event end the wait?"""
+        return False
+
+    def on_timeout(self, ctx: StepContext) -> StepResult:
+        """For steps that return ``wait_for_event``: what happens when nothing came."""
+        return StepResult.advance("timed out")
+
+
+class Trigger(Component):
+    """WHEN a person is suggested as a participant.
+
+    ``event_types`` are the event types the trigger listens to; the engine indexes
+    running flows by them, so a trigger is only asked about events it can match.
+    """
+
+    event_types: ClassVar[tuple[str, ...]] = ()
+    allows_manual_enrolment: ClassVar[bool] = True
+
+    def matches(self, event: Event, settings: dict[str, Any]) -> bool:
+        raise NotImplementedError
+
+
+class Filter(Component):
+    """WHO may enter: a condition on the person's CRM data.
+
+    Filters with ``needs_participant`` also look at the participation (what the
+    person did in this flow) and are offered only as split conditions.
+    """
+
+    needs_participant: ClassVar[bool] = False
+
+    def matches(
+        self, person: dict[str, Any], settings: dict[str, Any], participant: Participant | None
+    ) -> bool:
+        raise NotImplementedError
+
+
+class SuccessCriterion(Component):
+    """When the flow has done its job for a person.
+
+    ``matches`` is asked about events of ``event_types`` for the person's active
+    participations; ``holds`` is asked about the person's CRM data before every step
+    (return False when the criterion is only about events).
+    """
+
+    event_types: ClassVar[tuple[str, ...]] = ()
+
+    def matches(self, event: Event, settings: dict[str, Any], participant: Participant) -> bool:
+        return False
+
+    def holds(
+        self, person: dict[str, Any], settings: dict[str, Any], participant: Participant
+    ) -> bool:
+        return False

@@ -1,0 +1,103 @@
+"""Configuration: one object built from the environment (or a mapping in tests).
+
+Every process (web, worker, CLI) builds its own :class:`Config`; nothing is global.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "SUPERFLOW_"
+
+
+@dataclass(frozen=True)
+class Config:
+    """What a superflow process needs to know.
+
+    ``redis_url`` empty means: use (or start) the embedded Redis in ``data_dir``.
+    """
+
+    data_dir: Path = Path("superflow-data")
+    redis_url: str = ""
+    crm: str = "local"
+    email_transport: str = "outbox"
+    sms_provider: str = "outbox"
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    secret_key: str = ""
+    base_url: str = "http://127.0.0.1:5000"
+    queue_prefix: str = "superflow"
+    batch_size: int = 500
+    tick_seconds: float = 1.0
+    job_timeout: int = 600
+    stuck_after_seconds: int = 900
+    controllable_clock: bool = False
+    plugins: tuple[str, ...] | None = None
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Config:
+        """Read ``REDIS_URL`` and ``SUPERFLOW_*`` variables.
+
+        ``SUPERFLOW_PLUGINS`` (comma separated module or entry-point names) narrows
+        which plugins load; unset loads every installed plugin.
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        if env.get("REDIS_URL"):
+            values["redis_url"] = env["REDIS_URL"]
+        for name, f in cls.__dataclass_fields__.items():
+            raw = env.get(ENV_PREFIX + name.upper())
+            if raw is None or name in ("extra",):
+                continue
+            values[name] = _coerce(name, f.type, raw)
+        values["extra"] = {k[len(ENV_PREFIX) :].lower(): v for k, v in env.items() if k.startswith(ENV_PREFIX)}
+        values.update(overrides)
+        config = cls(**values)
+        if not config.secret_key:
+            config = replace(config, secret_key=_stored_secret(Path(config.data_dir)))
+        return config
+
+    @property
+    def redis_socket(self) -> Path:
+        return Path(self.data_dir).absolute() / "redis" / "redis.sock"
+
+    def setting(self, name: str, default: str = "") -> str:
+        """A plugin's own setting: ``SUPERFLOW_<NAME>`` from the environment."""
+        return self.extra.get(name.lower(), default)
+
+
+def _coerce(name: str, type_name: Any, raw: str) -> Any:
+    text = str(type_name)
+    if name == "data_dir":
+        return Path(raw)
+    if name == "plugins":
+        return tuple(p.strip() for p in raw.split(",") if p.strip())
+    if "bool" in text:
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if "int" in text:
+        return int(raw)
+    if "float" in text:
+        return float(raw)
+    return raw
+
+
+def _stored_secret(data_dir: Path) -> str:
+    """A per-installation secret kept in the data folder, made on first use."""
+    path = data_dir / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_hex(32)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key

@@ -1,0 +1,126 @@
+"""The contract every CRM backend fulfils.
+
+A CRM backend plugin registers a subclass of :class:`CrmBackend` through the
+``superflow_register_crm_backends`` hook.  The core builds one instance per process
+with the configuration and an ``emit`` callable; the backend calls ``emit`` with the
+events its changes cause (the same events a real CRM's webhooks would send), and the
+core routes them to the engine.
+
+Persons travel as plain dicts (JSON-serialisable) of this shape::
+
+    {
+        "id": "17", "first_name": "Ada", "last_name": "Lovelace",
+        "full_name": "Ada Lovelace", "email": "ada@example.com",
+        "mobile": "+4791234567", "language": "en", "birth_date": "1980-04-02",
+        "timezone": "Europe/Oslo", "email_blocked": False,
+        "company": {"id": "3", "name": "Analytical Engines AS", "category": "Customer",
+                    "business": "IT", "our_contact": "2", "our_service_contact": "4"},
+        "fields": {"score": 10, ...},            # extra / user-defined fields
+        "consents": {"emarketing": True, "store": True},
+        "subscriptions": {"newsletter": True},
+        "selections": ["1", "4"],
+    }
+
+Every write takes an ``idempotency_key``: the engine passes one per participation and
+step, and a backend that sees a key again must not apply the change a second time
+(it returns what the first call returned).  That is what lets a job that is run again
+after a crash leave the CRM as if it had run once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from superflow.events import Event
+
+Emit = Callable[[list[Event]], None]
+
+
+class CrmError(Exception):
+    """A CRM call failed; the message names the call and the CRM's own reason."""
+
+
+class UnknownField(CrmError):
+    """A field key that the CRM does not have."""
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    """A field of a person or company that flows may read, filter on or change."""
+
+    key: str
+    label: str
+    type: str  # "text", "number", "date", "datetime", "bool", "list"
+    entity: str = "person"  # "person" or "company"
+    choices: tuple[str, ...] = ()
+    writable: bool = True
+
+
+class CrmBackend:
+    """Base class of CRM backends.  Subclasses set ``name`` and ``label``."""
+
+    name: ClassVar[str] = ""
+    label: ClassVar[str] = ""
+
+    def __init__(self, config: Any, emit: Emit) -> None:
+        self.config = config
+        self.emit = emit
+
+    # -- reading -----------------------------------------------------------
+    def get_persons(self, person_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Return the persons that exist among ``person_ids``, keyed by id."""
+        raise NotImplementedError
+
+    def get_person(self, person_id: str) -> dict[str, Any] | None:
+        return self.get_persons([person_id]).get(str(person_id))
+
+    def list_fields(self) -> list[FieldInfo]:
+        raise NotImplementedError
+
+    def list_selections(self) -> list[dict[str, Any]]:
+        """``[{"id": "1", "name": "Newsletter"}, ...]``"""
+        raise NotImplementedError
+
+    def selection_members(self, selection_id: str) -> list[str]:
+        raise NotImplementedError
+
+    def members_of(self, selection_id: str, person_ids: Iterable[str]) -> set[str]:
+        """Which of ``person_ids`` are members of the selection."""
+        raise NotImplementedError
+
+    # -- writing -----------------------------------------------------------
+    def update_persons(
+        self, updates: list[tuple[str, dict[str, Any], str]]
+    ) -> list[dict[str, Any]]:
+        """Apply ``(person_id, changes, idempotency_key)`` updates; return the changes
+        applied to each, as ``{field: [old, new]}``.
+
+        ``changes`` maps a field key (see :meth:`list_fields`) to its new value.
+        Unknown keys raise :class:`UnknownField` before anything is written.
+        """
+        raise NotImplementedError
+
+    def add_to_selection(
+        self, selection_id: str, person_ids: list[str], idempotency_key: str | None = None
+    ) -> None:
+        raise NotImplementedError
+
+    def remove_from_selection(
+        self, selection_id: str, person_ids: list[str], idempotency_key: str | None = None
+    ) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release connections; called when the process stops."""
+
+
+def person_value(person: dict[str, Any], key: str) -> Any:
+    """A field's value from a person dict: ``email``, ``company.category`` or an
+    extra field's key."""
+    if key.startswith("company."):
+        return (person.get("company") or {}).get(key[len("company.") :])
+    if key in person and key not in ("fields", "company"):
+        return person[key]
+    return (person.get("fields") or {}).get(key)

@@ -1,0 +1,371 @@
+"""The flow: its document format, validation, readiness and compiled form.
+
+A flow document is versioned JSON (``format_version`` 1).  Saving checks the
+structure, the types and every settings value that is given; it accepts settings
+that are still missing.  Starting asks :func:`readiness`, which lists everything
+missing, each message naming the step and field.
+"""
+
+from __future__ import annotations
+
+import json
+import zoneinfo
+from dataclasses import dataclass, field
+from typing import Any
+
+from marshmallow import (
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    validate,
+    validates_schema,
+)
+
+from superflow.registry import Registry, UnknownComponent
+
+FORMAT_VERSION = 1
+STATUSES = ("draft", "running", "paused", "ended")
+REENROLMENT = ("once", "after_end", "restart")
+ON_SUCCESS = ("stop", "continue", "move_to")
+
+
+class FlowInvalid(Exception):
+    """A flow document that cannot be saved; ``errors`` lists ``{field, message}``."""
+
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
+
+
+class FlowNotReady(Exception):
+    """A flow that cannot start yet; ``problems`` lists what is missing."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("the flow cannot start: " + "; ".join(problems))
+
+
+class _Strict(Schema):
+    class Meta:
+        unknown = RAISE
+        ordered = True
+
+
+class ComponentRefSchema(_Strict):
+    type = fields.String(required=True, validate=validate.Length(min=1))
+    settings = fields.Dict(keys=fields.String(), load_default=dict)
+
+
+class FilterGroupSchema(_Strict):
+    op = fields.String(load_default="and", validate=validate.OneOf(("and", "or")))
+    conditions = fields.List(fields.Raw(), load_default=list)
+
+    @validates_schema
+    def _check_conditions(self, data: dict[str, Any], **kwargs: Any) -> None:
+        errors: dict[Any, Any] = {}
+        for i, cond in enumerate(data.get("conditions", [])):
+            schema: Schema = FilterGroupSchema() if isinstance(cond, dict) and "op" in cond else ComponentRefSchema()
+            try:
+                schema.load(cond)
+            except ValidationError as exc:
+                errors[i] = exc.messages
+        if errors:
+            raise ValidationError({"conditions": errors})
+
+
+class BranchSchema(_Strict):
+    name = fields.String(load_default="")
+    condition = fields.Nested(ComponentRefSchema, allow_none=True, load_default=None)
+    steps = fields.List(fields.Nested(lambda: StepSchema()), load_default=list)
+
+
+class StepSchema(_Strict):
+    id = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_-]{1,40}$"))
+    type = fields.String(required=True, validate=validate.Length(min=1))
+    name = fields.String(load_default="")
+    settings = fields.Dict(keys=fields.String(), load_default=dict)
+    branches = fields.List(fields.Nested(BranchSchema), load_default=None)
+    everyone_else = fields.List(fields.Nested(lambda: StepSchema()), load_default=None)
+
+
+class SuccessSchema(_Strict):
+    criteria = fields.List(fields.Nested(ComponentRefSchema), load_default=list)
+    on_success = fields.String(load_default="stop", validate=validate.OneOf(ON_SUCCESS))
+    move_to_flow = fields.String(load_default=None, allow_none=True)
+
+
+class SendWindowSchema(_Strict):
+    days = fields.List(
+        fields.Integer(validate=validate.Range(0, 6)),
+        load_default=lambda: [0, 1, 2, 3, 4],
+        metadata={"help": "0 = Monday … 6 = Sunday"},
+    )
+    start = fields.String(load_default="08:00", validate=validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$"))
+    end = fields.String(load_default="17:00", validate=validate.Regexp(r"^([01]\d|2[0-4]):[0-5]\d$"))
+
+
+def _valid_zone(name: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(f"unknown time zone {name!r}") from None
+
+
+class FlowSchema(_Strict):
+    format_version = fields.Integer(load_default=FORMAT_VERSION, validate=validate.Equal(FORMAT_VERSION))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    description = fields.String(load_default="")
+    trigger = fields.Nested(ComponentRefSchema, allow_none=True, load_default=None)
+    filters = fields.Nested(FilterGroupSchema, load_default=lambda: {"op": "and", "conditions": []})
+    steps = fields.List(fields.Nested(StepSchema), load_default=list)
+    success = fields.Nested(SuccessSchema, load_default=lambda: SuccessSchema().load({}))
+    reenrollment = fields.String(load_default="once", validate=validate.OneOf(REENROLMENT))
+    exclusion_selection = fields.String(load_default=None, allow_none=True)
+    send_window = fields.Nested(SendWindowSchema, load_default=None, allow_none=True)
+    timezone = fields.String(load_default="UTC", validate=_valid_zone)
+    status = fields.String(load_default="draft", validate=validate.OneOf(STATUSES))
+
+
+@dataclass
+class Flow:
+    """A validated flow document, compiled for the engine: steps by id and where
+    each step leads."""
+
+    doc: dict[str, Any]
+    id: str = ""
+    version: int = 0
+    steps: dict[str, dict[str, Any]] = field(default_factory=dict)
+    next_of: dict[str, str | None] = field(default_factory=dict)
+    branch_first: dict[str, list[str | None]] = field(default_factory=dict)
+    number: dict[str, int] = field(default_factory=dict)
+    first_step: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.doc["name"]
+
+    @property
+    def status(self) -> str:
+        return self.doc["status"]
+
+    def step_label(self, step_id: str, registry: Registry | None = None) -> str:
+        step = self.steps[step_id]
+        label = step.get("name") or step["type"]
+        if not step.get("name") and registry is not None:
+            try:
+                label = registry.step_type(step["type"]).label
+            except UnknownComponent:
+                pass
+        return f"Step {self.number[step_id]} '{label}'"
+
+    def to_json(self) -> str:
+        return json.dumps(self.doc, sort_keys=True, separators=(",", ":"))
+
+
+def parse_flow(raw: Any, registry: Registry, *, flow_id: str = "", version: int = 0) -> Flow:
+    """Validate a flow document for saving and compile it.
+
+    Raises :class:`FlowInvalid` naming every field that is wrong.  Missing required
+    settings are allowed here; :func:`readiness` reports them.
+    """
+    if isinstance(raw, str | bytes):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise FlowInvalid([{"field": "(document)", "message": f"not valid JSON: {exc}"}]) from None
+    if not isinstance(raw, dict):
+        raise FlowInvalid([{"field": "(document)", "message": "a flow must be a JSON object"}])
+    try:
+        doc = FlowSchema().load(raw)
+    except ValidationError as exc:
+        raise FlowInvalid(_flatten(exc.messages)) from None
+    doc = json.loads(json.dumps(doc))
+    errors: list[dict[str, str]] = []
+    flow = Flow(doc=doc, id=flow_id, version=version)
+    _check_components(doc, registry, errors)
+    _compile(flow, doc["steps"], None, "steps", registry, errors, [0])
+    if errors:
+        raise FlowInvalid(errors)
+    return flow
+
+
+def readiness(flow: Flow, registry: Registry) -> list[str]:
+    """Everything that must be filled in or fixed before ``flow`` can start."""
+    problems: list[str] = []
+    doc = flow.doc
+    if doc["trigger"] is None:
+        problems.append("Trigger: choose what starts the flow")
+    else:
+        trigger = registry.trigger(doc["trigger"]["type"])
+        problems += _missing(f"Trigger '{trigger.label}'", trigger, doc["trigger"]["settings"], flow)
+    for cond in _conditions(doc["filters"]):
+        filt = registry.filter(cond["type"])
+        problems += _missing(f"Filter '{filt.label}'", filt, cond["settings"], flow)
+    if not flow.steps:
+        problems.append("Steps: the flow has no steps")
+    for step_id, step in flow.steps.items():
+        step_type = registry.step_type(step["type"])
+        where = flow.step_label(step_id, registry)
+        problems += _missing(where, step_type, step["settings"], flow)
+        for i, branch in enumerate(step.get("branches") or []):
+            if branch.get("condition") is None:
+                problems.append(f"{where}: branch {i + 1} needs a condition")
+                continue
+            filt = registry.filter(branch["condition"]["type"])
+            problems += _missing(f"{where} branch {i + 1}", filt, branch["condition"]["settings"], flow)
+    for crit in doc["success"]["criteria"]:
+        criterion = registry.criterion(crit["type"])
+        problems += _missing(f"Success criterion '{criterion.label}'", criterion, crit["settings"], flow)
+    if doc["success"]["on_success"] == "move_to" and not doc["success"]["move_to_flow"]:
+        problems.append("Success: choose the flow to move participants to")
+    return problems
+
+
+def settings_of(component: Any, settings: dict[str, Any]) -> dict[str, Any]:
+    """The settings of a ready flow loaded through the component's schema, with
+    defaults filled in and values converted (dates, numbers)."""
+    if component.settings_schema is None:
+        return dict(settings)
+    return component.settings_schema(unknown=RAISE).load(settings)
+
+
+def check_settings(component: Any, settings: dict[str, Any]) -> None:
+    """Check the settings that are given (for saving): wrong types and unknown keys
+    raise ``ValidationError``; missing required ones do not."""
+    if component.settings_schema is not None:
+        component.settings_schema(unknown=RAISE).load(settings, partial=True)
+
+
+def _missing(where: str, component: Any, settings: dict[str, Any], flow: Flow) -> list[str]:
+    problems = []
+    if component.settings_schema is not None:
+        try:
+            component.settings_schema(unknown=RAISE).load(settings)
+        except ValidationError as exc:
+            for err in _flatten(exc.messages):
+                problems.append(f"{where}: {_humane(err['field'], err['message'])}")
+    if not problems:
+        problems += [f"{where}: {msg}" for msg in component.readiness(settings, flow)]
+    return problems
+
+
+def _humane(field_name: str, message: str) -> str:
+    if message == "Missing data for required field.":
+        return f"{field_name} is required"
+    return f"{field_name}: {message}"
+
+
+def _check_components(doc: dict[str, Any], registry: Registry, errors: list[dict[str, str]]) -> None:
+    if doc["trigger"] is not None:
+        _check_settings("trigger", "triggers", doc["trigger"], registry, errors)
+    for path, cond in _conditions_with_paths(doc["filters"], "filters"):
+        _check_settings(path, "filters", cond, registry, errors)
+    for i, crit in enumerate(doc["success"]["criteria"]):
+        _check_settings(f"success.criteria[{i}]", "success_criteria", crit, registry, errors)
+
+
+def _check_settings(
+    path: str, kind: str, ref: dict[str, Any], registry: Registry, errors: list[dict[str, str]]
+) -> Any:
+    try:
+        component = registry.get(kind, ref["type"])
+    except UnknownComponent as exc:
+        errors.append({"field": f"{path}.type", "message": str(exc)})
+        return None
+    try:
+        check_settings(component, ref["settings"])
+    except ValidationError as exc:
+        for err in _flatten(exc.messages):
+            errors.append({"field": f"{path}.settings.{err['field']}", "message": err["message"]})
+    return component
+
+
+def _compile(
+    flow: Flow,
+    steps: list[dict[str, Any]],
+    after: str | None,
+    path: str,
+    registry: Registry,
+    errors: list[dict[str, str]],
+    counter: list[int],
+) -> str | None:
+    """Number the steps, index them by id and work out where each leads."""
+    for i, step in enumerate(steps):
+        here = f"{path}[{i}]"
+        counter[0] += 1
+        if step["id"] in flow.steps:
+            errors.append({"field": f"{here}.id", "message": f"step id {step['id']!r} is used twice"})
+            continue
+        flow.steps[step["id"]] = step
+        flow.number[step["id"]] = counter[0]
+        step_type = _check_settings(here, "step_types", step, registry, errors)
+        if step_type is not None:
+            _check_branches(step, step_type, here, errors)
+        following = steps[i + 1]["id"] if i + 1 < len(steps) else after
+        flow.next_of[step["id"]] = following
+        if step.get("branches") is not None:
+            firsts: list[str | None] = []
+            for b, branch in enumerate(step["branches"]):
+                bpath = f"{here}.branches[{b}]"
+                if branch["condition"] is not None:
+                    _check_settings(f"{bpath}.condition", "filters", branch["condition"], registry, errors)
+                firsts.append(_compile(flow, branch["steps"], following, f"{bpath}.steps", registry, errors, counter))
+            rest = step.get("everyone_else") or []
+            firsts.append(_compile(flow, rest, following, f"{here}.everyone_else", registry, errors, counter))
+            flow.branch_first[step["id"]] = firsts
+    if path == "steps":
+        flow.first_step = steps[0]["id"] if steps else None
+    return steps[0]["id"] if steps else after
+
+
+def _check_branches(step: dict[str, Any], step_type: Any, here: str, errors: list[dict[str, str]]) -> None:
+    if step_type.branching:
+        if not step.get("branches"):
+            errors.append({"field": f"{here}.branches", "message": f"a {step_type.label} step needs at least one branch"})
+    elif step.get("branches") is not None or step.get("everyone_else") is not None:
+        errors.append({"field": f"{here}.branches", "message": f"a {step_type.label} step has no branches"})
+
+
+def _conditions(group: dict[str, Any]) -> list[dict[str, Any]]:
+    return [cond for _, cond in _conditions_with_paths(group, "filters")]
+
+
+def _conditions_with_paths(group: dict[str, Any], path: str) -> list[tuple[str, dict[str, Any]]]:
+    found = []
+    for i, cond in enumerate(group.get("conditions", [])):
+        if "op" in cond:
+            found += _conditions_with_paths(cond, f"{path}.conditions[{i}]")
+        else:
+            found.append((f"{path}.conditions[{i}]", cond))
+    return found
+
+
+def _flatten(messages: Any, prefix: str = "") -> list[dict[str, str]]:
+    """marshmallow's nested error dict as a flat list of ``{field, message}``."""
+    out: list[dict[str, str]] = []
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            if isinstance(key, int):
+                name = f"{prefix}[{key}]"
+            elif key == "_schema":
+                name = prefix or "(document)"
+            else:
+                name = f"{prefix}.{key}" if prefix else str(key)
+            if key == "_schema":
+                out += [{"field": name, "message": m} for m in _as_list(value)]
+            else:
+                out += _flatten(value, name)
+    elif isinstance(messages, list):
+        if all(isinstance(m, str) for m in messages):
+            out += [{"field": prefix or "(document)", "message": m} for m in messages]
+        else:
+            for m in messages:
+                out += _flatten(m, prefix)
+    else:
+        out.append({"field": prefix or "(document)", "message": str(messages)})
+    return out
+
+
+def _as_list(value: Any) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]

@@ -1,0 +1,188 @@
+"""Saving flows: create, update (with versions), copy, delete, import and export,
+and the status changes that keep the trigger and criteria indexes right."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import TYPE_CHECKING, Any
+
+from superflow import store
+from superflow.flow import Flow, FlowNotReady, parse_flow, readiness
+
+if TYPE_CHECKING:
+    from superflow.runtime import Runtime
+
+
+class FlowStateError(Exception):
+    """An operation the flow's status does not allow (e.g. editing a running flow)."""
+
+
+class FlowNotFound(KeyError):
+    def __str__(self) -> str:
+        return f"no flow {self.args[0]}"
+
+
+def create(rt: Runtime, raw: Any, *, by: str = "") -> Flow:
+    """Validate and store a new flow as a draft (version 1)."""
+    flow = parse_flow(raw, rt.registry)
+    flow.doc["status"] = "draft"
+    flow_id = rt.store.new_flow_id()
+    now = time.time()
+    doc = json.dumps(flow.doc, separators=(",", ":"))
+    pipe = rt.redis.pipeline()
+    pipe.hset(
+        store.flow_key(flow_id),
+        mapping={
+            "id": flow_id,
+            "name": flow.doc["name"],
+            "status": "draft",
+            "version": 1,
+            "doc": doc,
+            "created_at": now,
+            "updated_at": now,
+            "created_by": by,
+            "updated_by": by,
+        },
+    )
+    pipe.hset(store.versions_key(flow_id), "1", doc)
+    pipe.zadd(store.FLOWS, {flow_id: now})
+    pipe.execute()
+    return get(rt, flow_id)
+
+
+def get(rt: Runtime, flow_id: str, version: int | None = None) -> Flow:
+    meta = rt.store.flow_meta(flow_id)
+    if not meta:
+        raise FlowNotFound(flow_id)
+    number = int(meta["version"]) if version is None else version
+    doc = rt.store.flow_doc(flow_id, number)
+    if doc is None:
+        raise FlowNotFound(f"{flow_id} version {number}")
+    doc["status"] = meta["status"]
+    return parse_flow(doc, rt.registry, flow_id=flow_id, version=number)
+
+
+def update(rt: Runtime, flow_id: str, raw: Any, *, by: str = "") -> Flow:
+    """Store a new version.  A running flow must be paused first: participants keep
+    their place, and the previous version stays readable."""
+    current = get(rt, flow_id)
+    if current.status == "running":
+        raise FlowStateError(f"flow {flow_id} is running; pause it before changing it")
+    if current.status == "ended":
+        raise FlowStateError(f"flow {flow_id} has ended; copy it to make changes")
+    flow = parse_flow(raw, rt.registry)
+    flow.doc["status"] = current.status
+    version = current.version + 1
+    doc = json.dumps(flow.doc, separators=(",", ":"))
+    pipe = rt.redis.pipeline()
+    pipe.hset(store.versions_key(flow_id), str(version), doc)
+    pipe.hset(
+        store.flow_key(flow_id),
+        mapping={"name": flow.doc["name"], "version": version, "doc": doc, "updated_at": time.time(), "updated_by": by},
+    )
+    if current.status == "paused":
+        _unindex(pipe, rt, current)
+        _index(pipe, rt, flow)
+    pipe.execute()
+    return get(rt, flow_id)
+
+
+def copy(rt: Runtime, flow_id: str, *, by: str = "") -> Flow:
+    doc = dict(get(rt, flow_id).doc)
+    doc["name"] = f"Copy of {doc['name']}"
+    return create(rt, doc, by=by)
+
+
+def delete(rt: Runtime, flow_id: str) -> None:
+    flow = get(rt, flow_id)
+    if flow.status in ("running", "paused"):
+        raise FlowStateError(f"flow {flow_id} is {flow.status}; end it before deleting it")
+    pipe = rt.redis.pipeline()
+    pipe.zrem(store.FLOWS, flow_id)
+    pipe.hset(store.flow_key(flow_id), "deleted", "1")
+    pipe.execute()
+
+
+def list_flows(rt: Runtime) -> list[dict[str, Any]]:
+    """Every flow with its status and participant counts, newest first."""
+    rows = []
+    ids = list(reversed(rt.store.flow_ids()))
+    pipe = rt.redis.pipeline(transaction=False)
+    for fid in ids:
+        pipe.hmget(store.flow_key(fid), "name", "status", "version", "updated_at", "doc")
+        pipe.hgetall(store.stats_key(fid))
+    replies = pipe.execute()
+    for i, fid in enumerate(ids):
+        name, status, version, updated, doc = replies[2 * i]
+        stats = {k: int(v) for k, v in replies[2 * i + 1].items()}
+        trigger = (json.loads(doc).get("trigger") or {}).get("type", "") if doc else ""
+        enrolled = stats.get("enrolled", 0)
+        rows.append(
+            {
+                "id": fid,
+                "name": name,
+                "status": status,
+                "version": int(version or 0),
+                "trigger": trigger,
+                "updated_at": float(updated or 0),
+                "stats": stats,
+                "success_rate": (stats.get("succeeded", 0) / enrolled) if enrolled else None,
+            }
+        )
+    return rows
+
+
+def export(rt: Runtime, flow_id: str) -> dict[str, Any]:
+    return get(rt, flow_id).doc
+
+
+def start(rt: Runtime, flow_id: str) -> Flow:
+    """Start a draft: refused with the full list of what is missing."""
+    flow = get(rt, flow_id)
+    if flow.status != "draft":
+        raise FlowStateError(f"flow {flow_id} is {flow.status}; only a draft can be started")
+    problems = readiness(flow, rt.registry)
+    if problems:
+        raise FlowNotReady(problems)
+    set_status(rt, flow_id, "running")
+    rt.redis.hset(store.flow_key(flow_id), "started_at", time.time())
+    return get(rt, flow_id)
+
+
+def set_status(rt: Runtime, flow_id: str, status: str) -> None:
+    """Change the status and keep the event indexes in step with it."""
+    flow = get(rt, flow_id)
+    pipe = rt.redis.pipeline()
+    pipe.hset(store.flow_key(flow_id), mapping={"status": status, "updated_at": time.time()})
+    if status in ("running", "paused"):
+        _index(pipe, rt, flow)
+    else:
+        _unindex(pipe, rt, flow)
+    pipe.execute()
+
+
+def _event_types(rt: Runtime, flow: Flow) -> tuple[set[str], set[str]]:
+    triggers: set[str] = set()
+    if flow.doc["trigger"] is not None:
+        triggers |= set(rt.registry.trigger(flow.doc["trigger"]["type"]).event_types)
+    criteria: set[str] = set()
+    for ref in flow.doc["success"]["criteria"]:
+        criteria |= set(rt.registry.criterion(ref["type"]).event_types)
+    return triggers, criteria
+
+
+def _index(pipe: Any, rt: Runtime, flow: Flow) -> None:
+    triggers, criteria = _event_types(rt, flow)
+    for t in triggers:
+        pipe.sadd(store.listen_key(t), flow.id)
+    for t in criteria:
+        pipe.sadd(store.criteria_key(t), flow.id)
+
+
+def _unindex(pipe: Any, rt: Runtime, flow: Flow) -> None:
+    triggers, criteria = _event_types(rt, flow)
+    for t in triggers:
+        pipe.srem(store.listen_key(t), flow.id)
+    for t in criteria:
+        pipe.srem(store.criteria_key(t), flow.id)

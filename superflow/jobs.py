@@ -1,0 +1,74 @@
+"""The RQ entry points and the helpers that enqueue them.
+
+Jobs take ids and JSON (RQ's JSON serializer, never pickle) and look up their
+process's :class:`~superflow.runtime.Runtime`.  Each enqueue helper takes an optional
+pipeline so that the job is queued in the same MULTI/EXEC as the state it follows.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rq import Retry
+
+from superflow.events import Event
+
+if TYPE_CHECKING:
+    from redis.client import Pipeline
+
+    from superflow.runtime import Runtime
+
+RETRY = Retry(max=5)
+FAILURE_TTL = 7 * 86400
+
+
+def advance(pids: list[str]) -> None:
+    """Move these participants as far as they can go now."""
+    from superflow.runtime import current
+
+    current().engine.advance(pids)
+
+
+def handle_events(events: list[dict[str, Any]]) -> None:
+    from superflow.runtime import current
+
+    current().engine.handle_events([Event.from_dict(e) for e in events])
+
+
+def enrol(flow_id: str, person_ids: list[str], source: str, bypass_filters: bool = False) -> None:
+    from superflow.runtime import current
+
+    current().engine.enrol(flow_id, person_ids, source, bypass_filters=bypass_filters)
+
+
+def _enqueue(rt: Runtime, func: str, args: tuple[Any, ...], pipeline: Pipeline | None) -> None:
+    rt.queue.enqueue(
+        func,
+        args=args,
+        retry=RETRY,
+        result_ttl=0,
+        failure_ttl=FAILURE_TTL,
+        pipeline=pipeline,
+    )
+
+
+def enqueue_advance(rt: Runtime, pids: list[str], pipeline: Pipeline | None = None) -> None:
+    size = rt.config.batch_size
+    for start in range(0, len(pids), size):
+        _enqueue(rt, "superflow.jobs.advance", (pids[start : start + size],), pipeline)
+
+
+def enqueue_events(rt: Runtime, events: list[Event], pipeline: Pipeline | None = None) -> None:
+    size = rt.config.batch_size
+    for start in range(0, len(events), size):
+        chunk = [e.to_dict() for e in events[start : start + size]]
+        _enqueue(rt, "superflow.jobs.handle_events", (chunk,), pipeline)
+
+
+def enqueue_enrol(
+    rt: Runtime, flow_id: str, person_ids: list[str], source: str, bypass_filters: bool = False
+) -> None:
+    size = rt.config.batch_size
+    for start in range(0, len(person_ids), size):
+        chunk = [str(p) for p in person_ids[start : start + size]]
+        _enqueue(rt, "superflow.jobs.enrol", (flow_id, chunk, source, bypass_filters), None)

@@ -1,0 +1,111 @@
+"""One process's assembly of the parts: Redis, plugins, CRM, channels, engine.
+
+Web, worker and CLI each build a :class:`Runtime` from their :class:`Config`; jobs
+look up the runtime of the process they run in (RQ jobs get ids, never objects).
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import cached_property
+from typing import Any
+
+import redis
+from rq import Queue
+from rq.serializers import JSONSerializer
+
+from superflow.clock import Clock
+from superflow.config import Config
+from superflow.embedded_redis import EmbeddedRedis, RedisUnavailable
+from superflow.events import Event
+from superflow.registry import Registry, load_registry
+from superflow.store import Store
+
+log = logging.getLogger(__name__)
+
+_current: Runtime | None = None
+
+
+class Runtime:
+    def __init__(self, config: Config, registry: Registry | None = None) -> None:
+        self.config = config
+        self.embedded: EmbeddedRedis | None = None
+        url = config.redis_url
+        if not url:
+            self.embedded = EmbeddedRedis(config.data_dir)
+            url = self.embedded.start()
+        self.redis_url = url
+        self.redis = connect(url, decode=True)
+        self.rq_redis = connect(url, decode=False)
+        self.registry = registry if registry is not None else load_registry(config.plugins)
+        self.clock = Clock(self.redis, config.controllable_clock)
+        self.store = Store(self.redis)
+        self.queue = Queue(
+            config.queue_prefix,
+            connection=self.rq_redis,
+            serializer=JSONSerializer,
+            default_timeout=config.job_timeout,
+        )
+
+    @cached_property
+    def crm(self) -> Any:
+        backend = self.registry.get("crm_backends", self.config.crm)
+        return backend(self.config, self.emit)
+
+    @cached_property
+    def email(self) -> Any:
+        return self.registry.get("email_transports", self.config.email_transport)(self.config)
+
+    @cached_property
+    def sms(self) -> Any:
+        return self.registry.get("sms_providers", self.config.sms_provider)(self.config)
+
+    @cached_property
+    def engine(self) -> Any:
+        from superflow.engine import Engine
+
+        return Engine(self)
+
+    def emit(self, events: list[Event]) -> None:
+        """Hand events to the engine: enqueue them, never handle them inline."""
+        from superflow import jobs
+
+        if events:
+            jobs.enqueue_events(self, events)
+
+    def close(self) -> None:
+        for name in ("crm", "email", "sms"):
+            if name in self.__dict__:
+                self.__dict__[name].close()
+        if self.embedded is not None:
+            self.embedded.stop()
+
+
+def connect(url: str, decode: bool) -> redis.Redis:
+    """A connection that is known to answer, or :class:`RedisUnavailable` naming the URL."""
+    try:
+        conn = redis.Redis.from_url(url, decode_responses=decode, socket_connect_timeout=5, health_check_interval=30)
+        conn.ping()
+    except (redis.RedisError, ValueError) as exc:
+        raise RedisUnavailable(f"cannot reach Redis at {_safe(url)}: {exc}") from None
+    return conn
+
+
+def _safe(url: str) -> str:
+    if "@" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+def set_current(runtime: Runtime | None) -> None:
+    global _current
+    _current = runtime
+
+
+def current() -> Runtime:
+    """The process's runtime; built from the environment on first use."""
+    global _current
+    if _current is None:
+        _current = Runtime(Config.from_env())
+    return _current

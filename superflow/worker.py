@@ -1,0 +1,58 @@
+"""The worker process: an RQ worker plus the tick that wakes due participants.
+
+Run any number of them, on any machines, against one Redis.  Jobs run in the
+worker process itself (RQ's ``SimpleWorker``): they are batches of trusted
+engine work, and forking per job would cost more than most batches take.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from rq import SimpleWorker
+from rq.serializers import JSONSerializer
+
+from superflow.runtime import Runtime, set_current
+
+log = logging.getLogger(__name__)
+
+
+class Ticker(threading.Thread):
+    """Calls :meth:`Engine.tick` every ``interval`` seconds until stopped."""
+
+    def __init__(self, runtime: Runtime, interval: float) -> None:
+        super().__init__(name="superflow-tick", daemon=True)
+        self.runtime = runtime
+        self.interval = interval
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.wait(self.interval):
+            try:
+                self.runtime.engine.tick()
+            except Exception:
+                log.exception("tick failed; trying again in %ss", self.interval)
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+
+def make_worker(runtime: Runtime, name: str | None = None) -> SimpleWorker:
+    return SimpleWorker(
+        [runtime.queue],
+        connection=runtime.rq_redis,
+        serializer=JSONSerializer,
+        name=name,
+    )
+
+
+def run_worker(runtime: Runtime, burst: bool = False, name: str | None = None) -> None:
+    """Work until stopped (SIGTERM/SIGINT), ticking in the background."""
+    set_current(runtime)
+    ticker = Ticker(runtime, runtime.config.tick_seconds)
+    ticker.start()
+    try:
+        make_worker(runtime, name).work(burst=burst, logging_level="WARNING")
+    finally:
+        ticker.stop()

@@ -1,0 +1,63 @@
+"""Shared helpers for superflow's own tests (fixtures come from superflow.testing)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from superflow import flows
+from superflow.flow import Flow
+from superflow.runtime import Runtime
+
+
+def email_step(step_id: str, subject: str = "Hello {{person.first_name}}", **settings: Any) -> dict[str, Any]:
+    return {
+        "id": step_id,
+        "type": "send_email",
+        "settings": {
+            "from_address": "news@superflow.test",
+            "from_name": "Superflow News",
+            "subject": subject,
+            "html": "<p>Hi {{person.first_name}}, welcome from {{company.name}}.</p>",
+            **settings,
+        },
+    }
+
+
+def flow_doc(steps: list[dict[str, Any]], trigger: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+    return {
+        "format_version": 1,
+        "name": extra.pop("name", "Test flow"),
+        "trigger": trigger or {"type": "api_event", "settings": {"name": "signed_up"}},
+        "steps": steps,
+        **extra,
+    }
+
+
+def started(rt: Runtime, doc: dict[str, Any]) -> Flow:
+    flow = flows.create(rt, doc)
+    return flows.start(rt, flow.id)
+
+
+@pytest.fixture
+def crm(sf_runtime: Runtime) -> Any:
+    return sf_runtime.crm
+
+
+@pytest.fixture
+def people(crm: Any) -> list[str]:
+    """Five persons with email, mobile and consent, in one company."""
+    company = crm.create_company(name="Fjord Analytics AS", category="Customer")
+    ids = []
+    for i, first in enumerate(["Ada", "Bjørn", "Cecilie", "Dag", "Eva"]):
+        person = crm.create_person(
+            first_name=first,
+            last_name="Test",
+            email=f"{first.lower()}@example.com",
+            mobile=f"+479000000{i}",
+            company_id=company["id"],
+        )
+        crm.set_consent(person["id"], "emarketing", True)
+        ids.append(person["id"])
+    return ids

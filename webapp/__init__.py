@@ -1,0 +1,1 @@
+"""The superflow web app: create_app and its blueprints."""
