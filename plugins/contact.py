@@ -56,7 +56,10 @@ def _same(actual: Any, expected: Any) -> bool:
     try:
         return float(actual) == float(expected)
     except (TypeError, ValueError):
-        return str(actual if actual is not None else "").lower() == str(expected if expected is not None else "").lower()
+        return (
+            str(actual if actual is not None else "").lower()
+            == str(expected if expected is not None else "").lower()
+        )
 
 
 def describe_condition(settings: dict[str, Any]) -> str:
@@ -137,7 +140,10 @@ class ChangeSchema(Schema):
 
 class UpdateContactSettings(Schema):
     changes = fields.List(
-        fields.Nested(ChangeSchema), required=True, validate=validate.Length(min=1), metadata={"label": "Changes"}
+        fields.Nested(ChangeSchema),
+        required=True,
+        validate=validate.Length(min=1),
+        metadata={"label": "Changes"},
     )
 
 

@@ -26,10 +26,19 @@ class SendEmailSettings(Schema):
     from_address = fields.Email(required=True, metadata={"label": "From address"})
     reply_to = fields.Email(load_default=None, allow_none=True, metadata={"label": "Reply to"})
     subject = fields.String(
-        required=True, validate=validate.Length(min=1, max=255), metadata={"label": "Subject", "merge_tags": True}
+        required=True,
+        validate=validate.Length(min=1, max=255),
+        metadata={"label": "Subject", "merge_tags": True},
     )
-    html = fields.String(required=True, validate=validate.Length(min=1), metadata={"label": "Body", "widget": "html", "merge_tags": True})
-    text = fields.String(load_default="", metadata={"label": "Plain-text part", "help": "Empty: made from the body", "merge_tags": True})
+    html = fields.String(
+        required=True,
+        validate=validate.Length(min=1),
+        metadata={"label": "Body", "widget": "html", "merge_tags": True},
+    )
+    text = fields.String(
+        load_default="",
+        metadata={"label": "Plain-text part", "help": "Empty: made from the body", "merge_tags": True},
+    )
     tracking = fields.Boolean(load_default=True, metadata={"label": "Track opens and clicks"})
     when_not_sendable = fields.String(
         load_default="exit",
@@ -90,11 +99,19 @@ class SendEmail(StepType):
                 ids, failure = [None] * len(outgoing), str(exc)
             for (i, message, _), message_id in zip(outgoing, ids, strict=True):
                 if message_id is None:
-                    results[i] = StepResult.retry(300, f"email not sent: {failure}", counters={"email.failed": 1})
+                    results[i] = StepResult.retry(
+                        300, f"email not sent: {failure}", counters={"email.failed": 1}
+                    )
                     continue
                 results[i] = StepResult.advance(
                     f"sent {message.subject!r} to {message.to}",
-                    sending={"channel": "email", "status": "sent", "to": message.to, "id": message_id, "subject": message.subject},
+                    sending={
+                        "channel": "email",
+                        "status": "sent",
+                        "to": message.to,
+                        "id": message_id,
+                        "subject": message.subject,
+                    },
                     counters={"email.sent": 1},
                 )
         return [results[i] for i in range(len(ctxs))]
@@ -180,10 +197,14 @@ class SmtpTransport(EmailTransport):
 
 class EmailActionSettings(Schema):
     action = fields.String(
-        load_default="email.opened", validate=validate.OneOf(tuple(EMAIL_ACTIONS)), metadata={"label": "The person"}
+        load_default="email.opened",
+        validate=validate.OneOf(tuple(EMAIL_ACTIONS)),
+        metadata={"label": "The person"},
     )
     step = fields.String(
-        load_default=None, allow_none=True, metadata={"label": "Email of step", "help": "Empty: any email of this flow"}
+        load_default=None,
+        allow_none=True,
+        metadata={"label": "Email of step", "help": "Empty: any email of this flow"},
     )
 
 

@@ -27,7 +27,9 @@ class WaitSettings(Schema):
     amount = fields.Integer(
         validate=validate.Range(min=1), metadata={"label": "Wait for", "help": "How long to wait"}
     )
-    unit = fields.String(load_default="days", validate=validate.OneOf(tuple(UNITS)), metadata={"label": "Unit"})
+    unit = fields.String(
+        load_default="days", validate=validate.OneOf(tuple(UNITS)), metadata={"label": "Unit"}
+    )
     until = fields.AwareDateTime(
         metadata={"label": "Or wait until", "help": "A date and time (with time zone)"}
     )
@@ -55,7 +57,9 @@ class Wait(StepType):
         if isinstance(until, dt.datetime):
             return StepResult.wait(until.timestamp(), f"waiting until {until.isoformat()}")
         seconds = ctx.settings["amount"] * UNITS[ctx.settings["unit"]]
-        return StepResult.wait(ctx.now + seconds, self.describe(ctx.settings).lower().replace("wait", "waiting", 1))
+        return StepResult.wait(
+            ctx.now + seconds, self.describe(ctx.settings).lower().replace("wait", "waiting", 1)
+        )
 
 
 class WaitForActionSettings(Schema):
@@ -69,9 +73,7 @@ class WaitForActionSettings(Schema):
         allow_none=True,
         metadata={"label": "In the email of step", "help": "For opens and clicks: the email step's id"},
     )
-    name = fields.String(
-        load_default=None, allow_none=True, metadata={"label": "Form or API event name"}
-    )
+    name = fields.String(load_default=None, allow_none=True, metadata={"label": "Form or API event name"})
     timeout_days = fields.Float(
         load_default=7, validate=validate.Range(min=0.0007), metadata={"label": "Give up after (days)"}
     )

@@ -57,7 +57,8 @@ class Outbox:
         now = time.time()
         with self.db as db:
             db.executemany(
-                "INSERT OR IGNORE INTO messages (channel, key, recipient, sender, subject, html, text, headers, created)"
+                "INSERT OR IGNORE INTO messages"
+                " (channel, key, recipient, sender, subject, html, text, headers, created)"
                 " VALUES (:channel, :key, :recipient, :sender, :subject, :html, :text, :headers, :created)",
                 [dict(row, created=now) for row in rows],
             )
@@ -81,7 +82,9 @@ class Outbox:
 
     def count(self, channel: str | None = None) -> int:
         if channel:
-            return self.db.execute("SELECT COUNT(*) FROM messages WHERE channel = ?", (channel,)).fetchone()[0]
+            return self.db.execute("SELECT COUNT(*) FROM messages WHERE channel = ?", (channel,)).fetchone()[
+                0
+            ]
         return self.db.execute("SELECT COUNT(*) FROM messages").fetchone()[0]
 
     def close(self) -> None:

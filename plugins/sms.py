@@ -30,12 +30,20 @@ def segments(text: str) -> tuple[str, int]:
 class SendSmsSettings(Schema):
     sender = fields.String(
         required=True,
-        validate=validate.Regexp(r"^(\+?\d{3,15}|[A-Za-z0-9 ]{1,11})$", error="a number or up to 11 letters and digits"),
+        validate=validate.Regexp(
+            r"^(\+?\d{3,15}|[A-Za-z0-9 ]{1,11})$", error="a number or up to 11 letters and digits"
+        ),
         metadata={"label": "Sender"},
     )
-    text = fields.String(required=True, validate=validate.Length(min=1, max=1530), metadata={"label": "Text", "merge_tags": True})
+    text = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=1530),
+        metadata={"label": "Text", "merge_tags": True},
+    )
     when_no_mobile = fields.String(
-        load_default="skip", validate=validate.OneOf(("skip", "exit")), metadata={"label": "When the person has no mobile"}
+        load_default="skip",
+        validate=validate.OneOf(("skip", "exit")),
+        metadata={"label": "When the person has no mobile"},
     )
 
 
@@ -77,7 +85,9 @@ class SendSms(StepType):
         if outgoing:
             keys = [ctxs[i].idempotency_key for i, _ in outgoing]
             try:
-                ids: list[str | None] = list(provider.send_many([(m, k) for (_, m), k in zip(outgoing, keys, strict=True)]))
+                ids: list[str | None] = list(
+                    provider.send_many([(m, k) for (_, m), k in zip(outgoing, keys, strict=True)])
+                )
                 failure = ""
             except ChannelError as exc:
                 ids, failure = [None] * len(outgoing), str(exc)

@@ -14,8 +14,6 @@ import click
 
 from superflow.config import Config
 
-KNOWN_ERRORS: tuple[type[BaseException], ...] = ()
-
 
 def _known_errors() -> tuple[type[BaseException], ...]:
     from superflow.crm import CrmError
@@ -199,7 +197,8 @@ def flows_list(state: State) -> None:
     click.echo(f"{'ID':>4}  {'STATUS':8}  {'ACTIVE':>6}  {'ENROLLED':>8}  NAME")
     for row in rows:
         stats = row["stats"]
-        click.echo(f"{row['id']:>4}  {row['status']:8}  {stats.get('active', 0):>6}  {stats.get('enrolled', 0):>8}  {row['name']}")
+        active, enrolled = stats.get("active", 0), stats.get("enrolled", 0)
+        click.echo(f"{row['id']:>4}  {row['status']:8}  {active:>6}  {enrolled:>8}  {row['name']}")
 
 
 def _lifecycle(name: str, doc: str) -> Callable[..., None]:
@@ -302,7 +301,11 @@ def participants(state: State, flow_id: str, status: str | None, limit: int) -> 
         for p in rt.store.participants(ids[start : start + 500]).values():
             if status and p.status != status:
                 continue
-            note = p.reason or (f"waiting until {time.strftime('%Y-%m-%d %H:%M', time.localtime(p.wait['u']))}" if p.wait else "")
+            note = p.reason or (
+                f"waiting until {time.strftime('%Y-%m-%d %H:%M', time.localtime(p.wait['u']))}"
+                if p.wait
+                else ""
+            )
             click.echo(f"{p.id:14}  {p.person_id:8}  {p.status:10}  {p.step or '-':12}  {note}")
             shown += 1
             if shown >= limit:

@@ -211,7 +211,5 @@ class SuccessCriterion(Component):
     def matches(self, event: Event, settings: dict[str, Any], participant: Participant) -> bool:
         return False
 
-    def holds(
-        self, person: dict[str, Any], settings: dict[str, Any], participant: Participant
-    ) -> bool:
+    def holds(self, person: dict[str, Any], settings: dict[str, Any], participant: Participant) -> bool:
         return False

@@ -59,7 +59,9 @@ class Config:
             if raw is None or name in ("extra",):
                 continue
             values[name] = _coerce(name, f.type, raw)
-        values["extra"] = {k[len(ENV_PREFIX) :].lower(): v for k, v in env.items() if k.startswith(ENV_PREFIX)}
+        values["extra"] = {
+            k[len(ENV_PREFIX) :].lower(): v for k, v in env.items() if k.startswith(ENV_PREFIX)
+        }
         values.update(overrides)
         config = cls(**values)
         if not config.secret_key:

@@ -91,9 +91,7 @@ class CrmBackend:
         raise NotImplementedError
 
     # -- writing -----------------------------------------------------------
-    def update_persons(
-        self, updates: list[tuple[str, dict[str, Any], str]]
-    ) -> list[dict[str, Any]]:
+    def update_persons(self, updates: list[tuple[str, dict[str, Any], str]]) -> list[dict[str, Any]]:
         """Apply ``(person_id, changes, idempotency_key)`` updates; return the changes
         applied to each, as ``{field: [old, new]}``.
 

@@ -64,7 +64,9 @@ class Engine:
         key = (flow_id, version)
         if key not in self._compiled:
             doc = self.store.flow_doc(flow_id, version)
-            self._compiled[key] = None if doc is None else parse_flow(doc, self.registry, flow_id=flow_id, version=version)
+            self._compiled[key] = (
+                None if doc is None else parse_flow(doc, self.registry, flow_id=flow_id, version=version)
+            )
         return self._compiled[key]
 
     def flow_states(self, flow_ids: set[str]) -> dict[str, tuple[str, int]]:
@@ -100,8 +102,7 @@ class Engine:
         relevant = [
             e
             for e in events
-            if e.person_id
-            and (judging[e.type] or e.type in awaiting or e.data.get("participant_id"))
+            if e.person_id and (judging[e.type] or e.type in awaiting or e.data.get("participant_id"))
         ]
         if relevant:
             self._events_for_participations(relevant, judging, now)
@@ -172,7 +173,9 @@ class Engine:
             if action not in p.actions:
                 p.raw["acts"] = ",".join([*p.actions, action])
                 pipe.hset(store.participant_key(p.id), "acts", p.raw["acts"])
-            pipe.rpush(store.history_key(p.id), encode_history(now, event.data.get("step_id"), "event", event.type))
+            pipe.rpush(
+                store.history_key(p.id), encode_history(now, event.data.get("step_id"), "event", event.type)
+            )
         after: list[Any] = []
         if succeeded:
             after = self._succeed(pipe, p, flow, now, f"success: {event.type}")
@@ -181,6 +184,8 @@ class Engine:
             target = flow.next_of.get(p.step or "")
             self._leave(pipe, p, now, passed=True, note=f"{event.type} arrived")
             after = self._move(pipe, p, flow, target, now)
+            if p.status == "active":
+                jobs.enqueue_advance(self.rt, [p.id], pipeline=pipe)
         self._release(pipe, [p.id])
         pipe.execute()
         self._after(after)
@@ -250,9 +255,7 @@ class Engine:
                 admitted: list[tuple[str, Participant | None]] = []
                 for person_id, prev_pid in zip(person_ids, prev_pids, strict=True):
                     before = prev.get(prev_pid) if prev_pid else None
-                    if before is None:
-                        admitted.append((person_id, None))
-                    elif rule == "after_end" and before.status != "active":
+                    if before is None or rule == "after_end" and before.status != "active":
                         admitted.append((person_id, None))
                     elif rule == "restart":
                         admitted.append((person_id, before if before.status == "active" else None))
@@ -335,7 +338,11 @@ class Engine:
                 return
             pending = self._round(pending)
         if pending:
-            log.warning("%d participants still moving after %d rounds; continuing in a new job", len(pending), MAX_ROUNDS)
+            log.warning(
+                "%d participants still moving after %d rounds; continuing in a new job",
+                len(pending),
+                MAX_ROUNDS,
+            )
             jobs.enqueue_advance(self.rt, pending)
 
     def _round(self, pids: list[str]) -> list[str]:
@@ -355,7 +362,9 @@ class Engine:
                 continue
             status, version = states.get(p.flow_id, ("ended", p.version))
             if status == "ended":
-                after += self._finish(pipe, p, self.flow(p.flow_id, p.version), "cancelled", "flow ended", now)
+                after += self._finish(
+                    pipe, p, self.flow(p.flow_id, p.version), "cancelled", "flow ended", now
+                )
                 continue
             if p.wait and p.wait.get("u", 0) > now:
                 pipe.zrem(store.INFLIGHT, pid)
@@ -468,7 +477,12 @@ class Engine:
         return ""
 
     def _context(
-        self, w: _Work, step: dict[str, Any], settings: dict[str, Any], person: dict[str, Any] | None, now: float
+        self,
+        w: _Work,
+        step: dict[str, Any],
+        settings: dict[str, Any],
+        person: dict[str, Any] | None,
+        now: float,
     ) -> StepContext:
         return StepContext(
             participant=w.p,
@@ -490,7 +504,9 @@ class Engine:
                 return [step_type.on_timeout(ctx) for ctx in ctxs]
             results = step_type.execute_batch(ctxs)
             if len(results) != len(ctxs):
-                raise RuntimeError(f"step type {step_type.name} returned {len(results)} results for {len(ctxs)}")
+                raise RuntimeError(
+                    f"step type {step_type.name} returned {len(results)} results for {len(ctxs)}"
+                )
             return results
         except Exception as exc:
             log.exception("step type %s failed", step_type.name)
@@ -574,9 +590,14 @@ class Engine:
         if note:
             pipe.rpush(store.history_key(p.id), encode_history(now, p.step, "resumed", note))
 
-    def _set_wait(self, pipe: Pipeline, p: Participant, wait: dict[str, Any], now: float, note: str = "") -> None:
+    def _set_wait(
+        self, pipe: Pipeline, p: Participant, wait: dict[str, Any], now: float, note: str = ""
+    ) -> None:
         p.wait = wait
-        pipe.hset(store.participant_key(p.id), mapping={"wait": json.dumps(wait, separators=(",", ":")), "updated": round(now, 3)})
+        pipe.hset(
+            store.participant_key(p.id),
+            mapping={"wait": json.dumps(wait, separators=(",", ":")), "updated": round(now, 3)},
+        )
         pipe.zadd(store.WAKEUPS, {p.id: wait["u"]})
         pipe.zrem(store.INFLIGHT, p.id)
         if note:
@@ -599,7 +620,10 @@ class Engine:
         self._end_wait(pipe, p)
         self._leave(pipe, p, now, passed=False)
         p.status, p.reason = status, reason
-        pipe.hset(store.participant_key(p.id), mapping={"status": status, "reason": reason, "updated": round(now, 3)})
+        pipe.hset(
+            store.participant_key(p.id),
+            mapping={"status": status, "reason": reason, "updated": round(now, 3)},
+        )
         pipe.hdel(store.participant_key(p.id), "run")
         pipe.rpush(store.history_key(p.id), encode_history(now, p.step, status, reason))
         pipe.zrem(store.INFLIGHT, p.id)
@@ -718,7 +742,9 @@ class Engine:
             if raw is None:
                 break
             entry = json.loads(raw)
-            jobs.enqueue_enrol(self.rt, flow_id, entry["persons"], entry["source"], entry.get("bypass", False))
+            jobs.enqueue_enrol(
+                self.rt, flow_id, entry["persons"], entry["source"], entry.get("bypass", False)
+            )
         return len(parked)
 
     def end(self, flow_id: str) -> int:
@@ -758,7 +784,9 @@ class Engine:
         if current is None:
             raise FlowStateError(f"no flow {flow_id}")
         if current not in allowed:
-            raise FlowStateError(f"flow {flow_id} is {current}; it can be set {status} only when {' or '.join(allowed)}")
+            raise FlowStateError(
+                f"flow {flow_id} is {current}; it can be set {status} only when {' or '.join(allowed)}"
+            )
         set_status(self.rt, flow_id, status)
 
     def component_label(self, kind: str, name: str) -> str:

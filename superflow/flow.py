@@ -8,12 +8,14 @@ missing, each message naming the step and field.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any
 
 from marshmallow import (
+    EXCLUDE,
     RAISE,
     Schema,
     ValidationError,
@@ -65,7 +67,9 @@ class FilterGroupSchema(_Strict):
     def _check_conditions(self, data: dict[str, Any], **kwargs: Any) -> None:
         errors: dict[Any, Any] = {}
         for i, cond in enumerate(data.get("conditions", [])):
-            schema: Schema = FilterGroupSchema() if isinstance(cond, dict) and "op" in cond else ComponentRefSchema()
+            schema: Schema = (
+                FilterGroupSchema() if isinstance(cond, dict) and "op" in cond else ComponentRefSchema()
+            )
             try:
                 schema.load(cond)
             except ValidationError as exc:
@@ -85,8 +89,8 @@ class StepSchema(_Strict):
     type = fields.String(required=True, validate=validate.Length(min=1))
     name = fields.String(load_default="")
     settings = fields.Dict(keys=fields.String(), load_default=dict)
-    branches = fields.List(fields.Nested(BranchSchema), load_default=None)
-    everyone_else = fields.List(fields.Nested(lambda: StepSchema()), load_default=None)
+    branches = fields.List(fields.Nested(BranchSchema))
+    everyone_else = fields.List(fields.Nested(lambda: StepSchema()))
 
 
 class SuccessSchema(_Strict):
@@ -153,10 +157,8 @@ class Flow:
         step = self.steps[step_id]
         label = step.get("name") or step["type"]
         if not step.get("name") and registry is not None:
-            try:
+            with contextlib.suppress(UnknownComponent):
                 label = registry.step_type(step["type"]).label
-            except UnknownComponent:
-                pass
         return f"Step {self.number[step_id]} '{label}'"
 
     def to_json(self) -> str:
@@ -176,12 +178,16 @@ def parse_flow(raw: Any, registry: Registry, *, flow_id: str = "", version: int 
             raise FlowInvalid([{"field": "(document)", "message": f"not valid JSON: {exc}"}]) from None
     if not isinstance(raw, dict):
         raise FlowInvalid([{"field": "(document)", "message": "a flow must be a JSON object"}])
+    errors: list[dict[str, str]] = []
     try:
         doc = FlowSchema().load(raw)
     except ValidationError as exc:
-        raise FlowInvalid(_flatten(exc.messages)) from None
+        errors = _flatten(exc.messages)
+        try:
+            doc = FlowSchema(unknown=EXCLUDE).load(raw)
+        except ValidationError:
+            raise FlowInvalid(errors) from None
     doc = json.loads(json.dumps(doc))
-    errors: list[dict[str, str]] = []
     flow = Flow(doc=doc, id=flow_id, version=version)
     _check_components(doc, registry, errors)
     _compile(flow, doc["steps"], None, "steps", registry, errors, [0])
@@ -310,7 +316,9 @@ def _compile(
                 bpath = f"{here}.branches[{b}]"
                 if branch["condition"] is not None:
                     _check_settings(f"{bpath}.condition", "filters", branch["condition"], registry, errors)
-                firsts.append(_compile(flow, branch["steps"], following, f"{bpath}.steps", registry, errors, counter))
+                firsts.append(
+                    _compile(flow, branch["steps"], following, f"{bpath}.steps", registry, errors, counter)
+                )
             rest = step.get("everyone_else") or []
             firsts.append(_compile(flow, rest, following, f"{here}.everyone_else", registry, errors, counter))
             flow.branch_first[step["id"]] = firsts
@@ -322,7 +330,12 @@ def _compile(
 def _check_branches(step: dict[str, Any], step_type: Any, here: str, errors: list[dict[str, str]]) -> None:
     if step_type.branching:
         if not step.get("branches"):
-            errors.append({"field": f"{here}.branches", "message": f"a {step_type.label} step needs at least one branch"})
+            errors.append(
+                {
+                    "field": f"{here}.branches",
+                    "message": f"a {step_type.label} step needs at least one branch",
+                }
+            )
     elif step.get("branches") is not None or step.get("everyone_else") is not None:
         errors.append({"field": f"{here}.branches", "message": f"a {step_type.label} step has no branches"})
 

@@ -79,7 +79,13 @@ def update(rt: Runtime, flow_id: str, raw: Any, *, by: str = "") -> Flow:
     pipe.hset(store.versions_key(flow_id), str(version), doc)
     pipe.hset(
         store.flow_key(flow_id),
-        mapping={"name": flow.doc["name"], "version": version, "doc": doc, "updated_at": time.time(), "updated_by": by},
+        mapping={
+            "name": flow.doc["name"],
+            "version": version,
+            "doc": doc,
+            "updated_at": time.time(),
+            "updated_by": by,
+        },
     )
     if current.status == "paused":
         _unindex(pipe, rt, current)

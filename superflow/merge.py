@@ -15,7 +15,15 @@ from typing import Any
 TAG = re.compile(r"\{\{\s*([a-zA-Z_][\w.]*)\s*(?:\|([^}]*))?\}\}")
 
 PERSON_KEYS = (
-    "id", "first_name", "last_name", "full_name", "email", "mobile", "language", "birth_date", "timezone",
+    "id",
+    "first_name",
+    "last_name",
+    "full_name",
+    "email",
+    "mobile",
+    "language",
+    "birth_date",
+    "timezone",
 )
 COMPANY_KEYS = ("id", "name", "category", "business")
 
@@ -45,7 +53,9 @@ def unknown_tags(template: str, extra_fields: set[str] | None = None) -> list[st
     return bad
 
 
-def render(template: str, person: dict[str, Any], extra: dict[str, Any] | None = None, *, escape: bool = False) -> str:
+def render(
+    template: str, person: dict[str, Any], extra: dict[str, Any] | None = None, *, escape: bool = False
+) -> str:
     """Fill the tags of ``template`` from ``person``; ``escape`` for HTML bodies."""
     scope = {"person": person, "company": person.get("company") or {}, "fields": person.get("fields") or {}}
     scope.update(extra or {})

@@ -75,9 +75,7 @@ class Registry:
         except KeyError:
             known = ", ".join(sorted(self.items.get(kind, {}))) or "none"
             singular = kind.rstrip("s").replace("_", " ")
-            raise UnknownComponent(
-                f"unknown {singular} {name!r} (installed: {known})"
-            ) from None
+            raise UnknownComponent(f"unknown {singular} {name!r} (installed: {known})") from None
 
     def all(self, kind: str) -> dict[str, Any]:
         return dict(self.items.get(kind, {}))

@@ -84,7 +84,9 @@ class Runtime:
 def connect(url: str, decode: bool) -> redis.Redis:
     """A connection that is known to answer, or :class:`RedisUnavailable` naming the URL."""
     try:
-        conn = redis.Redis.from_url(url, decode_responses=decode, socket_connect_timeout=5, health_check_interval=30)
+        conn = redis.Redis.from_url(
+            url, decode_responses=decode, socket_connect_timeout=5, health_check_interval=30
+        )
         conn.ping()
     except (redis.RedisError, ValueError) as exc:
         raise RedisUnavailable(f"cannot reach Redis at {_safe(url)}: {exc}") from None

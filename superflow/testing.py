@@ -94,7 +94,7 @@ def drain(runtime: Runtime, max_loops: int = 200) -> int:
         worker = make_worker(runtime)
         worker.work(burst=True, logging_level="WARNING")
         ran += queued
-    raise RuntimeError("jobs kept coming after %d rounds" % max_loops)
+    raise RuntimeError(f"jobs kept coming after {max_loops} rounds")
 
 
 def _raise_failures(runtime: Runtime) -> None:
@@ -106,7 +106,9 @@ def _raise_failures(runtime: Runtime) -> None:
     if ids:
         job = Job.fetch(ids[0], connection=runtime.rq_redis, serializer=JSONSerializer)
         registry.remove(job, delete_job=True)
-        raise RuntimeError(f"{len(ids)} job(s) failed; the first: {job.func_name}\n{job.latest_result().exc_string if job.latest_result() else ''}")
+        result = job.latest_result()
+        trace = result.exc_string if result else ""
+        raise RuntimeError(f"{len(ids)} job(s) failed; the first: {job.func_name}\n{trace}")
 
 
 @pytest.fixture

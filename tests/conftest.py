@@ -25,7 +25,9 @@ def email_step(step_id: str, subject: str = "Hello {{person.first_name}}", **set
     }
 
 
-def flow_doc(steps: list[dict[str, Any]], trigger: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+def flow_doc(
+    steps: list[dict[str, Any]], trigger: dict[str, Any] | None = None, **extra: Any
+) -> dict[str, Any]:
     return {
         "format_version": 1,
         "name": extra.pop("name", "Test flow"),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from conftest import email_step, flow_doc, started
-
 from superflow.events import Event
 from superflow.plugins.outbox import Outbox
 
@@ -16,10 +15,18 @@ def test_selection_trigger_runs_update_email_wait_sms(sf_runtime, run_jobs, crm,
         rt,
         flow_doc(
             [
-                {"id": "score", "type": "update_contact", "settings": {"changes": [{"field": "score", "action": "add", "value": 5}]}},
+                {
+                    "id": "score",
+                    "type": "update_contact",
+                    "settings": {"changes": [{"field": "score", "action": "add", "value": 5}]},
+                },
                 email_step("welcome"),
                 {"id": "pause", "type": "wait", "settings": {"amount": 3, "unit": "days"}},
-                {"id": "sms", "type": "send_sms", "settings": {"sender": "Superflow", "text": "Hi {{person.first_name}}!"}},
+                {
+                    "id": "sms",
+                    "type": "send_sms",
+                    "settings": {"sender": "Superflow", "text": "Hi {{person.first_name}}!"},
+                },
             ],
             trigger={"type": "added_to_selection", "settings": {"selection": newsletter}},
         ),

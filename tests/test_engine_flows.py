@@ -1,0 +1,313 @@
+"""The engine's rules, end to end through a worker on a real Redis."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import email_step, flow_doc, started
+from superflow import flows
+from superflow.events import Event
+from superflow.flows import FlowStateError
+from superflow.plugins.outbox import Outbox
+
+
+def signed_up(rt, *person_ids, name="signed_up"):
+    rt.emit([Event("api.event", pid, {"name": name}) for pid in person_ids])
+
+
+def participant_of(rt, flow, person_id):
+    pid = rt.redis.hget(f"sf:person:{person_id}", flow.id)
+    return rt.store.participant(pid)
+
+
+def test_filters_let_in_only_matching_persons(sf_runtime, run_jobs, crm, people):
+    crm.update_person(people[1], {"language": "no"})
+    doc = flow_doc(
+        [email_step("e1")],
+        filters={
+            "op": "or",
+            "conditions": [
+                {"type": "field", "settings": {"field": "language", "operator": "equals", "value": "no"}},
+                {"type": "field", "settings": {"field": "email", "operator": "contains", "value": "eva@"}},
+            ],
+        },
+    )
+    flow = started(sf_runtime, doc)
+    signed_up(sf_runtime, *people)
+    run_jobs()
+    enrolled = {pid for pid in people if participant_of(sf_runtime, flow, pid)}
+    assert enrolled == {people[1], people[4]}
+
+
+@pytest.mark.parametrize(
+    ("rule", "second_time", "total"),
+    [
+        ("once", "after the first ended", 1),
+        ("after_end", "after the first ended", 2),
+        ("after_end", "while active", 1),
+        ("restart", "while active", 2),
+    ],
+)
+def test_reenrolment_rules(sf_runtime, run_jobs, people, rule, second_time, total):
+    steps = [{"id": "w", "type": "wait", "settings": {"amount": 1, "unit": "days"}}]
+    flow = started(sf_runtime, flow_doc(steps, reenrollment=rule))
+    signed_up(sf_runtime, people[0])
+    run_jobs()
+    if second_time == "after the first ended":
+        sf_runtime.clock.advance(86400 + 1)
+        run_jobs()
+    signed_up(sf_runtime, people[0])
+    run_jobs()
+    stats = sf_runtime.store.stats(flow.id)
+    assert stats["enrolled"] == total
+    if rule == "restart":
+        first = sf_runtime.store.participant(f"{flow.id}.1")
+        assert first.status == "exited" and first.reason == "enrolled again"
+
+
+def test_exclusion_selection_keeps_members_out_and_exits_them_later(sf_runtime, run_jobs, crm, people):
+    blocked = crm.create_selection("Do not contact")["id"]
+    crm.add_to_selection(blocked, [people[0]])
+    steps = [{"id": "w", "type": "wait", "settings": {"amount": 1, "unit": "days"}}, email_step("e1")]
+    flow = started(sf_runtime, flow_doc(steps, exclusion_selection=blocked))
+    signed_up(sf_runtime, people[0], people[1])
+    run_jobs()
+    assert participant_of(sf_runtime, flow, people[0]) is None
+    crm.add_to_selection(blocked, [people[1]])
+    sf_runtime.clock.advance(86401)
+    run_jobs()
+    p = participant_of(sf_runtime, flow, people[1])
+    assert p.status == "exited" and p.reason == "in the exclusion selection"
+    assert Outbox(sf_runtime.config).count("email") == 0
+
+
+def test_exit_reasons_for_persons_who_cannot_get_email(sf_runtime, run_jobs, crm, people):
+    crm.set_consent(people[0], "emarketing", False)
+    crm.update_person(people[1], {"email": None})
+    crm.update_person(people[2], {"email_blocked": True})
+    flow = started(sf_runtime, flow_doc([email_step("e1")]))
+    signed_up(sf_runtime, *people[:4])
+    run_jobs()
+    reasons = [participant_of(sf_runtime, flow, pid).reason for pid in people[:4]]
+    assert reasons == ["no e-marketing consent", "no email address", "email address blocked or bounced", ""]
+    stats = sf_runtime.store.stats(flow.id)
+    assert stats["exited"] == 3 and stats["completed"] == 1
+    assert stats["exit:no e-marketing consent"] == 1
+
+
+def webinar_doc(**extra):
+    return flow_doc(
+        [
+            email_step("invite", subject="Join our webinar"),
+            {
+                "id": "wait_open",
+                "type": "wait_for_action",
+                "settings": {
+                    "action": "email.opened",
+                    "step": "invite",
+                    "timeout_days": 2,
+                    "on_timeout": "goto",
+                    "timeout_step": "reminder",
+                },
+            },
+            {
+                "id": "split",
+                "type": "split",
+                "branches": [
+                    {
+                        "name": "Clicked",
+                        "condition": {
+                            "type": "email_action",
+                            "settings": {"action": "link.clicked", "step": "invite"},
+                        },
+                        "steps": [email_step("thanks", subject="Thanks for clicking")],
+                    }
+                ],
+                "everyone_else": [email_step("nudge", subject="Did you see it?")],
+            },
+            email_step("reminder", subject="Last chance"),
+        ],
+        **extra,
+    )
+
+
+def tracked(rt, flow, person_id, event_type, step_id):
+    p = participant_of(rt, flow, person_id)
+    rt.emit([Event(event_type, person_id, {"participant_id": p.id, "step_id": step_id})])
+
+
+def test_wait_for_action_hit_split_and_timeout(sf_runtime, run_jobs, people):
+    rt = sf_runtime
+    flow = started(rt, webinar_doc())
+    signed_up(rt, *people[:3])
+    run_jobs()
+    assert rt.store.stats(flow.id)["at:wait_open"] == 3
+
+    tracked(rt, flow, people[0], "email.opened", "invite")
+    tracked(rt, flow, people[0], "link.clicked", "invite")
+    tracked(rt, flow, people[1], "email.opened", "invite")
+    run_jobs()
+    rt.clock.advance(2 * 86400 + 1)
+    run_jobs()
+
+    subjects = {}
+    for m in Outbox(rt.config).messages("email", limit=50):
+        subjects.setdefault(m["recipient"], []).append(m["subject"])
+    assert sorted(subjects["ada@example.com"]) == ["Join our webinar", "Last chance", "Thanks for clicking"]
+    assert sorted(subjects["bjørn@example.com"]) == ["Did you see it?", "Join our webinar", "Last chance"]
+    assert sorted(subjects["cecilie@example.com"]) == ["Join our webinar", "Last chance"]
+    stats = rt.store.stats(flow.id)
+    assert stats["branch:split:0"] == 1 and stats["branch:split:1"] == 1
+    assert stats["completed"] == 3
+    timed_out = rt.store.history(participant_of(rt, flow, people[2]).id)
+    assert any(h["step"] == "wait_open" and h["note"] == "timed out" for h in timed_out)
+
+
+@pytest.mark.parametrize("on_success", ["stop", "continue", "move_to"])
+def test_success_criteria(sf_runtime, run_jobs, people, on_success):
+    rt = sf_runtime
+    follow_up = started(
+        rt,
+        flow_doc(
+            [email_step("f1", subject="Welcome aboard")],
+            trigger={"type": "manual", "settings": {}},
+            name="Onboarding",
+        ),
+    )
+    steps = [
+        email_step("e1", subject="Buy now"),
+        {"id": "w", "type": "wait", "settings": {"amount": 3, "unit": "days"}},
+        email_step("e2", subject="Still thinking?"),
+    ]
+    success = {
+        "criteria": [{"type": "api_event", "settings": {"name": "purchased"}}],
+        "on_success": on_success,
+    }
+    if on_success == "move_to":
+        success["move_to_flow"] = follow_up.id
+    flow = started(rt, flow_doc(steps, success=success))
+    signed_up(rt, people[0], people[1])
+    run_jobs()
+    signed_up(rt, people[0], name="purchased")
+    run_jobs()
+    rt.clock.advance(3 * 86400 + 1)
+    run_jobs()
+
+    buyer = participant_of(rt, flow, people[0])
+    other = participant_of(rt, flow, people[1])
+    assert other.status == "completed"
+    sent_to_buyer = [
+        m["subject"] for m in Outbox(rt.config).messages("email") if m["recipient"] == "ada@example.com"
+    ]
+    stats = rt.store.stats(flow.id)
+    assert stats["succeeded"] == 1
+    if on_success == "continue":
+        assert buyer.status == "completed" and buyer.succeeded
+        assert "Still thinking?" in sent_to_buyer
+    else:
+        assert buyer.status == "succeeded"
+        assert "Still thinking?" not in sent_to_buyer
+    moved = participant_of(rt, follow_up, people[0])
+    if on_success == "move_to":
+        assert moved.status == "completed" and moved.source == f"moved from flow {flow.id}"
+        assert "Welcome aboard" in sent_to_buyer
+    else:
+        assert moved is None
+
+
+def test_success_state_checked_before_each_step(sf_runtime, run_jobs, crm, people):
+    crm.define_field("customer", "Customer", "bool")
+    steps = [{"id": "w", "type": "wait", "settings": {"amount": 1, "unit": "days"}}, email_step("e1")]
+    success = {
+        "criteria": [
+            {"type": "field_value", "settings": {"field": "customer", "operator": "equals", "value": True}}
+        ]
+    }
+    flow = started(sf_runtime, flow_doc(steps, success=success))
+    signed_up(sf_runtime, people[0])
+    run_jobs()
+    crm.update_person(people[0], {"customer": True})
+    run_jobs()
+    p = participant_of(sf_runtime, flow, people[0])
+    assert p.status == "succeeded"
+    assert Outbox(sf_runtime.config).count("email") == 0
+
+
+def test_pause_parks_and_queues_resume_releases_end_cancels(sf_runtime, run_jobs, people):
+    rt = sf_runtime
+    steps = [
+        {"id": "w", "type": "wait", "settings": {"amount": 1, "unit": "days"}},
+        email_step("e1"),
+        {"id": "w2", "type": "wait", "settings": {"amount": 5, "unit": "days"}},
+    ]
+    flow = started(rt, flow_doc(steps))
+    signed_up(rt, people[0], people[1])
+    run_jobs()
+    rt.engine.pause(flow.id)
+    signed_up(rt, people[2])
+    rt.clock.advance(86401)
+    run_jobs()
+    outbox = Outbox(rt.config)
+    assert outbox.count("email") == 0
+    assert participant_of(rt, flow, people[2]) is None
+    assert participant_of(rt, flow, people[0]).step == "w"
+
+    assert rt.engine.resume(flow.id) == 2
+    run_jobs()
+    assert outbox.count("email") == 2
+    assert participant_of(rt, flow, people[2]).step == "w"
+
+    assert rt.engine.end(flow.id) == 3
+    run_jobs()
+    statuses = {participant_of(rt, flow, pid).status for pid in people[:3]}
+    assert statuses == {"cancelled"}
+    stats = rt.store.stats(flow.id)
+    assert stats["cancelled"] == 3 and stats["active"] == 0
+    assert len(rt.store.history(participant_of(rt, flow, people[0]).id)) >= 3
+    signed_up(rt, people[3])
+    run_jobs()
+    assert participant_of(rt, flow, people[3]) is None
+
+
+def test_editing_a_running_flow_needs_a_pause_and_keeps_versions(sf_runtime, run_jobs, people):
+    rt = sf_runtime
+    steps = [
+        {"id": "w", "type": "wait", "settings": {"amount": 1, "unit": "days"}},
+        email_step("e1", subject="Version one"),
+    ]
+    flow = started(rt, flow_doc(steps))
+    signed_up(rt, people[0])
+    run_jobs()
+    changed = flow_doc([steps[0], email_step("e1", subject="Version two")])
+    with pytest.raises(FlowStateError, match="pause it"):
+        flows.update(rt, flow.id, changed)
+    rt.engine.pause(flow.id)
+    flows.update(rt, flow.id, changed)
+    rt.engine.resume(flow.id)
+    rt.clock.advance(86401)
+    run_jobs()
+    assert [m["subject"] for m in Outbox(rt.config).messages("email")] == ["Version two"]
+    assert rt.store.flow_versions(flow.id) == [1, 2]
+    assert flows.get(rt, flow.id, version=1).doc["steps"][1]["settings"]["subject"] == "Version one"
+
+
+def test_send_window_holds_messages_until_it_opens(sf_runtime, run_jobs, people):
+    rt = sf_runtime
+    window = {"days": [0, 1, 2, 3, 4, 5, 6], "start": "09:00", "end": "09:01"}
+    flow = started(rt, flow_doc([email_step("e1")], send_window=window, timezone="Europe/Oslo"))
+    import datetime as dt
+    import zoneinfo
+
+    now = dt.datetime.fromtimestamp(rt.clock.now(), zoneinfo.ZoneInfo("Europe/Oslo"))
+    if now.hour == 9 and now.minute == 0:
+        rt.clock.advance(120)
+    signed_up(rt, people[0])
+    run_jobs()
+    p = participant_of(rt, flow, people[0])
+    assert Outbox(rt.config).count("email") == 0
+    assert p.wait["k"] == "window"
+    opens = dt.datetime.fromtimestamp(p.wait["u"], zoneinfo.ZoneInfo("Europe/Oslo"))
+    assert (opens.hour, opens.minute) == (9, 0)
+    rt.clock.advance(p.wait["u"] - rt.clock.now() + 1)
+    run_jobs()
+    assert Outbox(rt.config).count("email") == 1
