@@ -54,6 +54,8 @@ class Config:
         values: dict[str, Any] = {}
         if env.get("REDIS_URL"):
             values["redis_url"] = env["REDIS_URL"]
+        if env.get("SUPERFLOW_DATA"):
+            values["data_dir"] = Path(env["SUPERFLOW_DATA"])
         for name, f in cls.__dataclass_fields__.items():
             raw = env.get(ENV_PREFIX + name.upper())
             if raw is None or name in ("extra",):

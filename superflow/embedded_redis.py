@@ -14,6 +14,8 @@ from pathlib import Path
 
 import redis
 
+from superflow.processes import spawn, stop
+
 
 class RedisUnavailable(Exception):
     """Redis could not be reached or started; the message says which and why."""
@@ -74,7 +76,7 @@ class EmbeddedRedis:
             "--logfile",
             str(self.dir / "redis.log"),
         ]
-        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)
+        self.process = spawn(args)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -90,11 +92,5 @@ class EmbeddedRedis:
         """Stop the server this object started (it writes its AOF on the way)."""
         if self.process is None:
             return
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop(self.process)
         self.process = None

@@ -1,0 +1,115 @@
+"""``superflow demo``: embedded Redis, a seeded local CRM, example flows, workers
+and the web app, in one command; Ctrl-C stops them all."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sys
+import threading
+import time
+from dataclasses import replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import click
+
+from superflow import flows
+from superflow.config import Config
+from superflow.embedded_redis import EmbeddedRedis
+from superflow.processes import spawn, stop
+from superflow.runtime import Runtime
+
+EXAMPLES = ("welcome-series.json", "webinar-follow-up.json", "re-engagement.json")
+
+
+def example_flows() -> list[str]:
+    """The example flow documents (``examples/``, installed as ``superflow.examples``)."""
+    package = resources.files("superflow.examples")
+    return [(package / name).read_text() for name in EXAMPLES]
+
+
+def prepare(rt: Runtime, persons: int) -> dict[str, Any]:
+    """Seed an empty CRM and import and start the example flows once."""
+    from superflow.plugins.local_crm.seed import seed_demo
+
+    summary: dict[str, Any] = {}
+    if rt.crm.count_persons() == 0:
+        summary = seed_demo(rt.crm, persons=persons)
+    if not rt.store.flow_ids():
+        for text in example_flows():
+            flow = flows.create(rt, text, by="demo")
+            flows.start(rt, flow.id)
+    return summary
+
+
+class Traffic(threading.Thread):
+    """Adds a person to the newsletter now and then, as marketers' forms would."""
+
+    def __init__(self, rt: Runtime, every: float = 4.0) -> None:
+        super().__init__(name="demo-traffic", daemon=True)
+        self.rt = rt
+        self.every = every
+        self.stopping = threading.Event()
+        self.rng = random.Random(42)
+
+    def run(self) -> None:
+        crm = self.rt.crm
+        newsletter = crm.list_selections()[0]["id"]
+        members = set(crm.selection_members(newsletter))
+        candidates = [str(i) for i in range(1, crm.count_persons() + 1) if str(i) not in members]
+        self.rng.shuffle(candidates)
+        first, rest = candidates[:12], candidates[12:]
+        if first:
+            crm.add_to_selection(newsletter, first)
+        for person_id in rest:
+            if self.stopping.wait(self.every):
+                return
+            crm.add_to_selection(newsletter, [person_id])
+
+
+def run_demo(config: Config, host: str, port: int, persons: int, workers: int) -> None:
+    data = Path(config.data_dir).absolute()
+    redis_server = EmbeddedRedis(data)
+    url = config.redis_url or redis_server.start()
+    config = replace(config, redis_url=url, data_dir=data, base_url=f"http://{host}:{port}")
+    env = dict(os.environ, REDIS_URL=url, SUPERFLOW_DATA_DIR=str(data), SUPERFLOW_BASE_URL=config.base_url)
+    children = []
+    traffic = None
+    stopping = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    rt = Runtime(config)
+    try:
+        summary = prepare(rt, persons)
+        command = [sys.executable, "-m", "superflow.cli"]
+        for n in range(workers):
+            children.append(spawn([*command, "worker", "--name", f"demo-{os.getpid()}-{n}"], env=env))
+        children.append(spawn([*command, "web", "--host", host, "--port", str(port)], env=env))
+        traffic = Traffic(rt)
+        traffic.start()
+        click.echo(f"superflow demo running at {config.base_url}/")
+        if summary:
+            click.echo(f"  demo CRM: {summary.get('persons', persons)} persons in {data / 'crm.sqlite'}")
+        click.echo(f"  Redis: embedded, {url}")
+        click.echo("  a person joins the newsletter every few seconds; watch 'Welcome series' move")
+        click.echo("  press Ctrl-C to stop")
+        while not stopping.wait(0.5):
+            dead = [c for c in children if c.poll() is not None]
+            if dead:
+                click.echo(f"error: a demo process exited with code {dead[0].returncode}; stopping", err=True)
+                break
+    finally:
+        if traffic is not None:
+            traffic.stopping.set()
+        for child in children:
+            stop(child)
+        rt.close()
+        redis_server.stop()
+        click.echo("superflow demo stopped")

@@ -1,0 +1,23 @@
+"""``/health``: can this process reach Redis, and is anyone working the queue?"""
+
+from __future__ import annotations
+
+import redis
+from flask import Blueprint, jsonify
+from rq import Worker
+
+from superflow.webapp.runtime import runtime
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/health")
+def health():
+    rt = runtime()
+    try:
+        rt.redis.ping()
+        workers = Worker.count(connection=rt.rq_redis)
+        body = {"status": "ok", "redis": "ok", "workers": workers, "queued_jobs": rt.queue.count}
+        return jsonify(body)
+    except redis.RedisError as exc:
+        return jsonify({"status": "error", "redis": str(exc)}), 503
