@@ -8,7 +8,6 @@ import random
 import signal
 import sys
 import threading
-import time
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path

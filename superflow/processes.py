@@ -6,6 +6,7 @@ which then stops the children in order (web and workers before Redis)."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import signal
 import subprocess
@@ -18,10 +19,8 @@ PR_SET_PDEATHSIG = 1
 
 def _die_with_parent() -> None:
     if sys.platform.startswith("linux"):
-        try:
+        with contextlib.suppress(OSError):
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-        except OSError:
-            pass
 
 
 def spawn(args: Sequence[str], **kwargs: Any) -> subprocess.Popen[bytes]:
