@@ -1,0 +1,174 @@
+"""Kill a worker with SIGKILL in the middle of a run and check that every
+participant still got each effect exactly once.
+
+Used by the test suite (one round) and by ``benchmarks/crash_loop.py`` (many
+rounds).  Everything is real: a redis-server, ``superflow worker`` processes, the
+local CRM and the outbox on disk.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from superflow import flows
+from superflow.config import Config
+from superflow.events import Event
+from superflow.processes import spawn, stop
+from superflow.runtime import Runtime
+
+COUNTER_FIELD = "touches"
+
+
+def crash_flow_doc() -> dict[str, Any]:
+    """Four side-effecting steps: a CRM write, an email, an SMS, a selection."""
+    sender = {
+        "from_address": "crash@superflow.test",
+        "subject": "Hi {{person.first_name}}",
+        "html": "<p>x</p>",
+    }
+    return {
+        "name": "Crash test",
+        "trigger": {"type": "api_event", "settings": {"name": "crash"}},
+        "steps": [
+            {
+                "id": "touch",
+                "type": "update_contact",
+                "settings": {"changes": [{"field": COUNTER_FIELD, "action": "add", "value": 1}]},
+            },
+            {"id": "mail", "type": "send_email", "settings": sender},
+            {
+                "id": "text",
+                "type": "send_sms",
+                "settings": {"sender": "Crash", "text": "Hi {{person.first_name}}"},
+            },
+            {"id": "mark", "type": "add_to_selection", "settings": {"selection": "1"}},
+        ],
+    }
+
+
+@dataclass
+class CrashReport:
+    participants: int
+    killed_after_emails: int
+    emails: int
+    duplicate_emails: int
+    sms: int
+    duplicate_sms: int
+    crm_writes: Counter[int]
+    completed: int
+    stuck: int
+    exits: dict[str, int]
+    seconds: float
+
+    @property
+    def exactly_once(self) -> bool:
+        return (
+            self.emails == self.sms == self.completed == self.participants
+            and self.duplicate_emails == self.duplicate_sms == 0
+            and self.crm_writes == Counter({1: self.participants})
+            and self.stuck == 0
+        )
+
+
+def run_crash_round(
+    config: Config, persons: int = 200, kill_after: int = 1, timeout: float = 120.0
+) -> CrashReport:
+    """Enrol ``persons``, SIGKILL the worker once ``kill_after`` emails went out, let
+    a new worker finish, and count what every participant got."""
+    from superflow.plugins.local_crm.seed import seed_persons
+    from superflow.plugins.outbox import Outbox
+
+    config = replace(config, stuck_after_seconds=2, tick_seconds=0.2, batch_size=25)
+    rt = Runtime(config)
+    rt.redis.flushall()
+    started_at = time.monotonic()
+    crm = rt.crm
+    crm.define_field(COUNTER_FIELD, "Touches", "number")
+    if not crm.list_selections():
+        crm.create_selection("Crash test done")
+    person_ids = seed_persons(crm, persons)
+    for person_id in person_ids:
+        crm.set_consent(person_id, "emarketing", True)
+    crm.update_persons([(pid, {"email_blocked": False}, None) for pid in person_ids])
+    flow = flows.create(rt, crash_flow_doc())
+    flows.start(rt, flow.id)
+    outbox = Outbox(config)
+    emails_before = outbox.count("email")
+    sms_before = outbox.count("sms")
+
+    env = dict(
+        os.environ,
+        REDIS_URL=config.redis_url,
+        SUPERFLOW_DATA_DIR=str(Path(config.data_dir).absolute()),
+        SUPERFLOW_STUCK_AFTER_SECONDS="2",
+        SUPERFLOW_TICK_SECONDS="0.2",
+        SUPERFLOW_BATCH_SIZE="25",
+        SUPERFLOW_SECRET_KEY=config.secret_key or "crash",
+    )
+    worker_cmd = [sys.executable, "-m", "superflow.cli", "worker"]
+    victim = spawn(worker_cmd, env=env)
+    try:
+        rt.emit([Event("api.event", pid, {"name": "crash"}) for pid in person_ids])
+        killed_after = _kill_mid_run(victim, outbox, emails_before, kill_after, timeout)
+        survivor = spawn(worker_cmd, env=env)
+        try:
+            _wait_until_done(rt, flow.id, persons, timeout)
+        finally:
+            stop(survivor)
+    finally:
+        stop(victim)
+
+    emails = [m["recipient"] for m in outbox.messages("email", limit=10 * persons)][
+        : outbox.count("email") - emails_before
+    ]
+    texts = [m["recipient"] for m in outbox.messages("sms", limit=10 * persons)][
+        : outbox.count("sms") - sms_before
+    ]
+    people = crm.get_persons(person_ids)
+    writes = Counter(int(people[pid]["fields"].get(COUNTER_FIELD) or 0) for pid in person_ids)
+    stats = rt.store.stats(flow.id)
+    report = CrashReport(
+        participants=persons,
+        killed_after_emails=killed_after,
+        emails=len(emails),
+        duplicate_emails=len(emails) - len(set(emails)),
+        sms=len(texts),
+        duplicate_sms=len(texts) - len(set(texts)),
+        crm_writes=writes,
+        completed=stats.get("completed", 0),
+        stuck=stats.get("active", 0),
+        exits={k[5:]: v for k, v in stats.items() if k.startswith("exit:")},
+        seconds=time.monotonic() - started_at,
+    )
+    rt.close()
+    return report
+
+
+def _kill_mid_run(victim: Any, outbox: Any, before: int, kill_after: int, timeout: float) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        sent = outbox.count("email") - before
+        if sent >= kill_after:
+            os.kill(victim.pid, signal.SIGKILL)
+            victim.wait()
+            return sent
+        if victim.poll() is not None:
+            raise RuntimeError(f"the worker exited by itself with code {victim.returncode}")
+        time.sleep(0.002)
+    raise RuntimeError("no email went out before the time limit; is the worker running?")
+
+
+def _wait_until_done(rt: Runtime, flow_id: str, persons: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        stats = rt.store.stats(flow_id)
+        if stats.get("completed", 0) + stats.get("exited", 0) >= persons:
+            return
+        time.sleep(0.1)
