@@ -104,14 +104,8 @@ class SendEmail(StepType):
                     )
                     continue
                 results[i] = StepResult.advance(
-                    f"sent {message.subject!r} to {message.to}",
-                    sending={
-                        "channel": "email",
-                        "status": "sent",
-                        "to": message.to,
-                        "id": message_id,
-                        "subject": message.subject,
-                    },
+                    f"sent to {message.to}",
+                    sending={"channel": "email", "status": "sent", "to": message.to, "id": message_id},
                     counters={"email.sent": 1},
                 )
         return [results[i] for i in range(len(ctxs))]

@@ -97,7 +97,7 @@ class SendSms(StepType):
                     continue
                 encoding, parts = segments(message.text)
                 results[i] = StepResult.advance(
-                    f"sent SMS to {message.to} ({parts} {encoding} segment{'s' if parts > 1 else ''})",
+                    f"sent to {message.to}, {parts} {encoding} part{'s' if parts > 1 else ''}",
                     sending={"channel": "sms", "status": "sent", "to": message.to, "id": message_id},
                     counters={"sms.sent": 1, "sms.segments": parts},
                 )

@@ -24,7 +24,7 @@ from superflow.events import Event
 from superflow.flow import Flow, parse_flow, settings_of
 from superflow.registry import UnknownComponent
 from superflow.sendwindow import next_opening, zone
-from superflow.store import Participant, count, encode_history
+from superflow.store import Participant, count
 
 if TYPE_CHECKING:
     from redis.client import Pipeline
@@ -122,7 +122,7 @@ class Engine:
                 ref = flow.doc["trigger"]
                 trigger = self.registry.trigger(ref["type"])
                 if trigger.matches(event, settings_of(trigger, ref["settings"])):
-                    candidates[fid].append((event.person_id, f"trigger: {event.type}"))
+                    candidates[fid].append((event.person_id, event.type))
         for fid, people in candidates.items():
             by_source: dict[str, list[str]] = defaultdict(list)
             for person_id, source in people:
@@ -173,9 +173,7 @@ class Engine:
             if action not in p.actions:
                 p.raw["acts"] = ",".join([*p.actions, action])
                 pipe.hset(store.participant_key(p.id), "acts", p.raw["acts"])
-            pipe.rpush(
-                store.history_key(p.id), encode_history(now, event.data.get("step_id"), "event", event.type)
-            )
+            store.add_history(pipe, p, now, event.data.get("step_id"), "event", event.type)
         after: list[Any] = []
         if succeeded:
             after = self._succeed(pipe, p, flow, now, f"success: {event.type}")
@@ -294,12 +292,12 @@ class Engine:
                 "version": flow.version,
                 "status": "active",
                 "step": flow.first_step or "",
-                "enrolled": round(now, 3),
-                "updated": round(now, 3),
+                "enrolled": int(now),
+                "updated": int(now),
                 "source": source,
             },
         )
-        pipe.rpush(store.history_key(pid), encode_history(now, None, "enrolled", source))
+        pipe.set(store.history_key(pid), store.encode_history(now, None, "enrolled", source))
         pipe.hset(store.person_key(person_id), flow.id, pid)
         pipe.zadd(store.INFLIGHT, {pid: time.time()})
         count(pipe, flow.id, now, enrolled=1, active=1, **{f"at:{flow.first_step}": 1})
@@ -528,13 +526,12 @@ class Engine:
             self._end_wait(pipe, p)
         pipe.hdel(store.participant_key(p.id), "run")
         if r.action != "retry":
-            pipe.rpush(store.history_key(p.id), encode_history(now, step["id"], "step", r.outcome))
+            store.add_history(pipe, p, now, step["id"], "step", r.outcome)
         for name, delta in r.counters.items():
             store_deltas = {f"step:{step['id']}:{name}": delta, name: delta}
             count(pipe, flow.id, now, **store_deltas)
         if r.sending is not None:
-            sending = dict(r.sending, at=round(now, 3), step=step["id"])
-            pipe.hset(store.participant_key(p.id), "sending", json.dumps(sending, separators=(",", ":")))
+            store.set_sending(pipe, p.id, dict(r.sending, at=int(now), step=step["id"]))
         after: list[Any] = [("step", p, step, r)]
         if r.action == "advance":
             self._leave(pipe, p, now, passed=True)
@@ -575,7 +572,7 @@ class Engine:
         if target is None:
             return self._finish(pipe, p, flow, "completed", "", now)
         p.step = target
-        mapping: dict[str, Any] = {"step": target, "updated": round(now, 3)}
+        mapping: dict[str, Any] = {"step": target, "updated": int(now)}
         if p.raw.get("version_changed"):
             mapping["version"] = p.version
         pipe.hset(store.participant_key(p.id), mapping=mapping)
@@ -588,20 +585,21 @@ class Engine:
             if passed:
                 pipe.hincrby(store.stats_key(p.flow_id), f"passed:{p.step}", 1)
         if note:
-            pipe.rpush(store.history_key(p.id), encode_history(now, p.step, "resumed", note))
+            store.add_history(pipe, p, now, p.step, "resumed", note)
 
     def _set_wait(
         self, pipe: Pipeline, p: Participant, wait: dict[str, Any], now: float, note: str = ""
     ) -> None:
+        wait["u"] = round(float(wait["u"]), 3)
         p.wait = wait
         pipe.hset(
             store.participant_key(p.id),
-            mapping={"wait": json.dumps(wait, separators=(",", ":")), "updated": round(now, 3)},
+            mapping={"wait": json.dumps(wait, separators=(",", ":")), "updated": int(now)},
         )
         pipe.zadd(store.WAKEUPS, {p.id: wait["u"]})
         pipe.zrem(store.INFLIGHT, p.id)
         if note:
-            pipe.rpush(store.history_key(p.id), encode_history(now, p.step, "waiting", note))
+            store.add_history(pipe, p, now, p.step, "waiting", note)
 
     def _end_wait(self, pipe: Pipeline, p: Participant) -> None:
         if p.wait and p.wait.get("k") == "event":
@@ -622,10 +620,10 @@ class Engine:
         p.status, p.reason = status, reason
         pipe.hset(
             store.participant_key(p.id),
-            mapping={"status": status, "reason": reason, "updated": round(now, 3)},
+            mapping={"status": status, "reason": reason, "updated": int(now)},
         )
         pipe.hdel(store.participant_key(p.id), "run")
-        pipe.rpush(store.history_key(p.id), encode_history(now, p.step, status, reason))
+        store.add_history(pipe, p, now, p.step, status, reason)
         pipe.zrem(store.INFLIGHT, p.id)
         deltas = {"active": -1, status: 1}
         if status == "succeeded" and p.succeeded:
@@ -640,7 +638,7 @@ class Engine:
         if on_success == "continue":
             p.succeeded = now
             pipe.hset(store.participant_key(p.id), "succeeded", round(now, 3))
-            pipe.rpush(store.history_key(p.id), encode_history(now, p.step, "succeeded", note))
+            store.add_history(pipe, p, now, p.step, "succeeded", note)
             count(pipe, p.flow_id, now, succeeded=1)
             return []
         after = self._finish(pipe, p, flow, "succeeded", note, now)

@@ -99,9 +99,10 @@ class Participant:
     succeeded: float | None = None
     source: str = ""
     raw: dict[str, str] = field(default_factory=dict, repr=False)
+    history: str = field(default="", repr=False)
 
     @classmethod
-    def from_hash(cls, pid: str, raw: dict[str, str]) -> Participant:
+    def from_hash(cls, pid: str, raw: dict[str, str], history: str = "") -> Participant:
         return cls(
             id=pid,
             flow_id=raw["flow"],
@@ -113,11 +114,12 @@ class Participant:
             updated=float(raw.get("updated", raw["enrolled"])),
             wait=json.loads(raw["wait"]) if raw.get("wait") else None,
             reason=raw.get("reason", ""),
-            last_sending=json.loads(raw["sending"]) if raw.get("sending") else None,
+            last_sending={k[5:]: v for k, v in raw.items() if k.startswith("sent_")} or None,
             running=raw.get("run") or None,
             succeeded=float(raw["succeeded"]) if raw.get("succeeded") else None,
             source=raw.get("source", ""),
             raw=raw,
+            history=history,
         )
 
     @property
@@ -183,10 +185,13 @@ class Store:
         pipe = self.conn.pipeline(transaction=False)
         for pid in pids:
             pipe.hgetall(participant_key(pid))
+            pipe.get(history_key(pid))
+        replies = pipe.execute()
         found = {}
-        for pid, raw in zip(pids, pipe.execute(), strict=True):
+        for i, pid in enumerate(pids):
+            raw = replies[2 * i]
             if raw:
-                found[pid] = Participant.from_hash(pid, raw)
+                found[pid] = Participant.from_hash(pid, raw, replies[2 * i + 1] or "")
         return found
 
     def participant(self, pid: str) -> Participant | None:
@@ -199,7 +204,8 @@ class Store:
         return [f"{flow_id}.{n}" for n in range(top - offset, stop, -1)]
 
     def history(self, pid: str) -> list[dict[str, Any]]:
-        return [decode_history(h) for h in self.conn.lrange(history_key(pid), 0, -1)]
+        text = self.conn.get(history_key(pid)) or ""
+        return [decode_history(line) for line in text.splitlines() if line]
 
     def person_participations(self, person_ids: Iterable[str]) -> dict[str, dict[str, str]]:
         """``{person_id: {flow_id: latest participant id}}``."""
@@ -215,8 +221,26 @@ class Store:
 
 
 def encode_history(ts: float, step: str | None, kind: str, note: str = "") -> str:
-    """A compact history entry: ``[time, step, kind, note]`` as JSON."""
-    return json.dumps([round(ts, 3), step or "", kind, note], separators=(",", ":"))
+    """A compact history entry: ``[time, step, kind, note]`` as JSON, time in whole
+    seconds (participants are many: every byte counts)."""
+    return json.dumps([int(ts), step or "", kind, note], separators=(",", ":"), ensure_ascii=False)
+
+
+def add_history(pipe: Pipeline, p: Participant, ts: float, step: str | None, kind: str, note: str = "") -> None:
+    """Add an entry to a loaded participant's history.
+
+    The history is one string of JSON lines, rewritten whole with SET: that costs
+    about a third of the Redis memory of a list (or of APPEND, which over-allocates).
+    Only the job holding the participant's lease writes it, so nothing is lost.
+    """
+    p.history = (p.history + "\n" if p.history else "") + encode_history(ts, step, kind, note)
+    pipe.set(history_key(p.id), p.history)
+
+
+def set_sending(pipe: Pipeline, pid: str, sending: dict[str, Any]) -> None:
+    """Store the last sending as short ``sent_*`` fields: values under 64 bytes keep
+    the participant hash in Redis's compact encoding."""
+    pipe.hset(participant_key(pid), mapping={f"sent_{k}": str(v) for k, v in sending.items()})
 
 
 def decode_history(raw: str) -> dict[str, Any]:

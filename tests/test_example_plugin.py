@@ -183,7 +183,7 @@ def test_award_trigger_and_success_end_to_end(rt, run_jobs, caplog):
     b = participant_of(rt, welcome, bjorn)
     assert b.status == "succeeded" and b.reason == "success criteria met"
     g = participant_of(rt, gold, bjorn)
-    assert g.status == "completed" and g.source == "trigger: person.updated"
+    assert g.status == "completed" and "person.updated" in g.source
     assert points(rt, bjorn) == 575
     assert participant_of(rt, gold, ada) is None and participant_of(rt, gold, cecilie) is None
 

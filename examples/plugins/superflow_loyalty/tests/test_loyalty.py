@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import pytest
-
 import superflow_loyalty
+
 from superflow import flows
 from superflow.events import Event
 
