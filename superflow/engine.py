@@ -1,11 +1,11 @@
 """The engine: enrol, step, wait, branch, succeed, exit — in batches.
 
-Every method here runs inside an RQ job (or a CLI command) and takes ids.  A
-participant's transition — its new state, history entry, counters and the job
-that comes next — is written in one MULTI/EXEC.  A job works on a batch of
-participants and holds a short lease on each, so two jobs never move one
-participant at once; a job that dies leaves its participants in the in-flight
-set, from which the tick hands them to a new job.
+Every method here runs inside an RQ job (or a CLI command) and takes ids.  Each
+round of work gathers its writes in a :class:`~superflow.store.Changes` — new
+participant states, history, counters, wake-ups and the job that comes next — and
+commits them in one MULTI/EXEC.  A job holds a short lease on each participant it
+moves, so two jobs never move one participant at once; a job that dies leaves its
+participants in the in-flight set, from which the tick hands them to a new job.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from superflow.events import Event
 from superflow.flow import Flow, parse_flow, settings_of
 from superflow.registry import UnknownComponent
 from superflow.sendwindow import next_opening, zone
-from superflow.store import Participant, count
+from superflow.store import Changes, Participant
 
 if TYPE_CHECKING:
     from redis.client import Pipeline
@@ -37,7 +37,23 @@ MAX_ROUNDS = 100
 MAX_STEP_ATTEMPTS = 5
 TICK_LOCK = "sf:tick:lock"
 DEFERRED_EVENTS = "sf:deferred-events"
-AWAITING = "sf:awaiting"
+
+# Take a lease on many participants in one round trip: SET NX PX for each key,
+# or keep it when this job already holds it.  Returns 1/0 per key.
+LEASE_SCRIPT = """
+local got = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('SET', key, ARGV[1], 'NX', 'PX', ARGV[2]) then
+    got[i] = 1
+  elseif redis.call('GET', key) == ARGV[1] then
+    redis.call('PEXPIRE', key, ARGV[2])
+    got[i] = 1
+  else
+    got[i] = 0
+  end
+end
+return got
+"""
 
 
 @dataclass
@@ -46,7 +62,6 @@ class _Work:
 
     p: Participant
     flow: Flow
-    step_id: str | None
     wake: dict[str, Any] | None = None
 
 
@@ -57,6 +72,7 @@ class Engine:
         self.registry = runtime.registry
         self._compiled: dict[tuple[str, int], Flow | None] = {}
         self._token = uuid.uuid4().hex[:12]
+        self._lease_script = runtime.redis.register_script(LEASE_SCRIPT)
 
     # -- flows -------------------------------------------------------------
     def flow(self, flow_id: str, version: int) -> Flow | None:
@@ -93,7 +109,7 @@ class Engine:
         for t in types:
             pipe.smembers(store.listen_key(t))
             pipe.smembers(store.criteria_key(t))
-        pipe.hgetall(AWAITING)
+        pipe.hgetall(store.AWAITING)
         replies = pipe.execute()
         awaiting = {k for k, v in replies[-1].items() if int(v) > 0}
         listening = {t: replies[2 * i] for i, t in enumerate(types)}
@@ -107,14 +123,14 @@ class Engine:
         if relevant:
             self._events_for_participations(relevant, judging, now)
 
-        candidates: dict[str, list[tuple[str, str]]] = defaultdict(list)
         flow_ids = set().union(*listening.values())
         states = self.flow_states(flow_ids) if flow_ids else {}
+        candidates: dict[tuple[str, str], list[str]] = defaultdict(list)
         for event in events:
             if not event.person_id:
                 continue
             for fid in listening[event.type]:
-                if fid not in states or states[fid][0] not in ("running", "paused"):
+                if states.get(fid, ("",))[0] not in ("running", "paused"):
                     continue
                 flow = self.flow(fid, states[fid][1])
                 if flow is None or flow.doc["trigger"] is None:
@@ -122,72 +138,59 @@ class Engine:
                 ref = flow.doc["trigger"]
                 trigger = self.registry.trigger(ref["type"])
                 if trigger.matches(event, settings_of(trigger, ref["settings"])):
-                    candidates[fid].append((event.person_id, event.type))
-        for fid, people in candidates.items():
-            by_source: dict[str, list[str]] = defaultdict(list)
-            for person_id, source in people:
-                by_source[source].append(person_id)
-            for source, person_ids in by_source.items():
-                self.enrol(fid, person_ids, source)
+                    candidates[(fid, event.type)].append(event.person_id)
+        for (fid, source), person_ids in candidates.items():
+            self.enrol(fid, person_ids, source)
 
     def _events_for_participations(
         self, events: list[Event], judging: dict[str, set[str]], now: float
     ) -> None:
         index = self.store.person_participations({e.person_id for e in events if e.person_id})
-        pids = {pid for flows in index.values() for pid in flows.values()}
-        parts = self.store.participants(pids)
+        wanted = {pid for flows in index.values() for pid in flows.values()}
+        leased = set(self._lease(sorted(wanted)))
+        parts = self.store.participants(leased)
+        changes = Changes()
         deferred: list[Event] = []
         for event in events:
-            mine = [parts[pid] for pid in index.get(event.person_id, {}).values() if pid in parts]
-            for p in mine:
-                if p.status != "active":
-                    continue
-                if not self._apply_event(p, event, judging.get(event.type, set()), now):
+            for pid in index.get(event.person_id or "", {}).values():
+                if pid not in leased:
                     deferred.append(event)
+                elif pid in parts and parts[pid].status == "active":
+                    self._apply_event(changes, parts[pid], event, judging.get(event.type, set()), now)
+        changes.delete |= {store.lease_key(pid) for pid in leased}
+        self._commit(changes)
         if deferred:
             retry_at = time.time() + 1
             self.rt.redis.zadd(DEFERRED_EVENTS, {json.dumps(e.to_dict()): retry_at for e in deferred})
 
-    def _apply_event(self, p: Participant, event: Event, judging: set[str], now: float) -> bool:
-        """Record, judge and resume one participant; False when it is busy elsewhere."""
-        own = event.data.get("participant_id") == p.id
+    def _apply_event(
+        self, changes: Changes, p: Participant, event: Event, judging: set[str], now: float
+    ) -> None:
+        """Record the event on the participant, then success or the end of a wait."""
         flow = self.flow(p.flow_id, p.version)
         if flow is None:
-            return True
-        succeeded = p.flow_id in judging and self._criterion_met(flow, event, p)
+            return
+        if event.data.get("participant_id") == p.id:
+            action = f"{event.type}@{event.data.get('step_id') or ''}"
+            if action not in p.actions:
+                p.actions.append(action)
+            p.note(now, event.data.get("step_id"), "event", event.type)
+            changes.save(p, now)
+        if p.flow_id in judging and self._criterion_met(flow, event, p):
+            self._succeed(changes, p, flow, now, f"success: {event.type}")
+            return
         waiting = p.wait or {}
-        resumes = (
-            not succeeded
-            and waiting.get("k") == "event"
+        if (
+            waiting.get("k") == "event"
             and event.type in waiting.get("e", [])
             and p.step in flow.steps
             and self._wait_matches(flow, p, event)
-        )
-        if not (own or succeeded or resumes):
-            return True
-        if not self._lease([p.id]):
-            return False
-        pipe = self._transaction()
-        if own:
-            action = f"{event.type}@{event.data.get('step_id') or ''}"
-            if action not in p.actions:
-                p.raw["acts"] = ",".join([*p.actions, action])
-                pipe.hset(store.participant_key(p.id), "acts", p.raw["acts"])
-            store.add_history(pipe, p, now, event.data.get("step_id"), "event", event.type)
-        after: list[Any] = []
-        if succeeded:
-            after = self._succeed(pipe, p, flow, now, f"success: {event.type}")
-        elif resumes:
-            self._end_wait(pipe, p)
-            target = flow.next_of.get(p.step or "")
-            self._leave(pipe, p, now, passed=True, note=f"{event.type} arrived")
-            after = self._move(pipe, p, flow, target, now)
+        ):
+            self._end_wait(changes, p)
+            self._leave(changes, p, now, passed=True, note=f"{event.type} arrived")
+            self._move(changes, p, flow, flow.next_of.get(p.step or ""), now)
             if p.status == "active":
-                jobs.enqueue_advance(self.rt, [p.id], pipeline=pipe)
-        self._release(pipe, [p.id])
-        pipe.execute()
-        self._after(after)
-        return True
+                changes.advance.append(p.id)
 
     def _criterion_met(self, flow: Flow, event: Event, p: Participant) -> bool:
         if p.succeeded:
@@ -240,6 +243,8 @@ class Engine:
         return self._enrol_eligible(flow, eligible, source)
 
     def _enrol_eligible(self, flow: Flow, person_ids: list[str], source: str) -> list[str]:
+        """Create participants; WATCH on the persons' index keys keeps two jobs from
+        enrolling one person twice."""
         rule = flow.doc["reenrollment"]
         keys = [store.person_key(pid) for pid in person_ids]
         while True:
@@ -253,54 +258,58 @@ class Engine:
                 admitted: list[tuple[str, Participant | None]] = []
                 for person_id, prev_pid in zip(person_ids, prev_pids, strict=True):
                     before = prev.get(prev_pid) if prev_pid else None
-                    if before is None or rule == "after_end" and before.status != "active":
+                    if before is None or (rule == "after_end" and before.status != "active"):
                         admitted.append((person_id, None))
                     elif rule == "restart":
-                        admitted.append((person_id, before if before.status == "active" else None))
+                        active = before.status == "active" and before.id in self._lease([before.id])
+                        admitted.append((person_id, before if active else None))
                 if not admitted:
-                    pipe.reset()
                     return []
                 top = self.rt.redis.incrby(store.seq_key(flow.id), len(admitted))
                 first = top - len(admitted) + 1
-                new_pids = [f"{flow.id}.{first + i}" for i in range(len(admitted))]
-                pipe.multi()
-                finished: list[Any] = []
-                for pid, (person_id, restarted) in zip(new_pids, admitted, strict=True):
+                changes = Changes()
+                created = []
+                for i, (person_id, restarted) in enumerate(admitted):
                     if restarted is not None:
-                        finished += self._finish(pipe, restarted, flow, "exited", "enrolled again", now)
-                    self._create(pipe, flow, pid, person_id, source, now)
-                jobs.enqueue_advance(self.rt, new_pids, pipeline=pipe)
+                        self._finish(changes, restarted, flow, "exited", "enrolled again", now)
+                        changes.delete.add(store.lease_key(restarted.id))
+                    created.append(
+                        self._create(changes, flow, f"{flow.id}.{first + i}", person_id, source, now)
+                    )
+                changes.advance = [p.id for p in created]
+                pipe.multi()
+                changes.commit(pipe, self._enqueue)
                 pipe.execute()
             except _watch_error():
                 continue
             finally:
                 pipe.reset()
             break
-        created = self.store.participants(new_pids)
-        for pid in new_pids:
-            if pid in created:
-                self.registry.hook.superflow_participant_enrolled(participant=created[pid], flow=flow)
-        self._after(finished)
-        return new_pids
+        for p in created:
+            self.registry.hook.superflow_participant_enrolled(participant=p, flow=flow)
+        self._after(changes.after)
+        return [p.id for p in created]
 
-    def _create(self, pipe: Pipeline, flow: Flow, pid: str, person_id: str, source: str, now: float) -> None:
-        pipe.hset(
-            store.participant_key(pid),
-            mapping={
-                "flow": flow.id,
-                "person": person_id,
-                "version": flow.version,
-                "status": "active",
-                "step": flow.first_step or "",
-                "enrolled": int(now),
-                "updated": int(now),
-                "source": source,
-            },
+    def _create(
+        self, changes: Changes, flow: Flow, pid: str, person_id: str, source: str, now: float
+    ) -> Participant:
+        p = Participant(
+            id=pid,
+            flow_id=flow.id,
+            person_id=person_id,
+            version=flow.version,
+            status="active",
+            step=flow.first_step,
+            enrolled=now,
+            updated=now,
+            source=source,
         )
-        pipe.set(store.history_key(pid), store.encode_history(now, None, "enrolled", source))
-        pipe.hset(store.person_key(person_id), flow.id, pid)
-        pipe.zadd(store.INFLIGHT, {pid: time.time()})
-        count(pipe, flow.id, now, enrolled=1, active=1, **{f"at:{flow.first_step}": 1})
+        p.note(now, None, "enrolled", source)
+        changes.save(p, now)
+        changes.person_index[person_id][flow.id] = pid
+        changes.in_flight(pid, True)
+        changes.count(flow.id, now, enrolled=1, active=1, **{f"at:{flow.first_step}": 1})
+        return p
 
     def filters_pass(
         self, group: dict[str, Any], person: dict[str, Any], participant: Participant | None
@@ -337,9 +346,7 @@ class Engine:
             pending = self._round(pending)
         if pending:
             log.warning(
-                "%d participants still moving after %d rounds; continuing in a new job",
-                len(pending),
-                MAX_ROUNDS,
+                "%d participants still moving after %d rounds; continuing later", len(pending), MAX_ROUNDS
             )
             jobs.enqueue_advance(self.rt, pending)
 
@@ -350,83 +357,71 @@ class Engine:
         parts = self.store.participants(leased)
         now = self.rt.clock.now()
         states = self.flow_states({p.flow_id for p in parts.values()})
-        pipe = self._transaction()
-        after: list[Any] = []
+        changes = Changes()
+        changes.delete |= {store.lease_key(pid) for pid in leased}
         work: list[_Work] = []
         for pid in leased:
             p = parts.get(pid)
             if p is None or p.status != "active":
-                pipe.zrem(store.INFLIGHT, pid)
+                changes.in_flight(pid, False)
                 continue
             status, version = states.get(p.flow_id, ("ended", p.version))
             if status == "ended":
-                after += self._finish(
-                    pipe, p, self.flow(p.flow_id, p.version), "cancelled", "flow ended", now
-                )
-                continue
-            if p.wait and p.wait.get("u", 0) > now:
-                pipe.zrem(store.INFLIGHT, pid)
-                pipe.zadd(store.WAKEUPS, {pid: p.wait["u"]})
-                continue
-            if status == "paused":
-                pipe.sadd(store.parked_key(p.flow_id), pid)
-                pipe.zrem(store.INFLIGHT, pid)
-                continue
-            flow = self._version_for(p, version)
-            if flow is None or p.step not in flow.steps:
-                after += self._finish(pipe, p, flow, "exited", "step no longer in the flow", now)
-                continue
-            work.append(_Work(p, flow, p.step, p.wait))
+                self._finish(changes, p, self.flow(p.flow_id, p.version), "cancelled", "flow ended", now)
+            elif p.wait and p.wait.get("u", 0) > now:
+                changes.in_flight(pid, False)
+                changes.wake_at(pid, p.wait["u"])
+            elif status == "paused":
+                changes.parked[p.flow_id].add(pid)
+                changes.in_flight(pid, False)
+            else:
+                flow = self._version_for(p, version)
+                if flow is None or p.step not in flow.steps:
+                    self._finish(changes, p, flow, "exited", "step no longer in the flow", now)
+                else:
+                    work.append(_Work(p, flow, p.wait))
 
+        for w in work:
+            if w.wake and w.wake.get("k") == "time":
+                self._end_wait(changes, w.p)
+                self._leave(changes, w.p, now, passed=True)
+                self._move(changes, w.p, w.flow, w.flow.next_of.get(w.p.step or ""), now)
+        work = [w for w in work if w.p.status == "active"]
         persons = self.rt.crm.get_persons({w.p.person_id for w in work}) if work else {}
         excluded = self._excluded(work)
         ready: list[_Work] = []
         for w in work:
-            p, flow = w.p, w.flow
-            if w.wake and w.wake.get("k") == "time":
-                self._end_wait(pipe, p)
-                self._leave(pipe, p, now, passed=True)
-                after += self._move(pipe, p, flow, flow.next_of.get(w.step_id or ""), now)
-                w.step_id = p.step
-                if p.status != "active":
-                    continue
-            person = persons.get(p.person_id)
-            reason = self._reassess(w, person, excluded, now)
+            reason = self._reassess(w, persons.get(w.p.person_id), excluded, now)
             if reason == "":
                 ready.append(w)
             elif reason.startswith("wait:"):
-                until = float(reason[5:])
-                self._set_wait(pipe, p, {"k": "window", "u": until}, now, "outside the send window")
+                self._set_wait(
+                    changes, w.p, {"k": "window", "u": float(reason[5:])}, now, "outside the send window"
+                )
             elif reason == "success":
-                after += self._succeed(pipe, p, flow, now, "success criteria met")
+                self._succeed(changes, w.p, w.flow, now, "success criteria met")
             else:
-                after += self._finish(pipe, p, flow, "exited", reason, now)
+                self._finish(changes, w.p, w.flow, "exited", reason, now)
 
-        next_round: list[str] = []
-        groups: dict[tuple[str, int, str], list[_Work]] = defaultdict(list)
+        groups: dict[tuple[str, int, str, bool], list[_Work]] = defaultdict(list)
         for w in ready:
-            groups[(w.flow.id, w.flow.version, w.step_id or "")].append(w)
-        if groups:
+            timed_out = bool(w.wake and w.wake.get("k") == "event")
+            groups[(w.flow.id, w.flow.version, w.p.step or "", timed_out)].append(w)
+        if ready:
             self._mark_running(ready)
-        for (_, _, step_id), members in groups.items():
-            flow = members[0].flow
-            step = flow.steps[step_id]
+        next_round: list[str] = []
+        for (_, _, step_id, timed_out), members in groups.items():
+            step = members[0].flow.steps[step_id]
             step_type = self.registry.step_type(step["type"])
             settings = settings_of(step_type, step["settings"])
-            timeouts = [w for w in members if w.wake and w.wake.get("k") == "event"]
-            fresh = [w for w in members if not (w.wake and w.wake.get("k") == "event")]
-            for batch, timed_out in ((fresh, False), (timeouts, True)):
-                if not batch:
-                    continue
-                ctxs = [self._context(w, step, settings, persons.get(w.p.person_id), now) for w in batch]
-                results = self._run(step_type, ctxs, timed_out)
-                for w, result in zip(batch, results, strict=True):
-                    after += self._apply(pipe, w, step, result, now)
-                    if w.p.status == "active" and w.p.wait is None and w.p.step:
-                        next_round.append(w.p.id)
-        self._release(pipe, leased)
-        pipe.execute()
-        self._after(after)
+            ctxs = [self._context(w, step, settings, persons.get(w.p.person_id), now) for w in members]
+            results = self._run(step_type, ctxs, timed_out)
+            for w, result in zip(members, results, strict=True):
+                self._apply(changes, w, step, result, now)
+                if w.p.status == "active" and w.p.wait is None:
+                    next_round.append(w.p.id)
+        changes.delete |= {store.run_key(w.p.id) for w in ready}
+        self._commit(changes)
         return next_round
 
     def _version_for(self, p: Participant, current: int) -> Flow | None:
@@ -435,7 +430,6 @@ class Engine:
             newer = self.flow(p.flow_id, current)
             if newer is not None and p.step in newer.steps:
                 p.version = current
-                p.raw["version_changed"] = "1"
                 return newer
         return self.flow(p.flow_id, p.version)
 
@@ -466,7 +460,7 @@ class Engine:
                 criterion = self.registry.criterion(ref["type"])
                 if criterion.holds(person, settings_of(criterion, ref["settings"]), p):
                     return "success"
-        step_type = self.registry.step_type(flow.steps[w.step_id or ""]["type"])
+        step_type = self.registry.step_type(flow.steps[p.step or ""]["type"])
         if step_type.sends and not (w.wake and w.wake.get("k") == "event"):
             tz = zone(person.get("timezone"), flow.doc["timezone"])
             opens = next_opening(flow.doc.get("send_window"), now, tz)
@@ -490,7 +484,7 @@ class Engine:
             person=person,
             now=now,
             idempotency_key=f"{w.p.id}:{step['id']}",
-            retried=w.p.running == step["id"],
+            retried=w.p.running,
             services=self.rt,
             claim=self.store.claim,
             evaluate=lambda ref, _p=w.p, _person=person: self.condition(ref, _person, _p),
@@ -514,137 +508,136 @@ class Engine:
     def _mark_running(self, ready: list[_Work]) -> None:
         """Note which step each participant is about to run, so that a run after a
         crash knows the step may have had its effect (``ctx.retried``)."""
+        ttl = max(60, self.rt.config.job_timeout * 2)
         pipe = self.rt.redis.pipeline(transaction=False)
         for w in ready:
-            pipe.hset(store.participant_key(w.p.id), "run", w.step_id or "")
+            pipe.set(store.run_key(w.p.id), w.p.step or "", ex=ttl)
         pipe.execute()
 
-    def _apply(self, pipe: Pipeline, w: _Work, step: dict[str, Any], r: StepResult, now: float) -> list[Any]:
+    def _apply(self, changes: Changes, w: _Work, step: dict[str, Any], r: StepResult, now: float) -> None:
         """Record a step's result and move the participant as it says."""
         p, flow = w.p, w.flow
         if p.wait is not None:
-            self._end_wait(pipe, p)
-        pipe.hdel(store.participant_key(p.id), "run")
+            self._end_wait(changes, p)
         if r.action != "retry":
-            store.add_history(pipe, p, now, step["id"], "step", r.outcome)
-        for name, delta in r.counters.items():
-            store_deltas = {f"step:{step['id']}:{name}": delta, name: delta}
-            count(pipe, flow.id, now, **store_deltas)
+            p.note(now, step["id"], "step", r.outcome)
+        if r.counters:
+            changes.count(flow.id, now, **{f"step:{step['id']}:{k}": v for k, v in r.counters.items()})
+            changes.count(flow.id, now, **r.counters)
         if r.sending is not None:
-            store.set_sending(pipe, p.id, dict(r.sending, at=int(now), step=step["id"]))
-        after: list[Any] = [("step", p, step, r)]
+            p.last_sending = dict(r.sending, at=int(now), step=step["id"])
+        changes.save(p, now)
+        changes.after.append(("step", p, step, r))
         if r.action == "advance":
-            self._leave(pipe, p, now, passed=True)
-            after += self._move(pipe, p, flow, flow.next_of.get(step["id"]), now)
+            self._leave(changes, p, now, passed=True)
+            self._move(changes, p, flow, flow.next_of.get(step["id"]), now)
         elif r.action == "wait":
-            self._set_wait(pipe, p, {"k": "time", "u": r.until}, now)
+            self._set_wait(changes, p, {"k": "time", "u": r.until}, now)
         elif r.action == "wait_for_event":
-            self._set_wait(pipe, p, {"k": "event", "u": r.until, "e": list(r.event_types)}, now)
+            self._set_wait(changes, p, {"k": "event", "u": r.until, "e": list(r.event_types)}, now)
             for event_type in r.event_types:
-                pipe.hincrby(AWAITING, event_type, 1)
+                changes.awaiting[event_type] += 1
         elif r.action == "branch":
             firsts = flow.branch_first.get(step["id"], [])
             index = r.branch if r.branch is not None and 0 <= r.branch < len(firsts) else len(firsts) - 1
-            self._leave(pipe, p, now, passed=True)
-            pipe.hincrby(store.stats_key(flow.id), f"branch:{step['id']}:{index}", 1)
-            after += self._move(pipe, p, flow, firsts[index] if firsts else flow.next_of.get(step["id"]), now)
+            self._leave(changes, p, now, passed=True)
+            changes.count(flow.id, now, **{f"branch:{step['id']}:{index}": 1})
+            self._move(changes, p, flow, firsts[index] if firsts else flow.next_of.get(step["id"]), now)
+        elif r.action == "goto" and r.goto in flow.steps:
+            self._leave(changes, p, now, passed=True)
+            self._move(changes, p, flow, r.goto, now)
         elif r.action == "goto":
-            if r.goto not in flow.steps:
-                after += self._finish(pipe, p, flow, "exited", f"no step {r.goto!r} to go to", now)
-            else:
-                self._leave(pipe, p, now, passed=True)
-                after += self._move(pipe, p, flow, r.goto, now)
+            self._finish(changes, p, flow, "exited", f"no step {r.goto!r} to go to", now)
         elif r.action == "retry":
             attempts = int((w.wake or {}).get("n", 0)) + 1 if (w.wake or {}).get("k") == "retry" else 1
             if attempts >= MAX_STEP_ATTEMPTS:
-                after += self._finish(pipe, p, flow, "exited", r.reason, now)
+                self._finish(changes, p, flow, "exited", r.reason, now)
             else:
                 wait = {"k": "retry", "u": now + float(r.until or 60) * attempts, "n": attempts}
-                self._set_wait(pipe, p, wait, now, f"will retry: {r.reason}")
+                self._set_wait(changes, p, wait, now, f"will retry: {r.reason}")
         else:
-            after += self._finish(pipe, p, flow, "exited", r.reason or "exited", now)
-        return after
+            self._finish(changes, p, flow, "exited", r.reason or "exited", now)
 
-    # -- transitions (all on a pipeline) -----------------------------------
+    # -- transitions ---------------------------------------------------------
     def _move(
-        self, pipe: Pipeline, p: Participant, flow: Flow | None, target: str | None, now: float
-    ) -> list[Any]:
+        self, changes: Changes, p: Participant, flow: Flow | None, target: str | None, now: float
+    ) -> None:
         if target is None:
-            return self._finish(pipe, p, flow, "completed", "", now)
+            self._finish(changes, p, flow, "completed", "", now)
+            return
         p.step = target
-        mapping: dict[str, Any] = {"step": target, "updated": int(now)}
-        if p.raw.get("version_changed"):
-            mapping["version"] = p.version
-        pipe.hset(store.participant_key(p.id), mapping=mapping)
-        pipe.hincrby(store.stats_key(p.flow_id), f"at:{target}", 1)
-        return []
+        changes.save(p, now)
+        changes.count(p.flow_id, now, **{f"at:{target}": 1})
 
-    def _leave(self, pipe: Pipeline, p: Participant, now: float, passed: bool, note: str = "") -> None:
+    def _leave(self, changes: Changes, p: Participant, now: float, passed: bool, note: str = "") -> None:
         if p.step:
-            pipe.hincrby(store.stats_key(p.flow_id), f"at:{p.step}", -1)
+            changes.count(p.flow_id, now, **{f"at:{p.step}": -1})
             if passed:
-                pipe.hincrby(store.stats_key(p.flow_id), f"passed:{p.step}", 1)
+                changes.count(p.flow_id, now, **{f"passed:{p.step}": 1})
         if note:
-            store.add_history(pipe, p, now, p.step, "resumed", note)
+            p.note(now, p.step, "resumed", note)
+            changes.save(p, now)
 
     def _set_wait(
-        self, pipe: Pipeline, p: Participant, wait: dict[str, Any], now: float, note: str = ""
+        self, changes: Changes, p: Participant, wait: dict[str, Any], now: float, note: str = ""
     ) -> None:
         wait["u"] = round(float(wait["u"]), 3)
         p.wait = wait
-        pipe.hset(
-            store.participant_key(p.id),
-            mapping={"wait": json.dumps(wait, separators=(",", ":")), "updated": int(now)},
-        )
-        pipe.zadd(store.WAKEUPS, {p.id: wait["u"]})
-        pipe.zrem(store.INFLIGHT, p.id)
         if note:
-            store.add_history(pipe, p, now, p.step, "waiting", note)
+            p.note(now, p.step, "waiting", note)
+        changes.save(p, now)
+        changes.wake_at(p.id, wait["u"])
+        changes.in_flight(p.id, False)
 
-    def _end_wait(self, pipe: Pipeline, p: Participant) -> None:
+    def _end_wait(self, changes: Changes, p: Participant) -> None:
         if p.wait and p.wait.get("k") == "event":
             for event_type in p.wait.get("e", []):
-                pipe.hincrby(AWAITING, event_type, -1)
+                changes.awaiting[event_type] -= 1
         p.wait = None
-        pipe.hdel(store.participant_key(p.id), "wait")
-        pipe.zrem(store.WAKEUPS, p.id)
-        pipe.zadd(store.INFLIGHT, {p.id: time.time()})
+        changes.wake_at(p.id, None)
+        changes.in_flight(p.id, True)
 
     def _finish(
-        self, pipe: Pipeline, p: Participant, flow: Flow | None, status: str, reason: str, now: float
-    ) -> list[Any]:
+        self, changes: Changes, p: Participant, flow: Flow | None, status: str, reason: str, now: float
+    ) -> None:
         if p.status != "active":
-            return []
-        self._end_wait(pipe, p)
-        self._leave(pipe, p, now, passed=False)
+            return
+        self._end_wait(changes, p)
+        self._leave(changes, p, now, passed=False)
         p.status, p.reason = status, reason
-        pipe.hset(
-            store.participant_key(p.id),
-            mapping={"status": status, "reason": reason, "updated": int(now)},
-        )
-        pipe.hdel(store.participant_key(p.id), "run")
-        store.add_history(pipe, p, now, p.step, status, reason)
-        pipe.zrem(store.INFLIGHT, p.id)
+        p.note(now, p.step, status, reason)
+        changes.save(p, now)
+        changes.in_flight(p.id, False)
         deltas = {"active": -1, status: 1}
         if status == "succeeded" and p.succeeded:
             deltas.pop("succeeded")
         if status == "exited" and reason:
             deltas[f"exit:{reason[:60]}"] = 1
-        count(pipe, p.flow_id, now, **deltas)
-        return [("finished", p, status, reason)]
+        changes.count(p.flow_id, now, **deltas)
+        changes.after.append(("finished", p, status, reason))
 
-    def _succeed(self, pipe: Pipeline, p: Participant, flow: Flow, now: float, note: str) -> list[Any]:
+    def _succeed(self, changes: Changes, p: Participant, flow: Flow, now: float, note: str) -> None:
         on_success = flow.doc["success"]["on_success"]
         if on_success == "continue":
-            p.succeeded = now
-            pipe.hset(store.participant_key(p.id), "succeeded", round(now, 3))
-            store.add_history(pipe, p, now, p.step, "succeeded", note)
-            count(pipe, p.flow_id, now, succeeded=1)
-            return []
-        after = self._finish(pipe, p, flow, "succeeded", note, now)
+            p.succeeded = int(now)
+            p.note(now, p.step, "succeeded", note)
+            changes.save(p, now)
+            changes.count(p.flow_id, now, succeeded=1)
+            return
+        self._finish(changes, p, flow, "succeeded", note, now)
         if on_success == "move_to" and flow.doc["success"]["move_to_flow"]:
-            after.append(("move", p, flow.doc["success"]["move_to_flow"]))
-        return after
+            changes.after.append(("move", p, flow.doc["success"]["move_to_flow"]))
+
+    def _commit(self, changes: Changes) -> None:
+        """Write a round's changes and its next job in one MULTI/EXEC, then tell the hooks."""
+        pipe = self.rt.rq_redis.pipeline()
+        pipe.multi()
+        changes.commit(pipe, self._enqueue)
+        pipe.execute()
+        self._after(changes.after)
+
+    def _enqueue(self, pids: list[str], pipe: Pipeline) -> None:
+        jobs.enqueue_advance(self.rt, pids, pipeline=pipe)
 
     def _after(self, after: list[Any]) -> None:
         """Hooks and follow-ups, once the transitions are stored."""
@@ -660,34 +653,14 @@ class Engine:
                 _, p, target = item
                 self.enrol(target, [p.person_id], f"moved from flow {p.flow_id}", bypass_filters=True)
 
-    def _transaction(self) -> Pipeline:
-        """A MULTI/EXEC pipeline on the connection RQ uses, so jobs can join it."""
-        pipe = self.rt.rq_redis.pipeline()
-        pipe.multi()
-        return pipe
-
     # -- leases ------------------------------------------------------------
     def _lease(self, pids: list[str]) -> list[str]:
         """Take a lease on each participant; return those this job got."""
+        if not pids:
+            return []
         ttl = int(self.rt.config.stuck_after_seconds * 1000)
-        pipe = self.rt.redis.pipeline(transaction=False)
-        for pid in pids:
-            pipe.set(f"sf:lease:{pid}", self._token, nx=True, px=ttl)
-        got = pipe.execute()
-        mine = [pid for pid, ok in zip(pids, got, strict=True) if ok]
-        busy = [pid for pid, ok in zip(pids, got, strict=True) if not ok]
-        if busy:
-            pipe = self.rt.redis.pipeline(transaction=False)
-            for pid in busy:
-                pipe.get(f"sf:lease:{pid}")
-            for pid, owner in zip(busy, pipe.execute(), strict=True):
-                if owner == self._token:
-                    mine.append(pid)
-        return mine
-
-    def _release(self, pipe: Pipeline, pids: list[str]) -> None:
-        for pid in pids:
-            pipe.delete(f"sf:lease:{pid}")
+        got = self._lease_script(keys=[store.lease_key(pid) for pid in pids], args=[self._token, ttl])
+        return [pid for pid, ok in zip(pids, got, strict=True) if ok]
 
     # -- time --------------------------------------------------------------
     def tick(self, limit: int = 5000) -> dict[str, int]:
@@ -704,15 +677,16 @@ class Engine:
             stuck = self.rt.redis.zrangebyscore(store.INFLIGHT, "-inf", stale_before, start=0, num=limit)
             events = self.rt.redis.zrangebyscore(DEFERRED_EVENTS, "-inf", time.time(), start=0, num=limit)
             if due or stuck:
-                pipe = self._transaction()
-                if due:
-                    pipe.zrem(store.WAKEUPS, *due)
-                moving = list(dict.fromkeys(due + stuck))
-                pipe.zadd(store.INFLIGHT, {pid: time.time() for pid in moving})
-                jobs.enqueue_advance(self.rt, moving, pipeline=pipe)
-                pipe.execute()
+                changes = Changes()
+                for pid in due:
+                    changes.wake_at(pid, None)
+                for pid in dict.fromkeys(due + stuck):
+                    changes.in_flight(pid, True)
+                changes.advance = list(dict.fromkeys(due + stuck))
+                self._commit(changes)
             if events:
-                pipe = self._transaction()
+                pipe = self.rt.rq_redis.pipeline()
+                pipe.multi()
                 pipe.zrem(DEFERRED_EVENTS, *events)
                 jobs.enqueue_events(self.rt, [Event.from_dict(json.loads(e)) for e in events], pipeline=pipe)
                 pipe.execute()
@@ -730,11 +704,12 @@ class Engine:
         self._set_status(flow_id, "running", allowed=("paused",))
         parked = list(self.rt.redis.smembers(store.parked_key(flow_id)))
         if parked:
-            pipe = self._transaction()
-            pipe.delete(store.parked_key(flow_id))
-            pipe.zadd(store.INFLIGHT, {pid: time.time() for pid in parked})
-            jobs.enqueue_advance(self.rt, parked, pipeline=pipe)
-            pipe.execute()
+            changes = Changes()
+            for pid in parked:
+                changes.in_flight(pid, True)
+            changes.delete.add(store.parked_key(flow_id))
+            changes.advance = parked
+            self._commit(changes)
         while True:
             raw = self.rt.redis.lpop(store.pending_key(flow_id))
             if raw is None:
@@ -752,27 +727,19 @@ class Engine:
         cancelled = 0
         pids = self.store.flow_participant_ids(flow_id)
         for start in range(0, len(pids), 1000):
-            chunk = pids[start : start + 1000]
-            pipe = self.rt.redis.pipeline(transaction=False)
-            for pid in chunk:
-                pipe.hget(store.participant_key(pid), "status")
-            active = [pid for pid, s in zip(chunk, pipe.execute(), strict=True) if s == "active"]
+            parts = self.store.participants(pids[start : start + 1000])
+            active = [pid for pid, p in parts.items() if p.status == "active"]
             if not active:
                 continue
             leased = self._lease(active)
-            busy = sorted(set(active) - set(leased))
-            parts = self.store.participants(leased)
-            pipe = self._transaction()
-            after: list[Any] = []
-            for p in parts.values():
-                after += self._finish(pipe, p, None, "cancelled", "flow ended", now)
-            pipe.delete(store.parked_key(flow_id), store.pending_key(flow_id))
-            self._release(pipe, leased)
-            if busy:
-                jobs.enqueue_advance(self.rt, busy, pipeline=pipe)
-            pipe.execute()
-            self._after(after)
-            cancelled += len(after)
+            changes = Changes()
+            for pid in leased:
+                self._finish(changes, parts[pid], None, "cancelled", "flow ended", now)
+            changes.delete |= {store.lease_key(pid) for pid in leased}
+            changes.delete |= {store.parked_key(flow_id), store.pending_key(flow_id)}
+            changes.advance = sorted(set(active) - set(leased))
+            self._commit(changes)
+            cancelled += len(leased)
         return cancelled
 
     def _set_status(self, flow_id: str, status: str, allowed: tuple[str, ...]) -> None:

@@ -1,14 +1,15 @@
 """The engine's state in Redis: flows, versions, participants, history, counters.
 
-Every key starts with ``sf:``; ``docs/redis-keys.md`` lists them all.  Functions that
-change a participant take a pipeline, so the caller can commit the change together
-with the job that comes next in one MULTI/EXEC.
+Every key starts with ``sf:``; ``docs/redis-keys.md`` lists them all.  Changes to
+participants are gathered in a :class:`Changes` and committed together with the
+job that comes next in one MULTI/EXEC.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,8 +21,9 @@ FLOWS = "sf:flows"
 FLOW_SEQ = "sf:seq:flow"
 WAKEUPS = "sf:wakeups"
 INFLIGHT = "sf:inflight"
-ACTIVE_STATUSES = ("active",)
+AWAITING = "sf:awaiting"
 FINAL_STATUSES = ("completed", "succeeded", "exited", "cancelled")
+DAILY_COUNTERS = ("enrolled", *FINAL_STATUSES)
 
 
 def flow_key(flow_id: str) -> str:
@@ -64,8 +66,12 @@ def participant_key(pid: str) -> str:
     return f"sf:p:{pid}"
 
 
-def history_key(pid: str) -> str:
-    return f"sf:p:{pid}:h"
+def run_key(pid: str) -> str:
+    return f"sf:run:{pid}"
+
+
+def lease_key(pid: str) -> str:
+    return f"sf:lease:{pid}"
 
 
 def person_key(person_id: str) -> str:
@@ -82,7 +88,12 @@ def day_of(ts: float) -> str:
 
 @dataclass
 class Participant:
-    """One person's way through one flow (a participation)."""
+    """One person's way through one flow (a participation).
+
+    Stored as one JSON document under ``sf:p:<id>``: a batch of participants is
+    read with one MGET and written with one MSET, and a short string costs Redis
+    less memory than a hash plus a list.
+    """
 
     id: str
     flow_id: str
@@ -92,45 +103,71 @@ class Participant:
     step: str | None
     enrolled: float
     updated: float
+    source: str = ""
     wait: dict[str, Any] | None = None
     reason: str = ""
     last_sending: dict[str, Any] | None = None
-    running: str | None = None
     succeeded: float | None = None
-    source: str = ""
-    raw: dict[str, str] = field(default_factory=dict, repr=False)
-    history: str = field(default="", repr=False)
+    actions: list[str] = field(default_factory=list)
+    entries: list[list[Any]] = field(default_factory=list, repr=False)
+    running: bool = False
 
     @classmethod
-    def from_hash(cls, pid: str, raw: dict[str, str], history: str = "") -> Participant:
+    def from_json(cls, pid: str, text: str) -> Participant:
+        d = json.loads(text)
         return cls(
             id=pid,
-            flow_id=raw["flow"],
-            person_id=raw["person"],
-            version=int(raw["version"]),
-            status=raw["status"],
-            step=raw.get("step") or None,
-            enrolled=float(raw["enrolled"]),
-            updated=float(raw.get("updated", raw["enrolled"])),
-            wait=json.loads(raw["wait"]) if raw.get("wait") else None,
-            reason=raw.get("reason", ""),
-            last_sending={k[5:]: v for k, v in raw.items() if k.startswith("sent_")} or None,
-            running=raw.get("run") or None,
-            succeeded=float(raw["succeeded"]) if raw.get("succeeded") else None,
-            source=raw.get("source", ""),
-            raw=raw,
-            history=history,
+            flow_id=d["flow"],
+            person_id=d["person"],
+            version=d["version"],
+            status=d["status"],
+            step=d.get("step"),
+            enrolled=d["enrolled"],
+            updated=d.get("updated", d["enrolled"]),
+            source=d.get("source", ""),
+            wait=d.get("wait"),
+            reason=d.get("reason", ""),
+            last_sending=d.get("sent"),
+            succeeded=d.get("succeeded"),
+            actions=d.get("acts", []),
+            entries=d.get("h", []),
         )
 
+    def to_json(self) -> str:
+        d: dict[str, Any] = {
+            "flow": self.flow_id,
+            "person": self.person_id,
+            "version": self.version,
+            "status": self.status,
+            "step": self.step,
+            "enrolled": int(self.enrolled),
+            "updated": int(self.updated),
+        }
+        optional = {
+            "source": self.source,
+            "wait": self.wait,
+            "reason": self.reason,
+            "sent": self.last_sending,
+            "succeeded": self.succeeded,
+            "acts": self.actions,
+        }
+        d.update((k, v) for k, v in optional.items() if v)
+        d["h"] = self.entries
+        return json.dumps(d, separators=(",", ":"), ensure_ascii=False)
+
+    def note(self, ts: float, step: str | None, kind: str, text: str = "") -> None:
+        """Add an entry to the history: ``[time, step, kind, note]``, time in whole seconds."""
+        self.entries.append([int(ts), step or "", kind, text])
+
     @property
-    def actions(self) -> list[str]:
-        """What the person did in this participation: ``"email.opened@s2"`` …"""
-        acts = self.raw.get("acts", "")
-        return acts.split(",") if acts else []
+    def history(self) -> list[dict[str, Any]]:
+        return [
+            {"at": ts, "step": step or None, "kind": kind, "note": note}
+            for ts, step, kind, note in self.entries
+        ]
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "actions": self.actions,
             "id": self.id,
             "flow_id": self.flow_id,
             "person_id": self.person_id,
@@ -139,11 +176,12 @@ class Participant:
             "step": self.step,
             "enrolled": self.enrolled,
             "updated": self.updated,
+            "source": self.source,
             "wait": self.wait,
             "reason": self.reason,
             "last_sending": self.last_sending,
             "succeeded": self.succeeded,
-            "source": self.source,
+            "actions": self.actions,
         }
 
 
@@ -181,17 +219,20 @@ class Store:
 
     # -- participants ------------------------------------------------------
     def participants(self, pids: Iterable[str]) -> dict[str, Participant]:
+        """Load participants (one MGET per thousand), with their run markers."""
         pids = list(pids)
-        pipe = self.conn.pipeline(transaction=False)
-        for pid in pids:
-            pipe.hgetall(participant_key(pid))
-            pipe.get(history_key(pid))
-        replies = pipe.execute()
         found = {}
-        for i, pid in enumerate(pids):
-            raw = replies[2 * i]
-            if raw:
-                found[pid] = Participant.from_hash(pid, raw, replies[2 * i + 1] or "")
+        for start in range(0, len(pids), 1000):
+            chunk = pids[start : start + 1000]
+            pipe = self.conn.pipeline(transaction=False)
+            pipe.mget([participant_key(pid) for pid in chunk])
+            pipe.mget([run_key(pid) for pid in chunk])
+            docs, runs = pipe.execute()
+            for pid, text, run in zip(chunk, docs, runs, strict=True):
+                if text:
+                    p = Participant.from_json(pid, text)
+                    p.running = run is not None and run == p.step
+                    found[pid] = p
         return found
 
     def participant(self, pid: str) -> Participant | None:
@@ -204,8 +245,8 @@ class Store:
         return [f"{flow_id}.{n}" for n in range(top - offset, stop, -1)]
 
     def history(self, pid: str) -> list[dict[str, Any]]:
-        text = self.conn.get(history_key(pid)) or ""
-        return [decode_history(line) for line in text.splitlines() if line]
+        p = self.participant(pid)
+        return p.history if p else []
 
     def person_participations(self, person_ids: Iterable[str]) -> dict[str, dict[str, str]]:
         """``{person_id: {flow_id: latest participant id}}``."""
@@ -220,38 +261,76 @@ class Store:
         return bool(self.conn.set(ledger_key(key), "1", nx=True, ex=ttl))
 
 
-def encode_history(ts: float, step: str | None, kind: str, note: str = "") -> str:
-    """A compact history entry: ``[time, step, kind, note]`` as JSON, time in whole
-    seconds (participants are many: every byte counts)."""
-    return json.dumps([int(ts), step or "", kind, note], separators=(",", ":"), ensure_ascii=False)
+class Changes:
+    """Everything one round of engine work will write, committed in one MULTI/EXEC.
 
-
-def add_history(pipe: Pipeline, p: Participant, ts: float, step: str | None, kind: str, note: str = "") -> None:
-    """Add an entry to a loaded participant's history.
-
-    The history is one string of JSON lines, rewritten whole with SET: that costs
-    about a third of the Redis memory of a list (or of APPEND, which over-allocates).
-    Only the job holding the participant's lease writes it, so nothing is lost.
+    Counters are summed before they are sent, so a batch of 500 participants
+    passing one step costs one HINCRBY, not 500.
     """
-    p.history = (p.history + "\n" if p.history else "") + encode_history(ts, step, kind, note)
-    pipe.set(history_key(p.id), p.history)
 
+    def __init__(self) -> None:
+        self.docs: dict[str, Participant] = {}
+        self.counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self.daily: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self.wakeups: dict[str, float | None] = {}
+        self.inflight: dict[str, bool] = {}
+        self.awaiting: dict[str, int] = defaultdict(int)
+        self.parked: dict[str, set[str]] = defaultdict(set)
+        self.person_index: dict[str, dict[str, str]] = defaultdict(dict)
+        self.delete: set[str] = set()
+        self.advance: list[str] = []
+        self.after: list[Any] = []
 
-def set_sending(pipe: Pipeline, pid: str, sending: dict[str, Any]) -> None:
-    """Store the last sending as short ``sent_*`` fields: values under 64 bytes keep
-    the participant hash in Redis's compact encoding."""
-    pipe.hset(participant_key(pid), mapping={f"sent_{k}": str(v) for k, v in sending.items()})
+    def save(self, p: Participant, ts: float) -> None:
+        p.updated = ts
+        self.docs[p.id] = p
 
+    def count(self, flow_id: str, ts: float, **deltas: int) -> None:
+        """Add to a flow's counters, and to today's bucket for the outcome counters."""
+        for name, delta in deltas.items():
+            self.counts[flow_id][name] += delta
+            if name in DAILY_COUNTERS:
+                self.daily[(flow_id, day_of(ts))][name] += delta
 
-def decode_history(raw: str) -> dict[str, Any]:
-    ts, step, kind, note = json.loads(raw)
-    return {"at": ts, "step": step or None, "kind": kind, "note": note}
+    def wake_at(self, pid: str, when: float | None) -> None:
+        self.wakeups[pid] = when
 
+    def in_flight(self, pid: str, flying: bool) -> None:
+        self.inflight[pid] = flying
 
-def count(pipe: Pipeline, flow_id: str, ts: float, **deltas: int) -> None:
-    """Add to a flow's counters and to today's bucket for the reports."""
-    for name, delta in deltas.items():
-        pipe.hincrby(stats_key(flow_id), name, delta)
-    for name in ("enrolled", "completed", "succeeded", "exited", "cancelled"):
-        if deltas.get(name):
-            pipe.hincrby(daily_key(flow_id, day_of(ts)), name, deltas[name])
+    def commit(self, pipe: Pipeline, enqueue: Any) -> None:
+        """Queue every write on ``pipe`` (already in MULTI); ``enqueue(pids, pipe)``
+        adds the advance jobs to the same transaction."""
+        if self.docs:
+            pipe.mset({participant_key(pid): p.to_json() for pid, p in self.docs.items()})
+        for flow_id, deltas in self.counts.items():
+            for name, delta in deltas.items():
+                if delta:
+                    pipe.hincrby(stats_key(flow_id), name, delta)
+        for (flow_id, day), deltas in self.daily.items():
+            for name, delta in deltas.items():
+                pipe.hincrby(daily_key(flow_id, day), name, delta)
+        wake = {pid: when for pid, when in self.wakeups.items() if when is not None}
+        if wake:
+            pipe.zadd(WAKEUPS, wake)
+        unwake = [pid for pid, when in self.wakeups.items() if when is None]
+        if unwake:
+            pipe.zrem(WAKEUPS, *unwake)
+        now = time.time()
+        flying = {pid: now for pid, on in self.inflight.items() if on}
+        if flying:
+            pipe.zadd(INFLIGHT, flying)
+        landed = [pid for pid, on in self.inflight.items() if not on]
+        if landed:
+            pipe.zrem(INFLIGHT, *landed)
+        for event_type, delta in self.awaiting.items():
+            if delta:
+                pipe.hincrby(AWAITING, event_type, delta)
+        for flow_id, pids in self.parked.items():
+            pipe.sadd(parked_key(flow_id), *pids)
+        for person_id, flows in self.person_index.items():
+            pipe.hset(person_key(person_id), mapping=flows)
+        if self.delete:
+            pipe.delete(*self.delete)
+        if self.advance:
+            enqueue(self.advance, pipe)
