@@ -1,0 +1,147 @@
+"""The ``superflow`` command, run as a real process against a real Redis."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+
+@pytest.fixture
+def sf(sf_config, sf_runtime):
+    """Run ``superflow ...`` in a subprocess on the test's Redis and data folder."""
+    env = dict(
+        os.environ,
+        REDIS_URL=sf_config.redis_url,
+        SUPERFLOW_DATA_DIR=str(sf_config.data_dir),
+        SUPERFLOW_SECRET_KEY="test-secret",
+    )
+
+    def run(*args, ok=True, extra_env=None):
+        result = subprocess.run(
+            [sys.executable, "-m", "superflow.cli", *args],
+            env=dict(env, **(extra_env or {})),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        if ok and result.returncode != 0:
+            raise AssertionError(f"superflow {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        return result
+
+    return run
+
+
+def test_validate_import_export_round_trip(sf, tmp_path):
+    checked = sf("flows", "validate", "examples/welcome-series.json")
+    assert "valid flow 'Welcome series' with 5 steps" in checked.stdout
+    assert "ready to start" in checked.stdout
+    flow_id = sf("flows", "import", "examples/welcome-series.json").stdout.strip()
+    out = tmp_path / "exported.json"
+    sf("flows", "export", flow_id, "-o", str(out))
+    again = sf("flows", "import", str(out)).stdout.strip()
+    assert json.loads(sf("flows", "export", again).stdout) == json.loads(out.read_text())
+
+
+def test_bad_input_gets_a_one_line_error(sf, tmp_path, crm):
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"name": "x", "steps": [{"id": "a", "type": "send_fax"}]')
+    result = sf("flows", "validate", str(broken), ok=False)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: the flow is not valid:\n  (document): not valid JSON")
+    assert "Traceback" not in result.stderr
+
+    broken.write_text(json.dumps({"name": "x", "steps": [{"id": "a", "type": "send_fax"}]}))
+    result = sf("flows", "import", str(broken), ok=False)
+    assert "steps[0].type: unknown step type 'send_fax' (installed: " in result.stderr
+
+    result = sf("events", "send", "api.event", "--person", "424242", ok=False)
+    assert result.stderr.strip() == "Error: no person 424242 in the local CRM"
+
+    result = sf("flows", "list", ok=False, extra_env={"REDIS_URL": "redis://127.0.0.1:1/0"})
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: cannot reach Redis at redis://127.0.0.1:1/0:")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_flow_that_is_not_ready_is_refused_with_the_list(sf, tmp_path):
+    draft = tmp_path / "draft.json"
+    draft.write_text(
+        json.dumps({"name": "Draft", "steps": [{"id": "a", "type": "send_sms", "settings": {}}]})
+    )
+    flow_id = sf("flows", "import", str(draft)).stdout.strip()
+    result = sf("flows", "start", flow_id, ok=False)
+    assert result.stderr.splitlines() == [
+        "error: the flow cannot start yet:",
+        "  Trigger: choose what starts the flow",
+        "  Step 1 'Send SMS': sender is required",
+        "  Step 1 'Send SMS': text is required",
+    ]
+
+
+def test_run_enrol_and_watch_participants_through_a_worker(sf, crm, people):
+    crm.define_field("score", "Score", "number")
+    flow_id = sf("flows", "import", "--start", "examples/welcome-series.json").stdout.strip()
+    assert "running" in sf("flows", "list").stdout
+    sf("enroll", flow_id, "--person", people[0], "--person", people[1])
+    sf("worker", "--burst")
+    listing = sf("participants", flow_id).stdout
+    assert f"{flow_id}.1" in listing and "pause" in listing and "waiting until" in listing
+    history = sf("history", f"{flow_id}.1").stdout
+    assert "enrolled" in history and "sent to" in history
+
+    assert "paused" in sf("flows", "pause", flow_id).stdout
+    assert "2 active participants cancelled" in sf("flows", "end", flow_id).stdout
+    assert "cancelled" in sf("participants", flow_id).stdout
+
+
+def test_plugins_list_shows_what_each_plugin_registered(sf):
+    out = sf("plugins", "list").stdout
+    assert "superflow.plugins.flow_control\n  step_types: split, wait, wait_for_action" in out
+    assert "superflow.plugins.local_crm\n  crm_backends: local" in out
+    rows = json.loads(sf("plugins", "list", "--json").stdout)
+    assert {r["name"] for r in rows} >= {"superflow.plugins.email", "superflow.plugins.sms"}
+
+
+def test_demo_starts_everything_and_stops_without_orphans(tmp_path):
+    env = dict(os.environ, SUPERFLOW_DATA_DIR=str(tmp_path / "demo-data"))
+    env.pop("REDIS_URL", None)
+    port = "5391"
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "superflow.cli", "demo", "--port", port, "--persons", "60"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        enrolled, health = 0, {}
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (enrolled and health.get("workers")):
+            time.sleep(0.3)
+            try:
+                health = requests.get(f"http://127.0.0.1:{port}/health", timeout=2).json()
+                page = requests.get(f"http://127.0.0.1:{port}/flows/1", timeout=2).text
+            except requests.RequestException:
+                continue
+            found = re.search(r"enrolled</span><b>(\d+)</b>", page)
+            enrolled = int(found.group(1)) if found else 0
+        assert health.get("status") == "ok" and health.get("workers") == 1
+        assert enrolled > 0, "the demo flow should have participants moving"
+        assert "Welcome series" in requests.get(f"http://127.0.0.1:{port}/", timeout=2).text
+    finally:
+        demo.send_signal(signal.SIGTERM)
+        output, _ = demo.communicate(timeout=60)
+    assert demo.returncode == 0, output
+    assert "superflow demo running at http://127.0.0.1:5391/" in output
+    assert output.rstrip().endswith("superflow demo stopped")
+    for pattern in (str(tmp_path), f"demo-{demo.pid}-", f"--port {port}"):
+        leftovers = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout
+        assert leftovers.strip() == "", f"left running: {pattern}"

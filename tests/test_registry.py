@@ -1,0 +1,103 @@
+"""The plugin manager: one path for every plugin, clear errors when they clash."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import pytest
+
+from superflow import hookimpl
+from superflow.components import StepResult, StepType
+from superflow.registry import DEFAULT_PLUGINS, PluginError, load_registry
+
+
+class Shout(StepType):
+    name = "shout"
+    label = "Shout"
+    category = "Test"
+
+    def execute(self, ctx):
+        return StepResult.advance("shouted")
+
+
+def plugin_module(name, **hooks):
+    module = types.ModuleType(name)
+    for hook_name, function in hooks.items():
+        setattr(module, hook_name, hookimpl(function))
+    return module
+
+
+def test_builtins_register_through_the_same_hooks():
+    registry = load_registry()
+    assert registry.owners[("step_types", "send_email")] == "superflow.plugins.email"
+    assert registry.owners[("step_types", "wait")] == "superflow.plugins.flow_control"
+    assert registry.owners[("crm_backends", "local")] == "superflow.plugins.local_crm"
+    names = {row["name"] for row in registry.plugins()}
+    assert set(DEFAULT_PLUGINS) <= names
+
+
+def test_two_plugins_with_one_name_fail_at_start_naming_both():
+    first = plugin_module("acme_one", superflow_register_step_types=lambda register: register(Shout()))
+    second = plugin_module("acme_two", superflow_register_step_types=lambda register: register(Shout()))
+    with pytest.raises(
+        PluginError, match="step type 'shout' is registered by two plugins: acme_one and acme_two"
+    ):
+        load_registry(extra=[first, second])
+
+
+def test_a_misspelled_hook_fails_loudly():
+    typo = plugin_module("acme_typo", superflow_register_step_typez=lambda register: None)
+    with pytest.raises(Exception, match="superflow_register_step_typez"):
+        load_registry(extra=[typo])
+
+
+def test_a_plugin_that_fails_to_import_is_reported_not_fatal(monkeypatch):
+    from importlib import metadata
+
+    class BrokenEntryPoint:
+        name = "acme_broken"
+
+        def load(self):
+            raise ImportError("No module named 'acme_missing_dependency'")
+
+    real = metadata.entry_points
+
+    def fake_entry_points(**kwargs):
+        found = list(real(**kwargs))
+        return [*found, BrokenEntryPoint()] if kwargs.get("group") == "superflow" else found
+
+    monkeypatch.setattr(metadata, "entry_points", fake_entry_points)
+    registry = load_registry()
+    broken = [row for row in registry.plugins() if row["broken"]]
+    assert broken == [
+        {
+            "name": "acme_broken",
+            "hooks": [],
+            "registered": {},
+            "broken": "ImportError: No module named 'acme_missing_dependency'",
+        }
+    ]
+    assert "send_email" in registry.all("step_types")
+
+
+def test_superflow_plugins_narrows_what_loads():
+    registry = load_registry(only=["superflow.plugins.flow_control"])
+    assert sorted(registry.all("step_types")) == ["split", "wait", "wait_for_action"]
+    assert registry.all("crm_backends") == {}
+
+
+def test_a_throwaway_plugin_step_runs_in_a_flow(sf_plugin, run_jobs):
+    from conftest import flow_doc, started
+    from superflow.events import Event
+
+    module = plugin_module("acme_shout", superflow_register_step_types=lambda register: register(Shout()))
+    rt = sf_plugin(module)
+    person = rt.crm.create_person(first_name="Ada", email="ada@example.com")
+    flow = started(rt, flow_doc([{"id": "s", "type": "shout", "settings": {}}]))
+    rt.emit([Event("api.event", person["id"], {"name": "signed_up"})])
+    run_jobs(rt)
+    history = rt.store.history(f"{flow.id}.1")
+    assert [h["note"] for h in history if h["kind"] == "step"] == ["shouted"]
+    assert rt.store.stats(flow.id)["completed"] == 1
+    assert "acme_shout" not in sys.modules
