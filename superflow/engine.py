@@ -143,25 +143,45 @@ class Engine:
             self.enrol(fid, person_ids, source)
 
     def _events_for_participations(
-        self, events: list[Event], judging: dict[str, set[str]], now: float
+        self,
+        events: list[Event],
+        judging: dict[str, set[str]],
+        now: float,
+        only: dict[str, set[str]] | None = None,
     ) -> None:
-        index = self.store.person_participations({e.person_id for e in events if e.person_id})
-        wanted = {pid for flows in index.values() for pid in flows.values()}
-        leased = set(self._lease(sorted(wanted)))
+        """Apply events to the persons' participations.  One that another job holds
+        just now is tried again a second later (``only`` then names it)."""
+        if only is not None:
+            targets = {e.id: sorted(only.get(e.id, set())) for e in events}
+        else:
+            index = self.store.person_participations({e.person_id for e in events if e.person_id})
+            targets = {e.id: list(index.get(e.person_id or "", {}).values()) for e in events}
+        leased = set(self._lease(sorted({pid for pids in targets.values() for pid in pids})))
         parts = self.store.participants(leased)
         changes = Changes()
-        deferred: list[Event] = []
+        deferred: dict[str, tuple[Event, list[str]]] = {}
         for event in events:
-            for pid in index.get(event.person_id or "", {}).values():
+            for pid in targets[event.id]:
                 if pid not in leased:
-                    deferred.append(event)
+                    deferred.setdefault(event.id, (event, []))[1].append(pid)
                 elif pid in parts and parts[pid].status == "active":
                     self._apply_event(changes, parts[pid], event, judging.get(event.type, set()), now)
         changes.delete |= {store.lease_key(pid) for pid in leased}
         self._commit(changes)
         if deferred:
             retry_at = time.time() + 1
-            self.rt.redis.zadd(DEFERRED_EVENTS, {json.dumps(e.to_dict()): retry_at for e in deferred})
+            entries = {
+                json.dumps({"event": e.to_dict(), "pids": pids}): retry_at for e, pids in deferred.values()
+            }
+            self.rt.redis.zadd(DEFERRED_EVENTS, entries)
+
+    def retry_deferred(self, entries: list[dict[str, Any]]) -> None:
+        """Events that found a participation busy: apply them to it now (the
+        triggers already had them)."""
+        events = [Event.from_dict(entry["event"]) for entry in entries]
+        only = {event.id: set(entry["pids"]) for event, entry in zip(events, entries, strict=True)}
+        judging = {t: set(self.rt.redis.smembers(store.criteria_key(t))) for t in {e.type for e in events}}
+        self._events_for_participations(events, judging, self.rt.clock.now(), only)
 
     def _apply_event(
         self, changes: Changes, p: Participant, event: Event, judging: set[str], now: float
@@ -260,9 +280,12 @@ class Engine:
                     before = prev.get(prev_pid) if prev_pid else None
                     if before is None or (rule == "after_end" and before.status != "active"):
                         admitted.append((person_id, None))
+                    elif rule == "restart" and before.status != "active":
+                        admitted.append((person_id, None))
+                    elif rule == "restart" and self._lease([before.id]):
+                        admitted.append((person_id, before))
                     elif rule == "restart":
-                        active = before.status == "active" and before.id in self._lease([before.id])
-                        admitted.append((person_id, before if active else None))
+                        log.info("flow %s: %s is busy in another job; not restarted", flow.id, before.id)
                 if not admitted:
                     return []
                 top = self.rt.redis.incrby(store.seq_key(flow.id), len(admitted))
@@ -688,7 +711,7 @@ class Engine:
                 pipe = self.rt.rq_redis.pipeline()
                 pipe.multi()
                 pipe.zrem(DEFERRED_EVENTS, *events)
-                jobs.enqueue_events(self.rt, [Event.from_dict(json.loads(e)) for e in events], pipeline=pipe)
+                jobs.enqueue_deferred(self.rt, [json.loads(e) for e in events], pipeline=pipe)
                 pipe.execute()
             return {"woken": len(due), "recovered": len(stuck), "events": len(events)}
         finally:

@@ -35,6 +35,13 @@ def handle_events(events: list[dict[str, Any]]) -> None:
     current().engine.handle_events([Event.from_dict(e) for e in events])
 
 
+def retry_deferred(entries: list[dict[str, Any]]) -> None:
+    """Events that found a participation busy, tried again."""
+    from superflow.runtime import current
+
+    current().engine.retry_deferred(entries)
+
+
 def enrol(flow_id: str, person_ids: list[str], source: str, bypass_filters: bool = False) -> None:
     from superflow.runtime import current
 
@@ -63,6 +70,10 @@ def enqueue_events(rt: Runtime, events: list[Event], pipeline: Pipeline | None =
     for start in range(0, len(events), size):
         chunk = [e.to_dict() for e in events[start : start + size]]
         _enqueue(rt, "superflow.jobs.handle_events", (chunk,), pipeline)
+
+
+def enqueue_deferred(rt: Runtime, entries: list[dict[str, Any]], pipeline: Pipeline | None = None) -> None:
+    _enqueue(rt, "superflow.jobs.retry_deferred", (entries,), pipeline)
 
 
 def enqueue_enrol(

@@ -311,3 +311,25 @@ def test_send_window_holds_messages_until_it_opens(sf_runtime, run_jobs, people)
     rt.clock.advance(p.wait["u"] - rt.clock.now() + 1)
     run_jobs()
     assert Outbox(rt.config).count("email") == 1
+
+
+def test_an_event_for_a_busy_participant_is_applied_once_it_is_free(sf_runtime, run_jobs, people):
+    rt = sf_runtime
+    steps = [{"id": "w", "type": "wait", "settings": {"amount": 1, "unit": "days"}}, email_step("e1")]
+    success = {"criteria": [{"type": "api_event", "settings": {"name": "signed_up"}}]}
+    flow = started(rt, flow_doc(steps, success=success, reenrollment="restart"))
+    signed_up(rt, people[0])
+    run_jobs()
+    p = participant_of(rt, flow, people[0])
+    rt.redis.set(f"sf:lease:{p.id}", "another-job", px=60_000)
+    signed_up(rt, people[0])
+    run_jobs()
+    assert participant_of(rt, flow, people[0]).status == "active"
+    assert rt.redis.zcard("sf:deferred-events") == 1
+
+    rt.redis.delete(f"sf:lease:{p.id}")
+    for entry in rt.redis.zrange("sf:deferred-events", 0, -1):
+        rt.redis.zadd("sf:deferred-events", {entry: 0})
+    run_jobs()
+    assert participant_of(rt, flow, people[0]).status == "succeeded"
+    assert rt.store.stats(flow.id)["enrolled"] == 1, "a retried event must not trigger the flow again"
