@@ -278,9 +278,12 @@ class Engine:
                 admitted: list[tuple[str, Participant | None]] = []
                 for person_id, prev_pid in zip(person_ids, prev_pids, strict=True):
                     before = prev.get(prev_pid) if prev_pid else None
-                    if before is None or (rule == "after_end" and before.status != "active"):
-                        admitted.append((person_id, None))
-                    elif rule == "restart" and before.status != "active":
+                    if (
+                        before is None
+                        or (rule == "after_end" and before.status != "active")
+                        or rule == "restart"
+                        and before.status != "active"
+                    ):
                         admitted.append((person_id, None))
                     elif rule == "restart" and self._lease([before.id]):
                         admitted.append((person_id, before))
