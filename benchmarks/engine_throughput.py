@@ -52,7 +52,11 @@ def flow_doc() -> dict:
                     "html": "<p>Hi {{person.first_name}} from {{company.name|us}}</p>",
                 },
             },
-            {"id": "text", "type": "send_sms", "settings": {"sender": "Bench", "text": "Hi {{person.first_name}}!"}},
+            {
+                "id": "text",
+                "type": "send_sms",
+                "settings": {"sender": "Bench", "text": "Hi {{person.first_name}}!"},
+            },
             {"id": "hold", "type": "wait", "settings": {"amount": 30, "unit": "days"}},
         ],
     }
@@ -106,7 +110,9 @@ def main() -> int:
                 SUPERFLOW_BATCH_SIZE=str(args.batch_size),
             )
             for i in range(args.workers):
-                workers.append(spawn([sys.executable, "-m", "superflow.cli", "worker", "--name", f"bench-{i}"], env=env))
+                workers.append(
+                    spawn([sys.executable, "-m", "superflow.cli", "worker", "--name", f"bench-{i}"], env=env)
+                )
             time.sleep(1.0)
 
             started = time.perf_counter()
@@ -131,7 +137,8 @@ def main() -> int:
         rt.close()
         server.stop()
 
-    print(f"participants:               {n} ({stats.get('at:hold', 0)} waiting in the last step, {stats.get('exited', 0)} exited)")
+    waiting, exited = stats.get("at:hold", 0), stats.get("exited", 0)
+    print(f"participants:               {n} ({waiting} waiting in the last step, {exited} exited)")
     print(f"workers:                    {args.workers} (batch size {args.batch_size})")
     print(f"wall time:                  {wall:.1f} s (target <= 60 s for 100,000)")
     print(f"step executions:            {executions} (update contact, email, SMS)")
