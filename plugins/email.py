@@ -14,7 +14,7 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from superflow import hookimpl
-from superflow.channels import ChannelError, EmailMessage, EmailTransport
+from superflow.channels import ChannelError, EmailMessage, EmailTransport, deliver
 from superflow.components import Filter, StepContext, StepResult, StepType, SuccessCriterion
 from superflow.merge import MergeError, render, unknown_tags
 
@@ -76,36 +76,34 @@ class SendEmail(StepType):
         return f"Send email {settings.get('subject', '')!r}"
 
     def execute_batch(self, ctxs: list[StepContext]) -> list[StepResult]:
-        transport = ctxs[0].services.email
         results: dict[int, StepResult] = {}
-        outgoing: list[tuple[int, EmailMessage, str]] = []
+        outgoing: list[tuple[int, StepContext, EmailMessage]] = []
         for i, ctx in enumerate(ctxs):
             problem = self._cannot_send(ctx.person or {})
             if problem:
                 results[i] = self._not_sendable(ctx, problem)
                 continue
-            if not transport.idempotent and not ctx.claim(ctx.idempotency_key):
-                results[i] = StepResult.advance("already sent in an earlier attempt; not sent twice")
-                continue
             try:
-                outgoing.append((i, self._message(ctx), ctx.idempotency_key))
+                outgoing.append((i, ctx, self._message(ctx)))
             except MergeError as exc:
                 results[i] = StepResult.exit(f"cannot send: {exc}")
-        if outgoing:
-            failure = ""
-            try:
-                ids: list[str | None] = list(transport.send_many([(m, key) for _, m, key in outgoing]))
-            except ChannelError as exc:
-                ids, failure = [None] * len(outgoing), str(exc)
-            for (i, message, _), message_id in zip(outgoing, ids, strict=True):
-                if message_id is None:
-                    results[i] = StepResult.retry(
-                        300, f"email not sent: {failure}", counters={"email.failed": 1}
-                    )
-                    continue
+        deliveries = deliver(ctxs[0].services.email, [(ctx, m) for _, ctx, m in outgoing]) if outgoing else []
+        for (i, _, message), delivery in zip(outgoing, deliveries, strict=True):
+            if delivery.sent_before:
+                results[i] = StepResult.advance("already sent in an earlier attempt; not sent twice")
+            elif delivery.message_id is None:
+                results[i] = StepResult.retry(
+                    300, f"email not sent: {delivery.error}", counters={"email.failed": 1}
+                )
+            else:
                 results[i] = StepResult.advance(
                     f"sent to {message.to}",
-                    sending={"channel": "email", "status": "sent", "to": message.to, "id": message_id},
+                    sending={
+                        "channel": "email",
+                        "status": "sent",
+                        "to": message.to,
+                        "id": delivery.message_id,
+                    },
                     counters={"email.sent": 1},
                 )
         return [results[i] for i in range(len(ctxs))]
@@ -159,20 +157,20 @@ class SmtpTransport(EmailTransport):
 
     def send_many(self, messages: list[tuple[EmailMessage, str]]) -> list[str]:
         c = self.config
+        ids: list[str] = []
         try:
             with smtplib.SMTP(c.smtp_host, c.smtp_port, timeout=30) as smtp:
                 if c.smtp_starttls:
                     smtp.starttls()
                 if c.smtp_user:
                     smtp.login(c.smtp_user, c.smtp_password)
-                ids = []
                 for message, key in messages:
                     mime = self._mime(message, key)
                     smtp.send_message(mime)
                     ids.append(mime["Message-ID"])
                 return ids
         except (OSError, smtplib.SMTPException) as exc:
-            raise ChannelError(f"SMTP {c.smtp_host}:{c.smtp_port}: {exc}") from exc
+            raise ChannelError(f"SMTP {c.smtp_host}:{c.smtp_port}: {exc}", sent=ids) from exc
 
     def _mime(self, m: EmailMessage, key: str) -> MimeMessage:
         mime = MimeMessage()

@@ -7,7 +7,7 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from superflow import hookimpl
-from superflow.channels import ChannelError, SmsMessage
+from superflow.channels import SmsMessage, deliver
 from superflow.components import StepContext, StepResult, StepType
 from superflow.merge import MergeError, render, unknown_tags
 
@@ -62,9 +62,8 @@ class SendSms(StepType):
         return f"Send SMS from {settings.get('sender', '?')}"
 
     def execute_batch(self, ctxs: list[StepContext]) -> list[StepResult]:
-        provider = ctxs[0].services.sms
         results: dict[int, StepResult] = {}
-        outgoing: list[tuple[int, SmsMessage]] = []
+        outgoing: list[tuple[int, StepContext, SmsMessage]] = []
         for i, ctx in enumerate(ctxs):
             mobile = (ctx.person or {}).get("mobile")
             if not mobile:
@@ -73,32 +72,25 @@ class SendSms(StepType):
                 else:
                     results[i] = StepResult.advance("skipped: no mobile number", counters={"sms.skipped": 1})
                 continue
-            if not provider.idempotent and not ctx.claim(ctx.idempotency_key):
-                results[i] = StepResult.advance("already sent in an earlier attempt; not sent twice")
-                continue
             try:
                 text = render(ctx.settings["text"], ctx.person or {}, {"flow": {"name": ctx.flow.name}})
             except MergeError as exc:
                 results[i] = StepResult.exit(f"cannot send: {exc}")
                 continue
-            outgoing.append((i, SmsMessage(to=mobile, sender=ctx.settings["sender"], text=text)))
-        if outgoing:
-            keys = [ctxs[i].idempotency_key for i, _ in outgoing]
-            try:
-                ids: list[str | None] = list(
-                    provider.send_many([(m, k) for (_, m), k in zip(outgoing, keys, strict=True)])
+            outgoing.append((i, ctx, SmsMessage(to=mobile, sender=ctx.settings["sender"], text=text)))
+        deliveries = deliver(ctxs[0].services.sms, [(ctx, m) for _, ctx, m in outgoing]) if outgoing else []
+        for (i, _, message), delivery in zip(outgoing, deliveries, strict=True):
+            if delivery.sent_before:
+                results[i] = StepResult.advance("already sent in an earlier attempt; not sent twice")
+            elif delivery.message_id is None:
+                results[i] = StepResult.retry(
+                    300, f"SMS not sent: {delivery.error}", counters={"sms.failed": 1}
                 )
-                failure = ""
-            except ChannelError as exc:
-                ids, failure = [None] * len(outgoing), str(exc)
-            for (i, message), message_id in zip(outgoing, ids, strict=True):
-                if message_id is None:
-                    results[i] = StepResult.retry(300, f"SMS not sent: {failure}", counters={"sms.failed": 1})
-                    continue
+            else:
                 encoding, parts = segments(message.text)
                 results[i] = StepResult.advance(
                     f"sent to {message.to}, {parts} {encoding} part{'s' if parts > 1 else ''}",
-                    sending={"channel": "sms", "status": "sent", "to": message.to, "id": message_id},
+                    sending={"channel": "sms", "status": "sent", "to": message.to, "id": delivery.message_id},
                     counters={"sms.sent": 1, "sms.segments": parts},
                 )
         return [results[i] for i in range(len(ctxs))]

@@ -9,11 +9,20 @@ protected by the engine's at-most-once ledger instead.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from superflow.components import StepContext
 
 
 class ChannelError(Exception):
-    """A message could not be handed over; the message says why."""
+    """Messages could not be handed over; the message says why.  ``sent`` holds the
+    ids of the messages of the same call that did go out before the failure, in
+    order."""
+
+    def __init__(self, message: str, sent: list[str] | tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.sent = list(sent)
 
 
 @dataclass
@@ -66,3 +75,45 @@ class SmsProvider:
 
     def close(self) -> None:
         """Release connections."""
+
+
+@dataclass
+class Delivery:
+    """What became of one message: its id, or why it was not sent."""
+
+    message_id: str | None
+    error: str = ""
+    sent_before: bool = False
+
+
+def deliver(transport: EmailTransport | SmsProvider, items: list[tuple[StepContext, Any]]) -> list[Delivery]:
+    """Hand ``(ctx, message)`` pairs to a transport, each at most once.
+
+    An idempotent transport gets every message with its idempotency key and keeps
+    duplicates out itself.  For the others each message is first claimed in the
+    engine's ledger; a message whose claim is already taken was handed over by an
+    earlier attempt and is not sent again, and a claim whose send failed is
+    released so that the retry sends it.
+    """
+    deliveries: list[Delivery | None] = [None] * len(items)
+    sending = []
+    for i, (ctx, _) in enumerate(items):
+        if transport.idempotent or ctx.claim(ctx.idempotency_key):
+            sending.append(i)
+        else:
+            deliveries[i] = Delivery(None, sent_before=True)
+    if sending:
+        error = ""
+        try:
+            ids: list[str | None] = list(
+                transport.send_many([(items[i][1], items[i][0].idempotency_key) for i in sending])
+            )
+        except ChannelError as exc:
+            error = str(exc)
+            ids = [*exc.sent, *([None] * (len(sending) - len(exc.sent)))]
+        for i, message_id in zip(sending, ids, strict=True):
+            ctx = items[i][0]
+            if message_id is None and not transport.idempotent:
+                ctx.release(ctx.idempotency_key)
+            deliveries[i] = Delivery(message_id, error if message_id is None else "")
+    return [d for d in deliveries if d is not None]

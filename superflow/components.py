@@ -119,8 +119,10 @@ class StepContext:
     when a job is run again after a crash: pass it to every outside effect.
     ``retried`` is true when an earlier run of this step for this participant
     started and did not finish, so the effect may or may not have happened; a
-    channel that cannot look the key up should not repeat the effect then
-    (see ``claim``).
+    channel that cannot look the key up should not repeat the effect then:
+    ``claim(key)`` is true only for the first caller of a key, and ``release(key)``
+    gives a claim back when the effect certainly did not happen (see
+    :func:`superflow.channels.deliver`, which does both).
     """
 
     participant: Participant
@@ -133,6 +135,7 @@ class StepContext:
     retried: bool
     services: Any
     claim: Callable[[str], bool]
+    release: Callable[[str], None]
     evaluate: Callable[[dict[str, Any] | None], bool]
 
     @property

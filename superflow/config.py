@@ -65,10 +65,14 @@ class Config:
             k[len(ENV_PREFIX) :].lower(): v for k, v in env.items() if k.startswith(ENV_PREFIX)
         }
         values.update(overrides)
-        config = cls(**values)
-        if not config.secret_key:
-            config = replace(config, secret_key=_stored_secret(Path(config.data_dir)))
-        return config
+        return cls(**values)
+
+    def with_secret(self) -> Config:
+        """This configuration with a secret key: ``SUPERFLOW_SECRET_KEY``, else one
+        kept in ``<data>/secret_key`` (made on first use)."""
+        if self.secret_key:
+            return self
+        return replace(self, secret_key=_stored_secret(Path(self.data_dir)))
 
     @property
     def redis_socket(self) -> Path:
@@ -84,7 +88,8 @@ def _coerce(name: str, type_name: Any, raw: str) -> Any:
     if name == "data_dir":
         return Path(raw)
     if name == "plugins":
-        return tuple(p.strip() for p in raw.split(",") if p.strip())
+        names = tuple(p.strip() for p in raw.split(",") if p.strip())
+        return names or None
     if "bool" in text:
         return raw.strip().lower() in ("1", "true", "yes", "on")
     if "int" in text:

@@ -436,7 +436,10 @@ class Engine:
         if ready:
             self._mark_running(ready)
         next_round: list[str] = []
-        for (_, _, step_id, timed_out), members in groups.items():
+        for n, ((_, _, step_id, timed_out), members) in enumerate(groups.items()):
+            if n:
+                # An earlier group may have changed these persons (the same person in two flows).
+                persons.update(self.rt.crm.get_persons({w.p.person_id for w in members}))
             step = members[0].flow.steps[step_id]
             step_type = self.registry.step_type(step["type"])
             settings = settings_of(step_type, step["settings"])
@@ -509,10 +512,12 @@ class Engine:
             settings=settings,
             person=person,
             now=now,
-            idempotency_key=f"{w.p.id}:{step['id']}",
+            idempotency_key=f"{w.p.id}:{step['id']}"
+            + (f":{w.p.visits[step['id']]}" if step["id"] in w.p.visits else ""),
             retried=w.p.running,
             services=self.rt,
             claim=self.store.claim,
+            release=self.store.release,
             evaluate=lambda ref, _p=w.p, _person=person: self.condition(ref, _person, _p),
         )
 
@@ -591,6 +596,8 @@ class Engine:
         if target is None:
             self._finish(changes, p, flow, "completed", "", now)
             return
+        if any(entry[1] == target and entry[2] == "step" for entry in p.entries):
+            p.visits[target] = p.visits.get(target, 1) + 1
         p.step = target
         changes.save(p, now)
         changes.count(p.flow_id, now, **{f"at:{target}": 1})
@@ -669,15 +676,18 @@ class Engine:
         """Hooks and follow-ups, once the transitions are stored."""
         hook = self.registry.hook
         for item in after:
-            if item[0] == "step":
-                _, p, step, result = item
-                hook.superflow_step_executed(participant=p, step=step, result=result)
-            elif item[0] == "finished":
-                _, p, status, reason = item
-                hook.superflow_participant_finished(participant=p, status=status, reason=reason)
-            elif item[0] == "move":
-                _, p, target = item
-                self.enrol(target, [p.person_id], f"moved from flow {p.flow_id}", bypass_filters=True)
+            try:
+                if item[0] == "step":
+                    _, p, step, result = item
+                    hook.superflow_step_executed(participant=p, step=step, result=result)
+                elif item[0] == "finished":
+                    _, p, status, reason = item
+                    hook.superflow_participant_finished(participant=p, status=status, reason=reason)
+                elif item[0] == "move":
+                    _, p, target = item
+                    self.enrol(target, [p.person_id], f"moved from flow {p.flow_id}", bypass_filters=True)
+            except Exception:
+                log.exception("after %s of participant %s: a hook or follow-up failed", item[0], item[1].id)
 
     # -- leases ------------------------------------------------------------
     def _lease(self, pids: list[str]) -> list[str]:

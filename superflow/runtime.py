@@ -28,6 +28,7 @@ _current: Runtime | None = None
 
 class Runtime:
     def __init__(self, config: Config, registry: Registry | None = None) -> None:
+        config = config.with_secret()
         self.config = config
         self.embedded: EmbeddedRedis | None = None
         url = config.redis_url

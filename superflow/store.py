@@ -110,6 +110,7 @@ class Participant:
     succeeded: float | None = None
     actions: list[str] = field(default_factory=list)
     entries: list[list[Any]] = field(default_factory=list, repr=False)
+    visits: dict[str, int] = field(default_factory=dict)
     running: bool = False
 
     @classmethod
@@ -131,6 +132,7 @@ class Participant:
             succeeded=d.get("succeeded"),
             actions=d.get("acts", []),
             entries=d.get("h", []),
+            visits=d.get("visits", {}),
         )
 
     def to_json(self) -> str:
@@ -150,6 +152,7 @@ class Participant:
             "sent": self.last_sending,
             "succeeded": self.succeeded,
             "acts": self.actions,
+            "visits": self.visits,
         }
         d.update((k, v) for k, v in optional.items() if v)
         d["h"] = self.entries
@@ -259,6 +262,10 @@ class Store:
     def claim(self, key: str, ttl: int = 30 * 86400) -> bool:
         """At-most-once ledger: true the first time ``key`` is claimed."""
         return bool(self.conn.set(ledger_key(key), "1", nx=True, ex=ttl))
+
+    def release(self, key: str) -> None:
+        """Give a claim back: the effect it guarded did not happen."""
+        self.conn.delete(ledger_key(key))
 
 
 class Changes:

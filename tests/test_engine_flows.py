@@ -333,3 +333,83 @@ def test_an_event_for_a_busy_participant_is_applied_once_it_is_free(sf_runtime, 
     run_jobs()
     assert participant_of(rt, flow, people[0]).status == "succeeded"
     assert rt.store.stats(flow.id)["enrolled"] == 1, "a retried event must not trigger the flow again"
+
+
+def test_one_person_in_two_flows_in_one_batch_keeps_both_updates(sf_runtime, run_jobs, crm, people):
+    rt = sf_runtime
+    crm.define_field("score", "Score", "number")
+    add_five = [
+        {
+            "id": "add",
+            "type": "update_contact",
+            "settings": {"changes": [{"field": "score", "action": "add", "value": 5}]},
+        }
+    ]
+    first = started(rt, flow_doc(add_five, name="A"))
+    second = started(rt, flow_doc(add_five, name="B"))
+    a = rt.engine.enrol(first.id, [people[0]], "test")
+    b = rt.engine.enrol(second.id, [people[0]], "test")
+    rt.engine.advance(a + b)
+    run_jobs()
+    assert crm.get_person(people[0])["fields"]["score"] == 10
+
+
+def test_a_step_visited_twice_has_its_effect_twice(sf_runtime, run_jobs, crm, people):
+    rt = sf_runtime
+    crm.define_field("score", "Score", "number")
+    steps = [
+        {
+            "id": "add",
+            "type": "update_contact",
+            "settings": {"changes": [{"field": "score", "action": "add", "value": 1}]},
+        },
+        {
+            "id": "nudge",
+            "type": "wait_for_action",
+            "settings": {
+                "action": "api.event",
+                "name": "replied",
+                "timeout_days": 1,
+                "on_timeout": "goto",
+                "timeout_step": "add",
+            },
+        },
+    ]
+    flow = started(rt, flow_doc(steps))
+    signed_up(rt, people[0])
+    run_jobs()
+    for _ in range(2):
+        rt.clock.advance(86401)
+        run_jobs()
+    assert crm.get_person(people[0])["fields"]["score"] == 3
+    assert rt.store.stats(flow.id)["passed:add"] == 3
+
+
+def test_a_failing_hook_does_not_stop_follow_ups(sf_plugin, run_jobs):
+    import types
+
+    from superflow import hookimpl
+
+    def finished(participant, status, reason):
+        raise RuntimeError("observer is broken")
+
+    observer = types.ModuleType("broken_observer")
+    observer.superflow_participant_finished = hookimpl(finished)
+    rt = sf_plugin(observer)
+    person = rt.crm.create_person(first_name="Ada", email="ada@example.com")
+    rt.crm.set_consent(person["id"], "emarketing", True)
+    target = started(
+        rt, flow_doc([email_step("t1")], trigger={"type": "manual", "settings": {}}, name="Next")
+    )
+    success = {
+        "criteria": [{"type": "api_event", "settings": {"name": "bought"}}],
+        "on_success": "move_to",
+        "move_to_flow": target.id,
+    }
+    flow = started(rt, flow_doc([{"id": "w", "type": "wait", "settings": {"amount": 1}}], success=success))
+    rt.emit([Event("api.event", person["id"], {"name": "signed_up"})])
+    run_jobs(rt)
+    rt.emit([Event("api.event", person["id"], {"name": "bought"})])
+    run_jobs(rt)
+    assert rt.store.participant(f"{flow.id}.1").status == "succeeded"
+    assert rt.store.participant(f"{target.id}.1").status == "completed"

@@ -80,3 +80,14 @@ def test_an_smtp_server_that_is_down_means_a_retry_not_a_loss(sf_plugin, run_job
     p = rt.store.participant(f"{flow.id}.1")
     assert p.status == "active" and p.wait["k"] == "retry"
     assert "will retry: email not sent: SMTP 127.0.0.1:" in p.history[-1]["note"]
+
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        rt.clock.advance(301)
+        run_jobs(rt)
+    finally:
+        controller.stop()
+    assert [m["To"] for m in inbox.messages] == ["cy@example.com"]
+    assert rt.store.participant(f"{flow.id}.1").status == "completed"
