@@ -14,7 +14,7 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from superflow import hookimpl
-from superflow.channels import ChannelError, EmailMessage, EmailTransport, deliver
+from superflow.channels import ChannelError, EmailMessage, EmailTransport, deliver, result_of
 from superflow.components import Filter, StepContext, StepResult, StepType, SuccessCriterion
 from superflow.merge import MergeError, render, unknown_tags
 
@@ -89,23 +89,7 @@ class SendEmail(StepType):
                 results[i] = StepResult.exit(f"cannot send: {exc}")
         deliveries = deliver(ctxs[0].services.email, [(ctx, m) for _, ctx, m in outgoing]) if outgoing else []
         for (i, _, message), delivery in zip(outgoing, deliveries, strict=True):
-            if delivery.sent_before:
-                results[i] = StepResult.advance("already sent in an earlier attempt; not sent twice")
-            elif delivery.message_id is None:
-                results[i] = StepResult.retry(
-                    300, f"email not sent: {delivery.error}", counters={"email.failed": 1}
-                )
-            else:
-                results[i] = StepResult.advance(
-                    f"sent to {message.to}",
-                    sending={
-                        "channel": "email",
-                        "status": "sent",
-                        "to": message.to,
-                        "id": delivery.message_id,
-                    },
-                    counters={"email.sent": 1},
-                )
+            results[i] = result_of(delivery, "email", message.to, f"sent to {message.to}")
         return [results[i] for i in range(len(ctxs))]
 
     def _cannot_send(self, person: dict[str, Any]) -> str:

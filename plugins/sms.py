@@ -7,7 +7,7 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from superflow import hookimpl
-from superflow.channels import SmsMessage, deliver
+from superflow.channels import SmsMessage, deliver, result_of
 from superflow.components import StepContext, StepResult, StepType
 from superflow.merge import MergeError, render, unknown_tags
 
@@ -80,19 +80,9 @@ class SendSms(StepType):
             outgoing.append((i, ctx, SmsMessage(to=mobile, sender=ctx.settings["sender"], text=text)))
         deliveries = deliver(ctxs[0].services.sms, [(ctx, m) for _, ctx, m in outgoing]) if outgoing else []
         for (i, _, message), delivery in zip(outgoing, deliveries, strict=True):
-            if delivery.sent_before:
-                results[i] = StepResult.advance("already sent in an earlier attempt; not sent twice")
-            elif delivery.message_id is None:
-                results[i] = StepResult.retry(
-                    300, f"SMS not sent: {delivery.error}", counters={"sms.failed": 1}
-                )
-            else:
-                encoding, parts = segments(message.text)
-                results[i] = StepResult.advance(
-                    f"sent to {message.to}, {parts} {encoding} part{'s' if parts > 1 else ''}",
-                    sending={"channel": "sms", "status": "sent", "to": message.to, "id": delivery.message_id},
-                    counters={"sms.sent": 1, "sms.segments": parts},
-                )
+            encoding, parts = segments(message.text)
+            outcome = f"sent to {message.to}, {parts} {encoding} part{'s' if parts > 1 else ''}"
+            results[i] = result_of(delivery, "sms", message.to, outcome, {"sms.segments": parts})
         return [results[i] for i in range(len(ctxs))]
 
 

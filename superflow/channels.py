@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
-    from superflow.components import StepContext
+    from superflow.components import StepContext, StepResult
 
 
 class ChannelError(Exception):
@@ -117,3 +117,23 @@ def deliver(transport: EmailTransport | SmsProvider, items: list[tuple[StepConte
                 ctx.release(ctx.idempotency_key)
             deliveries[i] = Delivery(message_id, error if message_id is None else "")
     return [d for d in deliveries if d is not None]
+
+
+def result_of(
+    delivery: Delivery, channel: str, to: str, outcome: str, counters: dict[str, int] | None = None
+) -> StepResult:
+    """The step result for one delivery: sent (with the "last sending"), sent by an
+    earlier attempt, or to be retried."""
+    from superflow.components import StepResult
+
+    if delivery.sent_before:
+        return StepResult.advance("already sent in an earlier attempt; not sent twice")
+    if delivery.message_id is None:
+        return StepResult.retry(
+            300, f"{channel} not sent: {delivery.error}", counters={f"{channel}.failed": 1}
+        )
+    return StepResult.advance(
+        outcome,
+        sending={"channel": channel, "status": "sent", "to": to, "id": delivery.message_id},
+        counters={f"{channel}.sent": 1, **(counters or {})},
+    )
