@@ -413,3 +413,23 @@ def test_a_failing_hook_does_not_stop_follow_ups(sf_plugin, run_jobs):
     run_jobs(rt)
     assert rt.store.participant(f"{flow.id}.1").status == "succeeded"
     assert rt.store.participant(f"{target.id}.1").status == "completed"
+
+
+def test_wait_until_a_date_and_time(sf_runtime, run_jobs, people):
+    import datetime as dt
+
+    rt = sf_runtime
+    until = dt.datetime.fromtimestamp(rt.clock.now() + 2 * 86400, dt.UTC).replace(microsecond=0)
+    steps = [{"id": "w", "type": "wait", "settings": {"until": until.isoformat()}}, email_step("e1")]
+    flow = started(rt, flow_doc(steps))
+    signed_up(rt, people[0])
+    run_jobs()
+    p = participant_of(rt, flow, people[0])
+    assert p.wait == {"k": "time", "u": until.timestamp()}
+    rt.clock.advance(86400)
+    run_jobs()
+    assert Outbox(rt.config).count("email") == 0
+    rt.clock.advance(86401)
+    run_jobs()
+    assert Outbox(rt.config).count("email") == 1
+    assert participant_of(rt, flow, people[0]).status == "completed"
