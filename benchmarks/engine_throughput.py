@@ -49,7 +49,7 @@ def flow_doc() -> dict:
                 "settings": {
                     "from_address": "bench@superflow.test",
                     "subject": "Hello {{person.first_name}}",
-                    "html": "<p>Hi {{person.first_name}} from {{company.name|us}}</p>",
+                    "html": "<p>Hi {{ person.first_name }} from {{ company.name | default('us', true) }}</p>",
                 },
             },
             {

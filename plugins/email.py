@@ -16,7 +16,7 @@ from marshmallow import Schema, fields, validate
 from superflow import hookimpl
 from superflow.channels import ChannelError, EmailMessage, EmailTransport, deliver, result_of
 from superflow.components import Filter, StepContext, StepResult, StepType, SuccessCriterion
-from superflow.merge import MergeError, render, unknown_tags
+from superflow.merge import MergeError, render
 
 EMAIL_ACTIONS = {"email.opened": "opened the email", "link.clicked": "clicked a link in the email"}
 
@@ -65,13 +65,6 @@ class SendEmail(StepType):
     settings_schema = SendEmailSettings
     sends = "email"
 
-    def readiness(self, settings: dict[str, Any], flow: Any) -> list[str]:
-        return [
-            f"{name}: unknown merge tag {{{{{tag}}}}}"
-            for name in ("subject", "html", "text")
-            for tag in unknown_tags(settings.get(name, ""))
-        ]
-
     def describe(self, settings: dict[str, Any]) -> str:
         return f"Send email {settings.get('subject', '')!r}"
 
@@ -108,15 +101,15 @@ class SendEmail(StepType):
 
     def _message(self, ctx: StepContext) -> EmailMessage:
         s, person = ctx.settings, ctx.person or {}
-        extra = {"flow": {"name": ctx.flow.name}}
-        html = render(s["html"], person, extra, escape=True)
-        text = render(s["text"], person, extra) if s["text"] else html_to_text(html)
+        scope = ctx.merge_scope()
+        html = render(s["html"], scope, html=True)
+        text = render(s["text"], scope) if s["text"] else html_to_text(html)
         base = ctx.services.config.base_url.rstrip("/")
         token = unsubscribe_token(ctx.services.config.secret_key, ctx.participant.id)
         unsubscribe = f"{base}/u/{ctx.participant.id}/{token}"
         return EmailMessage(
             to=person["email"],
-            subject=render(s["subject"], person, extra),
+            subject=render(s["subject"], scope),
             html=html,
             text=text,
             from_address=s["from_address"],

@@ -9,7 +9,7 @@ from marshmallow import Schema, fields, validate
 from superflow import hookimpl
 from superflow.channels import SmsMessage, deliver, result_of
 from superflow.components import StepContext, StepResult, StepType
-from superflow.merge import MergeError, render, unknown_tags
+from superflow.merge import MergeError, render
 
 GSM7 = set(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
@@ -55,9 +55,6 @@ class SendSms(StepType):
     settings_schema = SendSmsSettings
     sends = "sms"
 
-    def readiness(self, settings: dict[str, Any], flow: Any) -> list[str]:
-        return [f"text: unknown merge tag {{{{{tag}}}}}" for tag in unknown_tags(settings.get("text", ""))]
-
     def describe(self, settings: dict[str, Any]) -> str:
         return f"Send SMS from {settings.get('sender', '?')}"
 
@@ -73,7 +70,7 @@ class SendSms(StepType):
                     results[i] = StepResult.advance("skipped: no mobile number", counters={"sms.skipped": 1})
                 continue
             try:
-                text = render(ctx.settings["text"], ctx.person or {}, {"flow": {"name": ctx.flow.name}})
+                text = render(ctx.settings["text"], ctx.merge_scope())
             except MergeError as exc:
                 results[i] = StepResult.exit(f"cannot send: {exc}")
                 continue

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from marshmallow import Schema
 
+from superflow import merge
 from superflow.events import Event
 
 if TYPE_CHECKING:
@@ -141,6 +142,19 @@ class StepContext:
     @property
     def crm(self) -> Any:
         return self.services.crm
+
+    def merge_scope(self) -> dict[str, Any]:
+        """What merge tags see for this participant: the person, their company and
+        our contact, the flow, and the data of the event that enrolled them."""
+        person = self.person or {}
+        contact_id = (person.get("company") or {}).get("our_contact")
+        return merge.scope(
+            person,
+            flow={"id": self.flow.id, "name": self.flow.name},
+            event=self.participant.event,
+            our_contact=self.services.associate(contact_id) if contact_id else None,
+            names=self.services.merge_names(),
+        )
 
 
 class StepType(Component):

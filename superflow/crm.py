@@ -79,6 +79,10 @@ class CrmBackend:
     def list_fields(self) -> list[FieldInfo]:
         raise NotImplementedError
 
+    def list_associates(self) -> list[dict[str, Any]]:
+        """Our users: ``[{"id": "2", "name": ..., "email": ..., "mobile": ...}, ...]``"""
+        raise NotImplementedError
+
     def list_selections(self) -> list[dict[str, Any]]:
         """``[{"id": "1", "name": "Newsletter"}, ...]``"""
         raise NotImplementedError

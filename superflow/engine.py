@@ -125,7 +125,7 @@ class Engine:
 
         flow_ids = set().union(*listening.values())
         states = self.flow_states(flow_ids) if flow_ids else {}
-        candidates: dict[tuple[str, str], list[str]] = defaultdict(list)
+        candidates: dict[tuple[str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
         for event in events:
             if not event.person_id:
                 continue
@@ -138,9 +138,9 @@ class Engine:
                 ref = flow.doc["trigger"]
                 trigger = self.registry.trigger(ref["type"])
                 if trigger.matches(event, settings_of(trigger, ref["settings"])):
-                    candidates[(fid, event.type)].append(event.person_id)
-        for (fid, source), person_ids in candidates.items():
-            self.enrol(fid, person_ids, source)
+                    candidates[(fid, event.type)][event.person_id] = event.data
+        for (fid, source), data in candidates.items():
+            self.enrol(fid, list(data), source, event_data=data)
 
     def _events_for_participations(
         self,
@@ -230,17 +230,26 @@ class Engine:
 
     # -- enrolment ---------------------------------------------------------
     def enrol(
-        self, flow_id: str, person_ids: list[str], source: str, *, bypass_filters: bool = False
+        self,
+        flow_id: str,
+        person_ids: list[str],
+        source: str,
+        *,
+        bypass_filters: bool = False,
+        event_data: dict[str, dict[str, Any]] | None = None,
     ) -> list[str]:
         """Enrol persons who pass the filters, the exclusion list and the
-        re-enrolment rule; return the new participant ids.  A paused flow keeps the
-        request and enrols on resume."""
+        re-enrolment rule; return the new participant ids.  ``event_data`` keeps, per
+        person, the data of the event that enrolled them (merge tags read it as
+        ``event``).  A paused flow keeps the request and enrols on resume."""
         state = self.flow_states({flow_id}).get(flow_id)
         if state is None or state[0] not in ("running", "paused"):
             return []
         status, version = state
         if status == "paused":
-            entry = json.dumps({"persons": person_ids, "source": source, "bypass": bypass_filters})
+            entry = json.dumps(
+                {"persons": person_ids, "source": source, "bypass": bypass_filters, "data": event_data or {}}
+            )
             self.rt.redis.rpush(store.pending_key(flow_id), entry)
             return []
         flow = self.flow(flow_id, version)
@@ -260,9 +269,11 @@ class Engine:
             eligible = [pid for pid in eligible if pid not in excluded]
         if not eligible:
             return []
-        return self._enrol_eligible(flow, eligible, source)
+        return self._enrol_eligible(flow, eligible, source, event_data or {})
 
-    def _enrol_eligible(self, flow: Flow, person_ids: list[str], source: str) -> list[str]:
+    def _enrol_eligible(
+        self, flow: Flow, person_ids: list[str], source: str, event_data: dict[str, dict[str, Any]]
+    ) -> list[str]:
         """Create participants; WATCH on the persons' index keys keeps two jobs from
         enrolling one person twice."""
         rule = flow.doc["reenrollment"]
@@ -299,9 +310,9 @@ class Engine:
                     if restarted is not None:
                         self._finish(changes, restarted, flow, "exited", "enrolled again", now)
                         changes.delete.add(store.lease_key(restarted.id))
-                    created.append(
-                        self._create(changes, flow, f"{flow.id}.{first + i}", person_id, source, now)
-                    )
+                    p = self._create(changes, flow, f"{flow.id}.{first + i}", person_id, source, now)
+                    p.event = event_data.get(person_id) or {}
+                    created.append(p)
                 changes.advance = [p.id for p in created]
                 pipe.multi()
                 changes.commit(pipe, self._enqueue)
@@ -752,7 +763,12 @@ class Engine:
                 break
             entry = json.loads(raw)
             jobs.enqueue_enrol(
-                self.rt, flow_id, entry["persons"], entry["source"], entry.get("bypass", False)
+                self.rt,
+                flow_id,
+                entry["persons"],
+                entry["source"],
+                entry.get("bypass", False),
+                entry.get("data"),
             )
         return len(parked)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import zoneinfo
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,7 @@ from marshmallow import (
     validates_schema,
 )
 
+from superflow import merge
 from superflow.registry import Registry, UnknownComponent
 
 FORMAT_VERSION = 1
@@ -46,6 +48,27 @@ class FlowNotReady(Exception):
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         super().__init__("the flow cannot start: " + "; ".join(problems))
+
+
+class Errors(list):
+    """``{field, message}`` problems found while parsing, and the merge-tag names
+    known to this installation (``None``: not known here)."""
+
+    def __init__(self, merge_names: dict[str, frozenset[str]] | None = None) -> None:
+        super().__init__()
+        self.merge_names = merge_names
+
+
+def merge_templates(component: Any, settings: dict[str, Any]) -> list[tuple[str, str]]:
+    """The settings whose schema field is marked ``metadata={"merge_tags": True}``."""
+    if component.settings_schema is None:
+        return []
+    declared = component.settings_schema().fields
+    return [
+        (name, value)
+        for name, value in settings.items()
+        if isinstance(value, str) and name in declared and declared[name].metadata.get("merge_tags")
+    ]
 
 
 class _Strict(Schema):
@@ -165,11 +188,15 @@ class Flow:
         return json.dumps(self.doc, sort_keys=True, separators=(",", ":"))
 
 
-def parse_flow(raw: Any, registry: Registry, *, flow_id: str = "", version: int = 0) -> Flow:
+def parse_flow(
+    raw: Any, registry: Registry, *, flow_id: str = "", version: int = 0, fields: Iterable[Any] | None = None
+) -> Flow:
     """Validate a flow document for saving and compile it.
 
     Raises :class:`FlowInvalid` naming every field that is wrong.  Missing required
-    settings are allowed here; :func:`readiness` reports them.
+    settings are allowed here; :func:`readiness` reports them.  With ``fields`` (the
+    CRM's :class:`~superflow.crm.FieldInfo` list) merge tags are checked against what
+    persons really have; without, only their syntax and roots are.
     """
     if isinstance(raw, str | bytes):
         try:
@@ -178,21 +205,21 @@ def parse_flow(raw: Any, registry: Registry, *, flow_id: str = "", version: int 
             raise FlowInvalid([{"field": "(document)", "message": f"not valid JSON: {exc}"}]) from None
     if not isinstance(raw, dict):
         raise FlowInvalid([{"field": "(document)", "message": "a flow must be a JSON object"}])
-    errors: list[dict[str, str]] = []
+    errors = Errors(merge_names=None if fields is None else merge.known_names(fields))
     try:
         doc = FlowSchema().load(raw)
     except ValidationError as exc:
-        errors = _flatten(exc.messages)
+        errors.extend(_flatten(exc.messages))
         try:
             doc = FlowSchema(unknown=EXCLUDE).load(raw)
         except ValidationError:
-            raise FlowInvalid(errors) from None
+            raise FlowInvalid(list(errors)) from None
     doc = json.loads(json.dumps(doc))
     flow = Flow(doc=doc, id=flow_id, version=version)
     _check_components(doc, registry, errors)
     _compile(flow, doc["steps"], None, "steps", registry, errors, [0])
     if errors:
-        raise FlowInvalid(errors)
+        raise FlowInvalid(list(errors))
     return flow
 
 
@@ -262,7 +289,7 @@ def _humane(field_name: str, message: str) -> str:
     return f"{field_name}: {message}"
 
 
-def _check_components(doc: dict[str, Any], registry: Registry, errors: list[dict[str, str]]) -> None:
+def _check_components(doc: dict[str, Any], registry: Registry, errors: Errors) -> None:
     if doc["trigger"] is not None:
         _check_settings("trigger", "triggers", doc["trigger"], registry, errors)
     for path, cond in _conditions_with_paths(doc["filters"], "filters"):
@@ -271,9 +298,7 @@ def _check_components(doc: dict[str, Any], registry: Registry, errors: list[dict
         _check_settings(f"success.criteria[{i}]", "success_criteria", crit, registry, errors)
 
 
-def _check_settings(
-    path: str, kind: str, ref: dict[str, Any], registry: Registry, errors: list[dict[str, str]]
-) -> Any:
+def _check_settings(path: str, kind: str, ref: dict[str, Any], registry: Registry, errors: Errors) -> Any:
     try:
         component = registry.get(kind, ref["type"])
     except UnknownComponent as exc:
@@ -284,6 +309,9 @@ def _check_settings(
     except ValidationError as exc:
         for err in _flatten(exc.messages):
             errors.append({"field": f"{path}.settings.{err['field']}", "message": err["message"]})
+    for name, template in merge_templates(component, ref["settings"]):
+        for problem in merge.check(template, errors.merge_names):
+            errors.append({"field": f"{path}.settings.{name}", "message": problem})
     return component
 
 
@@ -293,7 +321,7 @@ def _compile(
     after: str | None,
     path: str,
     registry: Registry,
-    errors: list[dict[str, str]],
+    errors: Errors,
     counter: list[int],
 ) -> str | None:
     """Number the steps, index them by id and work out where each leads."""

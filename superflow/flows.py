@@ -25,7 +25,7 @@ class FlowNotFound(KeyError):
 
 def create(rt: Runtime, raw: Any, *, by: str = "") -> Flow:
     """Validate and store a new flow as a draft (version 1)."""
-    flow = parse_flow(raw, rt.registry)
+    flow = parse_flow(raw, rt.registry, fields=rt.crm.list_fields())
     flow.doc["status"] = "draft"
     flow_id = rt.store.new_flow_id()
     now = time.time()
@@ -71,7 +71,7 @@ def update(rt: Runtime, flow_id: str, raw: Any, *, by: str = "") -> Flow:
         raise FlowStateError(f"flow {flow_id} is running; pause it before changing it")
     if current.status == "ended":
         raise FlowStateError(f"flow {flow_id} has ended; copy it to make changes")
-    flow = parse_flow(raw, rt.registry)
+    flow = parse_flow(raw, rt.registry, fields=rt.crm.list_fields())
     flow.doc["status"] = current.status
     version = current.version + 1
     doc = json.dumps(flow.doc, separators=(",", ":"))

@@ -42,10 +42,16 @@ def retry_deferred(entries: list[dict[str, Any]]) -> None:
     current().engine.retry_deferred(entries)
 
 
-def enrol(flow_id: str, person_ids: list[str], source: str, bypass_filters: bool = False) -> None:
+def enrol(
+    flow_id: str,
+    person_ids: list[str],
+    source: str,
+    bypass_filters: bool = False,
+    event_data: dict[str, dict[str, Any]] | None = None,
+) -> None:
     from superflow.runtime import current
 
-    current().engine.enrol(flow_id, person_ids, source, bypass_filters=bypass_filters)
+    current().engine.enrol(flow_id, person_ids, source, bypass_filters=bypass_filters, event_data=event_data)
 
 
 def _enqueue(rt: Runtime, func: str, args: tuple[Any, ...], pipeline: Pipeline | None) -> None:
@@ -77,9 +83,15 @@ def enqueue_deferred(rt: Runtime, entries: list[dict[str, Any]], pipeline: Pipel
 
 
 def enqueue_enrol(
-    rt: Runtime, flow_id: str, person_ids: list[str], source: str, bypass_filters: bool = False
+    rt: Runtime,
+    flow_id: str,
+    person_ids: list[str],
+    source: str,
+    bypass_filters: bool = False,
+    event_data: dict[str, dict[str, Any]] | None = None,
 ) -> None:
     size = rt.config.batch_size
     for start in range(0, len(person_ids), size):
         chunk = [str(p) for p in person_ids[start : start + size]]
-        _enqueue(rt, "superflow.jobs.enrol", (flow_id, chunk, source, bypass_filters), None)
+        data = {p: event_data[p] for p in chunk if event_data and p in event_data}
+        _enqueue(rt, "superflow.jobs.enrol", (flow_id, chunk, source, bypass_filters, data), None)

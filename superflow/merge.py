@@ -1,78 +1,159 @@
-"""Merge tags: ``{{person.first_name}}`` in subjects, bodies and texts.
+"""Merge tags: one renderer for every text a flow sends or writes.
 
-A tag names a path into the person record (``person.*``, ``company.*``,
-``fields.*``) or the participation (``flow.name``).  ``{{person.first_name|there}}``
-gives a fallback for an empty value.  Unknown tags are errors, found before a flow
-can start, never left in a sent message.
+Templates are Jinja, rendered in a sandbox with strict undefined names, over
+``person``, ``company``, ``our_contact``, ``flow`` and ``event`` (the data of the
+event that enrolled the person).  SuperOffice-style tags (``[[person.firstname]]``)
+mean the same as ``{{ person.firstname }}``.  Fallbacks and dates work as in
+Jinja: ``{{ person.first_name | default("there") }}``,
+``{{ person.birth_date | date("%d.%m.%Y") }}``.
+
+A template that names something no person can have is an error when the flow is
+saved (:func:`check`), so an unknown tag never reaches a recipient as an empty
+string.
 """
 
 from __future__ import annotations
 
-import html
+import datetime as dt
 import re
+from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
-TAG = re.compile(r"\{\{\s*([a-zA-Z_][\w.]*)\s*(?:\|([^}]*))?\}\}")
+from jinja2 import StrictUndefined, TemplateError, nodes
+from jinja2.sandbox import SandboxedEnvironment
 
-PERSON_KEYS = (
-    "id",
-    "first_name",
-    "last_name",
-    "full_name",
-    "email",
-    "mobile",
-    "language",
-    "birth_date",
-    "timezone",
+ROOTS = ("person", "company", "our_contact", "flow", "event")
+SUPEROFFICE_TAG = re.compile(r"\[\[\s*([A-Za-z_][\w.]*)\s*\]\]")
+
+PERSON_ALIASES = {
+    "firstname": "first_name",
+    "lastname": "last_name",
+    "fullname": "full_name",
+    "mobilephone": "mobile",
+    "birthdate": "birth_date",
+}
+PERSON_NAMES = frozenset(
+    {"id", "first_name", "last_name", "full_name", "email", "mobile", "language", "birth_date", "timezone"}
+    | set(PERSON_ALIASES)
 )
-COMPANY_KEYS = ("id", "name", "category", "business")
+COMPANY_NAMES = frozenset({"id", "name", "category", "business"})
+ASSOCIATE_NAMES = frozenset({"id", "name", "email", "mobile"})
+FLOW_NAMES = frozenset({"id", "name"})
 
 
 class MergeError(ValueError):
-    """A template names a tag that does not exist."""
+    """A template that cannot be rendered; the message names the tag."""
 
 
-def tags(template: str) -> list[str]:
-    return [m.group(1) for m in TAG.finditer(template or "")]
+def _date(value: Any, fmt: str = "%Y-%m-%d") -> str:
+    if value in (None, ""):
+        return ""
+    if isinstance(value, int | float):
+        return dt.datetime.fromtimestamp(value, dt.UTC).strftime(fmt)
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value.strftime(fmt)
 
 
-def unknown_tags(template: str, extra_fields: set[str] | None = None) -> list[str]:
-    """Tags in ``template`` that no person could fill."""
-    bad = []
-    for tag in tags(template):
-        head, _, rest = tag.partition(".")
-        if head == "person" and rest in PERSON_KEYS:
-            continue
-        if head == "company" and rest in COMPANY_KEYS:
-            continue
-        if head == "fields" and rest and (extra_fields is None or rest in extra_fields):
-            continue
-        if head == "flow" and rest == "name":
-            continue
-        bad.append(tag)
-    return bad
+def _blank_none(value: Any) -> Any:
+    """A known field with no value prints as nothing (``default`` gives a fallback)."""
+    return "" if value is None else value
 
 
-def render(
-    template: str, person: dict[str, Any], extra: dict[str, Any] | None = None, *, escape: bool = False
-) -> str:
-    """Fill the tags of ``template`` from ``person``; ``escape`` for HTML bodies."""
-    scope = {"person": person, "company": person.get("company") or {}, "fields": person.get("fields") or {}}
-    scope.update(extra or {})
+def _environment(autoescape: bool) -> SandboxedEnvironment:
+    env = SandboxedEnvironment(
+        undefined=StrictUndefined, autoescape=autoescape, keep_trailing_newline=True, finalize=_blank_none
+    )
+    env.filters["date"] = _date
+    return env
 
-    def fill(match: re.Match[str]) -> str:
-        path, fallback = match.group(1), match.group(2)
-        value: Any = scope
-        for part in path.split("."):
-            if not isinstance(value, dict) or part not in value:
-                if fallback is None and path.split(".")[0] not in scope:
-                    raise MergeError(f"unknown merge tag {{{{{path}}}}}")
-                value = None
-                break
-            value = value[part]
-        text = "" if value is None else str(value)
-        if not text and fallback is not None:
-            text = fallback.strip()
-        return html.escape(text) if escape else text
 
-    return TAG.sub(fill, template or "")
+TEXT = _environment(autoescape=False)
+HTML = _environment(autoescape=True)
+
+
+def normalise(template: str) -> str:
+    """SuperOffice's ``[[a.b]]`` as Jinja's ``{{ a.b }}``."""
+    return SUPEROFFICE_TAG.sub(r"{{ \1 }}", template or "")
+
+
+@lru_cache(maxsize=2048)
+def _compiled(template: str, html: bool) -> Any:
+    return (HTML if html else TEXT).from_string(normalise(template))
+
+
+def render(template: str, scope: dict[str, Any], *, html: bool = False) -> str:
+    """Fill a template from a scope made by :func:`scope`; ``html`` escapes values."""
+    if not template:
+        return ""
+    try:
+        return _compiled(template, html).render(scope)
+    except TemplateError as exc:
+        raise MergeError(f"merge tags: {exc}") from None
+
+
+def scope(
+    person: dict[str, Any],
+    *,
+    flow: dict[str, Any] | None = None,
+    event: dict[str, Any] | None = None,
+    our_contact: dict[str, Any] | None = None,
+    names: dict[str, frozenset[str]] | None = None,
+) -> dict[str, Any]:
+    """The names a template sees.  Extra fields appear on ``person`` (and
+    ``company``) under their keys, as SuperOffice's user-defined fields do.  Every
+    known name is present (``None`` when empty), so a person without a company
+    renders ``{{ company.name }}`` as nothing rather than failing."""
+    names = names or known_names()
+    view: dict[str, Any] = dict.fromkeys(names["person"])
+    view.update(person.get("fields") or {})
+    view.update({k: v for k, v in person.items() if k not in ("fields", "company")})
+    for alias, name in PERSON_ALIASES.items():
+        view[alias] = person.get(name)
+    return {
+        "person": view,
+        "company": {**dict.fromkeys(names["company"]), **(person.get("company") or {})},
+        "our_contact": {**dict.fromkeys(names["our_contact"]), **(our_contact or {})},
+        "flow": {**dict.fromkeys(names["flow"]), **(flow or {})},
+        "event": dict(event or {}),
+    }
+
+
+def known_names(fields: Iterable[Any] = ()) -> dict[str, frozenset[str]]:
+    """What each root offers: built-in names plus the CRM's extra fields
+    (:class:`superflow.crm.FieldInfo`)."""
+    person, company = set(PERSON_NAMES), set(COMPANY_NAMES)
+    for f in fields:
+        if f.entity == "company":
+            company.add(f.key.removeprefix("company."))
+        else:
+            person.add(f.key)
+    return {
+        "person": frozenset(person),
+        "company": frozenset(company),
+        "our_contact": ASSOCIATE_NAMES,
+        "flow": FLOW_NAMES,
+    }
+
+
+def check(template: str, names: dict[str, frozenset[str]] | None = None) -> list[str]:
+    """Problems of a template: bad syntax, unknown roots, and — when ``names`` is
+    given — attributes that no person, company or flow has."""
+    if not template:
+        return []
+    try:
+        tree = TEXT.parse(normalise(template))
+    except TemplateError as exc:
+        return [f"merge tags: {exc.message}"]
+    local = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
+    problems: list[str] = []
+    for node in tree.find_all(nodes.Name):
+        if node.ctx == "load" and node.name not in ROOTS and node.name not in local:
+            problems.append(f"unknown merge tag {{{{ {node.name} }}}}")
+    if names is not None:
+        for node in tree.find_all(nodes.Getattr):
+            root = node.node.name if isinstance(node.node, nodes.Name) else ""
+            if root in names and node.attr not in names[root]:
+                problems.append(f"unknown merge tag {{{{ {root}.{node.attr} }}}}")
+    return list(dict.fromkeys(problems))

@@ -7,6 +7,7 @@ look up the runtime of the process they run in (RQ jobs get ids, never objects).
 from __future__ import annotations
 
 import logging
+import time
 from functools import cached_property
 from typing import Any
 
@@ -14,6 +15,7 @@ import redis
 from rq import Queue
 from rq.serializers import JSONSerializer
 
+from superflow import merge
 from superflow.clock import Clock
 from superflow.config import Config
 from superflow.embedded_redis import EmbeddedRedis, RedisUnavailable
@@ -41,6 +43,10 @@ class Runtime:
         self.registry = registry if registry is not None else load_registry(config.plugins)
         self.clock = Clock(self.redis, config.controllable_clock)
         self.store = Store(self.redis)
+        self._associates: dict[str, dict[str, Any]] = {}
+        self._associates_at = float("-inf")
+        self._names: dict[str, frozenset[str]] = {}
+        self._names_at = float("-inf")
         self.queue = Queue(
             config.queue_prefix,
             connection=self.rq_redis,
@@ -66,6 +72,22 @@ class Runtime:
         from superflow.engine import Engine
 
         return Engine(self)
+
+    def associate(self, associate_id: str) -> dict[str, Any] | None:
+        """One of our users (from the CRM), cached for a minute."""
+        now = time.monotonic()
+        if now - self._associates_at > 60:
+            self._associates = {str(a["id"]): a for a in self.crm.list_associates()}
+            self._associates_at = now
+        return self._associates.get(str(associate_id))
+
+    def merge_names(self) -> dict[str, frozenset[str]]:
+        """The names merge tags may use here (the CRM's fields), cached for a minute."""
+        now = time.monotonic()
+        if now - self._names_at > 60:
+            self._names = merge.known_names(self.crm.list_fields())
+            self._names_at = now
+        return self._names
 
     def emit(self, events: list[Event]) -> None:
         """Hand events to the engine: enqueue them, never handle them inline."""

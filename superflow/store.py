@@ -104,6 +104,7 @@ class Participant:
     enrolled: float
     updated: float
     source: str = ""
+    event: dict[str, Any] = field(default_factory=dict)
     wait: dict[str, Any] | None = None
     reason: str = ""
     last_sending: dict[str, Any] | None = None
@@ -126,6 +127,7 @@ class Participant:
             enrolled=d["enrolled"],
             updated=d.get("updated", d["enrolled"]),
             source=d.get("source", ""),
+            event=d.get("event", {}),
             wait=d.get("wait"),
             reason=d.get("reason", ""),
             last_sending=d.get("sent"),
@@ -147,6 +149,7 @@ class Participant:
         }
         optional = {
             "source": self.source,
+            "event": self.event,
             "wait": self.wait,
             "reason": self.reason,
             "sent": self.last_sending,

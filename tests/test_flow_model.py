@@ -89,11 +89,24 @@ def test_malformed_documents_get_one_clear_error(registry):
     assert "format_version" in errors_of({"name": "x", "format_version": 2}, registry)
 
 
-def test_unknown_merge_tags_block_the_start(registry):
-    doc = flow_doc([email_step("e1", subject="Hi {{person.nickname}}")])
-    assert readiness(parse_flow(doc, registry), registry) == [
-        "Step 1 'Send email': subject: unknown merge tag {{person.nickname}}"
+def test_unknown_merge_tags_are_refused_at_save_naming_step_field_and_tag(sf_runtime):
+    doc = flow_doc(
+        [email_step("e1", subject="Hi {{ person.nickname }}", html="{{ shoe_size }} [[company.colour]]")]
+    )
+    with pytest.raises(FlowInvalid) as info:
+        flows.create(sf_runtime, doc)
+    assert info.value.errors == [
+        {"field": "steps[0].settings.subject", "message": "unknown merge tag {{ person.nickname }}"},
+        {"field": "steps[0].settings.html", "message": "unknown merge tag {{ shoe_size }}"},
+        {"field": "steps[0].settings.html", "message": "unknown merge tag {{ company.colour }}"},
     ]
+    sf_runtime.crm.define_field("nickname", "Nickname", "text")
+    assert flows.create(sf_runtime, flow_doc([email_step("e1", subject="Hi {{ person.nickname }}")])).id
+
+
+def test_broken_merge_syntax_is_refused_even_without_a_crm(registry):
+    errors = errors_of(flow_doc([email_step("e1", subject="Hi {{ person.first_name ")]), registry)
+    assert errors["steps[0].settings.subject"].startswith("merge tags: unexpected end of template")
 
 
 def test_wait_for_action_must_point_at_real_steps(registry):
