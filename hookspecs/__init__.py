@@ -60,6 +60,13 @@ def superflow_register_sms_providers(register):
 
 
 @hookspec
+def superflow_register_scripts(register):
+    """Give scripts for the "run script" step: call ``register(script)`` with
+    :class:`superflow.components.Script` objects, each a named piece of code a flow
+    may run for a participant."""
+
+
+@hookspec
 def superflow_participant_enrolled(participant, flow):
     """A person entered a flow.  ``participant`` is a :class:`superflow.store.Participant`,
     ``flow`` a :class:`superflow.flow.Flow`.  Called in the worker, after the

@@ -191,13 +191,24 @@ class Trigger(Component):
 
     ``event_types`` are the event types the trigger listens to; the engine indexes
     running flows by them, so a trigger is only asked about events it can match.
+    Triggers that fire on time rather than on events (a date reached) set
+    ``scans`` and implement :meth:`scan`, which the engine calls periodically.
     """
 
     event_types: ClassVar[tuple[str, ...]] = ()
     allows_manual_enrolment: ClassVar[bool] = True
+    scans: ClassVar[bool] = False
 
     def matches(self, event: Event, settings: dict[str, Any]) -> bool:
         raise NotImplementedError
+
+    def scan(self, settings: dict[str, Any], services: Any, start: float, end: float) -> list[Event]:
+        """For ``scans`` triggers: an event for every person whose moment falls in
+        ``(start, end]``.  Each event's ``data["occasion"]`` names the occasion (e.g.
+        ``"birth_date:2026-12-10"``); the engine enrols a person at most once per
+        flow and occasion, however often the window is scanned.  Ask the CRM for the
+        persons due only — never walk every person."""
+        return []
 
 
 class Filter(Component):
@@ -230,3 +241,22 @@ class SuccessCriterion(Component):
 
     def holds(self, person: dict[str, Any], settings: dict[str, Any], participant: Participant) -> bool:
         return False
+
+
+class Script:
+    """A named piece of code the "run script" step runs for a participant.
+
+    ``run`` gets the person dict, the participant, the services (CRM, channels)
+    and the step's ``arguments``; it returns a short line for the history.  Scripts
+    are fire-and-forget: an exception is logged on the participant and the flow
+    goes on.
+    """
+
+    name: ClassVar[str] = ""
+    label: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+
+    def run(
+        self, person: dict[str, Any], participant: Participant, services: Any, arguments: dict[str, Any]
+    ) -> str:
+        raise NotImplementedError

@@ -37,6 +37,7 @@ class Config:
     queue_prefix: str = "superflow"
     batch_size: int = 500
     tick_seconds: float = 1.0
+    scan_seconds: float = 60.0
     job_timeout: int = 600
     stuck_after_seconds: int = 900
     controllable_clock: bool = False

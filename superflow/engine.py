@@ -37,6 +37,7 @@ MAX_ROUNDS = 100
 MAX_STEP_ATTEMPTS = 5
 TICK_LOCK = "sf:tick:lock"
 DEFERRED_EVENTS = "sf:deferred-events"
+SCAN_NEXT = "sf:scan:next"
 
 # Take a lease on many participants in one round trip: SET NX PX for each key,
 # or keep it when this job already holds it.  Returns 1/0 per key.
@@ -731,15 +732,58 @@ class Engine:
                     changes.in_flight(pid, True)
                 changes.advance = list(dict.fromkeys(due + stuck))
                 self._commit(changes)
+            scanned = self._schedule_scans(now)
             if events:
                 pipe = self.rt.rq_redis.pipeline()
                 pipe.multi()
                 pipe.zrem(DEFERRED_EVENTS, *events)
                 jobs.enqueue_deferred(self.rt, [json.loads(e) for e in events], pipeline=pipe)
                 pipe.execute()
-            return {"woken": len(due), "recovered": len(stuck), "events": len(events)}
+            return {"woken": len(due), "recovered": len(stuck), "events": len(events), "scans": scanned}
         finally:
             self.rt.redis.delete(TICK_LOCK)
+
+    def _schedule_scans(self, now: float) -> int:
+        """Every ``SUPERFLOW_SCAN_SECONDS`` of engine time, hand each flow whose
+        trigger scans (a date reached) the window since its last scan."""
+        due = self.rt.redis.get(SCAN_NEXT)
+        if due is not None and float(due) > now:
+            return 0
+        flow_ids = sorted(self.rt.redis.smembers(store.SCANNING))
+        pipe = self.rt.rq_redis.pipeline()
+        pipe.multi()
+        pipe.set(SCAN_NEXT, now + self.rt.config.scan_seconds)
+        starts = [self.rt.redis.hget(store.flow_key(fid), "scanned_to") for fid in flow_ids]
+        scanned = 0
+        for fid, start in zip(flow_ids, starts, strict=True):
+            begin = float(start) if start else now
+            if begin < now:
+                pipe.hset(store.flow_key(fid), "scanned_to", now)
+                jobs.enqueue_scan(self.rt, fid, begin, now, pipeline=pipe)
+                scanned += 1
+        pipe.execute()
+        return scanned
+
+    def scan(self, flow_id: str, start: float, end: float) -> list[str]:
+        """Ask a flow's scanning trigger who is due in ``(start, end]`` and enrol
+        them, each at most once per occasion."""
+        state = self.flow_states({flow_id}).get(flow_id)
+        if state is None or state[0] not in ("running", "paused"):
+            return []
+        flow = self.flow(flow_id, state[1])
+        if flow is None or flow.doc["trigger"] is None:
+            return []
+        trigger = self.registry.trigger(flow.doc["trigger"]["type"])
+        data: dict[str, dict[str, Any]] = {}
+        for event in trigger.scan(settings_of(trigger, flow.doc["trigger"]["settings"]), self.rt, start, end):
+            occasion = event.data.get("occasion", "")
+            if event.person_id and self.store.claim(
+                f"occasion:{flow_id}:{event.person_id}:{occasion}", 400 * 86400
+            ):
+                data[event.person_id] = event.data
+        if not data:
+            return []
+        return self.enrol(flow_id, list(data), f"{trigger.name}", event_data=data)
 
     # -- run, pause, resume, end ---------------------------------------------
     def pause(self, flow_id: str) -> None:

@@ -178,7 +178,14 @@ def _event_types(rt: Runtime, flow: Flow) -> tuple[set[str], set[str]]:
     return triggers, criteria
 
 
+def _scans(rt: Runtime, flow: Flow) -> bool:
+    return flow.doc["trigger"] is not None and rt.registry.trigger(flow.doc["trigger"]["type"]).scans
+
+
 def _index(pipe: Any, rt: Runtime, flow: Flow) -> None:
+    if _scans(rt, flow):
+        pipe.sadd(store.SCANNING, flow.id)
+        pipe.hsetnx(store.flow_key(flow.id), "scanned_to", rt.clock.now())
     triggers, criteria = _event_types(rt, flow)
     for t in triggers:
         pipe.sadd(store.listen_key(t), flow.id)
@@ -187,6 +194,7 @@ def _index(pipe: Any, rt: Runtime, flow: Flow) -> None:
 
 
 def _unindex(pipe: Any, rt: Runtime, flow: Flow) -> None:
+    pipe.srem(store.SCANNING, flow.id)
     triggers, criteria = _event_types(rt, flow)
     for t in triggers:
         pipe.srem(store.listen_key(t), flow.id)

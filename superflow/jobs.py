@@ -82,6 +82,19 @@ def enqueue_deferred(rt: Runtime, entries: list[dict[str, Any]], pipeline: Pipel
     _enqueue(rt, "superflow.jobs.retry_deferred", (entries,), pipeline)
 
 
+def scan(flow_id: str, start: float, end: float) -> None:
+    """A scanning trigger's window: enrol who is due."""
+    from superflow.runtime import current
+
+    current().engine.scan(flow_id, start, end)
+
+
+def enqueue_scan(
+    rt: Runtime, flow_id: str, start: float, end: float, pipeline: Pipeline | None = None
+) -> None:
+    _enqueue(rt, "superflow.jobs.scan", (flow_id, start, end), pipeline)
+
+
 def enqueue_enrol(
     rt: Runtime,
     flow_id: str,

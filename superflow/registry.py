@@ -42,6 +42,7 @@ KINDS: dict[str, str] = {
     "crm_backends": "superflow_register_crm_backends",
     "email_transports": "superflow_register_email_transports",
     "sms_providers": "superflow_register_sms_providers",
+    "scripts": "superflow_register_scripts",
 }
 
 

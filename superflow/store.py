@@ -54,6 +54,9 @@ def pending_key(flow_id: str) -> str:
     return f"sf:flow:{flow_id}:pending"
 
 
+SCANNING = "sf:scanning"
+
+
 def listen_key(event_type: str) -> str:
     return f"sf:listen:{event_type}"
 

@@ -433,3 +433,52 @@ def test_wait_until_a_date_and_time(sf_runtime, run_jobs, people):
     run_jobs()
     assert Outbox(rt.config).count("email") == 1
     assert participant_of(rt, flow, people[0]).status == "completed"
+
+
+def test_a_scanning_trigger_enrols_each_person_once_per_occasion(sf_plugin, run_jobs):
+    import datetime as dt
+    import types
+
+    from superflow import hookimpl
+    from superflow.components import Trigger
+
+    class RenewalDue(Trigger):
+        name = "renewal_due"
+        label = "Renewal date reached"
+        scans = True
+
+        def scan(self, settings, services, start, end):
+            due = []
+            for person in services.crm.get_persons([str(i) for i in range(1, 20)]).values():
+                when = (
+                    dt.datetime.fromisoformat(person["fields"]["renewal"]).replace(tzinfo=dt.UTC).timestamp()
+                )
+                if start < when <= end:
+                    occasion = f"renewal:{person['fields']['renewal']}"
+                    due.append(Event("date.reached", person["id"], {"occasion": occasion}))
+            return due
+
+    module = types.ModuleType("renewals")
+    module.superflow_register_triggers = hookimpl(lambda register: register(RenewalDue()))
+    rt = sf_plugin(module)
+    rt.crm.define_field("renewal", "Renewal", "date")
+    today = dt.datetime.fromtimestamp(rt.clock.now(), dt.UTC).date()
+    soon = rt.crm.create_person(first_name="Soon", renewal=(today + dt.timedelta(days=2)).isoformat())
+    later = rt.crm.create_person(first_name="Later", renewal=(today + dt.timedelta(days=40)).isoformat())
+    steps = [{"id": "w", "type": "wait", "settings": {"amount": 100, "unit": "days"}}]
+    flow = started(
+        rt, flow_doc(steps, trigger={"type": "renewal_due", "settings": {}}, reenrollment="after_end")
+    )
+
+    rt.clock.advance(3 * 86400)
+    run_jobs(rt)
+    assert rt.redis.hget(f"sf:person:{soon['id']}", flow.id) == f"{flow.id}.1"
+    assert rt.redis.hget(f"sf:person:{later['id']}", flow.id) is None
+    assert rt.store.participant(f"{flow.id}.1").event["occasion"].startswith("renewal:")
+
+    rt.engine.end(flow.id)
+    rt.redis.hset(f"sf:flow:{flow.id}", mapping={"status": "running", "scanned_to": 0})
+    rt.redis.sadd("sf:scanning", flow.id)
+    rt.redis.delete("sf:scan:next")
+    run_jobs(rt)
+    assert rt.store.stats(flow.id)["enrolled"] == 1, "the same occasion never enrols twice"
