@@ -94,6 +94,13 @@ class CrmBackend:
         """Which of ``person_ids`` are members of the selection."""
         raise NotImplementedError
 
+    def persons_on_dates(self, field: str, dates: Iterable[str], yearly: bool) -> dict[str, str]:
+        """Persons whose date ``field`` is one of ``dates`` (``YYYY-MM-DD``), or —
+        ``yearly`` — falls on the same month and day in any year (birthdays):
+        ``{person_id: the field's value}``.  Date triggers call this for the days of
+        a scan window, so it must cost the persons found, not all persons."""
+        raise NotImplementedError
+
     # -- writing -----------------------------------------------------------
     def update_persons(self, updates: list[tuple[str, dict[str, Any], str]]) -> list[dict[str, Any]]:
         """Apply ``(person_id, changes, idempotency_key)`` updates; return the changes

@@ -225,6 +225,34 @@ class LocalCrm(CrmBackend):
             ).fetchone()
             return None if row is None else load_persons(conn, [row[0]])[str(row[0])]
 
+    def persons_on_dates(self, field: str, dates: Iterable[str], yearly: bool) -> dict[str, str]:
+        """Persons whose date ``field`` (``birth_date`` or an extra date field) is one
+        of ``dates`` (``YYYY-MM-DD``) — or, ``yearly``, falls on their month and day
+        in any year.  ``{person_id: stored value}``; an index makes it cost the persons
+        found, not all persons."""
+        info = {f.key: f for f in self.list_fields() if f.entity == "person"}.get(field)
+        if info is None or info.type not in ("date", "datetime"):
+            raise CrmError(f"persons_on_dates: {field!r} is not a date field of persons")
+        column = field if field == "birth_date" else f"json_extract(fields, '$.{field}')"
+        self._date_index(column, field)
+        wanted = sorted({d[5:10] if yearly else d[:10] for d in dates})
+        if not wanted:
+            return {}
+        part = f"substr({column}, 6, 5)" if yearly else f"substr({column}, 1, 10)"
+        marks = ",".join("?" * len(wanted))
+        rows = self._connection().execute(f"SELECT id, {column} FROM persons WHERE {part} IN ({marks})", wanted)
+        return {str(pid): str(value) for pid, value in rows}
+
+    def _date_index(self, column: str, field: str) -> None:
+        with self._lock:
+            made = self.__dict__.setdefault("_date_indexes", set())
+            if field in made:
+                return
+            conn = self._connection()
+            conn.execute(f"CREATE INDEX IF NOT EXISTS persons_md_{field} ON persons (substr({column}, 6, 5))")
+            conn.execute(f"CREATE INDEX IF NOT EXISTS persons_day_{field} ON persons (substr({column}, 1, 10))")
+            made.add(field)
+
     def count_persons(self) -> int:
         return self._connection().execute("SELECT count(*) FROM persons").fetchone()[0]
 
