@@ -240,7 +240,8 @@ class LocalCrm(CrmBackend):
             return {}
         part = f"substr({column}, 6, 5)" if yearly else f"substr({column}, 1, 10)"
         marks = ",".join("?" * len(wanted))
-        rows = self._connection().execute(f"SELECT id, {column} FROM persons WHERE {part} IN ({marks})", wanted)
+        query = f"SELECT id, {column} FROM persons WHERE {part} IN ({marks})"
+        rows = self._connection().execute(query, wanted)
         return {str(pid): str(value) for pid, value in rows}
 
     def _date_index(self, column: str, field: str) -> None:
@@ -249,8 +250,11 @@ class LocalCrm(CrmBackend):
             if field in made:
                 return
             conn = self._connection()
-            conn.execute(f"CREATE INDEX IF NOT EXISTS persons_md_{field} ON persons (substr({column}, 6, 5))")
-            conn.execute(f"CREATE INDEX IF NOT EXISTS persons_day_{field} ON persons (substr({column}, 1, 10))")
+            for name, start, length in (("md", 6, 5), ("day", 1, 10)):
+                conn.execute(
+                    f"CREATE INDEX IF NOT EXISTS persons_{name}_{field}"
+                    f" ON persons (substr({column}, {start}, {length}))"
+                )
             made.add(field)
 
     def count_persons(self) -> int:
