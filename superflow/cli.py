@@ -355,11 +355,13 @@ def plugins() -> None:
 
 @plugins.command("list")
 @click.option("--json", "as_json", is_flag=True)
-def plugins_list(as_json: bool) -> None:
+@click.option("-v", "--verbose", is_flag=True, help="Each item's label and palette category.")
+def plugins_list(as_json: bool, verbose: bool) -> None:
     """Every plugin, the hooks it implements and what it registered."""
     from superflow.registry import load_registry
 
-    rows = load_registry(Config.from_env().plugins).plugins()
+    registry = load_registry(Config.from_env().plugins)
+    rows = registry.plugins()
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -370,6 +372,11 @@ def plugins_list(as_json: bool) -> None:
         click.echo(row["name"])
         for kind, names in row["registered"].items():
             click.echo(f"  {kind}: {', '.join(names)}")
+            if verbose:
+                for name in names:
+                    item = registry.get(kind, name)
+                    category = f" [{item.category}]" if getattr(item, "category", "") else ""
+                    click.echo(f"    {name}: {item.label}{category}")
 
 
 @cli.group()

@@ -106,6 +106,9 @@ def test_plugins_list_shows_what_each_plugin_registered(sf):
     out = sf("plugins", "list").stdout
     assert "superflow.plugins.flow_control\n  step_types: split, wait, wait_for_action" in out
     assert "superflow.plugins.local_crm\n  crm_backends: local" in out
+    verbose = sf("plugins", "list", "--verbose").stdout
+    assert "    send_email: Send email [Messages]" in verbose
+    assert "    wait_for_action: Wait for action [Flow control]" in verbose
     rows = json.loads(sf("plugins", "list", "--json").stdout)
     assert {r["name"] for r in rows} >= {"superflow.plugins.email", "superflow.plugins.sms"}
 
