@@ -379,6 +379,15 @@ def plugins_list(as_json: bool, verbose: bool) -> None:
                     click.echo(f"    {name}: {item.label}{category}")
 
 
+@plugins.command("docs")
+def plugins_docs() -> None:
+    """Print every installed flow part with its settings, as Markdown."""
+    from superflow.catalogue import catalogue
+    from superflow.registry import load_registry
+
+    click.echo(catalogue(load_registry(Config.from_env().plugins)), nl=False)
+
+
 @cli.group()
 def crm() -> None:
     """The configured CRM (the local one for demos)."""
