@@ -1,24 +1,76 @@
-"""Email: the "send email" step, SMTP delivery, and opens/clicks as success
-criteria and split conditions."""
+"""Email: the "send email" step, the SMTP transport, and opens and clicks as
+triggers, success criteria and split conditions.
+
+Tracked emails (the step's ``tracking`` setting, on by default) carry links of the
+shape ``<base>/t/c/<participant id>/<step id>/<signature>?u=<the original URL>`` and
+an open pixel ``<base>/t/o/<participant id>/<step id>/<signature>.gif``;
+:func:`tracking_signature` makes and checks the signature.  The web app answers
+them by emitting ``link.clicked`` (``data={"participant_id", "step_id", "url"}``) and
+``email.opened`` (``data={"participant_id", "step_id"}``) events for the person.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
+import mimetypes
 import re
 import smtplib
+import ssl
+from dataclasses import dataclass
 from email.message import EmailMessage as MimeMessage
-from email.utils import formataddr, make_msgid
+from email.utils import formataddr, formatdate, make_msgid
+from html import unescape
+from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import quote
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from superflow import hookimpl
 from superflow.channels import ChannelError, EmailMessage, EmailTransport, deliver, result_of
-from superflow.components import Filter, StepContext, StepResult, StepType, SuccessCriterion
+from superflow.components import Filter, StepContext, StepResult, StepType, SuccessCriterion, Trigger
+from superflow.crm import CrmError
 from superflow.merge import MergeError, render
 
+log = logging.getLogger(__name__)
+
 EMAIL_ACTIONS = {"email.opened": "opened the email", "link.clicked": "clicked a link in the email"}
+MAX_ATTACHMENTS_BYTES = 25 * 1024 * 1024
+SENT_TO_TTL = 30 * 86400
+
+
+@dataclass(frozen=True)
+class PermanentFailure:
+    """What a transport returns *in place of a message id* for a message the
+    receiving side refused for good (an SMTP 5xx, a gateway's 4xx).
+
+    ``reason`` is the server's own answer ("550 5.1.1 No such user").
+    ``address_refused`` is true when the recipient's address itself was refused
+    (SMTP's 5xx to ``RCPT TO``): the send email step then marks the person's
+    address as blocked in the CRM.  Either way the participant exits with the
+    reason, and the message is not tried again.  A transport that meets a
+    temporary failure raises :class:`~superflow.channels.ChannelError` instead, with
+    ``sent`` holding the results (ids and ``PermanentFailure``s) of the messages
+    handled before it.
+    """
+
+    reason: str
+    address_refused: bool = False
+
+
+class AttachmentSettings(Schema):
+    name = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=200),
+        metadata={"label": "File name", "help": "The name the recipient sees, e.g. price-list.pdf"},
+    )
+    path = fields.String(
+        required=True,
+        validate=validate.Length(min=1),
+        metadata={"label": "File", "help": "A file in the data folder's attachments/ folder"},
+    )
 
 
 class SendEmailSettings(Schema):
@@ -39,17 +91,93 @@ class SendEmailSettings(Schema):
         load_default="",
         metadata={"label": "Plain-text part", "help": "Empty: made from the body", "merge_tags": True},
     )
+    attachments = fields.List(
+        fields.Nested(AttachmentSettings),
+        load_default=list,
+        metadata={
+            "label": "Attachments",
+            "help": "Files in the data folder's attachments/ folder; at most 25 MB each and in all",
+        },
+    )
     tracking = fields.Boolean(load_default=True, metadata={"label": "Track opens and clicks"})
+    subscription = fields.String(
+        load_default="",
+        metadata={
+            "label": "Mailing subscription",
+            "help": "e.g. newsletter: persons who unsubscribed from it get nothing; empty: none",
+        },
+    )
     when_not_sendable = fields.String(
         load_default="exit",
         validate=validate.OneOf(("exit", "skip")),
         metadata={"label": "When the person cannot receive email", "help": "exit the flow or skip this step"},
     )
 
+    @validates("attachments")
+    def _attachments_fit(self, value: list[dict[str, Any]], **kwargs: Any) -> None:
+        problems = attachment_problems(value, attachments_dir(), check_missing=False)
+        if problems:
+            raise ValidationError(problems)
+
+
+def attachments_dir(config: Any = None) -> Path:
+    """``<data>/attachments``: of ``config``, else of the process's runtime (settings
+    schemas are checked without one at hand), else of the environment's
+    configuration."""
+    if config is None:
+        from superflow import runtime
+        from superflow.config import Config
+
+        current = getattr(runtime, "_current", None)
+        config = current.config if current is not None else Config.from_env()
+    return Path(config.data_dir) / "attachments"
+
+
+def _mb(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def attachment_problems(items: list[dict[str, Any]], folder: Path, *, check_missing: bool) -> list[str]:
+    """What is wrong with attachment settings: a path outside the attachments
+    folder, a file over 25 MB, more than 25 MB together, and (``check_missing``)
+    a file that is not there.  Each message names the file."""
+    problems, total, found = [], 0, []
+    for item in items:
+        name, path = item.get("name") or "", item.get("path") or ""
+        if not path:
+            continue
+        relative = PurePosixPath(path)
+        if relative.is_absolute() or ".." in relative.parts:
+            problems.append(f"{name or path}: {path!r} must be a file name under the attachments folder")
+            continue
+        file = folder / relative
+        if not file.is_file():
+            if check_missing:
+                problems.append(f"{name or path}: there is no file {path!r} in {folder}")
+            continue
+        size = file.stat().st_size
+        if size > MAX_ATTACHMENTS_BYTES:
+            problems.append(f"{name or path} is {_mb(size)}; an attachment may be at most 25 MB")
+        total += size
+        found.append(name or path)
+    if total > MAX_ATTACHMENTS_BYTES and len(found) > 1:
+        problems.append(
+            f"{', '.join(found)} are {_mb(total)} together; attachments may be at most 25 MB in all"
+        )
+    return problems
+
 
 def html_to_text(html: str) -> str:
-    text = re.sub(r"(?i)<br\s*/?>|</p>|</h\d>|</li>", "\n", html)
+    """A plain-text part from HTML: links keep their address, tags go."""
+    text = re.sub(
+        r"(?is)<a\s[^>]*?href\s*=\s*[\"']([^\"']+)[\"'][^>]*>(.*?)</a>",
+        lambda m: m.group(2) if m.group(1) in m.group(2) else f"{m.group(2)} ({m.group(1)})",
+        html,
+    )
+    text = re.sub(r"(?i)<br\s*/?>|</p>|</h\d>|</li>|</div>|</tr>", "\n", text)
     text = re.sub(r"<[^>]+>", "", text)
+    text = unescape(text)
+    text = re.sub(r"[ \t]+\n", "\n", text)
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
@@ -57,7 +185,57 @@ def unsubscribe_token(secret: str, participant_id: str) -> str:
     return hmac.new(secret.encode(), participant_id.encode(), hashlib.sha256).hexdigest()[:32]
 
 
+def tracking_signature(secret: str, kind: str, participant_id: str, step_id: str, url: str = "") -> str:
+    """The signature of a tracked link (``kind`` ``"c"``, with its URL) or open pixel
+    (``"o"``); the web app compares it with :func:`hmac.compare_digest`."""
+    payload = f"{kind}\n{participant_id}\n{step_id}\n{url}".encode()
+    return hmac.new(secret.encode(), payload, hashlib.sha256).hexdigest()[:24]
+
+
+HREF = re.compile(r"""(?i)(<a\s[^>]*?href\s*=\s*)(["'])(https?://[^"']+)\2""")
+
+
+def add_tracking(html: str, base: str, secret: str, participant_id: str, step_id: str) -> str:
+    """Route the body's web links through the tracking address and add an open pixel."""
+
+    def tracked(match: re.Match[str]) -> str:
+        url = unescape(match.group(3))
+        sig = tracking_signature(secret, "c", participant_id, step_id, url)
+        address = f"{base}/t/c/{quote(participant_id)}/{quote(step_id)}/{sig}?u={quote(url, safe='')}"
+        return f"{match.group(1)}{match.group(2)}{address}{match.group(2)}"
+
+    html = HREF.sub(tracked, html)
+    sig = tracking_signature(secret, "o", participant_id, step_id)
+    pixel = (
+        f'<img src="{base}/t/o/{quote(participant_id)}/{quote(step_id)}/{sig}.gif"'
+        ' width="1" height="1" alt="" style="border:0;width:1px;height:1px">'
+    )
+    closing = re.search(r"(?i)</body>", html)
+    if closing:
+        return html[: closing.start()] + pixel + html[closing.start() :]
+    return html + pixel
+
+
 class SendEmail(StepType):
+    """Send an email with merge tags to each participant.
+
+    Before sending it checks, in this order, and otherwise exits the participant
+    (or skips the step, with ``when_not_sendable: skip``) with the reason: an
+    address ("no email address"), not blocked or bounced, e-marketing consent not
+    withdrawn, the mailing's ``subscription`` not cancelled, and not a duplicate
+    ("duplicate address": another person with the same address already got, or is
+    getting, this step's email).  Sent addresses are kept per flow step in the
+    Redis hash ``sf:sent-to:<flow id>:<step id>`` (address → person id, kept 30
+    days after the last send), so a person re-enrolled in the flow is not their own
+    duplicate.
+
+    Attachments reach the transport as ``EmailMessage.attachments`` items
+    ``{"name", "content_type", "data" (bytes), "size"}``.  A transport may return a
+    :class:`PermanentFailure` in place of a message id: the participant exits with
+    the server's reason, and when the address itself was refused the person's
+    ``email_blocked`` is set in the CRM.
+    """
+
     name = "send_email"
     label = "Send email"
     category = "Messages"
@@ -65,51 +243,129 @@ class SendEmail(StepType):
     settings_schema = SendEmailSettings
     sends = "email"
 
+    def readiness(self, settings: dict[str, Any], flow: Any) -> list[str]:
+        folder = attachments_dir()
+        return [
+            f"attachments: {p}"
+            for p in attachment_problems(settings.get("attachments") or [], folder, check_missing=True)
+        ]
+
     def describe(self, settings: dict[str, Any]) -> str:
-        return f"Send email {settings.get('subject', '')!r}"
+        words = f"Send email {settings.get('subject', '')!r}"
+        count = len(settings.get("attachments") or [])
+        if count:
+            words += f" with {count} attachment{'s' if count > 1 else ''}"
+        return words
 
     def execute_batch(self, ctxs: list[StepContext]) -> list[StepResult]:
         results: dict[int, StepResult] = {}
-        outgoing: list[tuple[int, StepContext, EmailMessage]] = []
+        candidates: list[tuple[int, StepContext]] = []
         for i, ctx in enumerate(ctxs):
-            problem = self._cannot_send(ctx.person or {})
+            problem = self._cannot_send(ctx.person or {}, ctx.settings)
             if problem:
                 results[i] = self._not_sendable(ctx, problem)
-                continue
+            else:
+                candidates.append((i, ctx))
+        if not candidates:
+            return [results[i] for i in range(len(ctxs))]
+        try:
+            attachments = load_attachments(
+                ctxs[0].settings["attachments"], attachments_dir(ctxs[0].services.config)
+            )
+        except AttachmentMissing as exc:
+            for i, _ in candidates:
+                results[i] = StepResult.retry(300, f"email not sent: {exc}", counters={"email.failed": 1})
+            return [results[i] for i in range(len(ctxs))]
+        except AttachmentTooLarge as exc:
+            for i, _ in candidates:
+                results[i] = StepResult.exit(f"email not sent: {exc}", counters={"email.failed": 1})
+            return [results[i] for i in range(len(ctxs))]
+        written: list[tuple[int, StepContext, EmailMessage]] = []
+        for i, ctx in candidates:
             try:
-                outgoing.append((i, ctx, self._message(ctx)))
+                written.append((i, ctx, self._message(ctx, attachments)))
             except MergeError as exc:
                 results[i] = StepResult.exit(f"cannot send: {exc}")
+        outgoing: list[tuple[int, StepContext, EmailMessage]] = []
+        for (i, ctx, message), first in zip(written, self._first_of_address(written), strict=True):
+            if first:
+                outgoing.append((i, ctx, message))
+            else:
+                results[i] = self._not_sendable(ctx, "duplicate address")
         deliveries = deliver(ctxs[0].services.email, [(ctx, m) for _, ctx, m in outgoing]) if outgoing else []
-        for (i, _, message), delivery in zip(outgoing, deliveries, strict=True):
-            results[i] = result_of(delivery, "email", message.to, f"sent to {message.to}")
+        refused: list[tuple[str, dict[str, Any], str]] = []
+        for (i, ctx, message), delivery in zip(outgoing, deliveries, strict=True):
+            failure = delivery.message_id
+            if isinstance(failure, PermanentFailure):
+                if failure.address_refused:
+                    key = f"{ctx.idempotency_key}:email_blocked"
+                    refused.append((ctx.participant.person_id, {"email_blocked": True}, key))
+                counter = "email.bounced" if failure.address_refused else "email.failed"
+                results[i] = StepResult.exit(f"email refused: {failure.reason}", counters={counter: 1})
+                continue
+            outcome = f"sent to {message.to}"
+            if message.attachments:
+                outcome += f" with {', '.join(a['name'] for a in message.attachments)}"
+            results[i] = result_of(delivery, "email", message.to, outcome)
+        if refused:
+            try:
+                ctxs[0].crm.update_persons(refused)
+            except CrmError as exc:
+                # The participants still exit with the server's reason; the address is
+                # refused (and marked) again the next time anyone sends to it.
+                log.warning("could not mark refused email addresses as blocked: %s", exc)
         return [results[i] for i in range(len(ctxs))]
 
-    def _cannot_send(self, person: dict[str, Any]) -> str:
+    def _cannot_send(self, person: dict[str, Any], settings: dict[str, Any]) -> str:
         if not person.get("email"):
             return "no email address"
         if person.get("email_blocked"):
             return "email address blocked or bounced"
         if (person.get("consents") or {}).get("emarketing") is False:
             return "no e-marketing consent"
+        subscription = settings.get("subscription")
+        if subscription and (person.get("subscriptions") or {}).get(subscription) is False:
+            return f"unsubscribed from {subscription}"
         return ""
+
+    def _first_of_address(self, written: list[tuple[int, StepContext, EmailMessage]]) -> list[bool]:
+        """Record each address for this flow step (and visit of it); true where the
+        address is this person's: the first to get it, or the same person again."""
+        if not written:
+            return []
+        ctx0 = written[0][1]
+        visit = ctx0.idempotency_key[len(f"{ctx0.participant.id}:{ctx0.step['id']}") :]
+        key = f"sf:sent-to:{ctx0.flow.id}:{ctx0.step['id']}{visit}"
+        addresses = [message.to.lower() for _, _, message in written]
+        pipe = ctx0.services.redis.pipeline()
+        for address, (_, ctx, _) in zip(addresses, written, strict=True):
+            pipe.hsetnx(key, address, ctx.participant.person_id)
+        pipe.hmget(key, addresses)
+        pipe.expire(key, SENT_TO_TTL)
+        holders = pipe.execute()[len(addresses)]
+        return [
+            holder == ctx.participant.person_id for holder, (_, ctx, _) in zip(holders, written, strict=True)
+        ]
 
     def _not_sendable(self, ctx: StepContext, problem: str) -> StepResult:
         if ctx.settings["when_not_sendable"] == "skip":
             return StepResult.advance(f"skipped: {problem}", counters={"email.skipped": 1})
         return StepResult.exit(problem, counters={"email.not_sendable": 1})
 
-    def _message(self, ctx: StepContext) -> EmailMessage:
+    def _message(self, ctx: StepContext, attachments: list[dict[str, Any]]) -> EmailMessage:
         s, person = ctx.settings, ctx.person or {}
+        config = ctx.services.config
         scope = ctx.merge_scope()
         html = render(s["html"], scope, html=True)
         text = render(s["text"], scope) if s["text"] else html_to_text(html)
-        base = ctx.services.config.base_url.rstrip("/")
-        token = unsubscribe_token(ctx.services.config.secret_key, ctx.participant.id)
+        base = config.base_url.rstrip("/")
+        if s["tracking"]:
+            html = add_tracking(html, base, config.secret_key, ctx.participant.id, ctx.step["id"])
+        token = unsubscribe_token(config.secret_key, ctx.participant.id)
         unsubscribe = f"{base}/u/{ctx.participant.id}/{token}"
         return EmailMessage(
-            to=person["email"],
-            subject=render(s["subject"], scope),
+            to=person["email"].strip(),
+            subject=" ".join(render(s["subject"], scope).split()),
             html=html,
             text=text,
             from_address=s["from_address"],
@@ -121,39 +377,125 @@ class SendEmail(StepType):
                 "X-Superflow-Participant": ctx.participant.id,
                 "X-Superflow-Step": ctx.step["id"],
             },
+            attachments=attachments,
         )
 
 
+class AttachmentMissing(Exception):
+    """An attachment's file is not in the attachments folder (any more)."""
+
+
+class AttachmentTooLarge(Exception):
+    """An attachment (or all together) is over the limit."""
+
+
+def load_attachments(items: list[dict[str, Any]], folder: Path) -> list[dict[str, Any]]:
+    """Read the step's attachments once for a whole batch."""
+    problems = attachment_problems(items, folder, check_missing=False)
+    if problems:
+        raise AttachmentTooLarge("; ".join(problems))
+    loaded = []
+    for item in items:
+        file = folder / PurePosixPath(item["path"])
+        try:
+            data = file.read_bytes()
+        except OSError:
+            raise AttachmentMissing(
+                f"attachment {item['name']}: there is no file {item['path']!r} in {folder}"
+            ) from None
+        content_type = mimetypes.guess_type(item["name"])[0] or mimetypes.guess_type(file.name)[0]
+        loaded.append(
+            {
+                "name": item["name"],
+                "content_type": content_type or "application/octet-stream",
+                "data": data,
+                "size": len(data),
+            }
+        )
+    return loaded
+
+
 class SmtpTransport(EmailTransport):
-    """Plain SMTP (``SUPERFLOW_SMTP_*``).  It cannot look a message up afterwards,
-    so the engine's ledger keeps it from sending twice."""
+    """An SMTP server (``SUPERFLOW_SMTP_HOST``, ``_PORT``, ``_USER``, ``_PASSWORD``;
+    ``_STARTTLS`` to upgrade a plain connection, ``_SSL`` for implicit TLS,
+    ``_CAFILE`` to trust a private certificate authority, ``_TIMEOUT``).
+
+    One connection carries a whole batch.  What ``send_many`` reports:
+
+    - a message id for each message the server accepted;
+    - a :class:`PermanentFailure` in its place for a message the server refused
+      with a 5xx: to ``RCPT TO`` (``address_refused``: the address is bad), to
+      ``MAIL FROM`` or to the message's data; and for an international address
+      (``bjørn@…``) when the server does not offer SMTPUTF8;
+    - :class:`~superflow.channels.ChannelError` on a temporary failure — a 4xx, a
+      connection refused or lost, a timeout — with ``sent`` holding the results of
+      the messages before it, so the step retries the rest later.
+
+    SMTP cannot look a message up afterwards, so ``idempotent`` is false and the
+    engine's ledger keeps a message from being sent twice.
+    """
 
     name = "smtp"
     label = "SMTP server"
     idempotent = False
 
-    def send_many(self, messages: list[tuple[EmailMessage, str]]) -> list[str]:
+    def send_many(self, messages: list[tuple[EmailMessage, str]]) -> list[Any]:
         c = self.config
-        ids: list[str] = []
+        results: list[Any] = []
         try:
-            with smtplib.SMTP(c.smtp_host, c.smtp_port, timeout=30) as smtp:
-                if c.smtp_starttls:
-                    smtp.starttls()
-                if c.smtp_user:
-                    smtp.login(c.smtp_user, c.smtp_password)
+            smtp = self._connect()
+            with smtp:
                 for message, key in messages:
-                    mime = self._mime(message, key)
-                    smtp.send_message(mime)
-                    ids.append(mime["Message-ID"])
-                return ids
+                    results.append(self._send_one(smtp, message, key))
         except (OSError, smtplib.SMTPException) as exc:
-            raise ChannelError(f"SMTP {c.smtp_host}:{c.smtp_port}: {exc}", sent=ids) from exc
+            raise ChannelError(f"SMTP {c.smtp_host}:{c.smtp_port}: {_describe(exc)}", sent=results) from exc
+        return results
+
+    def _connect(self) -> smtplib.SMTP:
+        c = self.config
+        context = ssl.create_default_context(cafile=c.smtp_cafile or None)
+        if c.smtp_ssl:
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                c.smtp_host, c.smtp_port, timeout=c.smtp_timeout, context=context
+            )
+        else:
+            smtp = smtplib.SMTP(c.smtp_host, c.smtp_port, timeout=c.smtp_timeout)
+        try:
+            if c.smtp_starttls and not c.smtp_ssl:
+                smtp.starttls(context=context)
+            if c.smtp_user:
+                smtp.login(c.smtp_user, c.smtp_password)
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+    def _send_one(self, smtp: smtplib.SMTP, message: EmailMessage, key: str) -> Any:
+        try:
+            mime = self._mime(message, key)
+        except (ValueError, TypeError) as exc:
+            return PermanentFailure(f"the message cannot be written: {exc}")
+        try:
+            smtp.send_message(mime, from_addr=message.from_address, to_addrs=[message.to])
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, reply = next(iter(exc.recipients.values()))
+            if 500 <= code < 600:
+                return PermanentFailure(f"{code} {_text(reply)}", address_refused=True)
+            raise
+        except smtplib.SMTPNotSupportedError as exc:
+            return PermanentFailure(f"the SMTP server cannot take this address: {exc}")
+        except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
+            if 500 <= exc.smtp_code < 600:
+                return PermanentFailure(f"{exc.smtp_code} {_text(exc.smtp_error)}")
+            raise
+        return mime["Message-ID"]
 
     def _mime(self, m: EmailMessage, key: str) -> MimeMessage:
         mime = MimeMessage()
         mime["From"] = formataddr((m.from_name, m.from_address))
         mime["To"] = m.to
         mime["Subject"] = m.subject
+        mime["Date"] = formatdate()
         mime["Message-ID"] = make_msgid(idstring=key.replace(":", "."), domain=m.from_address.split("@")[-1])
         if m.reply_to:
             mime["Reply-To"] = m.reply_to
@@ -161,7 +503,31 @@ class SmtpTransport(EmailTransport):
             mime[name] = value
         mime.set_content(m.text)
         mime.add_alternative(m.html, subtype="html")
+        for attachment in m.attachments:
+            maintype, _, subtype = attachment["content_type"].partition("/")
+            mime.add_attachment(
+                attachment["data"],
+                maintype=maintype,
+                subtype=subtype or "octet-stream",
+                filename=attachment["name"],
+            )
         return mime
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        code, reply = next(iter(exc.recipients.values()))
+        return f"{code} {_text(reply)}"
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return f"{exc.smtp_code} {_text(exc.smtp_error)}"
+    return str(exc) or type(exc).__name__
+
+
+# -- opens and clicks -----------------------------------------------------------
 
 
 class EmailActionSettings(Schema):
@@ -216,6 +582,132 @@ class DidEmailAction(Filter):
         return _did(participant, settings)
 
 
+def url_matches(pattern: str | None, url: str | None) -> bool:
+    """Empty matches every link; ``https://shop.example/*`` every link that starts so;
+    otherwise the address must be the same (a trailing ``/`` aside)."""
+    if not pattern:
+        return True
+    if not url:
+        return False
+    if pattern.endswith("*"):
+        return url.startswith(pattern[:-1])
+    return url.rstrip("/") == pattern.rstrip("/")
+
+
+def flow_of(event: Any) -> str:
+    """The flow whose email an open or click came from (participant ids are
+    ``<flow id>.<n>``)."""
+    if event.data.get("flow_id"):
+        return str(event.data["flow_id"])
+    return str(event.data.get("participant_id") or "").rpartition(".")[0]
+
+
+class OpenedSettings(Schema):
+    flow = fields.String(
+        load_default=None,
+        allow_none=True,
+        metadata={"label": "Email of flow", "help": "The flow's id; empty: an email of any flow"},
+    )
+    step = fields.String(
+        load_default=None,
+        allow_none=True,
+        metadata={"label": "Email step", "help": "The send email step's id in that flow; empty: any"},
+    )
+
+
+class ClickedSettings(OpenedSettings):
+    url = fields.String(
+        load_default=None,
+        allow_none=True,
+        metadata={"label": "Link", "help": "Empty: any link; ending in * matches every address starting so"},
+    )
+
+
+class _TrackedTrigger(Trigger):
+    category = "Messages"
+    what = ""
+
+    def readiness(self, settings: dict[str, Any], flow: Any) -> list[str]:
+        if settings.get("step") and not settings.get("flow"):
+            return [f"flow: choose the flow whose step {settings['step']!r} is meant"]
+        return []
+
+    def describe(self, settings: dict[str, Any]) -> str:
+        words = f"When the person {self.what}"
+        if settings.get("url"):
+            words += f" {settings['url']}"
+        if settings.get("step"):
+            words += f" in the email of step {settings['step']}"
+        if settings.get("flow"):
+            words += f" of flow {settings['flow']}"
+        return words
+
+    def matches(self, event: Any, settings: dict[str, Any]) -> bool:
+        if settings.get("flow") and flow_of(event) != str(settings["flow"]):
+            return False
+        if settings.get("step") and event.data.get("step_id") != settings["step"]:
+            return False
+        return url_matches(settings.get("url"), event.data.get("url"))
+
+
+class EmailOpened(_TrackedTrigger):
+    name = "email_opened"
+    label = "Email opened"
+    description = "When the person opens an email (of a flow, of one of its steps)."
+    what = "opens an email"
+    event_types = ("email.opened",)
+    settings_schema = OpenedSettings
+
+
+class LinkClicked(_TrackedTrigger):
+    name = "link_clicked"
+    label = "Link clicked"
+    description = "When the person clicks a link (any, or one address) in an email."
+    what = "clicks a link"
+    event_types = ("link.clicked",)
+    settings_schema = ClickedSettings
+
+
+class LinkClickedSettings(Schema):
+    step = fields.String(
+        load_default=None,
+        allow_none=True,
+        metadata={"label": "In the email of step", "help": "Empty: any email of this flow"},
+    )
+    url = fields.String(
+        load_default=None,
+        allow_none=True,
+        metadata={"label": "Link", "help": "Empty: any link; ending in * matches every address starting so"},
+    )
+
+
+class LinkClickedCriterion(SuccessCriterion):
+    name = "link_clicked"
+    label = "Clicked a link"
+    category = "Messages"
+    description = "The person clicked a link (any, or one address) in an email of this flow."
+    event_types = ("link.clicked",)
+    settings_schema = LinkClickedSettings
+
+    def readiness(self, settings: dict[str, Any], flow: Any) -> list[str]:
+        step = settings.get("step")
+        if step and step not in flow.steps:
+            return [f"step: there is no step {step!r} in this flow"]
+        return []
+
+    def describe(self, settings: dict[str, Any]) -> str:
+        link = settings.get("url") or "a link"
+        where = f" in the email of step {settings['step']}" if settings.get("step") else ""
+        return f"When the person clicks {link}{where}"
+
+    def matches(self, event: Any, settings: dict[str, Any], participant: Any) -> bool:
+        if event.data.get("participant_id") != participant.id:
+            return False
+        if settings.get("step") and event.data.get("step_id") != settings["step"]:
+            return False
+        return url_matches(settings.get("url"), event.data.get("url"))
+
+
 @hookimpl
 def superflow_register_step_types(register):
     register(SendEmail())
@@ -227,8 +719,15 @@ def superflow_register_email_transports(register):
 
 
 @hookimpl
+def superflow_register_triggers(register):
+    register(EmailOpened())
+    register(LinkClicked())
+
+
+@hookimpl
 def superflow_register_success_criteria(register):
     register(EmailActionCriterion())
+    register(LinkClickedCriterion())
 
 
 @hookimpl

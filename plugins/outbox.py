@@ -2,7 +2,13 @@
 
 Nothing leaves the machine; messages are kept in ``<data>/outbox.sqlite`` where the
 admin screens (and tests) read them.  The idempotency key is unique, so a message
-handed over twice for one participant and step is stored once.
+handed over twice for one participant and step is stored once.  Attachments are
+listed by name, content type and size (``attachments``, a JSON list); their bytes
+are not kept.
+
+The outbox stays in SQLite in the data folder rather than in Redis: Redis holds the
+engine's state under a hard memory budget per participant, and a demo outbox full of
+rendered HTML bodies has no place in it.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ CREATE TABLE IF NOT EXISTS messages (
     html TEXT NOT NULL DEFAULT '',
     text TEXT NOT NULL DEFAULT '',
     headers TEXT NOT NULL DEFAULT '{}',
+    attachments TEXT NOT NULL DEFAULT '[]',
     created REAL NOT NULL
 );
 """
@@ -41,6 +48,10 @@ class Outbox:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self.db.executescript(SCHEMA)
+        columns = {row["name"] for row in self.db.execute("PRAGMA table_info(messages)")}
+        if "attachments" not in columns:
+            with self.db as db:
+                db.execute("ALTER TABLE messages ADD COLUMN attachments TEXT NOT NULL DEFAULT '[]'")
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -58,9 +69,10 @@ class Outbox:
         with self.db as db:
             db.executemany(
                 "INSERT OR IGNORE INTO messages"
-                " (channel, key, recipient, sender, subject, html, text, headers, created)"
-                " VALUES (:channel, :key, :recipient, :sender, :subject, :html, :text, :headers, :created)",
-                [dict(row, created=now) for row in rows],
+                " (channel, key, recipient, sender, subject, html, text, headers, attachments, created)"
+                " VALUES (:channel, :key, :recipient, :sender, :subject, :html, :text, :headers,"
+                " :attachments, :created)",
+                [{"attachments": "[]", **row, "created": now} for row in rows],
             )
             ids = {}
             keys = [row["key"] for row in rows]
@@ -78,7 +90,10 @@ class Outbox:
             sql += " WHERE channel = ?"
             args = (channel,)
         rows = self.db.execute(sql + " ORDER BY id DESC LIMIT ?", (*args, limit)).fetchall()
-        return [dict(row, headers=json.loads(row["headers"])) for row in rows]
+        return [
+            dict(row, headers=json.loads(row["headers"]), attachments=json.loads(row["attachments"]))
+            for row in rows
+        ]
 
     def count(self, channel: str | None = None) -> int:
         if channel:
@@ -115,6 +130,16 @@ class OutboxEmail(EmailTransport):
                     "html": m.html,
                     "text": m.text,
                     "headers": json.dumps(m.headers),
+                    "attachments": json.dumps(
+                        [
+                            {
+                                "name": a["name"],
+                                "content_type": a.get("content_type", "application/octet-stream"),
+                                "size": a.get("size", len(a.get("data") or b"")),
+                            }
+                            for a in m.attachments
+                        ]
+                    ),
                 }
                 for m, key in messages
             ]

@@ -1,7 +1,18 @@
-"""SMS: the "send SMS" step and honest segment counting (GSM-7 or UCS-2)."""
+"""SMS: the "send SMS" step and honest segment counting (GSM-7 or UCS-2).
+
+A text that only uses the GSM-7 alphabet fits 160 characters in one SMS; longer,
+each part carries 153 (the rest is the header that joins the parts).  The
+characters of the extension table (``€ [ ] { } \\ ^ ~ |`` and form feed) take two
+places.  One character outside GSM-7 (an emoji, ``ł``, ``ő``) switches the whole
+text to UCS-2: 70 UTF-16 units in one SMS, 67 per part; characters outside the
+Basic Multilingual Plane (most emoji) take two units.  An escape pair or a
+surrogate pair is never split between parts, so a part may carry one place less.
+"""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import Any
 
 from marshmallow import Schema, fields, validate
@@ -10,21 +21,65 @@ from superflow import hookimpl
 from superflow.channels import SmsMessage, deliver, result_of
 from superflow.components import StepContext, StepResult, StepType
 from superflow.merge import MergeError, render
+from superflow.plugins.email import PermanentFailure
 
-GSM7 = set(
+GSM7 = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
-GSM7_EXTENSION = set("^{}\\[~]|€\f")
+GSM7_EXTENSION = frozenset("^{}\\[~]|€\f")
+LIMITS = {"GSM-7": (160, 153), "UCS-2": (70, 67)}
+MERGE_TAG = re.compile(r"\{\{.*?\}\}|\[\[.*?\]\]|\{%.*?%\}", re.S)
+
+
+@dataclass(frozen=True)
+class Segments:
+    """How a text travels: ``encoding`` (``GSM-7`` or ``UCS-2``), ``parts`` (SMS
+    billed), ``units`` (septets or UTF-16 units used) and ``left`` (how many more
+    units fit before another part is needed)."""
+
+    encoding: str
+    parts: int
+    units: int
+    left: int
+
+    def __str__(self) -> str:
+        return f"{self.parts} SMS part{'s' if self.parts != 1 else ''} ({self.encoding})"
+
+
+def count_segments(text: str) -> Segments:
+    """The encoding a text needs and how many SMS it takes."""
+    if all(ch in GSM7 or ch in GSM7_EXTENSION for ch in text):
+        encoding, sizes = "GSM-7", [2 if ch in GSM7_EXTENSION else 1 for ch in text]
+    else:
+        encoding, sizes = "UCS-2", [2 if ord(ch) > 0xFFFF else 1 for ch in text]
+    single, per_part = LIMITS[encoding]
+    units = sum(sizes)
+    if units <= single:
+        return Segments(encoding, 1, units, single - units)
+    parts, used = 1, 0
+    for size in sizes:
+        if used + size > per_part:
+            parts, used = parts + 1, 0
+        used += size
+    return Segments(encoding, parts, units, per_part - used)
 
 
 def segments(text: str) -> tuple[str, int]:
     """The encoding a message needs and how many SMS it takes."""
-    if all(ch in GSM7 or ch in GSM7_EXTENSION for ch in text):
-        length = sum(2 if ch in GSM7_EXTENSION else 1 for ch in text)
-        return "GSM-7", 1 if length <= 160 else -(-length // 153)
-    units = len(text.encode("utf-16-le")) // 2
-    return "UCS-2", 1 if units <= 70 else -(-units // 67)
+    counted = count_segments(text)
+    return counted.encoding, counted.parts
+
+
+def describe_text(template: str) -> str:
+    """The size of a text template in words for the settings form: "2 SMS parts
+    (GSM-7)", counted without its merge tags when it has some (the filled-in
+    values add to it)."""
+    bare = MERGE_TAG.sub("", template or "")
+    counted = count_segments(bare)
+    if bare != (template or ""):
+        return f"{counted} before merge tags are filled in"
+    return str(counted)
 
 
 class SendSmsSettings(Schema):
@@ -33,21 +88,39 @@ class SendSmsSettings(Schema):
         validate=validate.Regexp(
             r"^(\+?\d{3,15}|[A-Za-z0-9 ]{1,11})$", error="a number or up to 11 letters and digits"
         ),
-        metadata={"label": "Sender"},
+        metadata={"label": "Sender", "help": "A phone number, or a name of up to 11 letters and digits"},
     )
     text = fields.String(
         required=True,
         validate=validate.Length(min=1, max=1530),
-        metadata={"label": "Text", "merge_tags": True},
+        metadata={
+            "label": "Text",
+            "merge_tags": True,
+            "sms_segments": True,
+            "help": (
+                "160 characters in one SMS, 153 per part when longer; € [ ] { } ^ ~ | \\ count twice;"
+                " one character outside GSM-7 (an emoji) makes it 70, and 67 per part"
+            ),
+        },
     )
     when_no_mobile = fields.String(
         load_default="skip",
         validate=validate.OneOf(("skip", "exit")),
-        metadata={"label": "When the person has no mobile"},
+        metadata={
+            "label": "When the person has no mobile",
+            "choices_labels": {"skip": "Skip this step", "exit": "Leave the flow"},
+        },
     )
 
 
 class SendSms(StepType):
+    """Send a text message to each participant's mobile.
+
+    A provider may return :class:`~superflow.plugins.email.PermanentFailure` in
+    place of a message id (the gateway refused that message for good): the
+    participant exits with the gateway's reason and the message is not tried again.
+    """
+
     name = "send_sms"
     label = "Send SMS"
     category = "Messages"
@@ -56,16 +129,19 @@ class SendSms(StepType):
     sends = "sms"
 
     def describe(self, settings: dict[str, Any]) -> str:
-        return f"Send SMS from {settings.get('sender', '?')}"
+        words = f"Send SMS from {settings.get('sender', '?')}"
+        if settings.get("text"):
+            words += f": {describe_text(settings['text'])}"
+        return words
 
     def execute_batch(self, ctxs: list[StepContext]) -> list[StepResult]:
         results: dict[int, StepResult] = {}
         outgoing: list[tuple[int, StepContext, SmsMessage]] = []
         for i, ctx in enumerate(ctxs):
-            mobile = (ctx.person or {}).get("mobile")
+            mobile = ((ctx.person or {}).get("mobile") or "").strip()
             if not mobile:
                 if ctx.settings["when_no_mobile"] == "exit":
-                    results[i] = StepResult.exit("no mobile number")
+                    results[i] = StepResult.exit("no mobile number", counters={"sms.not_sendable": 1})
                 else:
                     results[i] = StepResult.advance("skipped: no mobile number", counters={"sms.skipped": 1})
                 continue
@@ -77,9 +153,13 @@ class SendSms(StepType):
             outgoing.append((i, ctx, SmsMessage(to=mobile, sender=ctx.settings["sender"], text=text)))
         deliveries = deliver(ctxs[0].services.sms, [(ctx, m) for _, ctx, m in outgoing]) if outgoing else []
         for (i, _, message), delivery in zip(outgoing, deliveries, strict=True):
-            encoding, parts = segments(message.text)
-            outcome = f"sent to {message.to}, {parts} {encoding} part{'s' if parts > 1 else ''}"
-            results[i] = result_of(delivery, "sms", message.to, outcome, {"sms.segments": parts})
+            if isinstance(delivery.message_id, PermanentFailure):
+                reason = f"sms refused: {delivery.message_id.reason}"
+                results[i] = StepResult.exit(reason, counters={"sms.failed": 1})
+                continue
+            counted = count_segments(message.text)
+            outcome = f"sent to {message.to}, {counted}"
+            results[i] = result_of(delivery, "sms", message.to, outcome, {"sms.segments": counted.parts})
         return [results[i] for i in range(len(ctxs))]
 
 

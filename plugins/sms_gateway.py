@@ -1,1 +1,247 @@
-"""(being written)"""
+"""SMS through an HTTP gateway: one JSON POST per message, shaped by configuration.
+
+Settings (environment variables):
+
+- ``SUPERFLOW_SMS_GATEWAY_URL`` — where to POST (required);
+- ``SUPERFLOW_SMS_GATEWAY_AUTH_HEADER`` — one header, ``Authorization: Bearer xyz``;
+- ``SUPERFLOW_SMS_GATEWAY_BODY`` — the JSON body, with ``{to}``, ``{sender}``,
+  ``{text}`` and ``{reference}`` inside its strings (default
+  ``{"to": "{to}", "from": "{sender}", "text": "{text}", "reference": "{reference}"}``).
+  The template is parsed as JSON first and the values are put into its strings, so
+  quotes, backslashes and line breaks in a text are escaped properly;
+- ``SUPERFLOW_SMS_GATEWAY_ID_PATH`` — where the message id is in the gateway's JSON
+  answer, dotted (``id``, ``messages.0.id``); without one there, the reference is kept;
+- ``SUPERFLOW_SMS_GATEWAY_TIMEOUT`` (seconds per request, default 10),
+  ``SUPERFLOW_SMS_GATEWAY_TRIES`` (default 3) and ``SUPERFLOW_SMS_GATEWAY_MAX_WAIT``
+  (the longest pause between tries, default 10 seconds);
+- ``SUPERFLOW_SMS_GATEWAY_HONOURS_REFERENCE`` — ``true`` only if the gateway drops a
+  second message with a reference it has seen.
+
+What happens to a message:
+
+- 2xx: sent; its id is read from the answer;
+- 429 and 5xx, or a connection that could not be opened: tried again within the call
+  after a pause (``Retry-After`` when the gateway gives one, else 0.5 s, 1 s, 2 s …),
+  at most ``TRIES`` times; then :class:`~superflow.channels.ChannelError` (with the
+  results of the messages before it as ``sent``) and the engine retries the rest later
+  with its own backoff.  A ``Retry-After`` longer than ``MAX_WAIT`` ends the call at
+  once the same way;
+- another 4xx: that message is refused for good — a
+  :class:`~superflow.plugins.email.PermanentFailure` naming the status and the
+  gateway's message takes its id's place, and the other messages are still sent;
+- no answer in time after the request went out: the gateway may have sent it.  Unless
+  the gateway honours the reference, the message is reported as a
+  ``PermanentFailure`` ("may have been sent; not sent again") and the rest of the
+  batch is left for the engine's retry.
+
+The provider is **not idempotent** by default: a gateway cannot be asked whether a
+reference was sent, so the engine's at-most-once ledger guards every message (and
+the reference is sent only as a courtesy).  With
+``SUPERFLOW_SMS_GATEWAY_HONOURS_REFERENCE=true`` it is idempotent: the step then sends
+again after a crash and trusts the gateway to drop the repeat.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import time
+from collections.abc import Callable
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import requests
+
+from superflow import hookimpl
+from superflow.channels import ChannelError, SmsMessage, SmsProvider
+from superflow.plugins.email import PermanentFailure
+
+DEFAULT_BODY = '{"to": "{to}", "from": "{sender}", "text": "{text}", "reference": "{reference}"}'
+PLACEHOLDER = re.compile(r"\{(to|sender|text|reference)\}")
+TRUE = ("1", "true", "yes", "on")
+
+
+class GatewayBusy(Exception):
+    """The gateway did not take a message after the tries allowed; try later."""
+
+
+def fill(template: Any, values: dict[str, str]) -> Any:
+    """The body template with the placeholders in its strings replaced."""
+    if isinstance(template, str):
+        return PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
+    if isinstance(template, dict):
+        return {key: fill(value, values) for key, value in template.items()}
+    if isinstance(template, list):
+        return [fill(value, values) for value in template]
+    return template
+
+
+def dig(data: Any, path: str) -> Any:
+    """``messages.0.id`` from a JSON answer; ``None`` when it is not there."""
+    for part in path.split("."):
+        if isinstance(data, dict):
+            data = data.get(part)
+        elif isinstance(data, list) and part.isdigit() and int(part) < len(data):
+            data = data[int(part)]
+        else:
+            return None
+    return data
+
+
+def retry_after(reply: requests.Response) -> float | None:
+    """The pause a ``Retry-After`` header asks for (seconds or an HTTP date)."""
+    value = (reply.headers.get("Retry-After") or "").strip()
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
+
+
+def gateway_message(reply: requests.Response) -> str:
+    """The gateway's own words about a refusal."""
+    try:
+        data = reply.json()
+    except ValueError:
+        return reply.text.strip()[:200]
+    if isinstance(data, dict):
+        for key in ("message", "error_description", "detail", "error", "errors", "description"):
+            value = data.get(key)
+            if isinstance(value, dict):
+                value = value.get("message") or value.get("description") or json.dumps(value)
+            if value:
+                return str(value)[:200]
+    return json.dumps(data)[:200]
+
+
+def _never_reached(exc: requests.RequestException) -> bool:
+    """True when the request certainly did not reach the gateway (no connection)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    if not isinstance(exc, requests.ConnectionError):
+        return False
+    text = repr(exc)
+    return any(
+        sign in text
+        for sign in ("NewConnectionError", "NameResolutionError", "Connection refused", "Failed to resolve")
+    )
+
+
+class HttpGateway(SmsProvider):
+    """An HTTP SMS gateway configured by ``SUPERFLOW_SMS_GATEWAY_*`` settings (see the
+    module's documentation for what each does and what happens to a message).
+
+    ``send_many`` returns, per message, its id or a
+    :class:`~superflow.plugins.email.PermanentFailure`; it raises ``ChannelError``
+    (``sent`` = the results before it) when the gateway stays busy.  ``sleep`` may be
+    replaced (tests do) to skip the pauses between tries.
+    """
+
+    name = "http_gateway"
+    label = "HTTP SMS gateway"
+    idempotent = False
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(config)
+        self.url = config.setting("sms_gateway_url").strip()
+        if not self.url:
+            raise ValueError("SUPERFLOW_SMS_GATEWAY_URL is not set: the http_gateway SMS provider needs it")
+        self.headers = {"Content-Type": "application/json; charset=utf-8", "Accept": "application/json"}
+        auth = config.setting("sms_gateway_auth_header").strip()
+        if auth:
+            header, colon, value = auth.partition(":")
+            if not colon or not header.strip() or not value.strip():
+                raise ValueError(
+                    "SUPERFLOW_SMS_GATEWAY_AUTH_HEADER must look like 'Authorization: Bearer xyz'"
+                )
+            self.headers[header.strip()] = value.strip()
+        raw = config.setting("sms_gateway_body", DEFAULT_BODY)
+        try:
+            self.template = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise ValueError(
+                f"SUPERFLOW_SMS_GATEWAY_BODY is not JSON ({exc}); put the placeholders inside strings,"
+                ' e.g. {"to": "{to}", "text": "{text}"}'
+            ) from None
+        self.id_path = config.setting("sms_gateway_id_path", "id")
+        self.timeout = float(config.setting("sms_gateway_timeout", "10"))
+        self.tries = max(1, int(config.setting("sms_gateway_tries", "3")))
+        self.max_wait = float(config.setting("sms_gateway_max_wait", "10"))
+        self.idempotent = config.setting("sms_gateway_honours_reference").strip().lower() in TRUE  # type: ignore[misc]
+        self.session = requests.Session()
+        self.sleep: Callable[[float], Any] = time.sleep
+
+    def send_many(self, messages: list[tuple[SmsMessage, str]]) -> list[Any]:
+        results: list[Any] = []
+        for message, key in messages:
+            try:
+                results.append(self._send_one(message, key))
+            except GatewayBusy as exc:
+                raise ChannelError(f"SMS gateway: {exc}", sent=results) from None
+            except _MaybeSent as exc:
+                results.append(PermanentFailure(str(exc)))
+                raise ChannelError(f"SMS gateway: {exc}", sent=results) from None
+        return results
+
+    def _body(self, message: SmsMessage, key: str) -> bytes:
+        values = {"to": message.to, "sender": message.sender, "text": message.text, "reference": key}
+        return json.dumps(fill(self.template, values), ensure_ascii=False).encode()
+
+    def _send_one(self, message: SmsMessage, key: str) -> Any:
+        body = self._body(message, key)
+        problem = ""
+        for attempt in range(1, self.tries + 1):
+            pause = min(self.max_wait, 0.5 * 2 ** (attempt - 1))
+            try:
+                reply = self.session.post(
+                    self.url, data=body, headers=self.headers, timeout=(5, self.timeout)
+                )
+            except requests.RequestException as exc:
+                if not _never_reached(exc) and not self.idempotent:
+                    raise _MaybeSent(
+                        f"no answer from the gateway for {message.to} ({type(exc).__name__});"
+                        " it may have been sent, so it is not sent again"
+                    ) from None
+                problem = f"cannot reach {self.url}: {type(exc).__name__}"
+            else:
+                if reply.status_code < 300:
+                    return self._message_id(reply, key)
+                if reply.status_code != 429 and reply.status_code < 500:
+                    return PermanentFailure(f"gateway answered {reply.status_code}: {gateway_message(reply)}")
+                problem = f"gateway answered {reply.status_code}: {gateway_message(reply)}"
+                asked = retry_after(reply)
+                if asked is not None:
+                    if asked > self.max_wait:
+                        raise GatewayBusy(f"{problem} (asked to wait {asked:g} s)")
+                    pause = asked
+            if attempt < self.tries:
+                self.sleep(pause)
+        raise GatewayBusy(f"{problem} ({self.tries} tries)")
+
+    def _message_id(self, reply: requests.Response, key: str) -> str:
+        try:
+            found = dig(reply.json(), self.id_path)
+        except ValueError:
+            found = None
+        return str(found) if found not in (None, "") else key
+
+    def close(self) -> None:
+        self.session.close()
+
+
+class _MaybeSent(Exception):
+    """The request went out but no answer came: the gateway may have sent it."""
+
+
+@hookimpl
+def superflow_register_sms_providers(register):
+    register(HttpGateway)

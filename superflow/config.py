@@ -32,6 +32,9 @@ class Config:
     smtp_user: str = ""
     smtp_password: str = ""
     smtp_starttls: bool = False
+    smtp_ssl: bool = False
+    smtp_cafile: str = ""
+    smtp_timeout: float = 30.0
     secret_key: str = ""
     base_url: str = "http://127.0.0.1:5000"
     queue_prefix: str = "superflow"

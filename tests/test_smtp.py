@@ -1,32 +1,54 @@
-"""Email through a real SMTP server (aiosmtpd), and never twice after a crash."""
+"""Email through a real SMTP server (aiosmtpd): what arrives, refusals, retries,
+TLS, and never twice after a crash."""
 
 from __future__ import annotations
 
 import email
+import shutil
 import socket
+import ssl
+import subprocess
 from email import policy
 
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from conftest import email_step, flow_doc, started
 from superflow.events import Event
 
 
 class Inbox:
+    """An SMTP handler that keeps what arrives; ``refuse`` maps an address to the
+    reply its ``RCPT TO`` gets ("550 5.1.1 No such user")."""
+
     def __init__(self):
         self.messages = []
+        self.refuse = {}
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse:
+            return self.refuse[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
         return "250 OK"
 
+    def to(self):
+        return [m["To"] for m in self.messages]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
 
 @pytest.fixture
 def smtp_server():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     inbox = Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
@@ -34,12 +56,26 @@ def smtp_server():
     controller.stop()
 
 
+def smtp_runtime(sf_plugin, port, **changes):
+    return sf_plugin(email_transport="smtp", smtp_host="127.0.0.1", smtp_port=port, **changes)
+
+
+def person(rt, first, address, **fields):
+    p = rt.crm.create_person(first_name=first, email=address, **fields)
+    rt.crm.set_consent(p["id"], "emarketing", True)
+    return p["id"]
+
+
+def signed_up(rt, *person_ids):
+    rt.emit([Event("api.event", pid, {"name": "signed_up"}) for pid in person_ids])
+
+
 def test_emails_go_out_through_smtp_with_one_click_unsubscribe(sf_plugin, run_jobs, smtp_server):
     inbox, port = smtp_server
-    rt = sf_plugin(email_transport="smtp", smtp_host="127.0.0.1", smtp_port=port)
-    person = rt.crm.create_person(first_name="Åse", email="ase@example.com")
+    rt = smtp_runtime(sf_plugin, port)
+    ase = rt.crm.create_person(first_name="Åse", email="ase@example.com")
     flow = started(rt, flow_doc([email_step("hello", subject="Hei {{person.first_name}}")]))
-    rt.emit([Event("api.event", person["id"], {"name": "signed_up"})])
+    signed_up(rt, ase["id"])
     run_jobs(rt)
 
     assert len(inbox.messages) == 1
@@ -54,14 +90,122 @@ def test_emails_go_out_through_smtp_with_one_click_unsubscribe(sf_plugin, run_jo
     assert "Hi Åse" in html and "Hi Åse, welcome from" in text
 
 
+def test_what_arrives_headers_both_parts_attachments_and_merge_tags(sf_plugin, run_jobs, smtp_server):
+    inbox, port = smtp_server
+    rt = smtp_runtime(sf_plugin, port)
+    folder = rt.config.data_dir / "attachments"
+    (folder / "2026").mkdir(parents=True)
+    pdf = b"%PDF-1.4 price list \x00\xff" * 100
+    (folder / "2026" / "prices.pdf").write_bytes(pdf)
+    (folder / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    company = rt.crm.create_company(name="Fjord & Co")
+    ada = person(rt, "Ada", "ada@example.com", company_id=company["id"])
+    step = email_step(
+        "offer",
+        subject="Your offer, {{person.first_name}}",
+        html=(
+            "<p>Dear {{person.first_name}} at {{company.name}}, see"
+            ' <a href="https://shop.example/offer?a=1&amp;b=2">the offer</a>.</p>'
+        ),
+        text="Dear {{person.first_name}} at {{company.name}}: https://shop.example/offer",
+        reply_to="sales@superflow.test",
+        attachments=[
+            {"name": "Price list 2026.pdf", "path": "2026/prices.pdf"},
+            {"name": "logo.png", "path": "logo.png"},
+        ],
+    )
+    flow = started(rt, flow_doc([step]))
+    signed_up(rt, ada)
+    run_jobs(rt)
+
+    [message] = inbox.messages
+    assert message["Subject"] == "Your offer, Ada"
+    assert message["Reply-To"] == "sales@superflow.test"
+    assert message["Message-ID"] and message["Date"]
+    assert message["X-Superflow-Participant"] == f"{flow.id}.1"
+    html = message.get_body(("html",)).get_content()
+    text = message.get_body(("plain",)).get_content()
+    assert "Dear Ada at Fjord &amp; Co" in html
+    assert text.strip() == "Dear Ada at Fjord & Co: https://shop.example/offer"
+    # tracking is on by default: the link goes through superflow and there is a pixel
+    assert "http://superflow.test/t/c/" in html and "shop.example%2Foffer" in html
+    assert "http://superflow.test/t/o/" in html
+    attached = {part.get_filename(): part for part in message.iter_attachments()}
+    assert set(attached) == {"Price list 2026.pdf", "logo.png"}
+    assert attached["Price list 2026.pdf"].get_content_type() == "application/pdf"
+    assert attached["Price list 2026.pdf"].get_content() == pdf
+    assert attached["logo.png"].get_content_type() == "image/png"
+    history = [h["note"] for h in rt.store.history(f"{flow.id}.1")]
+    assert "sent to ada@example.com with Price list 2026.pdf, logo.png" in history
+
+
+def test_a_refused_address_is_marked_blocked_and_the_rest_of_the_batch_goes_out(
+    sf_plugin, run_jobs, smtp_server
+):
+    inbox, port = smtp_server
+    rt = smtp_runtime(sf_plugin, port)
+    inbox.refuse["gone@example.com"] = "550 5.1.1 <gone@example.com>: mailbox unavailable"
+    ids = [
+        person(rt, "Ada", "ada@example.com"),
+        person(rt, "Gone", "gone@example.com"),
+        person(rt, "Cy", "cy@example.com"),
+    ]
+    flow = started(rt, flow_doc([email_step("hello")]))
+    signed_up(rt, *ids)
+    run_jobs(rt)
+
+    assert sorted(inbox.to()) == ["ada@example.com", "cy@example.com"]
+    assert rt.crm.get_person(ids[1])["email_blocked"] is True
+    assert rt.crm.get_person(ids[0])["email_blocked"] is False
+    gone = rt.store.participant(rt.redis.hget(f"sf:person:{ids[1]}", flow.id))
+    assert gone.status == "exited"
+    assert gone.reason == "email refused: 550 5.1.1 <gone@example.com>: mailbox unavailable"
+    stats = rt.store.stats(flow.id)
+    assert stats["completed"] == 2 and stats["email.bounced"] == 1 and stats["email.sent"] == 2
+
+    # The next flow does not even try the blocked address.
+    second = started(rt, flow_doc([email_step("again")], name="Second"))
+    signed_up(rt, ids[1])
+    run_jobs(rt)
+    again = rt.store.participant(rt.redis.hget(f"sf:person:{ids[1]}", second.id))
+    assert again.reason == "email address blocked or bounced"
+
+
+def test_a_temporary_refusal_is_retried_later_and_each_email_is_sent_once(sf_plugin, run_jobs, smtp_server):
+    inbox, port = smtp_server
+    rt = smtp_runtime(sf_plugin, port)
+    inbox.refuse["busy@example.com"] = "451 4.3.0 greylisted, try again later"
+    ids = [
+        person(rt, "Ada", "ada@example.com"),
+        person(rt, "Busy", "busy@example.com"),
+        person(rt, "Cy", "cy@example.com"),
+    ]
+    flow = started(rt, flow_doc([email_step("hello")]))
+    signed_up(rt, *ids)
+    run_jobs(rt)
+
+    # Ada went out before the refusal; Busy and Cy wait for a retry.
+    assert inbox.to() == ["ada@example.com"]
+    waiting = [rt.store.participant(rt.redis.hget(f"sf:person:{pid}", flow.id)) for pid in ids[1:]]
+    assert all(p.status == "active" and p.wait["k"] == "retry" for p in waiting)
+    assert "451 4.3.0 greylisted" in waiting[0].history[-1]["note"]
+    assert rt.crm.get_person(ids[1])["email_blocked"] is False
+
+    del inbox.refuse["busy@example.com"]
+    rt.clock.advance(301)
+    run_jobs(rt)
+    assert sorted(inbox.to()) == ["ada@example.com", "busy@example.com", "cy@example.com"]
+    assert rt.store.stats(flow.id)["completed"] == 3
+
+
 def test_a_retried_smtp_step_does_not_send_again(sf_plugin, run_jobs, smtp_server):
     inbox, port = smtp_server
-    rt = sf_plugin(email_transport="smtp", smtp_host="127.0.0.1", smtp_port=port)
-    person = rt.crm.create_person(first_name="Bo", email="bo@example.com")
+    rt = smtp_runtime(sf_plugin, port)
+    bo = rt.crm.create_person(first_name="Bo", email="bo@example.com")
     flow = started(rt, flow_doc([email_step("hello")]))
     # A worker claimed this send and died before recording it: the ledger entry is left.
     assert rt.store.claim(f"{flow.id}.1:hello")
-    rt.emit([Event("api.event", person["id"], {"name": "signed_up"})])
+    signed_up(rt, bo["id"])
     run_jobs(rt)
     assert inbox.messages == []
     history = rt.store.history(f"{flow.id}.1")
@@ -69,13 +213,11 @@ def test_a_retried_smtp_step_does_not_send_again(sf_plugin, run_jobs, smtp_serve
 
 
 def test_an_smtp_server_that_is_down_means_a_retry_not_a_loss(sf_plugin, run_jobs):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    rt = sf_plugin(email_transport="smtp", smtp_host="127.0.0.1", smtp_port=port)
-    person = rt.crm.create_person(first_name="Cy", email="cy@example.com")
+    port = free_port()
+    rt = smtp_runtime(sf_plugin, port)
+    cy = rt.crm.create_person(first_name="Cy", email="cy@example.com")
     flow = started(rt, flow_doc([email_step("hello")]))
-    rt.emit([Event("api.event", person["id"], {"name": "signed_up"})])
+    signed_up(rt, cy["id"])
     run_jobs(rt)
     p = rt.store.participant(f"{flow.id}.1")
     assert p.status == "active" and p.wait["k"] == "retry"
@@ -89,5 +231,132 @@ def test_an_smtp_server_that_is_down_means_a_retry_not_a_loss(sf_plugin, run_job
         run_jobs(rt)
     finally:
         controller.stop()
-    assert [m["To"] for m in inbox.messages] == ["cy@example.com"]
+    assert inbox.to() == ["cy@example.com"]
     assert rt.store.participant(f"{flow.id}.1").status == "completed"
+
+
+# -- TLS -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1, made with the openssl command."""
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is not installed")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+            "-addext", "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+def authenticator(server, session, envelope, mechanism, auth_data):
+    ok = (
+        isinstance(auth_data, LoginPassword)
+        and auth_data.login == b"mailer"
+        and auth_data.password == b"s3cret"
+    )
+    return AuthResult(success=ok)
+
+
+@pytest.mark.parametrize("mode", ["starttls", "ssl"])
+def test_tls_with_login(sf_plugin, run_jobs, certificate, mode):
+    cert, key = certificate
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    port = free_port()
+    inbox = Inbox()
+    sessions = []
+
+    class Recording(Inbox):
+        async def handle_DATA(self, server, session, envelope):
+            encrypted = server.transport.get_extra_info("ssl_object") is not None
+            sessions.append((encrypted, session.authenticated))
+            return await inbox.handle_DATA(server, session, envelope)
+
+    # aiosmtpd only counts STARTTLS as TLS for auth_require_tls; implicit TLS is checked below
+    options = {"authenticator": authenticator, "auth_require_tls": mode == "starttls"}
+    if mode == "ssl":
+        controller = Controller(Recording(), hostname="127.0.0.1", port=port, ssl_context=context, **options)
+    else:
+        controller = Controller(
+            Recording(),
+            hostname="127.0.0.1",
+            port=port,
+            tls_context=context,
+            require_starttls=True,
+            **options,
+        )
+    controller.start()
+    try:
+        rt = smtp_runtime(
+            sf_plugin,
+            port,
+            smtp_ssl=mode == "ssl",
+            smtp_starttls=mode == "starttls",
+            smtp_cafile=str(cert),
+            smtp_user="mailer",
+            smtp_password="s3cret",
+        )
+        dag = person(rt, "Dag", "dag@example.com")
+        started(rt, flow_doc([email_step("hello")]))
+        signed_up(rt, dag)
+        run_jobs(rt)
+    finally:
+        controller.stop()
+    assert inbox.to() == ["dag@example.com"]
+    assert sessions == [(True, True)]
+
+
+def test_an_untrusted_certificate_is_not_accepted(sf_plugin, run_jobs, certificate):
+    cert, key = certificate
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    port = free_port()
+    inbox = Inbox()
+    controller = Controller(
+        inbox, hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True
+    )
+    controller.start()
+    try:
+        rt = smtp_runtime(sf_plugin, port, smtp_starttls=True)
+        eva = person(rt, "Eva", "eva@example.com")
+        flow = started(rt, flow_doc([email_step("hello")]))
+        signed_up(rt, eva)
+        run_jobs(rt)
+    finally:
+        controller.stop()
+    assert inbox.messages == []
+    p = rt.store.participant(f"{flow.id}.1")
+    assert p.wait["k"] == "retry" and "CERTIFICATE_VERIFY_FAILED" in p.history[-1]["note"]
+
+
+@pytest.mark.parametrize("smtputf8", [True, False])
+def test_an_international_address_needs_a_server_with_smtputf8(sf_plugin, run_jobs, smtputf8):
+    port = free_port()
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, enable_SMTPUTF8=smtputf8)
+    controller.start()
+    try:
+        rt = smtp_runtime(sf_plugin, port)
+        ids = [person(rt, "Bjørn", "bjørn@example.com"), person(rt, "Ada", "ada@example.com")]
+        flow = started(rt, flow_doc([email_step("hello")]))
+        signed_up(rt, *ids)
+        run_jobs(rt)
+    finally:
+        controller.stop()
+    bjorn = rt.store.participant(rt.redis.hget(f"sf:person:{ids[0]}", flow.id))
+    if smtputf8:
+        assert sorted(inbox.to()) == ["ada@example.com", "bjørn@example.com"]
+        assert bjorn.status == "completed"
+    else:
+        assert inbox.to() == ["ada@example.com"]
+        assert bjorn.status == "exited" and "SMTPUTF8" in bjorn.reason
+        assert rt.crm.get_person(ids[0])["email_blocked"] is False
