@@ -12,13 +12,17 @@ from superflow.components import SuccessCriterion, Trigger
 
 
 class ApiEventSettings(Schema):
-    name = fields.String(required=True, metadata={"label": "Event name", "help": "e.g. webinar.attended"})
+    name = fields.String(
+        required=True,
+        metadata={"label": "Event name", "help": "The name integrations send, e.g. webinar.attended"},
+    )
 
 
 class ApiEventTrigger(Trigger):
     name = "api_event"
     label = "API event"
     category = "Integrations"
+    description = "When an integration sends the named event for the person."
     event_types = ("api.event",)
     settings_schema = ApiEventSettings
 
@@ -33,6 +37,7 @@ class ApiEventCriterion(SuccessCriterion):
     name = "api_event"
     label = "API event arrived"
     category = "Integrations"
+    description = "Success when an integration sends the named event for the person."
     event_types = ("api.event",)
     settings_schema = ApiEventSettings
 
@@ -48,6 +53,9 @@ class ManualTrigger(Trigger):
     label = "Added by hand"
     category = "Integrations"
     description = "Nobody enters by themselves: people are enrolled from the CLI, the API or the admin."
+
+    def describe(self, settings: dict[str, Any]) -> str:
+        return "People are added by hand (CLI, API or admin)"
 
     def matches(self, event: Any, settings: dict[str, Any]) -> bool:
         return False

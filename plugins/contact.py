@@ -1,78 +1,278 @@
-"""The contact's own data: update it, filter on it, trigger and succeed on changes."""
+"""The contact's own data: update it, filter on it, trigger and succeed on changes.
+
+The field conditions here (:func:`compare`) also serve the company, consent and
+language filters of the neighbouring modules and the branches of a split.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import math
+import re
+import time
 from typing import Any
 
 from marshmallow import Schema, fields, validate
+from marshmallow.fields import Raw
 
 from superflow import hookimpl
+from superflow import runtime as _runtime
 from superflow.components import Filter, StepContext, StepResult, StepType, SuccessCriterion, Trigger
-from superflow.crm import CrmError, person_value
+from superflow.crm import CrmError, FieldInfo, person_value
+from superflow.sendwindow import zone
 
+# -- conditions -----------------------------------------------------------------------
 OPERATORS = {
     "equals": "is",
     "not_equals": "is not",
     "contains": "contains",
+    "starts_with": "starts with",
     "greater_than": "is more than",
     "less_than": "is less than",
+    "before": "is before",
+    "after": "is after",
+    "in_list": "is one of",
     "is_empty": "is empty",
     "is_not_empty": "is not empty",
+    "is_true": "is true",
+    "is_false": "is false",
 }
-ACTIONS = ("set", "clear", "add", "subtract", "set_now")
+VALUELESS = frozenset({"is_empty", "is_not_empty", "is_true", "is_false"})
+UNITS = {"minute": 60, "hour": 3600, "day": 86400, "week": 7 * 86400}
+RELATIVE = re.compile(r"^\s*([+-]?\s*\d+)\s*(minute|hour|day|week)s?\s*$", re.IGNORECASE)
+FIELD_NAME = re.compile(r"^[A-Za-z_][\w.:-]*$")
+TRUE_WORDS = frozenset({"true", "yes", "1", "on"})
+FALSE_WORDS = frozenset({"false", "no", "0", "off", ""})
+
+# Fields every CRM backend gives (the person dict of superflow.crm) and their types:
+# readiness can check an action or operator against them without asking the CRM.
+KNOWN_TYPES = {
+    "first_name": "text",
+    "last_name": "text",
+    "full_name": "text",
+    "email": "text",
+    "mobile": "text",
+    "language": "text",
+    "timezone": "text",
+    "birth_date": "date",
+    "email_blocked": "bool",
+    "company.name": "text",
+    "company.category": "text",
+    "company.business": "text",
+}
 
 
-class ConditionSettings(Schema):
-    field = fields.String(required=True, metadata={"label": "Field", "widget": "crm_field"})
-    operator = fields.String(
-        load_default="equals", validate=validate.OneOf(tuple(OPERATORS)), metadata={"label": "Operator"}
-    )
-    value = fields.Raw(load_default=None, allow_none=True, metadata={"label": "Value"})
+def engine_now() -> float:
+    """The engine's time (the controllable clock in tests), for relative dates in
+    conditions: filters are not handed the time."""
+    current = getattr(_runtime, "_current", None)
+    return current.clock.now() if current is not None else time.time()
 
 
-def compare(actual: Any, operator: str, expected: Any) -> bool:
-    """One condition on one field value; numbers compare as numbers."""
+def field_name_problem(name: Any, setting: str = "field") -> str | None:
+    if not isinstance(name, str) or not FIELD_NAME.match(name):
+        return (
+            f"{setting}: {name!r} is not a valid field name (use letters, digits and _;"
+            " company fields start with 'company.')"
+        )
+    return None
+
+
+def relative_seconds(value: Any) -> float | None:
+    """``"-30 days"`` → seconds; ``None`` when ``value`` is not a relative time."""
+    if not isinstance(value, str):
+        return None
+    if value.strip().lower() in ("now", "today"):
+        return 0.0
+    match = RELATIVE.match(value)
+    if not match:
+        return None
+    return int(match.group(1).replace(" ", "")) * UNITS[match.group(2).lower()]
+
+
+def _moment(value: Any) -> tuple[dt.datetime, bool] | None:
+    """A stored date or datetime as an aware datetime, and whether it was a date only."""
+    if isinstance(value, dt.datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)), False
+    if isinstance(value, dt.date):
+        return dt.datetime.combine(value, dt.time(), dt.UTC), True
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            return dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), dt.UTC), True
+        parsed = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)), False
+
+
+def _reference(expected: Any, now: float) -> tuple[dt.datetime, bool] | None:
+    """The moment a before/after condition compares with: relative to now, or a date."""
+    seconds = relative_seconds(expected)
+    if seconds is not None:
+        moment = dt.datetime.fromtimestamp(now + seconds, dt.UTC)
+        whole_days = seconds % 86400 == 0
+        return moment, whole_days
+    return _moment(expected)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value).strip().lower()
+
+
+def _truthy(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if value is None:
+        return False
+    if isinstance(value, int | float):
+        return value != 0
+    word = _text(value)
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    return None
+
+
+def _items(expected: Any) -> list[Any]:
+    if isinstance(expected, list | tuple):
+        return list(expected)
+    if isinstance(expected, str):
+        return [part.strip() for part in expected.split(",") if part.strip()]
+    return [expected]
+
+
+def compare(actual: Any, operator: str, expected: Any, now: float | None = None) -> bool:
+    """One condition on one field value.  Numbers compare as numbers, text ignores
+    case, dates compare as dates ("-30 days" is 30 days before now), and a
+    multi-value (list) field matches when any of its values does."""
     if operator == "is_empty":
-        return actual in (None, "", [])
+        return actual in (None, "", [], {})
     if operator == "is_not_empty":
-        return actual not in (None, "", [])
+        return actual not in (None, "", [], {})
+    if operator in ("is_true", "is_false"):
+        return _truthy(actual) is (operator == "is_true")
+    if isinstance(actual, list) and operator not in ("not_equals",):
+        return any(compare(item, operator, expected, now) for item in actual)
     if operator == "contains":
-        if isinstance(actual, list):
-            return expected in actual
-        return str(expected).lower() in str(actual or "").lower()
+        return _text(expected) in _text(actual) if actual is not None else False
+    if operator == "starts_with":
+        return actual is not None and _text(actual).startswith(_text(expected))
     if operator in ("greater_than", "less_than"):
-        try:
-            a, b = float(actual), float(expected)
-        except (TypeError, ValueError):
+        a, b = _number(actual), _number(expected)
+        if a is None or b is None:
             return False
         return a > b if operator == "greater_than" else a < b
-    same = _same(actual, expected)
-    return same if operator == "equals" else not same
+    if operator in ("before", "after"):
+        return _before_after(actual, operator, expected, engine_now() if now is None else now)
+    if operator == "in_list":
+        return any(same(actual, item) for item in _items(expected))
+    if operator == "not_equals":
+        if isinstance(actual, list):
+            return not any(same(item, expected) for item in actual)
+        return not same(actual, expected)
+    return same(actual, expected)
 
 
-def _same(actual: Any, expected: Any) -> bool:
+def _before_after(actual: Any, operator: str, expected: Any, now: float) -> bool:
+    mine, ref = _moment(actual), _reference(expected, now)
+    if mine is None or ref is None:
+        return False
+    (a, a_date_only), (b, b_whole_days) = mine, ref
+    if a_date_only and b_whole_days:
+        left, right = a.date(), b.astimezone(dt.UTC).date()
+        return left < right if operator == "before" else left > right
+    return a < b if operator == "before" else a > b
+
+
+def same(actual: Any, expected: Any) -> bool:
     if isinstance(actual, bool) or isinstance(expected, bool):
-        return str(actual).lower() == str(expected).lower()
-    try:
-        return float(actual) == float(expected)
-    except (TypeError, ValueError):
-        return (
-            str(actual if actual is not None else "").lower()
-            == str(expected if expected is not None else "").lower()
+        return _truthy(actual) is _truthy(expected) and _truthy(actual) is not None
+    a, b = _number(actual), _number(expected)
+    if a is not None and b is not None:
+        return a == b
+    return _text(actual) == _text(expected)
+
+
+def condition_problems(settings: dict[str, Any]) -> list[str]:
+    """What the schema cannot tell about a field condition: the operator's value."""
+    problems = []
+    name_problem = field_name_problem(settings.get("field"))
+    if name_problem:
+        problems.append(name_problem)
+    operator = settings.get("operator", "equals")
+    value = settings.get("value")
+    known = KNOWN_TYPES.get(settings.get("field", ""))
+    if operator in VALUELESS:
+        if operator in ("is_true", "is_false") and known not in (None, "bool"):
+            problems.append(f"operator: {settings['field']!r} is a {known} field; it is never true or false")
+        return problems
+    if value is None or value == "" or value == []:
+        return [*problems, f"value is required when the operator is {operator!r}"]
+    if operator in ("greater_than", "less_than") and _number(value) is None:
+        problems.append(f"value: {operator!r} needs a number, not {value!r}")
+    elif operator in ("before", "after") and _reference(value, 0.0) is None:
+        problems.append(
+            f"value: {value!r} is not a date ('2024-05-01') or a time relative to now ('-30 days')"
         )
+    elif operator in ("before", "after") and known not in (None, "date", "datetime"):
+        problems.append(f"operator: {settings['field']!r} is a {known} field, not a date")
+    return problems
 
 
 def describe_condition(settings: dict[str, Any]) -> str:
-    op = OPERATORS.get(settings.get("operator", "equals"), "is")
-    value = "" if settings.get("operator") in ("is_empty", "is_not_empty") else f" {settings.get('value')!r}"
+    operator = settings.get("operator", "equals")
+    op = OPERATORS.get(operator, "is")
+    value = "" if operator in VALUELESS else f" {settings.get('value')!r}"
     return f"{settings.get('field', '?')} {op}{value}"
+
+
+class ConditionSettings(Schema):
+    field = fields.String(
+        required=True,
+        metadata={
+            "label": "Field",
+            "help": "A person field (email, language, an extra field) or company.<field>",
+            "widget": "crm_field",
+        },
+    )
+    operator = fields.String(
+        load_default="equals",
+        validate=validate.OneOf(tuple(OPERATORS)),
+        metadata={"label": "Operator", "help": "How the field is compared", "choices_labels": OPERATORS},
+    )
+    value = fields.Raw(
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "label": "Value",
+            "help": "Text, a number, a date or '-30 days' (before/after), or a list (is one of)",
+        },
+    )
 
 
 class FieldFilter(Filter):
     name = "field"
     label = "Field value"
     category = "Contact"
+    description = "A condition on a field of the person or their company."
     settings_schema = ConditionSettings
+
+    def readiness(self, settings: dict[str, Any], flow: Any) -> list[str]:
+        return condition_problems(settings)
 
     def describe(self, settings: dict[str, Any]) -> str:
         return describe_condition(settings)
@@ -85,8 +285,12 @@ class FieldValueCriterion(SuccessCriterion):
     name = "field_value"
     label = "Field has a value"
     category = "Contact"
+    description = "Success when a field of the person (or company) meets a condition, whoever changed it."
     event_types = ("person.updated",)
     settings_schema = ConditionSettings
+
+    def readiness(self, settings: dict[str, Any], flow: Any) -> list[str]:
+        return condition_problems(settings)
 
     def describe(self, settings: dict[str, Any]) -> str:
         return f"When {describe_condition(settings)}"
@@ -101,41 +305,230 @@ class FieldValueCriterion(SuccessCriterion):
         return compare(person_value(person, settings["field"]), settings["operator"], settings.get("value"))
 
 
+# -- simple contact filters -------------------------------------------------------------
+class HasEmailSettings(Schema):
+    usable = fields.Boolean(
+        load_default=True,
+        metadata={
+            "label": "Only usable addresses",
+            "help": "Leave out addresses that are blocked or bounced",
+        },
+    )
+
+
+class HasEmail(Filter):
+    name = "has_email"
+    label = "Has email address"
+    category = "Contact"
+    description = "The person has an email address (by default one that is not blocked)."
+    settings_schema = HasEmailSettings
+
+    def describe(self, settings: dict[str, Any]) -> str:
+        return "Has a usable email address" if settings.get("usable", True) else "Has an email address"
+
+    def matches(self, person: dict[str, Any], settings: dict[str, Any], participant: Any) -> bool:
+        if not _text(person.get("email")):
+            return False
+        return not (settings["usable"] and person.get("email_blocked"))
+
+
+class HasMobile(Filter):
+    name = "has_mobile"
+    label = "Has mobile number"
+    category = "Contact"
+    description = "The person has a mobile number."
+
+    def matches(self, person: dict[str, Any], settings: dict[str, Any], participant: Any) -> bool:
+        return bool(_text(person.get("mobile")))
+
+
+class LanguageSettings(Schema):
+    languages = fields.List(
+        fields.String(validate=validate.Length(min=1)),
+        required=True,
+        validate=validate.Length(min=1),
+        metadata={"label": "Languages", "help": "Language codes such as en, nb, sv ('en' matches 'en-GB')"},
+    )
+
+
+class Language(Filter):
+    name = "language"
+    label = "Language"
+    category = "Contact"
+    description = "The person's language is one of the given ones."
+    settings_schema = LanguageSettings
+
+    def describe(self, settings: dict[str, Any]) -> str:
+        return "Language is " + " or ".join(settings.get("languages") or ["?"])
+
+    def matches(self, person: dict[str, Any], settings: dict[str, Any], participant: Any) -> bool:
+        language = _text(person.get("language")).replace("_", "-")
+        if not language:
+            return False
+        wanted = [_text(code).replace("_", "-") for code in settings["languages"]]
+        return any(language == code or language.startswith(code + "-") for code in wanted)
+
+
+# -- triggers and the "changed" criterion -----------------------------------------------
 class FieldChangedSettings(Schema):
+    # 'fields' below shadows marshmallow's module inside this class: Raw is imported by name.
     field = fields.String(
-        load_default=None, allow_none=True, metadata={"label": "Field", "help": "Empty: any field"}
+        load_default=None,
+        allow_none=True,
+        metadata={"label": "Field", "help": "One field to watch (kept for older flows; see Fields)"},
     )
-    value = fields.Raw(
-        load_default=None, allow_none=True, metadata={"label": "Changed to", "help": "Empty: any value"}
+    fields = fields.List(
+        fields.String(),
+        load_default=list,
+        metadata={
+            "label": "Fields",
+            "help": "Fires when any of these changes; empty (and no Field): any field",
+            "widget": "crm_field",
+        },
     )
+    value = Raw(
+        load_default=None,
+        allow_none=True,
+        metadata={"label": "Changed to", "help": "Only when the new value is this; empty: any value"},
+    )
+
+
+def watched(settings: dict[str, Any]) -> list[str]:
+    names = list(settings.get("fields") or [])
+    if settings.get("field"):
+        names.insert(0, settings["field"])
+    return list(dict.fromkeys(names))
+
+
+def changed(changes: dict[str, Any], names: list[str], value: Any, prefix: str = "") -> bool:
+    """Whether ``changes`` (``{field: [old, new]}``) changed one of ``names`` (any
+    field starting with ``prefix`` when there are none), to ``value`` if given."""
+    hits = [key for key in changes if (key in names if names else key.startswith(prefix))]
+    if not hits:
+        return False
+    return value is None or any(same(changes[key][1], value) for key in hits)
+
+
+def watch_problems(settings: dict[str, Any]) -> list[str]:
+    problems = []
+    for i, name in enumerate(settings.get("fields") or []):
+        problem = field_name_problem(name, f"fields[{i}]")
+        if problem:
+            problems.append(problem)
+    if settings.get("field") is not None:
+        problem = field_name_problem(settings["field"])
+        if problem:
+            problems.append(problem)
+    return problems
+
+
+def describe_watch(settings: dict[str, Any], anything: str = "any field") -> str:
+    names = watched(settings)
+    what = " or ".join(names) if names else anything
+    to = f" to {settings['value']!r}" if settings.get("value") is not None else ""
+    return f"When {what} changes{to}"
 
 
 class FieldChangedTrigger(Trigger):
     name = "field_changed"
-    label = "Contact field changed"
+    label = "Contact changed"
     category = "Contact"
+    description = "When fields of the person (or their company) change, whoever changed them."
     event_types = ("person.updated",)
     settings_schema = FieldChangedSettings
 
+    def readiness(self, settings: dict[str, Any], flow: Any) -> list[str]:
+        return watch_problems(settings)
+
     def describe(self, settings: dict[str, Any]) -> str:
-        field = settings.get("field") or "any field"
-        to = f" to {settings['value']!r}" if settings.get("value") is not None else ""
-        return f"When {field} changes{to}"
+        return describe_watch(settings)
 
     def matches(self, event: Any, settings: dict[str, Any]) -> bool:
-        changes = event.data.get("changes") or {}
-        field = settings.get("field")
-        if field is None:
-            return bool(changes)
-        if field not in changes:
-            return False
-        return settings.get("value") is None or _same(changes[field][1], settings["value"])
+        return changed(event.data.get("changes") or {}, watched(settings), settings.get("value"))
+
+
+class FieldChangedCriterion(SuccessCriterion):
+    name = "field_changed"
+    label = "Contact updated"
+    category = "Contact"
+    description = "Success when one of the fields changes (to the value, if given), whoever changed it."
+    event_types = ("person.updated",)
+    settings_schema = FieldChangedSettings
+
+    def readiness(self, settings: dict[str, Any], flow: Any) -> list[str]:
+        return watch_problems(settings)
+
+    def describe(self, settings: dict[str, Any]) -> str:
+        return describe_watch(settings)
+
+    def matches(self, event: Any, settings: dict[str, Any], participant: Any) -> bool:
+        return changed(event.data.get("changes") or {}, watched(settings), settings.get("value"))
+
+
+class PersonCreated(Trigger):
+    name = "person_created"
+    label = "Contact created"
+    category = "Contact"
+    description = "When a new person is registered in the CRM."
+    event_types = ("person.created",)
+
+    def describe(self, settings: dict[str, Any]) -> str:
+        return "When a person is created in the CRM"
+
+    def matches(self, event: Any, settings: dict[str, Any]) -> bool:
+        return True
+
+
+# -- update contact -------------------------------------------------------------------
+ACTIONS = {
+    "set": "set",
+    "clear": "clear",
+    "add": "add to",
+    "subtract": "subtract from",
+    "set_now": "set to now",
+    "set_relative": "set relative to now",
+}
+TYPE_ACTIONS = {
+    "text": ("set", "clear"),
+    "list": ("set", "clear"),
+    "number": ("set", "clear", "add", "subtract"),
+    "date": ("set", "clear", "set_now", "set_relative"),
+    "datetime": ("set", "clear", "set_now", "set_relative"),
+    "bool": ("set",),
+}
+
+
+class Refused(Exception):
+    """A change that cannot be made for this person; the message names the field."""
 
 
 class ChangeSchema(Schema):
-    field = fields.String(required=True, metadata={"label": "Field", "widget": "crm_field"})
-    action = fields.String(load_default="set", validate=validate.OneOf(ACTIONS), metadata={"label": "Action"})
-    value = fields.Raw(load_default=None, allow_none=True, metadata={"label": "Value"})
+    field = fields.String(
+        required=True,
+        metadata={
+            "label": "Field",
+            "help": "A person field or company.<field> (changes the person's company)",
+            "widget": "crm_field",
+        },
+    )
+    action = fields.String(
+        load_default="set",
+        validate=validate.OneOf(tuple(ACTIONS)),
+        metadata={
+            "label": "Action",
+            "help": "text/list: set, clear; number: also add, subtract; date: also set_now,"
+            " set_relative; yes/no: set",
+            "choices_labels": ACTIONS,
+        },
+    )
+    value = fields.Raw(
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "label": "Value",
+            "help": "The new value; the amount to add or subtract; '+3 days' for set_relative",
+        },
+    )
 
 
 class UpdateContactSettings(Schema):
@@ -143,50 +536,181 @@ class UpdateContactSettings(Schema):
         fields.Nested(ChangeSchema),
         required=True,
         validate=validate.Length(min=1),
-        metadata={"label": "Changes"},
+        metadata={"label": "Changes", "help": "One or more fields to change, in order"},
     )
 
 
+def _describe_change(change: dict[str, Any]) -> str:
+    action, field, value = change.get("action", "set"), change.get("field", "?"), change.get("value")
+    if action == "set":
+        return f"set {field} to {value!r}"
+    if action == "clear":
+        return f"clear {field}"
+    if action == "add":
+        return f"add {value} to {field}"
+    if action == "subtract":
+        return f"subtract {value} from {field}"
+    if action == "set_now":
+        return f"set {field} to now"
+    return f"set {field} to now {value}"
+
+
 class UpdateContact(StepType):
+    """Change fields of the person or their company, like a bulk update in the CRM.
+
+    What can be done depends on the field's type (``TYPE_ACTIONS``).  Readiness
+    checks what it can without the CRM (fields every CRM has, values); the CRM's
+    own field list is known only when the step runs, so an unknown field or an
+    action that does not suit the field's type there makes the participant exit
+    with a reason naming the field.  "add"/"subtract" read the value from the
+    person fetched for the step and write the sum: the idempotency key makes a
+    run after a crash apply nothing twice, but a change another process makes
+    between the read and the write is overwritten.
+    """
+
     name = "update_contact"
     label = "Update contact"
     category = "Contact"
     description = "Change fields on the person or the company."
     settings_schema = UpdateContactSettings
 
+    def readiness(self, settings: dict[str, Any], flow: Any) -> list[str]:
+        problems: list[str] = []
+        seen: set[str] = set()
+        for i, change in enumerate(settings.get("changes") or []):
+            where = f"changes[{i}]"
+            field, action, value = change.get("field"), change.get("action", "set"), change.get("value")
+            name_problem = field_name_problem(field, f"{where}.field")
+            if name_problem:
+                problems.append(name_problem)
+                continue
+            if field in seen:
+                problems.append(f"{where}.field: {field!r} is changed twice in this step")
+            seen.add(field)
+            known = KNOWN_TYPES.get(field)
+            if field == "full_name":
+                problems.append(f"{where}.field: 'full_name' is made from first_name and last_name")
+            elif known is not None and action not in TYPE_ACTIONS[known]:
+                problems.append(f"{where}.action: {_not_for(field, action, known)}")
+            problems += _value_problems(where, field, action, value, known)
+        return problems
+
     def describe(self, settings: dict[str, Any]) -> str:
-        parts = [f"{c.get('action', 'set')} {c.get('field')}" for c in settings.get("changes", [])]
-        return "Update " + ", ".join(parts) if parts else self.label
+        parts = [_describe_change(c) for c in settings.get("changes", [])]
+        return ("Update contact: " + ", ".join(parts)) if parts else self.label
 
     def execute_batch(self, ctxs: list[StepContext]) -> list[StepResult]:
-        updates = []
-        for ctx in ctxs:
-            changes = {c["field"]: self._value(c, ctx) for c in ctx.settings["changes"]}
-            updates.append((ctx.participant.person_id, changes, ctx.idempotency_key))
-        try:
-            applied = ctxs[0].crm.update_persons(updates)
-        except CrmError as exc:
-            return [StepResult.exit(f"update failed: {exc}") for _ in ctxs]
-        return [
-            StepResult.advance(
-                "updated " + ", ".join(sorted(done)) if done else "no change",
-                counters={"contact.updated": 1},
-            )
-            for done in applied
-        ]
+        known = {f.key: f for f in ctxs[0].crm.list_fields()}
+        results: dict[int, StepResult] = {}
+        updates: dict[int, tuple[str, dict[str, Any], str]] = {}
+        for i, ctx in enumerate(ctxs):
+            try:
+                updates[i] = (ctx.participant.person_id, self._changes(ctx, known), ctx.idempotency_key)
+            except Refused as exc:
+                results[i] = StepResult.exit(f"update failed: {exc}")
+        for i, done in self._write(ctxs[0].crm, updates, results).items():
+            if done:
+                shown = ", ".join(f"{k} {_short(v[0])} → {_short(v[1])}" for k, v in done.items())
+                results[i] = StepResult.advance(f"updated {shown}", counters={"contact.updated": 1})
+            else:
+                results[i] = StepResult.advance("no change")
+        return [results[i] for i in range(len(ctxs))]
 
-    def _value(self, change: dict[str, Any], ctx: StepContext) -> Any:
-        action, value = change["action"], change.get("value")
+    def _write(
+        self, crm: Any, updates: dict[int, tuple[str, dict[str, Any], str]], results: dict[int, StepResult]
+    ) -> dict[int, dict[str, Any]]:
+        """Apply the updates in one call; what each changed, by index."""
+        if not updates:
+            return {}
+        try:
+            return dict(zip(updates, crm.update_persons(list(updates.values())), strict=True))
+        except CrmError:
+            pass
+        # One bad update fails the whole batch (the local CRM checks all first): find
+        # out whose it was, so only that participant exits.
+        applied = {}
+        for i, update in updates.items():
+            try:
+                applied[i] = crm.update_persons([update])[0]
+            except CrmError as exc:
+                results[i] = StepResult.exit(f"update failed: {exc}")
+        return applied
+
+    def _changes(self, ctx: StepContext, known: dict[str, FieldInfo]) -> dict[str, Any]:
+        changes: dict[str, Any] = {}
+        for change in ctx.settings["changes"]:
+            field, action = change["field"], change["action"]
+            info = known.get(field)
+            if info is None:
+                raise Refused(f"unknown field {field!r}: the CRM has no such person or company field")
+            if not info.writable:
+                raise Refused(f"field {field!r} cannot be changed")
+            allowed = TYPE_ACTIONS.get(info.type, ("set", "clear"))
+            if action not in allowed:
+                raise Refused(_not_for(field, action, info.type))
+            if info.entity == "company" and not (ctx.person or {}).get("company"):
+                raise Refused(f"cannot change {field!r}: the person has no company")
+            changes[field] = self._value(change, info, ctx)
+        return changes
+
+    def _value(self, change: dict[str, Any], info: FieldInfo, ctx: StepContext) -> Any:
+        action, value, field = change["action"], change.get("value"), change["field"]
         if action == "clear":
             return None
-        if action == "set_now":
-            return ctx.now
         if action in ("add", "subtract"):
-            current = person_value(ctx.person or {}, change["field"]) or 0
-            delta = float(value or 0) * (1 if action == "add" else -1)
-            total = float(current) + delta
+            delta = _number(value)
+            if delta is None:
+                raise Refused(f"cannot {action} {value!r}: {field!r} needs a number")
+            current = _number(person_value(ctx.person or {}, field)) or 0.0
+            total = current + (delta if action == "add" else -delta)
             return int(total) if total.is_integer() else total
-        return value
+        if action in ("set_now", "set_relative"):
+            seconds = 0.0 if action == "set_now" else relative_seconds(value)
+            if seconds is None:
+                raise Refused(f"{value!r} is not a time relative to now such as '+3 days' (for {field!r})")
+            tz = zone((ctx.person or {}).get("timezone"), ctx.flow.doc.get("timezone", "UTC"))
+            moment = dt.datetime.fromtimestamp(ctx.now + seconds, tz).replace(microsecond=0)
+            return moment.date().isoformat() if info.type == "date" else moment.isoformat()
+        return _as_type(value, info)
+
+
+def _as_type(value: Any, info: FieldInfo) -> Any:
+    """A value typed in the designer (often text) as the field's type wants it."""
+    if info.type == "number" and isinstance(value, str):
+        number = _number(value)
+        if number is None:
+            raise Refused(f"{value!r} is not a number (for {info.key!r})")
+        return int(number) if number.is_integer() else number
+    if info.type == "bool" and not isinstance(value, bool):
+        truth = _truthy(value) if value is not None else None
+        if truth is None:
+            raise Refused(f"{value!r} is not true or false (for {info.key!r})")
+        return truth
+    if info.type == "text" and isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+def _not_for(field: str, action: str, field_type: str) -> str:
+    allowed = ", ".join(TYPE_ACTIONS.get(field_type, ("set", "clear")))
+    return f"cannot {action} {field!r}: it is a {field_type} field (it can be: {allowed})"
+
+
+def _value_problems(where: str, field: str, action: str, value: Any, known: str | None) -> list[str]:
+    if action == "set" and value is None:
+        return [f"{where}.value is required to set {field!r} (use clear to empty it)"]
+    if action in ("add", "subtract") and _number(value) is None:
+        return [f"{where}.value: {action} needs a number, not {value!r}"]
+    if action == "set_relative" and relative_seconds(value) is None:
+        return [f"{where}.value: {value!r} is not a time relative to now such as '+3 days' or '-2 hours'"]
+    if action == "set" and known == "date" and isinstance(value, str) and _moment(value) is None:
+        return [f"{where}.value: {value!r} is not a date such as '2024-05-01'"]
+    return []
+
+
+def _short(value: Any) -> str:
+    text = "(empty)" if value is None else str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 @hookimpl
@@ -197,13 +721,18 @@ def superflow_register_step_types(register):
 @hookimpl
 def superflow_register_triggers(register):
     register(FieldChangedTrigger())
+    register(PersonCreated())
 
 
 @hookimpl
 def superflow_register_filters(register):
     register(FieldFilter())
+    register(HasEmail())
+    register(HasMobile())
+    register(Language())
 
 
 @hookimpl
 def superflow_register_success_criteria(register):
     register(FieldValueCriterion())
+    register(FieldChangedCriterion())

@@ -1,1 +1,71 @@
-"""(being written)"""
+"""Forms: "form submitted" as a trigger and as a success criterion.
+
+The web app turns a form post into ``form.submitted`` for the person, with the
+form's id in ``data["form_id"]``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, fields
+
+from superflow import hookimpl
+from superflow.components import SuccessCriterion, Trigger
+
+
+class FormSettings(Schema):
+    form = fields.String(
+        load_default=None,
+        allow_none=True,
+        metadata={"label": "Form", "help": "The form's id; empty: any form"},
+    )
+
+
+def _matches(event: Any, settings: dict[str, Any]) -> bool:
+    wanted = settings.get("form")
+    return not wanted or str(event.data.get("form_id")) == str(wanted)
+
+
+def _which(settings: dict[str, Any]) -> str:
+    return f"form {settings['form']!r}" if settings.get("form") else "any form"
+
+
+class FormSubmittedTrigger(Trigger):
+    name = "form_submitted"
+    label = "Form submitted"
+    category = "Forms"
+    description = "When the person submits a form."
+    event_types = ("form.submitted",)
+    settings_schema = FormSettings
+
+    def describe(self, settings: dict[str, Any]) -> str:
+        return f"When the person submits {_which(settings)}"
+
+    def matches(self, event: Any, settings: dict[str, Any]) -> bool:
+        return _matches(event, settings)
+
+
+class FormSubmittedCriterion(SuccessCriterion):
+    name = "form_submitted"
+    label = "Form submitted"
+    category = "Forms"
+    description = "Success when the person submits the form."
+    event_types = ("form.submitted",)
+    settings_schema = FormSettings
+
+    def describe(self, settings: dict[str, Any]) -> str:
+        return f"When the person submits {_which(settings)}"
+
+    def matches(self, event: Any, settings: dict[str, Any], participant: Any) -> bool:
+        return _matches(event, settings)
+
+
+@hookimpl
+def superflow_register_triggers(register):
+    register(FormSubmittedTrigger())
+
+
+@hookimpl
+def superflow_register_success_criteria(register):
+    register(FormSubmittedCriterion())

@@ -8,17 +8,21 @@ from typing import Any
 from marshmallow import Schema, fields
 
 from superflow import hookimpl
-from superflow.components import Filter, StepContext, StepResult, StepType, Trigger
+from superflow.components import Filter, StepContext, StepResult, StepType, SuccessCriterion, Trigger
 
 
 class SelectionSettings(Schema):
-    selection = fields.String(required=True, metadata={"label": "Selection", "widget": "crm_selection"})
+    selection = fields.String(
+        required=True,
+        metadata={"label": "Selection", "help": "The selection's id in the CRM", "widget": "crm_selection"},
+    )
 
 
 class AddedToSelection(Trigger):
     name = "added_to_selection"
     label = "Added to selection"
     category = "Selections"
+    description = "When a person is added to the selection, by a flow or a colleague."
     event_types = ("selection.member_added",)
     settings_schema = SelectionSettings
 
@@ -29,10 +33,43 @@ class AddedToSelection(Trigger):
         return str(event.data.get("selection_id")) == str(settings["selection"])
 
 
+class AddedToSelectionCriterion(SuccessCriterion):
+    """Success when the person is in the selection: added while in the flow (by the
+    flow or a colleague), or already a member before a step."""
+
+    name = "added_to_selection"
+    label = "Added to selection"
+    category = "Selections"
+    description = "Success when the person is added to the selection (or already is a member)."
+    event_types = ("selection.member_added",)
+    settings_schema = SelectionSettings
+
+    def readiness(self, settings: dict[str, Any], flow: Any) -> list[str]:
+        trigger = flow.doc.get("trigger") or {}
+        if trigger.get("type") == "added_to_selection" and str(
+            (trigger.get("settings") or {}).get("selection")
+        ) == str(settings.get("selection")):
+            return [
+                "selection: the trigger enrols the members of this selection, so everyone would"
+                " succeed at once; choose another selection"
+            ]
+        return []
+
+    def describe(self, settings: dict[str, Any]) -> str:
+        return f"When the person is in selection {settings.get('selection', '?')}"
+
+    def matches(self, event: Any, settings: dict[str, Any], participant: Any) -> bool:
+        return str(event.data.get("selection_id")) == str(settings["selection"])
+
+    def holds(self, person: dict[str, Any], settings: dict[str, Any], participant: Any) -> bool:
+        return str(settings["selection"]) in [str(s) for s in person.get("selections") or []]
+
+
 class InSelection(Filter):
     name = "in_selection"
     label = "Member of selection"
     category = "Selections"
+    description = "The person is a member of the selection."
     settings_schema = SelectionSettings
 
     def describe(self, settings: dict[str, Any]) -> str:
@@ -65,12 +102,20 @@ class _SelectionStep(StepType):
 class AddToSelection(_SelectionStep):
     name = "add_to_selection"
     label = "Add to selection"
+    description = "Add the person to a selection in the CRM."
+
+    def describe(self, settings: dict[str, Any]) -> str:
+        return f"Add to selection {settings.get('selection', '?')}"
 
 
 class RemoveFromSelection(_SelectionStep):
     name = "remove_from_selection"
     label = "Remove from selection"
+    description = "Remove the person from a selection in the CRM."
     adding = False
+
+    def describe(self, settings: dict[str, Any]) -> str:
+        return f"Remove from selection {settings.get('selection', '?')}"
 
 
 @hookimpl
@@ -81,6 +126,11 @@ def superflow_register_triggers(register):
 @hookimpl
 def superflow_register_filters(register):
     register(InSelection())
+
+
+@hookimpl
+def superflow_register_success_criteria(register):
+    register(AddedToSelectionCriterion())
 
 
 @hookimpl

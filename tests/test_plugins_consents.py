@@ -1,0 +1,68 @@
+"""Consent and subscription filters, on consents given and withdrawn in the CRM."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import flow_doc, started
+from superflow import flows
+from superflow.events import Event
+from superflow.flow import FlowInvalid, FlowNotReady
+
+WAIT = {"id": "w", "type": "wait", "settings": {"amount": 1, "unit": "days"}}
+
+
+def participant_of(rt, flow, person_id):
+    pid = rt.redis.hget(f"sf:person:{person_id}", flow.id)
+    return rt.store.participant(pid) if pid else None
+
+
+def test_consent_and_subscription_filters(sf_runtime, run_jobs, crm):
+    rt = sf_runtime
+    people = {name: crm.create_person(first_name=name)["id"] for name in ("Ada", "Bjorn", "Cecilie")}
+    crm.set_consent(people["Ada"], "emarketing", True)
+    crm.set_consent(people["Bjorn"], "emarketing", True)
+    crm.set_consent(people["Bjorn"], "emarketing", False)  # withdrawn
+    crm.set_consent(people["Cecilie"], "store", True)
+    crm.set_subscription(people["Ada"], "newsletter", True)
+    crm.set_subscription(people["Bjorn"], "newsletter", True)
+    crm.set_subscription(people["Bjorn"], "newsletter", False)  # unsubscribed
+    cases = [
+        ("consent", {}, {"Ada"}),
+        ("consent", {"granted": False}, {"Bjorn", "Cecilie"}),
+        ("consent", {"purpose": "store"}, {"Cecilie"}),
+        ("subscription", {"name": "newsletter"}, {"Ada"}),
+        ("subscription", {"name": "newsletter", "subscribed": False}, {"Bjorn", "Cecilie"}),
+    ]
+    made = []
+    for i, (kind, settings, _) in enumerate(cases):
+        filters = {"op": "and", "conditions": [{"type": kind, "settings": settings}]}
+        made.append(started(rt, flow_doc([WAIT], name=f"Case {i}", filters=filters)))
+    rt.emit([Event("api.event", pid, {"name": "signed_up"}) for pid in people.values()])
+    run_jobs()
+    for flow, (kind, settings, expected) in zip(made, cases, strict=True):
+        names = {name for name, pid in people.items() if participant_of(rt, flow, pid)}
+        assert names == expected, (kind, settings)
+
+
+def test_bad_settings_are_named(sf_runtime):
+    filters = {
+        "op": "and",
+        "conditions": [
+            {"type": "consent", "settings": {"purpose": 7, "granted": "perhaps"}},
+            {"type": "subscription", "settings": {"subscribed": "yes please"}},
+        ],
+    }
+    with pytest.raises(FlowInvalid) as info:
+        flows.create(sf_runtime, flow_doc([WAIT], filters=filters))
+    errors = {e["field"]: e["message"] for e in info.value.errors}
+    assert errors == {
+        "filters.conditions[0].settings.purpose": "Not a valid string.",
+        "filters.conditions[0].settings.granted": "Not a valid boolean.",
+        "filters.conditions[1].settings.subscribed": "Not a valid boolean.",
+    }
+    filters = {"op": "and", "conditions": [{"type": "subscription", "settings": {}}]}
+    draft = flows.create(sf_runtime, flow_doc([WAIT], filters=filters))
+    with pytest.raises(FlowNotReady) as refused:
+        flows.start(sf_runtime, draft.id)
+    assert refused.value.problems == ["Filter 'Email subscription': name is required"]
