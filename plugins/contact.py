@@ -65,7 +65,7 @@ KNOWN_TYPES = {
 def engine_now() -> float:
     """The engine's time (the controllable clock in tests), for relative dates in
     conditions: filters are not handed the time."""
-    current = getattr(_runtime, "_current", None)
+    current = _runtime.running()
     return current.clock.now() if current is not None else time.time()
 
 

@@ -18,7 +18,6 @@ import mimetypes
 import re
 import smtplib
 import ssl
-from dataclasses import dataclass
 from email.message import EmailMessage as MimeMessage
 from email.utils import formataddr, formatdate, make_msgid
 from html import unescape
@@ -29,7 +28,14 @@ from urllib.parse import quote
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from superflow import hookimpl
-from superflow.channels import ChannelError, EmailMessage, EmailTransport, deliver, result_of
+from superflow.channels import (
+    ChannelError,
+    EmailMessage,
+    EmailTransport,
+    PermanentFailure,
+    deliver,
+    result_of,
+)
 from superflow.components import Filter, StepContext, StepResult, StepType, SuccessCriterion, Trigger
 from superflow.crm import CrmError
 from superflow.merge import MergeError, render
@@ -39,25 +45,6 @@ log = logging.getLogger(__name__)
 EMAIL_ACTIONS = {"email.opened": "opened the email", "link.clicked": "clicked a link in the email"}
 MAX_ATTACHMENTS_BYTES = 25 * 1024 * 1024
 SENT_TO_TTL = 30 * 86400
-
-
-@dataclass(frozen=True)
-class PermanentFailure:
-    """What a transport returns *in place of a message id* for a message the
-    receiving side refused for good (an SMTP 5xx, a gateway's 4xx).
-
-    ``reason`` is the server's own answer ("550 5.1.1 No such user").
-    ``address_refused`` is true when the recipient's address itself was refused
-    (SMTP's 5xx to ``RCPT TO``): the send email step then marks the person's
-    address as blocked in the CRM.  Either way the participant exits with the
-    reason, and the message is not tried again.  A transport that meets a
-    temporary failure raises :class:`~superflow.channels.ChannelError` instead, with
-    ``sent`` holding the results (ids and ``PermanentFailure``s) of the messages
-    handled before it.
-    """
-
-    reason: str
-    address_refused: bool = False
 
 
 class AttachmentSettings(Schema):
@@ -128,7 +115,7 @@ def attachments_dir(config: Any = None) -> Path:
         from superflow import runtime
         from superflow.config import Config
 
-        current = getattr(runtime, "_current", None)
+        current = runtime.running()
         config = current.config if current is not None else Config.from_env()
     return Path(config.data_dir) / "attachments"
 

@@ -18,10 +18,9 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from superflow import hookimpl
-from superflow.channels import SmsMessage, deliver, result_of
+from superflow.channels import PermanentFailure, SmsMessage, deliver, result_of
 from superflow.components import StepContext, StepResult, StepType
 from superflow.merge import MergeError, render
-from superflow.plugins.email import PermanentFailure
 
 GSM7 = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"

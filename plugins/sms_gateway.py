@@ -54,8 +54,7 @@ from typing import Any
 import requests
 
 from superflow import hookimpl
-from superflow.channels import ChannelError, SmsMessage, SmsProvider
-from superflow.plugins.email import PermanentFailure
+from superflow.channels import ChannelError, PermanentFailure, SmsMessage, SmsProvider
 
 DEFAULT_BODY = '{"to": "{to}", "from": "{sender}", "text": "{text}", "reference": "{reference}"}'
 PLACEHOLDER = re.compile(r"\{(to|sender|text|reference)\}")

@@ -25,6 +25,25 @@ class ChannelError(Exception):
         self.sent = list(sent)
 
 
+@dataclass(frozen=True)
+class PermanentFailure:
+    """What a transport returns *in place of a message id* for a message the
+    receiving side refused for good (an SMTP 5xx, a gateway's 4xx).
+
+    ``reason`` is the server's own answer ("550 5.1.1 No such user").
+    ``address_refused`` is true when the recipient's address itself was refused
+    (SMTP's 5xx to ``RCPT TO``): the send email step then marks the person's
+    address as blocked in the CRM.  Either way the participant exits with the
+    reason, and the message is not tried again.  A transport that meets a
+    temporary failure raises :class:`~superflow.channels.ChannelError` instead, with
+    ``sent`` holding the results (ids and ``PermanentFailure``s) of the messages
+    handled before it.
+    """
+
+    reason: str
+    address_refused: bool = False
+
+
 @dataclass
 class EmailMessage:
     to: str

@@ -128,6 +128,11 @@ def set_current(runtime: Runtime | None) -> None:
     _current = runtime
 
 
+def running() -> Runtime | None:
+    """The process's runtime if one was set up, else ``None`` (never builds one)."""
+    return _current
+
+
 def current() -> Runtime:
     """The process's runtime; built from the environment on first use."""
     global _current

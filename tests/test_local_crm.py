@@ -19,7 +19,7 @@ from superflow.plugins.local_crm.seed import seed_demo, seed_persons
 PERSON_KEYS = {
     "id", "first_name", "last_name", "full_name", "email", "mobile", "language",
     "birth_date", "timezone", "email_blocked", "company", "fields", "consents",
-    "subscriptions", "selections",
+    "subscriptions", "selections", "projects",
 }  # fmt: skip
 COMPANY_KEYS = {"id", "name", "category", "business", "our_contact", "our_service_contact"}
 
@@ -108,6 +108,8 @@ def test_seed_demo_gives_the_promised_crm(crm: LocalCrm, emitted: Recorder) -> N
     granted = sum(p["consents"]["emarketing"] for p in persons)
     assert 240 <= granted < 300
     newsletter = summary["selections"]["Newsletter subscribers"]
+    project = summary["projects"]["Autumn campaign"]
+    assert sum(project in p["projects"] for p in persons) == summary["project_size"] > 0
     for person in persons:
         subscribed = person["subscriptions"]["newsletter"]
         assert (newsletter in person["selections"]) == subscribed
@@ -364,7 +366,11 @@ def test_created_records_emit_their_events(crm: LocalCrm, ada: dict, emitted: Re
         ("request.created", pid, request),
         ("consent.changed", pid, {"purpose": "emarketing", "granted": True}),
         ("subscription.changed", pid, {"name": "newsletter", "subscribed": True}),
-        ("project.member_added", pid, {"project_id": project["id"]}),
+        (
+            "project.member_added",
+            pid,
+            {"project_id": project["id"], "member_type": "Participant", "status": "Invited"},
+        ),
         ("project.member_removed", pid, {"project_id": project["id"]}),
     ]
     assert len(emitted.calls) == len(emitted.events)
@@ -439,3 +445,108 @@ def test_local_crm_path_setting_moves_the_database(tmp_path: Path) -> None:
     assert path.exists()
     assert not (tmp_path / "data" / "crm.sqlite").exists()
     backend.close()
+
+
+def test_project_memberships_appear_on_the_person(crm: LocalCrm, ada: dict) -> None:
+    pid = ada["person"]["id"]
+    autumn, spring = crm.create_project("Autumn campaign")["id"], crm.create_project("Spring fair")["id"]
+    selection = crm.create_selection("Newsletter")["id"]
+    crm.add_to_project(spring, [pid])
+    crm.add_to_project(autumn, [pid], member_type="Participant")
+    crm.add_to_selection(selection, [pid])
+
+    person = crm.get_person(pid)
+    assert person["projects"] == sorted([autumn, spring], key=int)
+    assert person["selections"] == [selection]
+    assert crm.project_members(autumn) == [{"person_id": pid, "member_type": "Participant", "status": None}]
+    crm.remove_from_project(spring, [pid])
+    assert crm.get_person(pid)["projects"] == [autumn]
+
+
+def test_list_follow_ups_is_an_associates_calendar(crm: LocalCrm, ada: dict) -> None:
+    pid, kari = ada["person"]["id"], ada["associate"]["id"]
+    ola = crm.create_associate("Ola Hansen")["id"]
+    crm.create_follow_up(
+        pid, "Morning", "meeting", owner=kari,
+        starts_at="2024-10-01T09:00:00+02:00", ends_at="2024-10-01T10:00:00+02:00",
+    )  # fmt: skip
+    crm.create_follow_up(
+        pid, "Lunch (UTC)", "meeting", owner=kari,
+        starts_at="2024-10-01T10:00:00+00:00", ends_at="2024-10-01T11:00:00+00:00",
+    )  # fmt: skip
+    crm.create_follow_up(pid, "No end", "task", owner=kari, starts_at="2024-10-01T09:30:00+02:00")
+    crm.create_follow_up(
+        pid, "Ola's", "meeting", owner=ola,
+        starts_at="2024-10-01T09:00:00+02:00", ends_at="2024-10-01T10:00:00+02:00",
+    )  # fmt: skip
+
+    day = crm.list_follow_ups(kari, "2024-10-01T00:00:00+02:00", "2024-10-02T00:00:00+02:00")
+    assert [f["title"] for f in day] == ["Morning", "Lunch (UTC)"]
+    # 11:30-12:00 in Oslo is 09:30-10:00 UTC: between the two meetings (07-08 and 10-11 UTC).
+    assert crm.list_follow_ups(kari, "2024-10-01T11:30:00+02:00", "2024-10-01T12:00:00+02:00") == []
+    # 12:30 Oslo is 10:30 UTC, inside "Lunch (UTC)".
+    later = crm.list_follow_ups(kari, "2024-10-01T12:30:00+02:00", "2024-10-01T12:45:00+02:00")
+    assert [f["title"] for f in later] == ["Lunch (UTC)"]
+    assert crm.list_follow_ups("999", "2024-10-01T00:00:00+02:00", "2024-10-02T00:00:00+02:00") == []
+    with pytest.raises(CrmError, match="list_follow_ups.*'start'"):
+        crm.list_follow_ups(kari, "tomorrow", "2024-10-02T00:00:00+02:00")
+
+
+def test_request_categories_have_default_owners(crm: LocalCrm, ada: dict) -> None:
+    kari = ada["associate"]["id"]
+    billing = crm.create_request_category("Billing", default_owner=kari, idempotency_key="c1")
+    again = crm.create_request_category("Billing", default_owner=kari, idempotency_key="c1")
+    support = crm.create_request_category("Support")
+
+    assert billing == again == {"id": billing["id"], "name": "Billing", "default_owner": kari}
+    assert crm.list_request_categories() == [billing, support]
+    assert support["default_owner"] is None
+    with pytest.raises(CrmError, match="already a category named 'Billing'"):
+        crm.create_request_category("Billing")
+    with pytest.raises(CrmError, match="default_owner: associate 99 does not exist"):
+        crm.create_request_category("Sales", default_owner="99")
+
+
+def test_list_sales_and_requests_give_a_persons_records(crm: LocalCrm, ada: dict) -> None:
+    pid = ada["person"]["id"]
+    grace = crm.create_person(first_name="Grace")["id"]
+    first = crm.create_sale(pid, "Engine", 100)
+    second = crm.create_sale(pid, "Loom", 50, stage="won")
+    crm.create_sale(grace, "Compiler", 10)
+
+    assert crm.list_sales(pid) == [first, second]
+    assert crm.list_sales("424242") == crm.list_sales("nope") == []
+    request = crm.create_request(pid, "Invoice question", category="Billing")
+    crm.create_request(grace, "Password", category="Support")
+    assert crm.list_requests(pid) == [request]
+    assert crm.list_requests("nope") == []
+
+
+def test_the_local_crm_gives_scripts(crm: LocalCrm, ada: dict) -> None:
+    registered = []
+    local_crm.superflow_register_scripts(register=registered.append)
+    scripts = {script.name: script for script in registered}
+    assert set(scripts) == {"recalculate_score", "total_sales"}
+    assert all(script.label and script.description for script in registered)
+
+    class Services:
+        pass
+
+    services = Services()
+    services.crm = crm
+    pid = ada["person"]["id"]
+    crm.define_field("sales_total", "Sales total", "number")
+    crm.create_sale(pid, "Engine", 100.5)
+    crm.create_sale(pid, "Loom", 50, stage="won")
+    person = crm.get_person(pid)
+
+    assert scripts["recalculate_score"].run(person, None, services, {}) == "score set to 20 (2 sales)"
+    assert scripts["recalculate_score"].run(person, None, services, {}) == "score already 20 (2 sales)"
+    won = {"stages": ["won"], "points_per_sale": 5}
+    assert scripts["recalculate_score"].run(person, None, services, won) == "score set to 5 (1 sale)"
+    assert scripts["total_sales"].run(person, None, services, {}) == "sales_total set to 150.5 (2 sales)"
+    assert crm.get_person(pid)["fields"] == {"score": 5, "sales_total": 150.5}
+    missing = scripts["total_sales"].run(person, None, services, {"field": "revenue"})
+    assert missing == "not written: the CRM has no number field 'revenue' (2 sales)"
+    with pytest.raises(ValueError, match="'points_per_sale' must be a number"):
+        scripts["recalculate_score"].run(person, None, services, {"points_per_sale": "ten"})

@@ -61,7 +61,13 @@ def test_event_data_of_the_enrolling_event_reaches_the_email(sf_runtime, run_job
     body = "<ul>{% for item in event.cart %}<li>{{ item.name }} × {{ item.qty }}</li>{% endfor %}</ul>"
     flow = started(
         sf_runtime,
-        flow_doc([email_step("cart", subject="You left {{ event.cart | length }} items", html=body, tracking=False)]),
+        flow_doc(
+            [
+                email_step(
+                    "cart", subject="You left {{ event.cart | length }} items", html=body, tracking=False
+                )
+            ]
+        ),
     )
     cart = [{"name": "Kettle", "qty": 1}, {"name": "Mugs <set of 4>", "qty": 2}]
     sf_runtime.emit([Event("api.event", people[0], {"name": "signed_up", "cart": cart})])

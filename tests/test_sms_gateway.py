@@ -9,9 +9,8 @@ import requests
 import responses
 
 from conftest import flow_doc, started
-from superflow.channels import ChannelError, SmsMessage
+from superflow.channels import ChannelError, PermanentFailure, SmsMessage
 from superflow.events import Event
-from superflow.plugins.email import PermanentFailure
 from superflow.plugins.sms_gateway import HttpGateway
 
 URL = "https://sms.gateway.example/v1/messages"

@@ -1,14 +1,23 @@
 """The built-in ``local`` CRM backend: an embedded SQLite CRM for trying superflow out,
-for demos and for tests, with no CRM account needed."""
+for demos and for tests, with no CRM account needed; and the scripts it gives the
+"run script" step."""
 
 from collections.abc import Callable
 
 from superflow import hookimpl
+from superflow.components import Script
 from superflow.crm import CrmBackend
 
 from .backend import LocalCrm
+from .scripts import RecalculateScore, TotalSales
 
 
 @hookimpl
 def superflow_register_crm_backends(register: Callable[[type[CrmBackend]], None]) -> None:
     register(LocalCrm)
+
+
+@hookimpl
+def superflow_register_scripts(register: Callable[[Script], None]) -> None:
+    register(RecalculateScore())
+    register(TotalSales())

@@ -161,9 +161,10 @@ class LocalCrm(CrmBackend):
     def get_persons(self, person_ids: Iterable[str]) -> dict[str, Person]:
         """The persons that exist among ``person_ids``, keyed by id, in the order asked.
 
-        A person without a company has ``"company": None``.  Costs one query for the
-        field definitions and four per 500 ids, however many consents, subscriptions
-        and selections the persons have.
+        A person without a company has ``"company": None``; ``selections`` and
+        ``projects`` list the ids of those the person is a member of.  Costs one query
+        for the field definitions and four per 500 ids, however many consents,
+        subscriptions, selections and projects the persons have.
         """
         ids = db.int_ids(person_ids)
         if not ids:
@@ -215,6 +216,46 @@ class LocalCrm(CrmBackend):
                 (pid,),
             )
             return [db.row_dict(row) for row in rows]
+
+    def list_sales(self, person_id: str) -> list[Record]:
+        """The person's sales, oldest first (none for a person that does not exist)."""
+        ids = db.int_ids([person_id])
+        if not ids:
+            return []
+        rows = self._connection().execute("SELECT * FROM sales WHERE person_id = ? ORDER BY id", ids)
+        return [db.row_dict(row) for row in rows]
+
+    def list_requests(self, person_id: str) -> list[Record]:
+        """The person's customer-service requests, oldest first."""
+        ids = db.int_ids([person_id])
+        if not ids:
+            return []
+        rows = self._connection().execute("SELECT * FROM requests WHERE person_id = ? ORDER BY id", ids)
+        return [db.row_dict(row) for row in rows]
+
+    def list_follow_ups(self, associate_id: str, start: str, end: str) -> list[Record]:
+        """The follow-ups owned by an associate that overlap ``[start, end)`` (ISO date
+        and time with an offset), in order of their start: the associate's calendar.
+        A follow-up without an end takes no time and is left out."""
+        check_argument("list_follow_ups", "start", "datetime", start)
+        check_argument("list_follow_ups", "end", "datetime", end)
+        ids = db.int_ids([associate_id])
+        if not ids:
+            return []
+        rows = self._connection().execute(
+            "SELECT * FROM follow_ups WHERE owner = ? AND starts_at IS NOT NULL AND ends_at IS NOT NULL"
+            " AND julianday(starts_at) < julianday(?) AND julianday(ends_at) > julianday(?)"
+            " ORDER BY julianday(starts_at), id",
+            (ids[0], end, start),
+        )
+        return [db.row_dict(row) for row in rows]
+
+    def list_request_categories(self) -> list[Record]:
+        """``[{"id", "name", "default_owner"}, ...]``: who new requests of a category go to."""
+        rows = self._connection().execute(
+            "SELECT id, name, default_owner FROM request_categories ORDER BY id"
+        )
+        return [db.row_dict(row) for row in rows]
 
     def find_person_by_email(self, email: str) -> Person | None:
         """The person (lowest id) with this email address, ignoring case."""
@@ -436,7 +477,8 @@ class LocalCrm(CrmBackend):
         status: str | None = None,
         idempotency_key: str | None = None,
     ) -> None:
-        """Add persons as project members; emits ``project.member_added`` for new members."""
+        """Add persons as project members; emits ``project.member_added`` (with the
+        ``project_id``, ``member_type`` and ``status``) for new members."""
         extra = {"member_type": member_type, "status": status}
         self._add_members("project", project_id, person_ids, extra, idempotency_key)
 
@@ -466,7 +508,7 @@ class LocalCrm(CrmBackend):
                 f"INSERT INTO {table} ({names}) VALUES ({marks})",
                 [(owner, pid, *extra.values()) for pid in new],
             )
-            data = {column: str(owner)}
+            data = {column: str(owner), **extra}
             return None, [_event(f"{kind}.member_added", pid, data) for pid in new]
 
         self._write_once(idempotency_key, work)
@@ -643,6 +685,23 @@ class LocalCrm(CrmBackend):
         def work(conn: sqlite3.Connection) -> tuple[Record, list[Event]]:
             pid = db.require(conn, "persons", person_id, "create_request: person")
             return _create_for_person(conn, "requests", "request.created", pid, owner, values)
+
+        return self._write_once(idempotency_key, work)
+
+    def create_request_category(
+        self, name: str, default_owner: str | None = None, idempotency_key: str | None = None
+    ) -> Record:
+        """A request category; ``default_owner`` is the associate its new requests go to
+        when a flow assigns them by category.  Names are unique."""
+        require_text("create_request_category: name", name)
+
+        def work(conn: sqlite3.Connection) -> tuple[Record, list[Event]]:
+            owner = db.require_associate(conn, default_owner, "create_request_category: default_owner")
+            taken = conn.execute("SELECT 1 FROM request_categories WHERE name = ?", (name,)).fetchone()
+            if taken is not None:
+                raise CrmError(f"create_request_category: there is already a category named {name!r}")
+            values = {"name": name, "default_owner": owner}
+            return db.fetch(conn, "request_categories", db.insert(conn, "request_categories", values)), []
 
         return self._write_once(idempotency_key, work)
 

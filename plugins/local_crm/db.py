@@ -16,7 +16,9 @@ from typing import Any, TypeVar
 from superflow.crm import CrmError
 
 CHUNK_SIZE = 500
-ID_COLUMNS = frozenset({"id", "person_id", "company_id", "owner", "our_contact", "our_service_contact"})
+ID_COLUMNS = frozenset(
+    {"id", "person_id", "company_id", "owner", "default_owner", "our_contact", "our_service_contact"}
+)
 
 T = TypeVar("T")
 

@@ -97,6 +97,7 @@ CREATE TABLE IF NOT EXISTS follow_ups (
     created_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS follow_ups_person ON follow_ups (person_id);
+CREATE INDEX IF NOT EXISTS follow_ups_owner ON follow_ups (owner, starts_at);
 
 CREATE TABLE IF NOT EXISTS requests (
     id INTEGER PRIMARY KEY,
@@ -110,6 +111,13 @@ CREATE TABLE IF NOT EXISTS requests (
     created_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS requests_person ON requests (person_id);
+
+-- Request categories, each with the associate new requests of the category go to.
+CREATE TABLE IF NOT EXISTS request_categories (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    default_owner INTEGER REFERENCES associates (id)
+);
 
 CREATE TABLE IF NOT EXISTS consents (
     person_id INTEGER NOT NULL REFERENCES persons (id),

@@ -1,0 +1,194 @@
+"""The projects plugin: add to / remove from project steps, the "added to project"
+trigger and success criterion, and the "member of project" filter."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import flow_doc, started
+from superflow import flows
+from superflow.events import Event
+from superflow.flow import FlowInvalid, FlowNotReady
+
+WAIT = {"id": "w", "type": "wait", "settings": {"amount": 3, "unit": "days"}}
+
+
+def signed_up(rt, *person_ids):
+    rt.emit([Event("api.event", pid, {"name": "signed_up"}) for pid in person_ids])
+
+
+def participant_of(rt, flow, person_id):
+    pid = rt.redis.hget(f"sf:person:{person_id}", flow.id)
+    return rt.store.participant(pid) if pid else None
+
+
+def members(crm, project):
+    return {m["person_id"]: (m["member_type"], m["status"]) for m in crm.project_members(project)}
+
+
+def test_add_to_and_remove_from_project(sf_runtime, run_jobs, crm, people):
+    rt = sf_runtime
+    autumn = crm.create_project("Autumn campaign")["id"]
+    spring = crm.create_project("Spring fair")["id"]
+    crm.add_to_project(spring, people[:3])
+    steps = [
+        {
+            "id": "add",
+            "type": "add_to_project",
+            "settings": {"project": autumn, "member_type": "Participant", "status": "Invited"},
+        },
+        {"id": "remove", "type": "remove_from_project", "settings": {"project": spring}},
+    ]
+    flow = started(rt, flow_doc(steps))
+    signed_up(rt, people[0], people[1])
+    run_jobs()
+
+    assert members(crm, autumn) == {
+        people[0]: ("Participant", "Invited"),
+        people[1]: ("Participant", "Invited"),
+    }
+    assert list(members(crm, spring)) == [people[2]]
+    assert crm.get_person(people[0])["projects"] == [autumn]
+    history = [
+        h["note"] for h in rt.store.history(participant_of(rt, flow, people[0]).id) if h["kind"] == "step"
+    ]
+    assert history == [f"added to project {autumn} as Participant", f"removed from project {spring}"]
+    stats = rt.store.stats(flow.id)
+    assert (stats["projects.added"], stats["projects.removed"], stats["completed"]) == (2, 2, 2)
+
+
+def test_a_project_that_does_not_exist_exits_with_the_reason(sf_runtime, run_jobs, people):
+    flow = started(
+        sf_runtime, flow_doc([{"id": "add", "type": "add_to_project", "settings": {"project": "99"}}])
+    )
+    signed_up(sf_runtime, people[0])
+    run_jobs()
+    p = participant_of(sf_runtime, flow, people[0])
+    assert p.status == "exited" and p.reason == "not added to project 99: project 99 does not exist"
+
+
+def test_running_the_step_again_after_a_crash_adds_once(sf_runtime, run_jobs, crm, people, monkeypatch):
+    rt = sf_runtime
+    autumn = crm.create_project("Autumn campaign")["id"]
+    flow = started(
+        rt, flow_doc([{"id": "add", "type": "add_to_project", "settings": {"project": autumn}}, WAIT])
+    )
+    trigger = {"type": "added_to_project", "settings": {"project": autumn}}
+    listener = started(rt, flow_doc([WAIT], trigger=trigger, name="Listener"))
+    rt.engine.handle_events([Event("api.event", people[0], {"name": "signed_up"})])
+    pid = participant_of(rt, flow, people[0]).id
+
+    class WorkerKilled(BaseException):
+        pass
+
+    def killed(*args, **kwargs):
+        raise WorkerKilled
+
+    with monkeypatch.context() as patch, pytest.raises(WorkerKilled):
+        patch.setattr(rt.engine, "_apply", killed)
+        rt.engine.advance([pid])
+    rt.engine.advance([pid])
+    run_jobs()
+
+    assert list(members(crm, autumn)) == [people[0]]
+    assert rt.store.participant(pid).step == "w"
+    assert rt.store.stats(flow.id)["projects.added"] == 1
+    # One project.member_added event: the listening flow enrolled the person once.
+    assert rt.store.stats(listener.id)["enrolled"] == 1
+
+
+def test_added_to_project_trigger_filter_and_criterion(sf_runtime, run_jobs, crm, people):
+    rt = sf_runtime
+    autumn = crm.create_project("Autumn campaign")["id"]
+    spring = crm.create_project("Spring fair")["id"]
+    crm.add_to_project(spring, [people[0], people[1]])
+    run_jobs()
+
+    trigger = {"type": "added_to_project", "settings": {"project": autumn, "member_type": "speaker"}}
+    speakers = started(
+        rt,
+        flow_doc(
+            [WAIT],
+            trigger=trigger,
+            filters={"conditions": [{"type": "in_project", "settings": {"project": spring}}]},
+            name="Speakers",
+        ),
+    )
+    success = {"criteria": [{"type": "added_to_project", "settings": {"project": autumn}}]}
+    invited = started(rt, flow_doc([WAIT], success=success, name="Invitation"))
+    signed_up(rt, people[2], people[3])
+    run_jobs()
+
+    # A colleague adds people to the autumn project in the CRM.
+    crm.add_to_project(autumn, [people[0]], member_type="Speaker")
+    crm.add_to_project(autumn, [people[1]], member_type="Guest")
+    crm.add_to_project(autumn, [people[2]], member_type="Speaker")
+    run_jobs()
+
+    # Only speakers who are also in the spring project enter "Speakers".
+    assert participant_of(rt, speakers, people[0]).source == "project.member_added"
+    assert participant_of(rt, speakers, people[1]) is None
+    assert participant_of(rt, speakers, people[2]) is None
+    p = participant_of(rt, invited, people[2])
+    assert p.status == "succeeded" and p.reason == "success: project.member_added"
+    assert participant_of(rt, invited, people[3]).status == "active"
+
+
+def test_the_criterion_also_holds_for_a_member_before_the_next_step(sf_runtime, run_jobs, crm, people):
+    rt = sf_runtime
+    autumn = crm.create_project("Autumn campaign")["id"]
+    crm.add_to_project(autumn, [people[0]])
+    run_jobs()
+    success = {"criteria": [{"type": "added_to_project", "settings": {"project": autumn}}]}
+    flow = started(rt, flow_doc([WAIT], success=success))
+    signed_up(rt, people[0], people[1])
+    run_jobs()
+    member = participant_of(rt, flow, people[0])
+    assert member.status == "succeeded" and member.reason == "success criteria met"
+    assert participant_of(rt, flow, people[1]).status == "active"
+
+
+def test_settings_are_checked_with_the_field_named(sf_runtime):
+    rt = sf_runtime
+    with pytest.raises(FlowInvalid) as invalid:
+        flows.create(
+            rt, flow_doc([{"id": "a", "type": "add_to_project", "settings": {"project": 7, "status": 1}}])
+        )
+    assert {(e["field"], e["message"]) for e in invalid.value.errors} == {
+        ("steps[0].settings.project", "Not a valid string."),
+        ("steps[0].settings.status", "Not a valid string."),
+    }
+    draft = flows.create(
+        rt,
+        flow_doc(
+            [{"id": "a", "type": "remove_from_project", "settings": {}}],
+            trigger={"type": "added_to_project", "settings": {}},
+            filters={"conditions": [{"type": "in_project", "settings": {}}]},
+        ),
+    )
+    with pytest.raises(FlowNotReady) as refused:
+        flows.start(rt, draft.id)
+    assert refused.value.problems == [
+        "Trigger 'Added to project': project is required",
+        "Filter 'Member of project': project is required",
+        "Step 1 'Remove from project': project is required",
+    ]
+
+
+def test_components_describe_themselves(sf_runtime):
+    registry = sf_runtime.registry
+    assert registry.step_type("add_to_project").describe({"project": "3"}) == "Add to project 3"
+    assert registry.trigger("added_to_project").describe({"project": "3", "member_type": "Speaker"}) == (
+        "When a person is added to project 3 as Speaker"
+    )
+    components = [
+        registry.step_type("add_to_project"),
+        registry.step_type("remove_from_project"),
+        registry.trigger("added_to_project"),
+        registry.filter("in_project"),
+        registry.criterion("added_to_project"),
+    ]
+    for component in components:
+        assert component.category == "Projects"
+        for name, field in component.settings_schema().fields.items():
+            assert field.metadata.get("label") and field.metadata.get("help"), f"{component.name}.{name}"
