@@ -51,7 +51,7 @@ def _current_runtime() -> Any | None:
     """
     from superflow import runtime
 
-    return runtime._current
+    return runtime.running()
 
 
 def _short(text: str) -> str:

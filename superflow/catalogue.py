@@ -7,6 +7,7 @@ built-in plugins, and a test keeps the two the same.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from marshmallow import fields, missing, validate
@@ -61,10 +62,22 @@ def _component(kind: str, name: str, item: Any, owner: str) -> list[str]:
     schema = getattr(item, "settings_schema", None)
     if schema is not None and schema().fields:
         lines += ["| setting | type | required | default | what it is |", "|---|---|---|---|---|"]
-        for field_name, field in schema().fields.items():
-            lines.append(_row(field_name, field))
+        lines += _rows("", schema())
         lines.append("")
     return lines
+
+
+def _rows(prefix: str, schema: Any) -> list[str]:
+    """A row per setting; an object's or a list of objects' own settings follow it
+    as ``owner.rule`` or ``changes[].field``."""
+    rows = []
+    for field_name, field in schema.fields.items():
+        rows.append(_row(prefix + field_name, field))
+        inner = field.inner if isinstance(field, fields.List) else field
+        if isinstance(inner, fields.Nested) and not inspect.isfunction(inner.nested):
+            nested = inner.schema
+            rows += _rows(f"{prefix}{field_name}{'[]' if inner is not field else ''}.", nested)
+    return rows
 
 
 def _row(name: str, field: fields.Field) -> str:

@@ -19,6 +19,7 @@ Persons travel as plain dicts (JSON-serialisable) of this shape::
         "consents": {"emarketing": True, "store": True},
         "subscriptions": {"newsletter": True},
         "selections": ["1", "4"],
+        "projects": ["2"],
     }
 
 Every write takes an ``idempotency_key``: the engine passes one per participation and
@@ -121,8 +122,61 @@ class CrmBackend:
     ) -> None:
         raise NotImplementedError
 
+    def add_to_project(
+        self,
+        project_id: str,
+        person_ids: list[str],
+        member_type: str | None = None,
+        status: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> None:
+        raise NotImplementedError
+
+    def remove_from_project(
+        self, project_id: str, person_ids: list[str], idempotency_key: str | None = None
+    ) -> None:
+        raise NotImplementedError
+
+    def create_sale(self, person_id: str, title: str, amount: float = 0.0, **details: Any) -> dict[str, Any]:
+        """A sale for the person (``sale_type``, ``stage``, ``probability``,
+        ``expected_date``, ``owner``, ``idempotency_key``); emits ``sale.created``."""
+        raise NotImplementedError
+
+    def create_follow_up(
+        self, person_id: str, title: str, type: str = "task", **details: Any
+    ) -> dict[str, Any]:
+        """An appointment/task/call (``starts_at``, ``ends_at``, ``owner``,
+        ``description``, ``idempotency_key``); emits ``follow_up.created``."""
+        raise NotImplementedError
+
+    def create_request(self, person_id: str, title: str, **details: Any) -> dict[str, Any]:
+        """A customer-service request (``category``, ``status``, ``priority``,
+        ``owner``, ``first_message``, ``idempotency_key``); emits ``request.created``."""
+        raise NotImplementedError
+
+    def list_projects(self) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def list_follow_ups(self, associate_id: str, start: float, end: float) -> list[dict[str, Any]]:
+        """An associate's follow-ups overlapping ``[start, end)`` (their calendar)."""
+        raise NotImplementedError
+
+    def list_request_categories(self) -> list[dict[str, Any]]:
+        """``[{"id", "name", "default_owner"}]``: who gets a request of each category."""
+        raise NotImplementedError
+
+    def list_sales(self, person_id: str) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def list_requests(self, person_id: str) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
     def close(self) -> None:
-        """Release connections; called when the process stops."""
+        """Release connections; called when the process stops.
+
+        Optional: ``run_script(name, person_id, arguments, idempotency_key=None)``
+        and ``list_scripts()`` for a CRM that runs scripts of its own (the run
+        script step uses them when no registered script has the name)."""
 
 
 def person_value(person: dict[str, Any], key: str) -> Any:

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 
 from superflow.config import Config
-from superflow.runtime import Runtime
+from superflow.runtime import Runtime, set_current
 
 
 def create_app(test_config: Mapping[str, Any] | None = None, runtime: Runtime | None = None) -> Flask:
@@ -20,6 +20,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, runtime: Runtime | 
     if test_config:
         app.config.update(test_config)
     app.extensions["superflow"] = runtime
+    set_current(runtime)
 
     from superflow.webapp import health, views
 
