@@ -550,3 +550,23 @@ def test_the_local_crm_gives_scripts(crm: LocalCrm, ada: dict) -> None:
     assert missing == "not written: the CRM has no number field 'revenue' (2 sales)"
     with pytest.raises(ValueError, match="'points_per_sale' must be a number"):
         scripts["recalculate_score"].run(person, None, services, {"points_per_sale": "ten"})
+
+
+def test_a_company_change_tells_every_colleague(tmp_path):
+    from superflow.config import Config
+    from superflow.plugins.local_crm.backend import LocalCrm
+
+    emitted = []
+    crm = LocalCrm(Config(data_dir=tmp_path), emitted.extend)
+    company = crm.create_company(name="Fjord AS", category="Prospect")
+    ada = crm.create_person(first_name="Ada", company_id=company["id"])
+    bo = crm.create_person(first_name="Bo", company_id=company["id"])
+    emitted.clear()
+    crm.update_person(ada["id"], {"company.category": "Customer"})
+    kinds = sorted((e.type, e.person_id) for e in emitted)
+    assert kinds == [("company.updated", bo["id"]), ("person.updated", ada["id"])]
+    company_event = next(e for e in emitted if e.type == "company.updated")
+    assert company_event.data == {
+        "company_id": company["id"],
+        "changes": {"company.category": ["Prospect", "Customer"]},
+    }

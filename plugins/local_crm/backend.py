@@ -335,8 +335,30 @@ class LocalCrm(CrmBackend):
         with self._writing() as conn:
             plan = UpdatePlan(conn, checked, call)
             results = plan.apply()
-        self._emit([_event("person.updated", pid, {"changes": diff}) for pid, diff in plan.changed])
+            colleagues = self._colleagues(conn, plan.changed)
+        events = [_event("person.updated", pid, {"changes": diff}) for pid, diff in plan.changed]
+        events += [_event("company.updated", pid, data) for pid, data in colleagues]
+        self._emit(events)
         return results
+
+    def _colleagues(
+        self, conn: sqlite3.Connection, changed: list[tuple[str, dict[str, Any]]]
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """A company field changed through one person changed it for everyone at the
+        company: ``company.updated`` for each of the others, as a CRM webhook would."""
+        found = []
+        for pid, diff in changed:
+            company_diff = {k: v for k, v in diff.items() if k.startswith("company.")}
+            if not company_diff:
+                continue
+            rows = conn.execute(
+                "SELECT others.id, others.company_id FROM persons AS me"
+                " JOIN persons AS others ON others.company_id = me.company_id AND others.id != me.id"
+                " WHERE me.id = ?",
+                (int(pid),),
+            ).fetchall()
+            found += [(str(other), {"company_id": str(cid), "changes": company_diff}) for other, cid in rows]
+        return found
 
     def create_person(self, idempotency_key: str | None = None, **fields: Any) -> Person:
         """Create a person from field keys (built-in and extra) and ``company_id``;
