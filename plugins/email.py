@@ -11,6 +11,7 @@ them by emitting ``link.clicked`` (``data={"participant_id", "step_id", "url"}``
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import logging
@@ -203,6 +204,13 @@ def add_tracking(html: str, base: str, secret: str, participant_id: str, step_id
     return html + pixel
 
 
+def _address_key(address: str) -> str:
+    """A short digest of the lower-cased address: the duplicate check keeps one per
+    participant, and a digest costs Redis less than the address itself."""
+    digest = hashlib.blake2b(address.strip().lower().encode(), digest_size=9).digest()
+    return base64.urlsafe_b64encode(digest).decode()
+
+
 class SendEmail(StepType):
     """Send an email with merge tags to each participant.
 
@@ -212,7 +220,7 @@ class SendEmail(StepType):
     withdrawn, the mailing's ``subscription`` not cancelled, and not a duplicate
     ("duplicate address": another person with the same address already got, or is
     getting, this step's email).  Sent addresses are kept per flow step in the
-    Redis hash ``sf:sent-to:<flow id>:<step id>`` (address → person id, kept 30
+    Redis hash ``sf:sent-to:<flow id>:<step id>`` (address digest → person id, kept 30
     days after the last send), so a person re-enrolled in the flow is not their own
     duplicate.
 
@@ -323,7 +331,7 @@ class SendEmail(StepType):
         ctx0 = written[0][1]
         visit = ctx0.idempotency_key[len(f"{ctx0.participant.id}:{ctx0.step['id']}") :]
         key = f"sf:sent-to:{ctx0.flow.id}:{ctx0.step['id']}{visit}"
-        addresses = [message.to.lower() for _, _, message in written]
+        addresses = [_address_key(message.to) for _, _, message in written]
         pipe = ctx0.services.redis.pipeline()
         for address, (_, ctx, _) in zip(addresses, written, strict=True):
             pipe.hsetnx(key, address, ctx.participant.person_id)

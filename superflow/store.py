@@ -128,8 +128,8 @@ class Participant:
             status=d["status"],
             step=d.get("step"),
             enrolled=d["enrolled"],
-            updated=d.get("updated", d["enrolled"]),
-            source=d.get("source", ""),
+            updated=d["enrolled"] + (d["h"][-1][0] if d.get("h") else 0),
+            source=d["h"][0][3] if d.get("h") and d["h"][0][2] == "enrolled" else "",
             event=d.get("event", {}),
             wait=d.get("wait"),
             reason=d.get("reason", ""),
@@ -148,10 +148,8 @@ class Participant:
             "status": self.status,
             "step": self.step,
             "enrolled": int(self.enrolled),
-            "updated": int(self.updated),
         }
         optional = {
-            "source": self.source,
             "event": self.event,
             "wait": self.wait,
             "reason": self.reason,
@@ -165,14 +163,16 @@ class Participant:
         return json.dumps(d, separators=(",", ":"), ensure_ascii=False)
 
     def note(self, ts: float, step: str | None, kind: str, text: str = "") -> None:
-        """Add an entry to the history: ``[time, step, kind, note]``, time in whole seconds."""
-        self.entries.append([int(ts), step or "", kind, text])
+        """Add an entry to the history: ``[seconds since enrolment, step, kind, note]``
+        (relative times are shorter, and participants are many)."""
+        self.entries.append([int(ts - int(self.enrolled)), step or "", kind, text])
 
     @property
     def history(self) -> list[dict[str, Any]]:
+        start = int(self.enrolled)
         return [
-            {"at": ts, "step": step or None, "kind": kind, "note": note}
-            for ts, step, kind, note in self.entries
+            {"at": at + start, "step": step or None, "kind": kind, "note": note}
+            for at, step, kind, note in self.entries
         ]
 
     def to_dict(self) -> dict[str, Any]:

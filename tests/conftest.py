@@ -7,8 +7,10 @@ from typing import Any
 import pytest
 
 from superflow import flows
+from superflow.events import Event
 from superflow.flow import Flow
 from superflow.runtime import Runtime
+from superflow.store import Participant
 
 
 def email_step(step_id: str, subject: str = "Hello {{person.first_name}}", **settings: Any) -> dict[str, Any]:
@@ -35,6 +37,17 @@ def flow_doc(
         "steps": steps,
         **extra,
     }
+
+
+def signed_up(rt: Runtime, *person_ids: str, name: str = "signed_up") -> None:
+    """What a sign-up form would send: an API event per person."""
+    rt.emit([Event("api.event", pid, {"name": name}) for pid in person_ids])
+
+
+def participant_of(rt: Runtime, flow: Flow, person_id: str) -> Participant | None:
+    """The person's latest participation in the flow, if any."""
+    pid = rt.redis.hget(f"sf:person:{person_id}", flow.id)
+    return rt.store.participant(pid) if pid else None
 
 
 def started(rt: Runtime, doc: dict[str, Any]) -> Flow:

@@ -4,20 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import email_step, flow_doc, started
+from conftest import email_step, flow_doc, participant_of, signed_up, started
 from superflow import flows
 from superflow.events import Event
 from superflow.flows import FlowStateError
 from superflow.plugins.outbox import Outbox
-
-
-def signed_up(rt, *person_ids, name="signed_up"):
-    rt.emit([Event("api.event", pid, {"name": name}) for pid in person_ids])
-
-
-def participant_of(rt, flow, person_id):
-    pid = rt.redis.hget(f"sf:person:{person_id}", flow.id)
-    return rt.store.participant(pid)
 
 
 def test_filters_let_in_only_matching_persons(sf_runtime, run_jobs, crm, people):

@@ -13,6 +13,7 @@ from types import ModuleType
 import pytest
 from click.testing import CliRunner
 
+from conftest import participant_of
 from superflow import flows
 from superflow.cli import cli
 from superflow.events import Event
@@ -120,11 +121,6 @@ def person(rt, first_name, **fields):
 
 def points(rt, person_id):
     return rt.crm.get_person(person_id)["fields"].get("loyalty_points")
-
-
-def participant_of(rt, flow, person_id):
-    pid = rt.redis.hget(f"sf:person:{person_id}", flow.id)
-    return rt.store.participant(pid) if pid else None
 
 
 def loyalty_doc(**extra):

@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import flow_doc, started
+from conftest import flow_doc, participant_of, started
 from superflow import flows
 from superflow.events import Event
 from superflow.flow import FlowInvalid, FlowNotReady
 
 WAIT = {"id": "w", "type": "wait", "settings": {"amount": 1, "unit": "days"}}
-
-
-def participant_of(rt, flow, person_id):
-    pid = rt.redis.hget(f"sf:person:{person_id}", flow.id)
-    return rt.store.participant(pid) if pid else None
 
 
 def test_consent_and_subscription_filters(sf_runtime, run_jobs, crm):

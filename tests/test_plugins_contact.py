@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from conftest import flow_doc, started
+from conftest import flow_doc, participant_of, signed_up, started
 from superflow import flows
 from superflow.events import Event
 from superflow.flow import FlowInvalid, FlowNotReady
@@ -15,17 +15,8 @@ from superflow.flow import FlowInvalid, FlowNotReady
 WAIT = {"id": "w", "type": "wait", "settings": {"amount": 1, "unit": "days"}}
 
 
-def participant_of(rt, flow, person_id):
-    pid = rt.redis.hget(f"sf:person:{person_id}", flow.id)
-    return rt.store.participant(pid) if pid else None
-
-
 def enrolled(rt, flow, person_ids):
     return {pid for pid in person_ids if participant_of(rt, flow, pid) is not None}
-
-
-def signed_up(rt, *person_ids):
-    rt.emit([Event("api.event", pid, {"name": "signed_up"}) for pid in person_ids])
 
 
 def update_step(*changes, step_id="u"):

@@ -9,16 +9,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from conftest import flow_doc, started
+from conftest import flow_doc, participant_of, started
 from superflow import flows
 from superflow.flow import FlowInvalid, FlowNotReady
 
 SHORT_WAIT = {"id": "w", "type": "wait", "settings": {"amount": 1, "unit": "minutes"}}
-
-
-def participant_of(rt, flow, person_id):
-    pid = rt.redis.hget(f"sf:person:{person_id}", flow.id)
-    return rt.store.participant(pid) if pid else None
 
 
 def advance_to(rt, day, hour, minute, tz="UTC"):

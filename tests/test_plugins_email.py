@@ -8,21 +8,12 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from conftest import email_step, flow_doc, started
+from conftest import email_step, flow_doc, participant_of, signed_up, started
 from superflow import flows
 from superflow.events import Event
 from superflow.flow import FlowInvalid, FlowNotReady
 from superflow.plugins.email import tracking_signature
 from superflow.plugins.outbox import Outbox
-
-
-def signed_up(rt, *person_ids, name="signed_up"):
-    rt.emit([Event("api.event", pid, {"name": name}) for pid in person_ids])
-
-
-def participant_of(rt, flow, person_id):
-    pid = rt.redis.hget(f"sf:person:{person_id}", flow.id)
-    return rt.store.participant(pid) if pid else None
 
 
 def recipients(rt):

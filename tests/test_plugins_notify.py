@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import flow_doc, started
+from conftest import flow_doc, participant_of, signed_up, started
 from superflow import flows
 from superflow.events import Event
 from superflow.flow import FlowInvalid, FlowNotReady
@@ -55,15 +55,6 @@ def sms_step(step_id="text", **settings):
             **settings,
         },
     }
-
-
-def signed_up(rt, *person_ids):
-    rt.emit([Event("api.event", pid, {"name": "signed_up"}) for pid in person_ids])
-
-
-def participant_of(rt, flow, person_id):
-    pid = rt.redis.hget(f"sf:person:{person_id}", flow.id)
-    return rt.store.participant(pid) if pid else None
 
 
 def step_notes(rt, participant):

@@ -5,21 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import flow_doc, started
+from conftest import flow_doc, participant_of, signed_up, started
 from superflow import flows
 from superflow.events import Event
 from superflow.flow import FlowInvalid, FlowNotReady
 
 WAIT = {"id": "w", "type": "wait", "settings": {"amount": 3, "unit": "days"}}
-
-
-def signed_up(rt, *person_ids):
-    rt.emit([Event("api.event", pid, {"name": "signed_up"}) for pid in person_ids])
-
-
-def participant_of(rt, flow, person_id):
-    pid = rt.redis.hget(f"sf:person:{person_id}", flow.id)
-    return rt.store.participant(pid) if pid else None
 
 
 def members(crm, project):

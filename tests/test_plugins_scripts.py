@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import flow_doc, started
+from conftest import flow_doc, participant_of, signed_up, started
 from superflow import flows, hookimpl
 from superflow.components import Script
 from superflow.events import Event
@@ -17,15 +17,6 @@ WAIT = {"id": "w", "type": "wait", "settings": {"amount": 3, "unit": "days"}}
 
 def script_step(name, step_id="run", **arguments):
     return {"id": step_id, "type": "run_script", "settings": {"script": name, "arguments": arguments}}
-
-
-def signed_up(rt, *person_ids):
-    rt.emit([Event("api.event", pid, {"name": "signed_up"}) for pid in person_ids])
-
-
-def participant_of(rt, flow, person_id):
-    pid = rt.redis.hget(f"sf:person:{person_id}", flow.id)
-    return rt.store.participant(pid) if pid else None
 
 
 def step_notes(rt, participant):

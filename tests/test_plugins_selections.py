@@ -5,21 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import flow_doc, started
+from conftest import flow_doc, participant_of, signed_up, started
 from superflow import flows
-from superflow.events import Event
 from superflow.flow import FlowNotReady
 
 WAIT = {"id": "w", "type": "wait", "settings": {"amount": 1, "unit": "days"}}
-
-
-def participant_of(rt, flow, person_id):
-    pid = rt.redis.hget(f"sf:person:{person_id}", flow.id)
-    return rt.store.participant(pid) if pid else None
-
-
-def signed_up(rt, *person_ids):
-    rt.emit([Event("api.event", pid, {"name": "signed_up"}) for pid in person_ids])
 
 
 def test_added_to_selection_enrols_the_new_members(sf_runtime, run_jobs, crm, people):

@@ -8,9 +8,8 @@ import pytest
 import requests
 import responses
 
-from conftest import flow_doc, started
+from conftest import flow_doc, signed_up, started
 from superflow.channels import ChannelError, PermanentFailure, SmsMessage
-from superflow.events import Event
 from superflow.plugins.sms_gateway import HttpGateway
 
 URL = "https://sms.gateway.example/v1/messages"
@@ -47,10 +46,6 @@ def gateway():
 
 def sms_step(text='Hei {{person.first_name}}: "50%" off\\today\n– reply STOP'):
     return {"id": "s1", "type": "send_sms", "settings": {"sender": "Superflow", "text": text}}
-
-
-def signed_up(rt, *person_ids):
-    rt.emit([Event("api.event", pid, {"name": "signed_up"}) for pid in person_ids])
 
 
 def phone(rt, first, mobile):

@@ -14,8 +14,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from conftest import email_step, flow_doc, started
-from superflow.events import Event
+from conftest import email_step, flow_doc, signed_up, started
 
 
 class Inbox:
@@ -64,10 +63,6 @@ def person(rt, first, address, **fields):
     p = rt.crm.create_person(first_name=first, email=address, **fields)
     rt.crm.set_consent(p["id"], "emarketing", True)
     return p["id"]
-
-
-def signed_up(rt, *person_ids):
-    rt.emit([Event("api.event", pid, {"name": "signed_up"}) for pid in person_ids])
 
 
 def test_emails_go_out_through_smtp_with_one_click_unsubscribe(sf_plugin, run_jobs, smtp_server):
