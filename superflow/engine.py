@@ -283,8 +283,10 @@ class Engine:
             pipe = self.rt.rq_redis.pipeline()  # WATCH first, MULTI below
             try:
                 pipe.watch(*keys)
-                previous = [pipe.hget(k, flow.id) for k in keys]
-                prev_pids = [p.decode() if p else None for p in previous]
+                reads = self.rt.redis.pipeline(transaction=False)
+                for key in keys:
+                    reads.hget(key, flow.id)
+                prev_pids = reads.execute()
                 prev = self.store.participants([p for p in prev_pids if p])
                 now = self.rt.clock.now()
                 admitted: list[tuple[str, Participant | None]] = []
@@ -551,11 +553,7 @@ class Engine:
     def _mark_running(self, ready: list[_Work]) -> None:
         """Note which step each participant is about to run, so that a run after a
         crash knows the step may have had its effect (``ctx.retried``)."""
-        ttl = max(60, self.rt.config.job_timeout * 2)
-        pipe = self.rt.redis.pipeline(transaction=False)
-        for w in ready:
-            pipe.set(store.run_key(w.p.id), w.p.step or "", ex=ttl)
-        pipe.execute()
+        self.rt.redis.mset({store.run_key(w.p.id): w.p.step or "" for w in ready})
 
     def _apply(self, changes: Changes, w: _Work, step: dict[str, Any], r: StepResult, now: float) -> None:
         """Record a step's result and move the participant as it says."""
