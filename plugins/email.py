@@ -219,10 +219,10 @@ class SendEmail(StepType):
     address ("no email address"), not blocked or bounced, e-marketing consent not
     withdrawn, the mailing's ``subscription`` not cancelled, and not a duplicate
     ("duplicate address": another person with the same address already got, or is
-    getting, this step's email).  Sent addresses are kept per flow step in the
-    Redis hash ``sf:sent-to:<flow id>:<step id>`` (address digest → person id, kept 30
-    days after the last send), so a person re-enrolled in the flow is not their own
-    duplicate.
+    getting, this step's email).  Addresses the CRM says more than one person has
+    are kept per flow step in the Redis hash ``sf:sent-to:<flow id>:<step id>``
+    (address digest → person id, kept 30 days after the last send), so a person
+    re-enrolled in the flow is not their own duplicate.
 
     Attachments reach the transport as ``EmailMessage.attachments`` items
     ``{"name", "content_type", "data" (bytes), "size"}``.  A transport may return a
@@ -324,23 +324,29 @@ class SendEmail(StepType):
         return ""
 
     def _first_of_address(self, written: list[tuple[int, StepContext, EmailMessage]]) -> list[bool]:
-        """Record each address for this flow step (and visit of it); true where the
-        address is this person's: the first to get it, or the same person again."""
+        """True where this person may have this step's email at this address: the
+        address is theirs alone in the CRM, or they are the first (or the same person
+        again) to get it in this flow step and visit.  Only addresses the CRM says are
+        shared are recorded, so the check costs nothing for everyone else."""
         if not written:
             return []
         ctx0 = written[0][1]
-        visit = ctx0.idempotency_key[len(f"{ctx0.participant.id}:{ctx0.step['id']}") :]
-        key = f"sf:sent-to:{ctx0.flow.id}:{ctx0.step['id']}{visit}"
-        addresses = [_address_key(message.to) for _, _, message in written]
-        pipe = ctx0.services.redis.pipeline()
-        for address, (_, ctx, _) in zip(addresses, written, strict=True):
-            pipe.hsetnx(key, address, ctx.participant.person_id)
-        pipe.hmget(key, addresses)
-        pipe.expire(key, SENT_TO_TTL)
-        holders = pipe.execute()[len(addresses)]
-        return [
-            holder == ctx.participant.person_id for holder, (_, ctx, _) in zip(holders, written, strict=True)
-        ]
+        shared = ctx0.crm.shared_addresses([message.to for _, _, message in written])
+        checked = [(i, ctx, message) for i, ctx, message in written if message.to.strip().lower() in shared]
+        first = dict.fromkeys((i for i, _, _ in written), True)
+        if checked:
+            visit = ctx0.idempotency_key[len(f"{ctx0.participant.id}:{ctx0.step['id']}") :]
+            key = f"sf:sent-to:{ctx0.flow.id}:{ctx0.step['id']}{visit}"
+            addresses = [_address_key(message.to) for _, _, message in checked]
+            pipe = ctx0.services.redis.pipeline()
+            for address, (_, ctx, _) in zip(addresses, checked, strict=True):
+                pipe.hsetnx(key, address, ctx.participant.person_id)
+            pipe.hmget(key, addresses)
+            pipe.expire(key, SENT_TO_TTL)
+            holders = pipe.execute()[len(addresses)]
+            for holder, (i, ctx, _) in zip(holders, checked, strict=True):
+                first[i] = holder == ctx.participant.person_id
+        return [first[i] for i, _, _ in written]
 
     def _not_sendable(self, ctx: StepContext, problem: str) -> StepResult:
         if ctx.settings["when_not_sendable"] == "skip":

@@ -95,6 +95,12 @@ class CrmBackend:
         """Which of ``person_ids`` are members of the selection."""
         raise NotImplementedError
 
+    def shared_addresses(self, addresses: Iterable[str]) -> set[str]:
+        """Which of these (lower-cased) email addresses belong to more than one person.
+        The send email step keeps its duplicate check for those only; this default
+        says "all of them", which is correct but costs Redis memory per message."""
+        return {a.strip().lower() for a in addresses if a}
+
     def persons_on_dates(self, field: str, dates: Iterable[str], yearly: bool) -> dict[str, str]:
         """Persons whose date ``field`` is one of ``dates`` (``YYYY-MM-DD``), or —
         ``yearly`` — falls on the same month and day in any year (birthdays):

@@ -570,3 +570,16 @@ def test_a_company_change_tells_every_colleague(tmp_path):
         "company_id": company["id"],
         "changes": {"company.category": ["Prospect", "Customer"]},
     }
+
+
+def test_shared_addresses_names_only_addresses_two_persons_have(tmp_path):
+    from superflow.config import Config
+    from superflow.plugins.local_crm.backend import LocalCrm
+
+    crm = LocalCrm(Config(data_dir=tmp_path), lambda events: None)
+    crm.create_person(first_name="Ada", email="Family@example.com")
+    crm.create_person(first_name="Bo", email="family@example.com")
+    crm.create_person(first_name="Cy", email="cy@example.com")
+    assert crm.shared_addresses(["FAMILY@example.com", "cy@example.com", "nobody@example.com"]) == {
+        "family@example.com"
+    }

@@ -266,6 +266,21 @@ class LocalCrm(CrmBackend):
             ).fetchone()
             return None if row is None else load_persons(conn, [row[0]])[str(row[0])]
 
+    def shared_addresses(self, addresses: Iterable[str]) -> set[str]:
+        """Which of these email addresses (lower case) more than one person has."""
+        wanted = sorted({a.strip().lower() for a in addresses if a})
+        shared: set[str] = set()
+        with self._reading() as conn:
+            for chunk in db.chunks(wanted):
+                marks = ",".join("?" * len(chunk))
+                rows = conn.execute(
+                    f"SELECT lower(email) FROM persons WHERE email COLLATE NOCASE IN ({marks})"
+                    " GROUP BY lower(email) HAVING count(*) > 1",
+                    chunk,
+                )
+                shared.update(row[0] for row in rows)
+        return shared
+
     def persons_on_dates(self, field: str, dates: Iterable[str], yearly: bool) -> dict[str, str]:
         """Persons whose date ``field`` (``birth_date`` or an extra date field) is one
         of ``dates`` (``YYYY-MM-DD``) — or, ``yearly``, falls on their month and day
