@@ -67,6 +67,20 @@ def superflow_register_scripts(register):
 
 
 @hookspec
+def superflow_register_routes(register):
+    """Give the web app routes: call ``register(blueprint)`` with Flask blueprints
+    (a CRM's webhook endpoint, a provider's delivery receipts).  Their handlers
+    verify what arrives, turn it into events and enqueue them; they never do the
+    work inline."""
+
+
+@hookspec
+def superflow_register_commands(cli):
+    """Add commands to the ``superflow`` command line: ``cli`` is the click group;
+    call ``cli.command()`` / ``cli.group()`` on it (``superflow superoffice check``)."""
+
+
+@hookspec
 def superflow_participant_enrolled(participant, flow):
     """A person entered a flow.  ``participant`` is a :class:`superflow.store.Participant`,
     ``flow`` a :class:`superflow.flow.Flow`.  Called in the worker, after the

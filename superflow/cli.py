@@ -38,6 +38,7 @@ def main() -> None:
     """Entry point: clear one-line errors instead of tracebacks for known failures."""
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        add_plugin_commands()
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:
         sys.exit(130)
@@ -47,6 +48,13 @@ def main() -> None:
     except _known_errors() as exc:
         _print_error(exc)
         sys.exit(1)
+
+
+def add_plugin_commands() -> None:
+    """Let plugins add commands (``superflow_register_commands``)."""
+    from superflow.registry import load_registry
+
+    load_registry(Config.from_env().plugins).hook.superflow_register_commands(cli=cli)
 
 
 def _print_error(exc: BaseException) -> None:

@@ -55,6 +55,9 @@ KINDS: dict[str, str] = {
     "sms_providers": "superflow_register_sms_providers",
     "scripts": "superflow_register_scripts",
 }
+"""Hooks that give named objects, by the registry's name for what they give.
+(``superflow_register_routes`` and ``superflow_register_commands`` give blueprints
+and commands, which the web app and the CLI collect themselves.)"""
 
 
 class PluginError(Exception):

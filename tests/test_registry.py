@@ -101,3 +101,42 @@ def test_a_throwaway_plugin_step_runs_in_a_flow(sf_plugin, run_jobs):
     assert [h["note"] for h in history if h["kind"] == "step"] == ["shouted"]
     assert rt.store.stats(flow.id)["completed"] == 1
     assert "acme_shout" not in sys.modules
+
+
+def test_plugins_add_routes_and_commands(sf_plugin):
+    import threading
+
+    import click
+    import requests
+    from click.testing import CliRunner
+    from flask import Blueprint
+    from werkzeug.serving import make_server
+
+    from superflow.webapp import create_app
+
+    bp = Blueprint("acme_hooks", __name__, url_prefix="/hooks/acme")
+    bp.add_url_rule("/", "ping", lambda: {"pong": True})
+
+    def commands(cli):
+        @cli.command()
+        def acme():
+            click.echo("acme ready")
+
+    module = plugin_module(
+        "acme_web",
+        superflow_register_routes=lambda register: register(bp),
+        superflow_register_commands=commands,
+    )
+    rt = sf_plugin(module)
+    server = make_server("127.0.0.1", 0, create_app(runtime=rt), threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        assert requests.get(f"http://127.0.0.1:{server.server_port}/hooks/acme/", timeout=5).json() == {
+            "pong": True
+        }
+    finally:
+        server.shutdown()
+
+    group = click.Group("superflow")
+    rt.registry.hook.superflow_register_commands(cli=group)
+    assert CliRunner().invoke(group, ["acme"]).output == "acme ready\n"

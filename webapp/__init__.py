@@ -22,10 +22,12 @@ def create_app(test_config: Mapping[str, Any] | None = None, runtime: Runtime | 
     app.extensions["superflow"] = runtime
     set_current(runtime)
 
-    from superflow.webapp import health, views
+    from superflow.webapp import api, forms, health, tracking, views
 
-    app.register_blueprint(views.bp)
-    app.register_blueprint(health.bp)
+    for blueprint in (views.bp, health.bp, tracking.bp, forms.bp, api.bp):
+        app.register_blueprint(blueprint)
+    for blueprint in plugin_routes(runtime):
+        app.register_blueprint(blueprint)
 
     @app.after_request
     def security_headers(response):
@@ -39,3 +41,10 @@ def create_app(test_config: Mapping[str, Any] | None = None, runtime: Runtime | 
         return response
 
     return app
+
+
+def plugin_routes(runtime: Runtime) -> list[Any]:
+    """The blueprints plugins give through ``superflow_register_routes``."""
+    blueprints: list[Any] = []
+    runtime.registry.hook.superflow_register_routes(register=blueprints.append)
+    return blueprints
