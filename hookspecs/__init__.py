@@ -67,6 +67,13 @@ def superflow_register_scripts(register):
 
 
 @hookspec
+def superflow_register_periodic_tasks(register):
+    """Give work to run every so often: call ``register(task)`` with
+    :class:`superflow.components.PeriodicTask` objects (poll a CRM for changes it
+    sends no webhook for).  The workers' tick queues each as a job when it is due."""
+
+
+@hookspec
 def superflow_register_routes(register):
     """Give the web app routes: call ``register(blueprint)`` with Flask blueprints
     (a CRM's webhook endpoint, a provider's delivery receipts).  Their handlers

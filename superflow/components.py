@@ -260,3 +260,19 @@ class Script:
         self, person: dict[str, Any], participant: Participant, services: Any, arguments: dict[str, Any]
     ) -> str:
         raise NotImplementedError
+
+
+class PeriodicTask:
+    """Work a plugin wants done every ``every_seconds`` (engine time): the workers'
+    tick queues :meth:`run` as a job when it is due, one at a time across all
+    workers.  Keep it incremental (ask for what changed since the last run, which
+    you may keep in Redis under a key of your own) and quick; emit events for what
+    you find rather than doing the work inline."""
+
+    name: ClassVar[str] = ""
+    label: ClassVar[str] = ""
+    every_seconds: ClassVar[float] = 300.0
+
+    def run(self, services: Any) -> str:
+        """Do one round; return a short line for the log."""
+        raise NotImplementedError

@@ -38,6 +38,7 @@ MAX_STEP_ATTEMPTS = 5
 TICK_LOCK = "sf:tick:lock"
 DEFERRED_EVENTS = "sf:deferred-events"
 SCAN_NEXT = "sf:scan:next"
+PERIODIC_NEXT = "sf:periodic:next"
 
 # Take a lease on many participants in one round trip: SET NX PX for each key,
 # or keep it when this job already holds it.  Returns 1/0 per key.
@@ -731,6 +732,7 @@ class Engine:
                 changes.advance = list(dict.fromkeys(due + stuck))
                 self._commit(changes)
             scanned = self._schedule_scans(now)
+            self._schedule_periodic(now)
             if events:
                 pipe = self.rt.rq_redis.pipeline()
                 pipe.multi()
@@ -761,6 +763,29 @@ class Engine:
                 scanned += 1
         pipe.execute()
         return scanned
+
+    def _schedule_periodic(self, now: float) -> None:
+        """Queue each plugin's periodic task whose time has come."""
+        tasks = self.registry.all("periodic_tasks")
+        if not tasks:
+            return
+        names = sorted(tasks)
+        due = self.rt.redis.hmget(PERIODIC_NEXT, names)
+        pipe = self.rt.rq_redis.pipeline()
+        pipe.multi()
+        queued = 0
+        for name, next_run in zip(names, due, strict=True):
+            if next_run is None or float(next_run) <= now:
+                pipe.hset(PERIODIC_NEXT, name, now + float(tasks[name].every_seconds))
+                jobs.enqueue_periodic(self.rt, name, pipeline=pipe)
+                queued += 1
+        if queued:
+            pipe.execute()
+
+    def run_periodic(self, name: str) -> str:
+        outcome = self.registry.get("periodic_tasks", name).run(self.rt)
+        log.info("periodic task %s: %s", name, outcome)
+        return outcome
 
     def scan(self, flow_id: str, start: float, end: float) -> list[str]:
         """Ask a flow's scanning trigger who is due in ``(start, end]`` and enrol

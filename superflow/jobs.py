@@ -95,6 +95,17 @@ def enqueue_scan(
     _enqueue(rt, "superflow.jobs.scan", (flow_id, start, end), pipeline)
 
 
+def periodic(name: str) -> None:
+    """One round of a plugin's periodic task."""
+    from superflow.runtime import current
+
+    current().engine.run_periodic(name)
+
+
+def enqueue_periodic(rt: Runtime, name: str, pipeline: Pipeline | None = None) -> None:
+    _enqueue(rt, "superflow.jobs.periodic", (name,), pipeline)
+
+
 def enqueue_enrol(
     rt: Runtime,
     flow_id: str,

@@ -54,6 +54,7 @@ KINDS: dict[str, str] = {
     "email_transports": "superflow_register_email_transports",
     "sms_providers": "superflow_register_sms_providers",
     "scripts": "superflow_register_scripts",
+    "periodic_tasks": "superflow_register_periodic_tasks",
 }
 """Hooks that give named objects, by the registry's name for what they give.
 (``superflow_register_routes`` and ``superflow_register_commands`` give blueprints

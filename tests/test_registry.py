@@ -140,3 +140,28 @@ def test_plugins_add_routes_and_commands(sf_plugin):
     group = click.Group("superflow")
     rt.registry.hook.superflow_register_commands(cli=group)
     assert CliRunner().invoke(group, ["acme"]).output == "acme ready\n"
+
+
+def test_a_periodic_task_runs_once_per_period(sf_plugin, run_jobs):
+    from superflow.components import PeriodicTask
+
+    class CountRounds(PeriodicTask):
+        name = "count_rounds"
+        label = "Count rounds"
+        every_seconds = 300
+
+        def run(self, services):
+            services.redis.incr("test:rounds")
+            return "counted"
+
+    rt = sf_plugin(
+        plugin_module(
+            "acme_periodic", superflow_register_periodic_tasks=lambda register: register(CountRounds())
+        )
+    )
+    run_jobs(rt)
+    run_jobs(rt)
+    assert rt.redis.get("test:rounds") == "1"
+    rt.clock.advance(301)
+    run_jobs(rt)
+    assert rt.redis.get("test:rounds") == "2"
