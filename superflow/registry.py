@@ -43,6 +43,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "superflow.plugins.outbox",
     "superflow.plugins.api_events",
     "superflow.plugins.local_crm",
+    "superflow.plugins.superoffice",
 )
 
 KINDS: dict[str, str] = {

@@ -1,0 +1,1 @@
+"""The SuperOffice CRM backend (being written)."""
