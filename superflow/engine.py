@@ -39,6 +39,11 @@ TICK_LOCK = "sf:tick:lock"
 DEFERRED_EVENTS = "sf:deferred-events"
 SCAN_NEXT = "sf:scan:next"
 PERIODIC_NEXT = "sf:periodic:next"
+SCANNED_TO_SCRIPT = """
+local current = tonumber(redis.call('HGET', KEYS[1], 'scanned_to') or '0')
+if tonumber(ARGV[1]) > current then redis.call('HSET', KEYS[1], 'scanned_to', ARGV[1]) end
+return 1
+"""
 
 # Take a lease on many participants in one round trip: SET NX PX for each key,
 # or keep it when this job already holds it.  Returns 1/0 per key.
@@ -758,7 +763,6 @@ class Engine:
         for fid, start in zip(flow_ids, starts, strict=True):
             begin = float(start) if start else now
             if begin < now:
-                pipe.hset(store.flow_key(fid), "scanned_to", now)
                 jobs.enqueue_scan(self.rt, fid, begin, now, pipeline=pipe)
                 scanned += 1
         pipe.execute()
@@ -804,9 +808,10 @@ class Engine:
                 f"occasion:{flow_id}:{event.person_id}:{occasion}", 400 * 86400
             ):
                 data[event.person_id] = event.data
-        if not data:
-            return []
-        return self.enrol(flow_id, list(data), f"{trigger.name}", event_data=data)
+        enrolled = self.enrol(flow_id, list(data), trigger.name, event_data=data) if data else []
+        # Only a scan that finished moves the mark: a failed one is scanned again next time.
+        self.rt.redis.eval(SCANNED_TO_SCRIPT, 1, store.flow_key(flow_id), end)
+        return enrolled
 
     # -- run, pause, resume, end ---------------------------------------------
     def pause(self, flow_id: str) -> None:

@@ -473,3 +473,36 @@ def test_a_scanning_trigger_enrols_each_person_once_per_occasion(sf_plugin, run_
     rt.redis.delete("sf:scan:next")
     run_jobs(rt)
     assert rt.store.stats(flow.id)["enrolled"] == 1, "the same occasion never enrols twice"
+
+
+def test_a_scan_that_failed_is_scanned_again(sf_plugin, run_jobs):
+    import types
+
+    from superflow import hookimpl
+    from superflow.components import Trigger
+
+    class Flaky(Trigger):
+        name = "flaky_dates"
+        label = "Flaky dates"
+        scans = True
+        calls = 0
+
+        def scan(self, settings, services, start, end):
+            Flaky.calls += 1
+            if Flaky.calls <= 6:  # the job and all its RQ retries
+                raise RuntimeError("CRM answered 503")
+            return [Event("date.reached", "1", {"occasion": "x"})]
+
+    module = types.ModuleType("flaky")
+    module.superflow_register_triggers = hookimpl(lambda register: register(Flaky()))
+    rt = sf_plugin(module)
+    rt.crm.create_person(first_name="Ada")
+    steps = [{"id": "w", "type": "wait", "settings": {"amount": 1}}]
+    flow = started(rt, flow_doc(steps, trigger={"type": "flaky_dates", "settings": {}}))
+    rt.clock.advance(120)
+    with pytest.raises(RuntimeError, match="CRM answered 503"):
+        run_jobs(rt)
+    assert rt.store.stats(flow.id).get("enrolled", 0) == 0
+    rt.clock.advance(120)
+    run_jobs(rt)
+    assert rt.store.stats(flow.id)["enrolled"] == 1
