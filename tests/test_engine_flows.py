@@ -500,7 +500,7 @@ def test_a_scan_that_failed_is_scanned_again(sf_plugin, run_jobs):
     steps = [{"id": "w", "type": "wait", "settings": {"amount": 1}}]
     flow = started(rt, flow_doc(steps, trigger={"type": "flaky_dates", "settings": {}}))
     rt.clock.advance(120)
-    with pytest.raises(RuntimeError, match="job\(s\) failed; the first: superflow.jobs.scan"):
+    with pytest.raises(RuntimeError, match=r"job\(s\) failed; the first: superflow.jobs.scan"):
         run_jobs(rt)
     assert rt.store.stats(flow.id).get("enrolled", 0) == 0
     rt.clock.advance(120)
