@@ -1,1 +1,37 @@
-"""The SuperOffice CRM backend (being written)."""
+"""The built-in ``superoffice`` CRM backend: flows against a SuperOffice tenant through
+its WebAPI, webhooks that start and advance flows, a poll for selection members, and the
+``superflow superoffice`` commands.  With another CRM configured it only registers."""
+
+from collections.abc import Callable
+from typing import Any
+
+from superflow import hookimpl
+from superflow.components import PeriodicTask
+from superflow.crm import CrmBackend
+
+from .backend import SuperOfficeCrm
+from .polling import SelectionPoll
+
+
+@hookimpl
+def superflow_register_crm_backends(register: Callable[[type[CrmBackend]], None]) -> None:
+    register(SuperOfficeCrm)
+
+
+@hookimpl
+def superflow_register_routes(register: Callable[[Any], None]) -> None:
+    from .webhooks import bp
+
+    register(bp)
+
+
+@hookimpl
+def superflow_register_periodic_tasks(register: Callable[[PeriodicTask], None]) -> None:
+    register(SelectionPoll())
+
+
+@hookimpl
+def superflow_register_commands(cli: Any) -> None:
+    from .commands import add_commands
+
+    add_commands(cli)

@@ -1,0 +1,293 @@
+"""The SuperOffice backend against a fake tenant on ``responses``: reads in batches,
+every write a step type makes, idempotent retries, authentication and errors."""
+
+from __future__ import annotations
+
+import pytest
+import responses
+from test_superoffice_fake import API, SETTINGS, FakeTenant, fixture
+
+from superflow.crm import CrmError, UnknownField
+from superflow.plugins.superoffice.backend import SuperOfficeCrm, reference
+from superflow.plugins.superoffice.client import NotConfigured, NotFound, SuperOfficeClient, SuperOfficeError
+from superflow.plugins.superoffice.ledger import Ledger
+
+
+@pytest.fixture
+def tenant():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        yield FakeTenant(rsps)
+
+
+@pytest.fixture
+def rt(sf_plugin, tenant):
+    runtime = sf_plugin(crm="superoffice", extra=SETTINGS)
+    runtime.events = []
+    runtime.crm.emit = runtime.events.extend
+    runtime.crm._redis = runtime.redis
+    runtime.crm.client._token = "valid-token"
+    return runtime
+
+
+def types(rt):
+    return [(e.type, e.person_id) for e in rt.events]
+
+
+# -- configuration -----------------------------------------------------------------
+def test_only_registers_when_not_configured(sf_runtime):
+    assert sf_runtime.registry.get("crm_backends", "superoffice") is SuperOfficeCrm
+    assert sf_runtime.config.crm == "local"
+
+
+def test_missing_url_names_the_setting(sf_plugin):
+    rt = sf_plugin(crm="superoffice")
+    with pytest.raises(NotConfigured, match="SUPERFLOW_SUPEROFFICE_URL"):
+        rt.crm  # noqa: B018
+
+
+def test_missing_credentials_are_named(sf_config):
+    from dataclasses import replace
+
+    config = replace(sf_config, extra={"superoffice_url": API})
+    with pytest.raises(NotConfigured, match="REFRESH_TOKEN"):
+        SuperOfficeClient(config)
+
+
+# -- reading ---------------------------------------------------------------------
+def test_get_persons_batches_fields_company_consents_and_user_fields(rt, tenant):
+    persons = rt.crm.get_persons(["18", "17", "99"])
+    assert list(persons) == ["18", "17"]
+    ada = persons["17"]
+    assert ada["full_name"] == "Ada Lovelace" and ada["email"] == "ada@example.com"
+    assert ada["mobile"] == "+47 912 34 567" and ada["birth_date"] == "1980-04-02"
+    assert ada["company"] == {
+        "id": "3",
+        "name": "Analytical Engines AS",
+        "category": "Customer",
+        "business": "IT",
+        "our_contact": "2",
+        "our_service_contact": "4",
+    }
+    assert ada["fields"] == {"score": 10, "tier": "gold"}
+    assert ada["consents"] == {"emarketing": True, "store": True}
+    assert persons["18"]["consents"] == {"emarketing": False}  # withdrawn blocks sending
+    assert persons["18"]["company"] is None and persons["18"]["birth_date"] is None
+    # one archive query each for persons, consents and projects: not one per person
+    assert tenant.calls("GET", "Person") == 1
+    assert tenant.calls("GET", "archive/ConsentPerson") == 1
+    assert tenant.calls("GET", "archive/ProjectMember") == 1
+
+
+def test_filters_over_many_persons_cost_a_query_per_hundred(rt, tenant):
+    for i in range(100, 350):
+        tenant.persons[str(i)] = {**tenant.persons["18"], "personId": i, "firstName": f"P{i}"}
+    persons = rt.crm.get_persons([str(i) for i in range(100, 350)])
+    assert len(persons) == 250
+    assert tenant.calls("GET", "Person") == 3
+
+
+def test_members_of_selections_projects_dates_and_shared_addresses(rt, tenant):
+    tenant.selection_members["5"] = {"17"}
+    assert rt.crm.members_of("5", ["17", "18"]) == {"17"}
+    assert rt.crm.selection_members("5") == ["17"]
+    assert rt.crm.list_selections() == [{"id": "5", "name": "Newsletter"}]
+    assert rt.crm.persons_on_dates("birth_date", ["2026-04-02"], yearly=True) == {"17": "1980-04-02"}
+    assert rt.crm.persons_on_dates("birth_date", ["2026-04-02"], yearly=False) == {}
+    tenant.persons["18"]["email/emailAddress"] = "ADA@example.com"
+    assert rt.crm.shared_addresses(["ada@example.com", "nobody@example.com"]) == {"ada@example.com"}
+    assert rt.crm.list_request_categories() == [{"id": "2", "name": "Support", "default_owner": None}]
+
+
+# -- writing: every step type ------------------------------------------------------------
+def test_update_person_and_user_fields_then_company_field(rt, tenant):
+    [applied] = rt.crm.update_persons([("17", {"first_name": "Augusta", "score": 25}, "k1")])
+    assert applied == {"first_name": ["Ada", "Augusta"], "score": [10, 25]}
+    assert tenant.entities["17"]["Firstname"] == "Augusta"
+    assert tenant.entities["17"]["UserDefinedFields"]["SuperOffice:3"] == "25"
+    assert types(rt) == [("person.updated", "17")]
+
+    tenant.persons["19"] = {**tenant.persons["17"], "personId": 19}
+    rt.crm.update_persons([("17", {"company.category": "Prospect"}, "k2")])
+    assert tenant.contacts["3"]["Category"] == {"Id": 2}
+    assert types(rt)[1:] == [("person.updated", "17"), ("company.updated", "19")]
+
+
+def test_update_refuses_unknown_fields_before_writing(rt, tenant):
+    with pytest.raises(UnknownField, match="'shoe_size'"):
+        rt.crm.update_persons([("17", {"first_name": "X"}, "a"), ("17", {"shoe_size": 41}, "b")])
+    assert tenant.calls("PUT", "Person/17") == 0
+
+
+def test_selection_members_added_and_removed_with_events(rt, tenant):
+    rt.crm.add_to_selection("5", ["17", "18"], idempotency_key="sel")
+    assert tenant.selection_members["5"] == {"17", "18"}
+    rt.crm.add_to_selection("5", ["17", "18"], idempotency_key="sel")
+    rt.crm.remove_from_selection("5", ["18"], idempotency_key="unsel")
+    assert tenant.selection_members["5"] == {"17"}
+    assert types(rt) == [
+        ("selection.member_added", "17"),
+        ("selection.member_added", "18"),
+        ("selection.member_removed", "18"),
+    ]
+    assert tenant.calls("POST", "Agents/Selection/AddSelectionMembers") == 1
+
+
+def test_project_members(rt, tenant):
+    rt.crm.add_to_project("7", ["17"], member_type="Participant", idempotency_key="p1")
+    rt.crm.add_to_project("7", ["17"], member_type="Participant", idempotency_key="p2")
+    assert [m["personId"] for m in tenant.project_members] == [17]
+    assert rt.crm.get_person("17")["projects"] == ["7"]
+    rt.crm.remove_from_project("7", ["17"], idempotency_key="p3")
+    assert tenant.project_members == []
+    assert [e.type for e in rt.events] == ["project.member_added", "project.member_removed"]
+
+
+def test_create_sale_follow_up_and_request(rt, tenant):
+    sale = rt.crm.create_sale(
+        "17", "Welcome offer", 1500.0, sale_type="Subscription", owner="2", idempotency_key="s1"
+    )
+    [stored] = tenant.sales.values()
+    assert stored["entity"]["SaleType"] == {"SaleTypeId": 1}
+    assert stored["entity"]["Contact"] == {"ContactId": 3}
+    assert sale["amount"] == 1500.0 and sale["sale_type"] == "Subscription"
+
+    follow_up = rt.crm.create_follow_up(
+        "17", "Call Ada", "phone_call", starts_at="2026-05-04T09:00:00+02:00", owner="2", idempotency_key="f1"
+    )
+    [appointment] = tenant.appointments.values()
+    assert appointment["entity"]["Type"] == "AppointmentForToDo"
+    assert appointment["text"].startswith("Call Ada")
+    assert follow_up["title"] == "Call Ada"
+
+    request = rt.crm.create_request(
+        "17", "Help", category="Support", first_message="Hi", idempotency_key="r1"
+    )
+    assert request["category"] == "Support"
+    assert tenant.messages[0]["Body"].startswith("Hi")
+    assert [e.type for e in rt.events] == ["sale.created", "follow_up.created", "request.created"]
+
+
+def test_a_retried_create_never_makes_a_second_record(rt, tenant):
+    first = rt.crm.create_sale("17", "Offer", 10.0, idempotency_key="flow1.p1:step")
+    again = rt.crm.create_sale("17", "Offer", 10.0, idempotency_key="flow1.p1:step")
+    assert first == again and len(tenant.sales) == 1
+    assert len(rt.events) == 1
+
+
+def test_a_create_interrupted_after_the_post_is_found_not_repeated(rt, tenant):
+    key = "flow1.p2:step"
+    Ledger(rt.redis).begin(key)  # the crashed run marked it pending ...
+    tenant._post_sale(
+        None,
+        None,
+        {"Heading": "Offer", "Amount": 5, "Person": {"PersonId": 17}, "Description": reference(key)},
+    )
+    sale = rt.crm.create_sale("17", "Offer", 5.0, idempotency_key=key)  # ... and the retry finds it
+    assert len(tenant.sales) == 1 and sale["id"] in tenant.sales
+    assert tenant.calls("POST", "Sale") == 0
+
+
+def test_run_script_and_a_tenant_that_does_not_allow_it(rt, tenant):
+    assert rt.crm.run_script("score", "17", {}, idempotency_key="x") == "scored person 17"
+    tenant.script_status = 403
+    with pytest.raises(CrmError, match="does not let superflow run CRMScripts"):
+        rt.crm.run_script("score", "17", {}, idempotency_key="y")
+
+
+def test_withdraw_consent_on_unsubscribe(rt, tenant):
+    rt.crm.set_consent("17", "emarketing", False, idempotency_key="u1")
+    assert tenant.entities["17"]["Consents"][0]["LegalBaseKey"] == "WITHDRAWN"
+    assert rt.crm.get_person("17")["consents"]["emarketing"] is False
+    assert [(e.type, e.data) for e in rt.events] == [
+        ("consent.changed", {"purpose": "emarketing", "granted": False})
+    ]
+    rt.crm.set_subscription("17", "Newsletter", False, idempotency_key="u2")
+    assert tenant.entities["17"]["ShipmentTypes"][0]["Selected"] is False
+
+
+def test_step_types_run_against_the_webapi(rt, tenant, run_jobs):
+    from conftest import flow_doc, participant_of, signed_up, started
+
+    rt.crm.emit = rt.emit
+    steps = [
+        {"id": "tag", "type": "add_to_selection", "settings": {"selection": "5"}},
+        {"id": "sale", "type": "create_sale", "settings": {"title": "Offer", "amount": 100}},
+    ]
+    flow = started(rt, flow_doc(steps))
+    signed_up(rt, "17")
+    run_jobs(rt)
+    notes = [h["note"] for h in rt.store.history(participant_of(rt, flow, "17").id)]
+    assert tenant.selection_members["5"] == {"17"} and len(tenant.sales) == 1, notes
+    assert participant_of(rt, flow, "17").status == "completed"
+
+
+# -- the client: auth, retries, errors ---------------------------------------------------------
+def client(rt, **changes):
+    from dataclasses import replace
+
+    slept = []
+    config = replace(rt.config, extra={**SETTINGS, **changes})
+    return SuperOfficeClient(config, sleep=slept.append), slept
+
+
+def test_an_expired_token_is_refreshed_once(rt, tenant):
+    c, _ = client(rt)
+    assert c.get("Person/17", "test")["PersonId"] == 17
+    assert c._token == "valid-token"
+    assert len([x for x in tenant.rsps.calls if "oauth/tokens" in x.request.url]) == 1
+
+
+def test_429_honours_retry_after_and_500_backs_off(rt, tenant):
+    c, slept = client(rt, superoffice_retries="3")
+    tenant.rsps.add("GET", API + "/Ping", status=429, headers={"Retry-After": "7"})
+    tenant.rsps.add("GET", API + "/Ping", status=500)
+    tenant.rsps.add("GET", API + "/Ping", json=[{"AssociateId": 2, "FullName": "Sam Seller"}])
+    c._token = "valid-token"
+    assert c.get("Ping", "ping") == [{"AssociateId": 2, "FullName": "Sam Seller"}]
+    assert slept == [7.0, 1.0]
+
+
+def test_errors_name_the_call_and_superoffice_s_message(rt, tenant):
+    c, _ = client(rt, superoffice_retries="1")
+    c._token = "valid-token"
+    with pytest.raises(
+        SuperOfficeError, match=r"create_sale: POST Sale failed \(400\): Field 'Heading' must not be"
+    ):
+        c.post("Sale", "create_sale", {"Heading": "", "Person": {"PersonId": 17}})
+    with pytest.raises(NotFound, match="get: GET Person/404: not found"):
+        c.get("Person/404", "get")
+    tenant.rsps.add("GET", API + "/Ping", status=503)
+    tenant.rsps.add("GET", API + "/Ping", status=503)
+    with pytest.raises(SuperOfficeError, match=r"GET Ping failed \(503\)") as err:
+        c.get("Ping", "ping")
+    assert err.value.status == 503
+
+
+def test_a_refused_refresh_is_a_clear_error(rt, tenant):
+    c, _ = client(rt)
+    tenant.refresh_status = 400
+    with pytest.raises(SuperOfficeError, match="token refresh at .* failed \\(400\\): invalid_grant"):
+        c.get("Person/17", "test")
+
+
+def test_system_user_ticket(rt, tenant):
+    c, _ = client(
+        rt,
+        superoffice_access_token="",
+        superoffice_refresh_token="",
+        superoffice_ticket="7T:abc",
+    )
+    tenant.rsps.add("GET", API + "/Ping", json=[])
+    c.get("Ping", "x")
+    sent = tenant.rsps.calls[-1].request.headers
+    assert sent["Authorization"] == "SOTicket 7T:abc" and sent["SO-AppToken"] == "app-secret"
+
+
+def test_fixtures_note_their_endpoint():
+    import json
+
+    from test_superoffice_fake import FIXTURES
+
+    for path in FIXTURES.glob("*.json"):
+        assert json.loads(path.read_text())["_endpoint"], path.name
+    assert fixture("sale_entity.json")["SaleId"] == 527331

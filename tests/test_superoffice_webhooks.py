@@ -1,0 +1,267 @@
+"""``/hooks/superoffice``: signatures, redelivery, the registration test call, events
+mapped from payloads; the selection poll; the commands; and a flow end to end:
+signed "person added" webhook → filters read through the WebAPI → email through a real
+SMTP server → "sale created" webhook → the participant succeeded."""
+
+from __future__ import annotations
+
+import email
+import json
+import logging
+import socket
+from email import policy
+
+import pytest
+import responses
+from aiosmtpd.controller import Controller
+from click.testing import CliRunner
+from test_superoffice_fake import SECRET, SETTINGS, FakeTenant, fixture
+
+from conftest import email_step, flow_doc, participant_of, started
+from superflow.plugins.superoffice import commands
+from superflow.plugins.superoffice.polling import SelectionPoll
+from superflow.plugins.superoffice.webhooks import signature
+from superflow.webapp import create_app
+
+
+@pytest.fixture
+def tenant():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        yield FakeTenant(rsps)
+
+
+def so_runtime(sf_plugin, **changes):
+    rt = sf_plugin(crm="superoffice", extra=SETTINGS, **changes)
+    rt.crm.client._token = "valid-token"
+    return rt
+
+
+@pytest.fixture
+def rt(sf_plugin, tenant):
+    return so_runtime(sf_plugin)
+
+
+@pytest.fixture
+def hooks(rt):
+    return create_app(runtime=rt).test_client()
+
+
+def post(client, payload, secret=SECRET, sign=True):
+    body = json.dumps(payload).encode()
+    headers = {"Content-Type": "application/json; charset=utf-8"}
+    if sign:
+        headers["X-SuperOffice-Signature"] = signature(secret, body)
+    return client.post("/hooks/superoffice", data=body, headers=headers)
+
+
+def queued_events(rt, run_jobs):
+    """Work the webhook jobs; return the events they handed to the engine."""
+    seen = []
+    original = rt.engine.handle_events
+
+    def spy(events):
+        seen.extend((e.type, e.person_id, e.data) for e in events)
+        return original(events)
+
+    rt.engine.handle_events = spy
+    run_jobs(rt)
+    return seen
+
+
+# -- verification ------------------------------------------------------------------------
+def test_signature_is_base64_hmac_sha256_of_the_raw_body():
+    # HMAC-SHA256("key", "The quick brown fox jumps over the lazy dog"), base64
+    assert signature("key", b"The quick brown fox jumps over the lazy dog") == (
+        "97yD9DBThCSxMpjmqm+xQ+9NWaFJRhdZl0edvC0aPNg="
+    )
+
+
+def test_missing_and_wrong_signatures_are_refused_and_logged(rt, hooks, caplog):
+    caplog.set_level(logging.WARNING)
+    payload = fixture("webhook_person_created.json")
+    missing = post(hooks, payload, sign=False)
+    wrong = post(hooks, payload, secret="not-the-secret")
+    assert missing.status_code == 401 and "missing" in missing.get_json()["error"]
+    assert wrong.status_code == 401 and "bad" in wrong.get_json()["error"]
+    assert "missing signature" in caplog.text and "bad signature" in caplog.text
+    assert rt.queue.count == 0
+
+
+def test_a_tampered_body_is_refused(hooks):
+    body = json.dumps(fixture("webhook_person_created.json")).encode()
+    sig = signature(SECRET, body)
+    response = hooks.post(
+        "/hooks/superoffice", data=body.replace(b"17", b"18"), headers={"X-SuperOffice-Signature": sig}
+    )
+    assert response.status_code == 401
+
+
+def test_registration_test_call_gets_200(hooks):
+    assert (
+        post(hooks, {"Event": "test", "EventId": "", "Timestamp": "2026-01-01T00:00:00Z"}).status_code == 200
+    )
+
+
+def test_person_created_is_queued_and_a_redelivery_is_ignored(rt, hooks, run_jobs):
+    payload = fixture("webhook_person_created.json")
+    assert post(hooks, payload).get_json() == {"ok": True}
+    assert post(hooks, payload).get_json() == {"ok": True, "duplicate": True}
+    assert rt.redis.ttl(f"sf:superoffice:event:{payload['EventId']}") > 0
+    assert queued_events(rt, run_jobs) == [("person.created", "17", {})]
+
+
+def test_person_changed_becomes_person_updated_with_old_and_new(rt, hooks, tenant, run_jobs):
+    rt.crm.get_persons(["17"])
+    rt.crm.ledger.remember("17", {"score": 10, "tier": "gold", "first_name": "Ada"})
+    tenant.persons["17"]["personUdef/SuperOffice:3"] = "600"
+    post(hooks, fixture("webhook_person_changed.json"))
+    assert queued_events(rt, run_jobs) == [("person.updated", "17", {"changes": {"score": [10, 600]}})]
+
+
+def test_own_writes_are_not_announced_twice(rt, hooks, tenant, run_jobs):
+    rt.crm.update_persons([("17", {"score": 11}, "k")])
+    sale = rt.crm.create_sale("17", "Offer", 5.0, idempotency_key="s")
+    run_jobs(rt)
+    changed = {**fixture("webhook_person_changed.json"), "EventId": "e-1"}
+    created = {**fixture("webhook_sale_created.json"), "EventId": "e-2", "PrimaryKey": int(sale["id"])}
+    post(hooks, changed)
+    post(hooks, created)
+    assert queued_events(rt, run_jobs) == []
+
+
+def test_sale_ticket_and_appointment_webhooks(rt, hooks, tenant, run_jobs):
+    tenant.sales["527331"] = {"entity": fixture("sale_entity.json")}
+    tenant.tickets["812"] = {"entity": fixture("ticket_entity.json")}
+    tenant.appointments["4401"] = {"entity": fixture("appointment_entity.json")}
+    post(hooks, fixture("webhook_sale_created.json"))
+    post(hooks, {"EventId": "t1", "Event": "ticket.created", "PrimaryKey": 812, "Entity": "ticket"})
+    post(
+        hooks, {"EventId": "a1", "Event": "activity.created", "PrimaryKey": 4401, "FieldValues": {"type": 1}}
+    )
+    seen = {t: (pid, data) for t, pid, data in queued_events(rt, run_jobs)}
+    assert seen["sale.created"][0] == "17" and seen["sale.created"][1]["amount"] == 1500.0
+    assert seen["sale.created"][1]["sale_type"] == "Subscription"
+    assert seen["request.created"][1]["category"] == "Support"
+    assert seen["follow_up.created"][1]["title"] == "Call Ada"
+
+
+def test_unconsent_webhook_becomes_consent_changed(rt, hooks, tenant, run_jobs):
+    rt.crm.ledger.remember("17", {"consent.emarketing": True})
+    tenant.consents[0]["legalBase/key"] = "WITHDRAWN"
+    post(hooks, {"EventId": "c1", "Event": "person.unconsented", "PrimaryKey": 17, "Entity": "person"})
+    assert queued_events(rt, run_jobs) == [
+        ("consent.changed", "17", {"purpose": "emarketing", "granted": False})
+    ]
+
+
+# -- the selection poll --------------------------------------------------------------------
+def test_selection_poll_is_incremental_and_announces_newcomers(rt, tenant, run_jobs):
+    poll = SelectionPoll()
+    tenant.selection_members["5"] = {"17"}
+    assert poll.run(rt) == "1 selection(s) changed, 0 new member(s)"  # first sight: a baseline
+    assert rt.crm.get_person("17")["selections"] == ["5"]
+    rt.clock.advance(300)
+    assert poll.run(rt) == "0 selection(s) changed, 0 new member(s)"  # nothing updated since
+    tenant.selection_members["5"].add("18")
+    tenant.selections["5"]["updatedDate"] = "2999-01-01T00:00:00"
+    assert poll.run(rt) == "1 selection(s) changed, 1 new member(s)"
+    assert queued_events(rt, run_jobs) == [("selection.member_added", "18", {"selection_id": "5"})]
+
+
+def test_poll_does_nothing_for_another_crm(sf_runtime):
+    assert SelectionPoll().run(sf_runtime).startswith("skipped")
+
+
+# -- commands ------------------------------------------------------------------------------
+def test_register_webhook_creates_then_updates(rt, tenant):
+    saved = commands.register_webhook(rt.crm.client, rt.config)
+    assert saved["TargetUrl"] == "http://superflow.test/hooks/superoffice"
+    assert "sale.created" in saved["Events"] and saved["Secret"] == SECRET
+    commands.register_webhook(rt.crm.client, rt.config, url="https://flows.example.com/hooks/superoffice")
+    assert [w["TargetUrl"] for w in tenant.webhooks] == ["https://flows.example.com/hooks/superoffice"]
+
+
+def test_check_reports_each_part(rt, tenant):
+    lines = commands.check(rt.crm.client, rt.config)
+    assert all(ok for ok, _ in lines[:3])
+    assert (False, "no 'superflow' webhook: run superflow superoffice register-webhook") in lines
+    commands.register_webhook(rt.crm.client, rt.config)
+    assert all(ok for ok, _ in commands.check(rt.crm.client, rt.config))
+
+
+def test_cli_group_is_added(monkeypatch, tenant):
+    import click
+
+    group = click.Group("superflow")
+    commands.add_commands(group)
+    for key, value in SETTINGS.items():
+        monkeypatch.setenv(f"SUPERFLOW_{key.upper()}", value)
+    monkeypatch.setenv("SUPERFLOW_CRM", "superoffice")
+    monkeypatch.setenv("SUPERFLOW_SUPEROFFICE_ACCESS_TOKEN", "valid-token")
+    result = CliRunner().invoke(
+        group, ["superoffice", "register-webhook", "--url", "https://x.test/hooks/superoffice"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "posts" in result.output
+    result = CliRunner().invoke(group, ["superoffice", "check"])
+    assert result.exit_code == 1 and "PROBLEM" in result.output  # the registered URL is not the base URL
+
+
+# -- end to end ------------------------------------------------------------------------------
+class Inbox:
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, port
+    controller.stop()
+
+
+def test_end_to_end_webhook_filters_smtp_and_sale_success(sf_plugin, tenant, smtp, run_jobs):
+    inbox, port = smtp
+    rt = so_runtime(sf_plugin, email_transport="smtp", smtp_host="127.0.0.1", smtp_port=port)
+    hooks = create_app(runtime=rt).test_client()
+    doc = flow_doc(
+        [email_step("welcome"), {"id": "w", "type": "wait", "settings": {"amount": 7, "unit": "days"}}],
+        trigger={"type": "person_created", "settings": {}},
+        filters={
+            "op": "and",
+            "conditions": [
+                {"type": "field", "settings": {"field": "company.category", "value": "Customer"}},
+                {"type": "consent", "settings": {"purpose": "emarketing"}},
+            ],
+        },
+        success={"criteria": [{"type": "sale_created", "settings": {}}]},
+    )
+    flow = started(rt, doc)
+
+    created = fixture("webhook_person_created.json")
+    assert post(hooks, created).status_code == 200
+    # Bjørn (18) has withdrawn e-marketing consent and no company: filtered out
+    post(hooks, {**created, "EventId": "other", "PrimaryKey": 18})
+    run_jobs(rt)
+
+    [message] = inbox.messages
+    assert message["To"] == "ada@example.com"
+    assert message["Subject"] == "Hello Ada"
+    assert participant_of(rt, flow, "18") is None
+    assert participant_of(rt, flow, "17").status == "active"
+
+    tenant.sales["527331"] = {"entity": fixture("sale_entity.json")}
+    assert post(hooks, fixture("webhook_sale_created.json")).status_code == 200
+    post(hooks, fixture("webhook_sale_created.json"))  # redelivered: ignored
+    run_jobs(rt)
+    assert participant_of(rt, flow, "17").status == "succeeded"
+    assert len(inbox.messages) == 1
