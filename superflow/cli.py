@@ -422,5 +422,71 @@ def crm_add_to_selection(state: State, selection_id: str, person_ids: tuple[str,
     click.echo(f"added {len(person_ids)} person(s) to selection {selection_id}")
 
 
+# -- API keys ------------------------------------------------------------------
+@cli.group()
+def apikeys() -> None:
+    """Keys for the JSON API (/api/v1): admin, editor, viewer or events role."""
+
+
+@apikeys.command("create")
+@click.argument("name")
+@click.option(
+    "--role",
+    type=click.Choice(["admin", "editor", "viewer", "events"]),
+    default="viewer",
+    show_default=True,
+    help="admin: everything; editor: flows, not running them; viewer: read only; events: post events.",
+)
+@click.option("--rate", default="600/60", show_default=True, help="Requests per seconds, e.g. 6000/60.")
+@pass_state
+def apikeys_create(state: State, name: str, role: str, rate: str) -> None:
+    """Make a key and print it (once: only its hash is kept)."""
+    from superflow import apikeys as keys
+
+    try:
+        limit, window = (int(part) for part in rate.split("/", 1))
+    except ValueError:
+        raise click.BadParameter("write it as REQUESTS/SECONDS, e.g. 600/60", param_hint="--rate") from None
+    try:
+        secret, key = keys.create(state.runtime.redis, name, role, limit=limit, window=window)
+    except keys.ApiKeyError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(secret)
+    click.echo(f"key {key.id} '{key.name}' ({key.role}, {limit}/{window}s); it is not shown again", err=True)
+
+
+@apikeys.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_state
+def apikeys_list(state: State, as_json: bool) -> None:
+    """Every key: id, name, role, rate limit, created and last used (never the key)."""
+    from superflow import apikeys as keys
+
+    found = keys.list_keys(state.runtime.redis)
+    if as_json:
+        click.echo(json.dumps([k.to_dict() for k in found], indent=2))
+        return
+    click.echo(f"{'ID':12}  {'ROLE':7}  {'RATE':9}  {'CREATED':16}  {'LAST USED':16}  NAME")
+    for k in found:
+        created = time.strftime("%Y-%m-%d %H:%M", time.localtime(k.created))
+        used = time.strftime("%Y-%m-%d %H:%M", time.localtime(k.last_used)) if k.last_used else "-"
+        rate = f"{k.limit}/{k.window}s"
+        click.echo(f"{k.id:12}  {k.role:7}  {rate:9}  {created:16}  {used:16}  {k.name}")
+
+
+@apikeys.command("revoke")
+@click.argument("name_or_id")
+@pass_state
+def apikeys_revoke(state: State, name_or_id: str) -> None:
+    """Revoke a key by name or id; it stops working at once."""
+    from superflow import apikeys as keys
+
+    try:
+        key = keys.revoke(state.runtime.redis, name_or_id)
+    except keys.ApiKeyError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"revoked key {key.id} '{key.name}'")
+
+
 if __name__ == "__main__":
     main()

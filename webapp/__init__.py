@@ -24,8 +24,9 @@ def create_app(test_config: Mapping[str, Any] | None = None, runtime: Runtime | 
 
     from superflow.webapp import api, forms, health, tracking, views
 
-    for blueprint in (views.bp, health.bp, tracking.bp, forms.bp, api.bp):
+    for blueprint in (views.bp, health.bp, tracking.bp, forms.bp):
         app.register_blueprint(blueprint)
+    api.init_app(app)
     for blueprint in plugin_routes(runtime):
         app.register_blueprint(blueprint)
 

@@ -1,7 +1,143 @@
-"""The JSON API for integrators, under ``/api/v1``."""
+"""The JSON API for integrators, under ``/api/v1``.
+
+flask-smorest builds the OpenAPI 3 document (``/api/v1/openapi.json``) from the
+marshmallow schemas of :mod:`superflow.webapp.api_schemas`; ``/api/v1/docs`` shows it.
+Resources live one per module (``api_flows``, ``api_participants``, ``api_events``,
+``api_reports``); this module ties them to the app: authentication and rate limits
+(:mod:`.api_auth`) and one error shape (:mod:`.api_errors`) for everything under
+``/api/v1``.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import html
+from typing import Any
 
-bp = Blueprint("api", __name__)
+from flask import Blueprint, Flask, Response, request, url_for
+from flask_smorest import Api
+from flask_smorest import Blueprint as ApiBlueprint
+from werkzeug.exceptions import HTTPException
+
+from superflow.crm import CrmError
+from superflow.flow import FlowInvalid, FlowNotReady, FlowSchema
+from superflow.flows import FlowNotFound, FlowStateError
+from superflow.participation import ParticipantBusy, ParticipantNotFound, ParticipationError
+from superflow.registry import UnknownComponent
+from superflow.webapp import api_errors
+from superflow.webapp.api_auth import authorise, rate_headers
+from superflow.webapp.api_errors import ApiError, ErrorSchema
+
+PREFIX = "/api/v1"
+
+bp = Blueprint("api", __name__, url_prefix=PREFIX)
+"""The pages about the API that need no key: the docs page."""
+
+DOCS_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>superflow API</title>
+<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css">
+</head><body>
+<p style="font-family:sans-serif;margin:1em">The OpenAPI document:
+<a href="{spec}">{spec}</a>. Authorise with an API key (<code>superflow apikeys create</code>).</p>
+<div id="swagger-ui"></div>
+<script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
+<script src="{init}"></script>
+</body></html>
+"""
+
+DOCS_INIT = """window.ui = SwaggerUIBundle({url: %s, dom_id: "#swagger-ui"});\n"""
+
+
+@bp.get("/docs")
+def docs() -> Response:
+    spec = url_for("api-docs.openapi_json")
+    page = DOCS_PAGE.format(spec=html.escape(spec), init=html.escape(url_for("api.docs_init")))
+    response = Response(page, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; script-src 'self' https://cdn.jsdelivr.net; "
+        "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data:"
+    )
+    return response
+
+
+@bp.get("/docs.js")
+def docs_init() -> Response:
+    import json
+
+    spec = url_for("api-docs.openapi_json")
+    return Response(DOCS_INIT % json.dumps(spec), mimetype="text/javascript")
+
+
+class SuperflowApi(Api):
+    """flask-smorest's ``Api`` with superflow's error shape, for ``/api/v1`` only."""
+
+    ERROR_SCHEMA = ErrorSchema
+
+    def handle_http_exception(self, error: HTTPException) -> Any:
+        if not request.path.startswith(PREFIX + "/") and request.path != PREFIX:
+            return error  # the rest of the app keeps Flask's own error pages
+        return api_errors.from_http_exception(error)
+
+
+def init_app(app: Flask) -> SuperflowApi:
+    """Set up flask-smorest and register every API resource."""
+    from superflow.webapp import api_events, api_flows, api_participants, api_reports
+
+    app.config.update(
+        API_TITLE="superflow",
+        API_VERSION="1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX=PREFIX,
+        OPENAPI_JSON_PATH="openapi.json",
+        API_SPEC_OPTIONS={
+            "info": {
+                "description": (
+                    "Marketing automation flows, their participants, events and reports. "
+                    "Every call needs an API key: `Authorization: Bearer sf_...`. Errors always "
+                    'have the shape `{"errors": [{"field": ..., "message": ...}]}`.'
+                )
+            },
+            "security": [{"apiKey": []}],
+            "components": {
+                "securitySchemes": {
+                    "apiKey": {"type": "http", "scheme": "bearer", "description": "An sf_... API key."}
+                }
+            },
+        },
+    )
+    api = SuperflowApi(app)
+    api.spec.components.schema("Flow", schema=FlowSchema)
+    app.register_error_handler(ApiError, api_errors.from_api_error)
+    app.register_blueprint(bp)
+    for resource in (api_flows.blp, api_participants.blp, api_events.blp, api_reports.blp):
+        _guard(resource)
+        api.register_blueprint(resource)
+    return api
+
+
+def _guard(blp: ApiBlueprint) -> None:
+    """Every resource: a key, its permission and its rate limit first; domain errors
+    in the API's shape.  Once per blueprint (apps come and go; blueprints stay)."""
+    if getattr(blp, "_sf_guarded", False):
+        return
+    blp._sf_guarded = True  # type: ignore[attr-defined]
+    blp.before_request(authorise)
+    blp.after_request(rate_headers)
+
+    def one(status: int, field: str) -> Any:
+        return lambda exc: api_errors.response(status, [{"field": field, "message": str(exc)}])
+
+    blp.register_error_handler(FlowNotFound, one(404, "flow_id"))
+    blp.register_error_handler(ParticipantNotFound, one(404, "participant_id"))
+    blp.register_error_handler(FlowStateError, one(409, "status"))
+    blp.register_error_handler(ParticipantBusy, one(409, "(busy)"))
+    blp.register_error_handler(UnknownComponent, one(422, "type"))
+    blp.register_error_handler(CrmError, one(422, "(crm)"))
+    blp.register_error_handler(
+        ParticipationError,
+        lambda exc: api_errors.response(409, [{"field": exc.field or "(state)", "message": str(exc)}]),
+    )
+    blp.register_error_handler(FlowInvalid, lambda exc: api_errors.response(422, exc.errors))
+    blp.register_error_handler(
+        FlowNotReady,
+        lambda exc: api_errors.response(409, [{"field": "(readiness)", "message": p} for p in exc.problems]),
+    )

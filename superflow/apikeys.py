@@ -1,0 +1,152 @@
+"""API keys: who may call the JSON API, and with which role.
+
+A key is ``sf_`` followed by 40 random characters.  Only its SHA-256 is kept, under
+``sf:apikey:<sha256>`` (a hash with name, role, created, rate limit, last use), and
+``sf:apikeys`` maps each key's name to its hash.  The key itself is shown once, when
+it is made; a lost key is revoked and a new one made.
+
+Roles:
+
+- ``admin``: everything the API offers;
+- ``editor``: read everything; create, change, copy, import and delete flows — but
+  not start, pause, resume or end them, enrol or move participants, or post events;
+- ``viewer``: read only (flows, participants, reports, plugins);
+- ``events``: post events, nothing else (for a website or a webinar tool).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+INDEX = "sf:apikeys"
+PREFIX = "sf_"
+ROLES: dict[str, frozenset[str]] = {
+    "admin": frozenset({"read", "write", "run", "events"}),
+    "editor": frozenset({"read", "write"}),
+    "viewer": frozenset({"read"}),
+    "events": frozenset({"events"}),
+}
+"""Each role and the permissions it holds: ``read`` (GET anything), ``write`` (change
+flows), ``run`` (start/pause/resume/end flows; enrol, remove and move participants)
+and ``events`` (post events)."""
+
+DEFAULT_LIMIT = 600
+DEFAULT_WINDOW = 60
+LAST_USED_EVERY = 60
+
+
+class ApiKeyError(ValueError):
+    """A key that cannot be made or found, with why."""
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A stored key (never the secret itself)."""
+
+    id: str
+    name: str
+    role: str
+    created: float
+    limit: int
+    window: int
+    last_used: float | None = None
+
+    @property
+    def permissions(self) -> frozenset[str]:
+        return ROLES.get(self.role, frozenset())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "role": self.role,
+            "created": self.created,
+            "rate_limit": f"{self.limit}/{self.window}s",
+            "last_used": self.last_used,
+        }
+
+
+def key_record(digest: str) -> str:
+    return f"sf:apikey:{digest}"
+
+
+def digest_of(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create(
+    conn: redis.Redis, name: str, role: str, *, limit: int = DEFAULT_LIMIT, window: int = DEFAULT_WINDOW
+) -> tuple[str, ApiKey]:
+    """Make a key; return the secret (show it once) and its record."""
+    name = name.strip()
+    if not name:
+        raise ApiKeyError("give the key a name (who or what uses it)")
+    if role not in ROLES:
+        raise ApiKeyError(f"unknown role {role!r} (one of: {', '.join(ROLES)})")
+    if limit < 1 or window < 1:
+        raise ApiKeyError("the rate limit must be at least 1 request per at least 1 second")
+    secret = PREFIX + secrets.token_urlsafe(30)
+    digest = digest_of(secret)
+    if not conn.hsetnx(INDEX, name, digest):
+        raise ApiKeyError(f"a key named {name!r} exists; revoke it first or choose another name")
+    now = time.time()
+    conn.hset(
+        key_record(digest),
+        mapping={"name": name, "role": role, "created": now, "limit": limit, "window": window},
+    )
+    return secret, _record(digest, conn.hgetall(key_record(digest)))
+
+
+def authenticate(conn: redis.Redis, secret: str) -> ApiKey | None:
+    """The key this secret belongs to, or ``None``.  Notes the time of use (at most
+    once a minute per key, so that busy keys cost no extra write per request)."""
+    if not secret.startswith(PREFIX) or len(secret) > 200:
+        return None
+    digest = digest_of(secret)
+    raw = conn.hgetall(key_record(digest))
+    if not raw or "role" not in raw:
+        return None
+    now = time.time()
+    if now - float(raw.get("last_used") or 0) > LAST_USED_EVERY:
+        conn.hset(key_record(digest), "last_used", now)
+    return _record(digest, raw)
+
+
+def list_keys(conn: redis.Redis) -> list[ApiKey]:
+    names = conn.hgetall(INDEX)
+    pipe = conn.pipeline(transaction=False)
+    for digest in names.values():
+        pipe.hgetall(key_record(digest))
+    found = [_record(d, raw) for d, raw in zip(names.values(), pipe.execute(), strict=True) if raw]
+    return sorted(found, key=lambda k: k.created)
+
+
+def revoke(conn: redis.Redis, which: str) -> ApiKey:
+    """Revoke by name or id (the first characters of its hash that ``list`` shows)."""
+    for key in list_keys(conn):
+        if which in (key.name, key.id):
+            digest = conn.hget(INDEX, key.name)
+            pipe = conn.pipeline()
+            pipe.hdel(INDEX, key.name)
+            pipe.delete(key_record(digest))
+            pipe.execute()
+            return key
+    raise ApiKeyError(f"no API key named or with id {which!r}")
+
+
+def _record(digest: str, raw: dict[str, str]) -> ApiKey:
+    return ApiKey(
+        id=digest[:12],
+        name=raw.get("name", ""),
+        role=raw.get("role", ""),
+        created=float(raw.get("created") or 0),
+        limit=int(raw.get("limit") or DEFAULT_LIMIT),
+        window=int(raw.get("window") or DEFAULT_WINDOW),
+        last_used=float(raw["last_used"]) if raw.get("last_used") else None,
+    )

@@ -1,0 +1,145 @@
+"""Participants: a flow's participants (paged, by status or step), one with its
+history, enrolment of persons or a selection, removal, and moving to a step."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_smorest import Blueprint
+
+from superflow import jobs, participation
+from superflow.webapp.api_auth import by, needs
+from superflow.webapp.api_errors import ApiError
+from superflow.webapp.api_flows import existing
+from superflow.webapp.api_schemas import (
+    EnrolSchema,
+    MoveSchema,
+    ParticipantDetailSchema,
+    ParticipantListSchema,
+    ParticipantQuerySchema,
+    ParticipantSchema,
+    QueuedSchema,
+)
+from superflow.webapp.runtime import runtime
+
+blp = Blueprint(
+    "api_participants", __name__, url_prefix="/api/v1", description="Participants: who is where in a flow."
+)
+CHUNK = 500
+
+
+@blp.route("/flows/<flow_id>/participants", methods=["GET"])
+@blp.arguments(ParticipantQuerySchema, location="query")
+@blp.response(200, ParticipantListSchema)
+@needs("read")
+def list_participants(query: dict[str, Any], flow_id: str) -> dict[str, Any]:
+    """Newest first.  ``offset`` counts all of the flow's participants, filtered or
+    not: pass ``next_offset`` back to get the next page."""
+    rt = runtime()
+    existing(rt, flow_id)
+    ids = rt.store.flow_participant_ids(flow_id, offset=query["offset"])
+    found: list[dict[str, Any]] = []
+    position = query["offset"]
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        loaded = rt.store.participants(chunk)
+        for pid in chunk:
+            position += 1
+            p = loaded.get(pid)
+            if p is None:
+                continue
+            if query["status"] and p.status != query["status"]:
+                continue
+            if query["step"] and p.step != query["step"]:
+                continue
+            found.append(p.to_dict())
+            if len(found) >= query["limit"]:
+                more = position < query["offset"] + len(ids)
+                return _page(found, query, position if more else None)
+    return _page(found, query, None)
+
+
+def _page(found: list[dict[str, Any]], query: dict[str, Any], next_offset: int | None) -> dict[str, Any]:
+    return {
+        "participants": found,
+        "offset": query["offset"],
+        "limit": query["limit"],
+        "next_offset": next_offset,
+    }
+
+
+@blp.route("/flows/<flow_id>/participants", methods=["POST"])
+@blp.arguments(EnrolSchema)
+@blp.response(202, QueuedSchema)
+@needs("run")
+def enrol(body: dict[str, Any], flow_id: str) -> dict[str, Any]:
+    """Enrol persons or a selection's members (filters, the exclusion selection and
+    the re-enrolment rule apply).  Queued for a worker; only for flows whose trigger
+    allows adding people by hand."""
+    rt = runtime()
+    meta = existing(rt, flow_id)
+    flow = rt.engine.flow(flow_id, int(meta["version"]))
+    trigger = flow.doc["trigger"] if flow is not None else None
+    if trigger and not rt.registry.trigger(trigger["type"]).allows_manual_enrolment:
+        raise ApiError(
+            409,
+            f"the trigger of flow {flow_id} ({trigger['type']}) does not allow enrolment by hand",
+            "trigger",
+        )
+    if meta["status"] not in ("running", "paused"):
+        raise ApiError(409, f"flow {flow_id} is {meta['status']}; start it before enrolling people", "status")
+    people = list(dict.fromkeys(body["person_ids"]))
+    if people:
+        known = rt.crm.get_persons(people)
+        for i, pid in enumerate(people):
+            if pid not in known:
+                raise ApiError(422, f"no person {pid} in the CRM", f"person_ids[{i}]")
+    if body["selection_id"]:
+        try:
+            people += rt.crm.selection_members(body["selection_id"])
+        except Exception as exc:  # each CRM backend says "no such selection" its own way
+            raise ApiError(422, str(exc), "selection_id") from None
+    if not people:
+        raise ApiError(422, f"selection {body['selection_id']} has no members", "selection_id")
+    people = list(dict.fromkeys(people))
+    jobs.enqueue_enrol(rt, flow_id, people, f"manual ({by()})")
+    return {
+        "queued": len(people),
+        "message": f"enrolment of {len(people)} person(s) in flow {flow_id} queued",
+    }
+
+
+@blp.route("/participants/<participant_id>", methods=["GET"])
+@blp.response(200, ParticipantDetailSchema)
+@needs("read")
+def get_participant(participant_id: str) -> dict[str, Any]:
+    """One participant with its step history."""
+    p = runtime().store.participant(participant_id)
+    if p is None:
+        raise participation.ParticipantNotFound(participant_id)
+    return dict(p.to_dict(), history=p.history)
+
+
+@blp.route("/participants/<participant_id>", methods=["DELETE"])
+@blp.response(200, ParticipantSchema)
+@needs("run")
+def remove(participant_id: str) -> dict[str, Any]:
+    """Take an active participant out of its flow (``cancelled``; history kept)."""
+    return participation.remove(runtime(), participant_id, f"removed by {by()}").to_dict()
+
+
+@blp.route("/participants/<participant_id>/move", methods=["POST"])
+@blp.arguments(MoveSchema)
+@blp.response(200, ParticipantSchema)
+@needs("run")
+def move(body: dict[str, Any], participant_id: str) -> dict[str, Any]:
+    """Put an active participant at another step; a worker runs it from there."""
+    rt = runtime()
+    p = rt.store.participant(participant_id)
+    if p is None:
+        raise participation.ParticipantNotFound(participant_id)
+    try:
+        return participation.move_to_step(rt, participant_id, body["step_id"], f"moved by {by()}").to_dict()
+    except participation.ParticipationError as exc:
+        status = 422 if exc.field == "step_id" else 409
+        raise ApiError(status, str(exc), exc.field or "(state)") from None

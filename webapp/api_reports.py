@@ -1,0 +1,94 @@
+"""Reports (the counters behind the Reports tab) and what is installed (plugins and
+their components, each with its settings as JSON Schema)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask_smorest import Blueprint
+
+from superflow import flows
+from superflow.webapp.api_auth import needs
+from superflow.webapp.api_errors import ApiError
+from superflow.webapp.api_flows import existing
+from superflow.webapp.api_jsonschema import schema_to_jsonschema
+from superflow.webapp.api_schemas import PluginsSchema, ReportQuerySchema, ReportSchema
+from superflow.webapp.runtime import runtime
+
+blp = Blueprint("api_reports", __name__, url_prefix="/api/v1", description="Reports and installed plugins.")
+MAX_DAYS = 366
+COMPONENT_KINDS = ("triggers", "filters", "step_types", "success_criteria")
+
+
+@blp.route("/flows/<flow_id>/report", methods=["GET"])
+@blp.arguments(ReportQuerySchema, location="query")
+@blp.response(200, ReportSchema)
+@needs("read")
+def report(query: dict[str, Any], flow_id: str) -> dict[str, Any]:
+    """Totals, per-step counts, exits, branches and a day-by-day series (UTC days)."""
+    rt = runtime()
+    existing(rt, flow_id)
+    until = query["until"] or dt.datetime.now(dt.UTC).date()
+    since = query["since"] or until - dt.timedelta(days=29)
+    if since > until:
+        raise ApiError(422, "'from' must not be after 'to'", "from")
+    if (until - since).days >= MAX_DAYS:
+        raise ApiError(422, f"ask for at most {MAX_DAYS} days at a time", "to")
+    stats = rt.store.stats(flow_id)
+    flow = flows.get(rt, flow_id)
+    steps = []
+    for sid in sorted(flow.steps, key=flow.number.get):
+        prefix = f"step:{sid}:"
+        steps.append(
+            {
+                "id": sid,
+                "label": flow.step_label(sid, rt.registry),
+                "type": flow.steps[sid]["type"],
+                "at": stats.get(f"at:{sid}", 0),
+                "passed": stats.get(f"passed:{sid}", 0),
+                "counters": {k[len(prefix) :]: v for k, v in stats.items() if k.startswith(prefix)},
+            }
+        )
+    days = [since + dt.timedelta(days=n) for n in range((until - since).days + 1)]
+    pipe = rt.redis.pipeline(transaction=False)
+    for day in days:
+        pipe.hgetall(f"sf:flow:{flow_id}:daily:{day.isoformat()}")
+    daily = [
+        {"day": day.isoformat(), "counters": {k: int(v) for k, v in counts.items()}}
+        for day, counts in zip(days, pipe.execute(), strict=True)
+    ]
+    enrolled = stats.get("enrolled", 0)
+    return {
+        "flow_id": flow_id,
+        "totals": {k: v for k, v in stats.items() if ":" not in k},
+        "success_rate": stats.get("succeeded", 0) / enrolled if enrolled else None,
+        "steps": steps,
+        "exits": {k[5:]: v for k, v in stats.items() if k.startswith("exit:")},
+        "branches": {k[7:]: v for k, v in stats.items() if k.startswith("branch:")},
+        "daily": daily,
+    }
+
+
+@blp.route("/plugins", methods=["GET"])
+@blp.response(200, PluginsSchema)
+@needs("read")
+def plugins() -> dict[str, Any]:
+    """Installed plugins, and every trigger, filter, step type and success criterion
+    with its settings as JSON Schema (what the designer builds its forms from)."""
+    registry = runtime().registry
+    components = []
+    for kind in COMPONENT_KINDS:
+        for name, item in sorted(registry.all(kind).items()):
+            components.append(
+                {
+                    "kind": kind,
+                    "name": name,
+                    "label": getattr(item, "label", "") or name,
+                    "category": getattr(item, "category", "") or "",
+                    "description": getattr(item, "description", "") or "",
+                    "plugin": registry.owners.get((kind, name), ""),
+                    "settings": schema_to_jsonschema(getattr(item, "settings_schema", None)),
+                }
+            )
+    return {"plugins": registry.plugins(), "components": components}

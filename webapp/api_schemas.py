@@ -1,0 +1,238 @@
+"""The marshmallow schemas of the JSON API's requests and answers; the OpenAPI
+document is generated from them (the flow document itself is described by
+:class:`superflow.flow.FlowSchema`, the schema saving uses)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from superflow.flow import STATUSES
+from superflow.store import FINAL_STATUSES
+
+PARTICIPANT_STATUSES = ("active", *FINAL_STATUSES)
+MAX_BATCH = 1000
+
+
+class _Strict(Schema):
+    class Meta:
+        ordered = True
+
+
+# -- flows ------------------------------------------------------------------
+class FlowQuerySchema(_Strict):
+    q = fields.String(
+        load_default="", validate=validate.Length(max=200), metadata={"description": "Part of the name."}
+    )
+    status = fields.String(load_default=None, validate=validate.OneOf(STATUSES))
+    trigger = fields.String(load_default=None, metadata={"description": "A trigger type, e.g. api_event."})
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+
+
+class FlowSummarySchema(_Strict):
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    status = fields.String(required=True)
+    version = fields.Integer(required=True)
+    trigger = fields.String(required=True)
+    updated_at = fields.Float(required=True)
+    stats = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    success_rate = fields.Float(allow_none=True, required=True)
+
+
+class FlowListSchema(_Strict):
+    flows = fields.List(fields.Nested(FlowSummarySchema), required=True)
+    total = fields.Integer(required=True)
+    offset = fields.Integer(required=True)
+    limit = fields.Integer(required=True)
+
+
+class FlowOutSchema(_Strict):
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    status = fields.String(required=True)
+    version = fields.Integer(required=True)
+    created_at = fields.Float(required=True)
+    updated_at = fields.Float(required=True)
+    created_by = fields.String(required=True)
+    updated_by = fields.String(required=True)
+    etag = fields.String(required=True, metadata={"description": "Send it back in If-Match to update."})
+    document = fields.Dict(required=True, metadata={"description": "The flow document (see Flow)."})
+
+
+class VersionsSchema(_Strict):
+    flow_id = fields.String(required=True)
+    current = fields.Integer(required=True)
+    versions = fields.List(fields.Integer(), required=True)
+
+
+class ReadinessSchema(_Strict):
+    ready = fields.Boolean(required=True)
+    problems = fields.List(fields.String(), required=True, metadata={"description": "What is missing."})
+
+
+class EndedSchema(FlowOutSchema):
+    cancelled = fields.Integer(required=True, metadata={"description": "Participants cancelled."})
+
+
+# -- participants -----------------------------------------------------------
+class ParticipantQuerySchema(_Strict):
+    status = fields.String(load_default=None, validate=validate.OneOf(PARTICIPANT_STATUSES))
+    step = fields.String(load_default=None, validate=validate.Length(min=1, max=40))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+
+
+class HistoryEntrySchema(_Strict):
+    at = fields.Float(required=True)
+    step = fields.String(allow_none=True, required=True)
+    kind = fields.String(required=True)
+    note = fields.String(required=True)
+
+
+class ParticipantSchema(_Strict):
+    id = fields.String(required=True)
+    flow_id = fields.String(required=True)
+    person_id = fields.String(required=True)
+    version = fields.Integer(required=True)
+    status = fields.String(required=True)
+    step = fields.String(allow_none=True, required=True)
+    enrolled = fields.Float(required=True)
+    updated = fields.Float(required=True)
+    source = fields.String(required=True)
+    wait = fields.Dict(allow_none=True, required=True)
+    reason = fields.String(required=True)
+    last_sending = fields.Dict(allow_none=True, required=True)
+    succeeded = fields.Float(allow_none=True, required=True)
+    actions = fields.List(fields.String(), required=True)
+
+
+class ParticipantDetailSchema(ParticipantSchema):
+    history = fields.List(fields.Nested(HistoryEntrySchema), required=True)
+
+
+class ParticipantListSchema(_Strict):
+    participants = fields.List(fields.Nested(ParticipantSchema), required=True)
+    offset = fields.Integer(required=True)
+    limit = fields.Integer(required=True)
+    next_offset = fields.Integer(
+        allow_none=True,
+        required=True,
+        metadata={"description": "Where the next page starts; null at the end."},
+    )
+
+
+class EnrolSchema(_Strict):
+    person_ids = fields.List(
+        fields.String(validate=validate.Length(min=1, max=40)),
+        load_default=list,
+        validate=validate.Length(max=10000),
+    )
+    selection_id = fields.String(load_default=None, validate=validate.Length(min=1, max=40))
+
+    @validates_schema
+    def _someone(self, data: dict, **kwargs: object) -> None:
+        if not data.get("person_ids") and not data.get("selection_id"):
+            raise ValidationError("give person_ids or a selection_id", "person_ids")
+
+
+class QueuedSchema(_Strict):
+    queued = fields.Integer(required=True)
+    message = fields.String(required=True)
+
+
+class MoveSchema(_Strict):
+    step_id = fields.String(required=True, validate=validate.Length(min=1, max=40))
+
+
+# -- events -----------------------------------------------------------------
+class EventInSchema(_Strict):
+    type = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "The event's name, as the 'API event' trigger and criterion name it."},
+    )
+    person_id = fields.String(load_default=None, validate=validate.Length(min=1, max=40))
+    email = fields.Email(load_default=None)
+    data = fields.Dict(keys=fields.String(), load_default=dict)
+    id = fields.String(
+        load_default=None, validate=validate.Length(min=1, max=100), metadata={"description": "Your own id."}
+    )
+    occurred_at = fields.Float(
+        load_default=None, validate=validate.Range(min=0, max=1e11), metadata={"description": "Unix time."}
+    )
+
+    @validates_schema
+    def _person(self, data: dict, **kwargs: object) -> None:
+        if not data.get("person_id") and not data.get("email"):
+            raise ValidationError("give person_id or email", "person")
+        for reserved in ("participant_id", "step_id"):
+            if reserved in (data.get("data") or {}):
+                raise ValidationError({reserved: ["reserved for superflow's own events"]}, "data")
+
+
+class EventBatchSchema(_Strict):
+    events = fields.List(
+        fields.Nested(EventInSchema), required=True, validate=validate.Length(min=1, max=MAX_BATCH)
+    )
+
+
+class AcceptedSchema(_Strict):
+    accepted = fields.Integer(required=True)
+    ids = fields.List(fields.String(), required=True)
+
+
+# -- reports and plugins --------------------------------------------------------
+class ReportQuerySchema(Schema):
+    since = fields.Date(
+        load_default=None, data_key="from", metadata={"description": "First day (UTC), default 30 days ago."}
+    )
+    until = fields.Date(
+        load_default=None, data_key="to", metadata={"description": "Last day, default today."}
+    )
+
+
+class StepReportSchema(_Strict):
+    id = fields.String(required=True)
+    label = fields.String(required=True)
+    type = fields.String(required=True)
+    at = fields.Integer(required=True, metadata={"description": "Participants at this step now."})
+    passed = fields.Integer(required=True)
+    counters = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+
+
+class DayReportSchema(_Strict):
+    day = fields.String(required=True)
+    counters = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+
+
+class ReportSchema(_Strict):
+    flow_id = fields.String(required=True)
+    totals = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    success_rate = fields.Float(allow_none=True, required=True)
+    steps = fields.List(fields.Nested(StepReportSchema), required=True)
+    exits = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    branches = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    daily = fields.List(fields.Nested(DayReportSchema), required=True)
+
+
+class ComponentSchema(_Strict):
+    kind = fields.String(required=True)
+    name = fields.String(required=True)
+    label = fields.String(required=True)
+    category = fields.String(required=True)
+    description = fields.String(required=True)
+    plugin = fields.String(required=True)
+    settings = fields.Dict(required=True, metadata={"description": "JSON Schema of the settings."})
+
+
+class PluginSchema(_Strict):
+    name = fields.String(required=True)
+    hooks = fields.List(fields.String(), required=True)
+    registered = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), required=True)
+    broken = fields.Raw(required=True, metadata={"description": "false, or why it failed to load."})
+
+
+class PluginsSchema(_Strict):
+    plugins = fields.List(fields.Nested(PluginSchema), required=True)
+    components = fields.List(fields.Nested(ComponentSchema), required=True)
