@@ -98,6 +98,9 @@ def run_demo(config: Config, host: str, port: int, persons: int, workers: int) -
             click.echo(f"  demo CRM: {summary.get('persons', persons)} persons in {data / 'crm.sqlite'}")
         click.echo(f"  Redis: embedded, {url}")
         click.echo("  a person joins the newsletter every few seconds; watch 'Welcome series' move")
+        click.echo(
+            f"  JSON API: {config.base_url}/api/v1/docs (key: superflow apikeys create NAME --role admin)"
+        )
         click.echo("  press Ctrl-C to stop")
         while not stopping.wait(0.5):
             dead = [c for c in children if c.poll() is not None]

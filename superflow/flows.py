@@ -53,7 +53,7 @@ def create(rt: Runtime, raw: Any, *, by: str = "") -> Flow:
 
 def get(rt: Runtime, flow_id: str, version: int | None = None) -> Flow:
     meta = rt.store.flow_meta(flow_id)
-    if not meta:
+    if not meta or meta.get("deleted"):
         raise FlowNotFound(flow_id)
     number = int(meta["version"]) if version is None else version
     doc = rt.store.flow_doc(flow_id, number)
