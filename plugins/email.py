@@ -2,18 +2,19 @@
 triggers, success criteria and split conditions.
 
 Tracked emails (the step's ``tracking`` setting, on by default) carry links of the
-shape ``<base>/t/c/<participant id>/<step id>/<signature>?u=<the original URL>`` and
-an open pixel ``<base>/t/o/<participant id>/<step id>/<signature>.gif``;
-:func:`tracking_signature` makes and checks the signature.  The web app answers
-them by emitting ``link.clicked`` (``data={"participant_id", "step_id", "url"}``) and
-``email.opened`` (``data={"participant_id", "step_id"}``) events for the person.
+shape ``<base>/t/c/<token>`` and an open pixel ``<base>/t/o/<token>.gif``; every
+email carries ``List-Unsubscribe: <base>/u/<token>`` (with RFC 8058 one-click).  The
+tokens are sealed by :mod:`superflow.tracking` (AES-GCM under the app's secret): they
+hold the participant, step and person ids and a link's URL, none of them in the
+clear.  The web app answers them by emitting ``link.clicked``
+(``data={"participant_id", "step_id", "flow_id", "url"}``) and ``email.opened``
+(``data={"participant_id", "step_id", "flow_id"}``) events for the person.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import logging
 import mimetypes
 import re
@@ -24,11 +25,10 @@ from email.utils import formataddr, formatdate, make_msgid
 from html import unescape
 from pathlib import Path, PurePosixPath
 from typing import Any
-from urllib.parse import quote
 
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
-from superflow import hookimpl
+from superflow import hookimpl, tracking
 from superflow.channels import (
     ChannelError,
     EmailMessage,
@@ -169,39 +169,27 @@ def html_to_text(html: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
-def unsubscribe_token(secret: str, participant_id: str) -> str:
-    return hmac.new(secret.encode(), participant_id.encode(), hashlib.sha256).hexdigest()[:32]
+def unsubscribe_token(
+    secret: str, participant_id: str, step_id: str = "", person_id: str = "", subscription: str = ""
+) -> str:
+    """The sealed token of an email's unsubscribe link: withdraws e-marketing consent,
+    or cancels ``subscription`` when the step names one."""
+    return tracking.seal(secret, "u", participant_id, step_id, person_id, subscription)
 
 
-def tracking_signature(secret: str, kind: str, participant_id: str, step_id: str, url: str = "") -> str:
-    """The signature of a tracked link (``kind`` ``"c"``, with its URL) or open pixel
-    (``"o"``); the web app compares it with :func:`hmac.compare_digest`."""
-    payload = f"{kind}\n{participant_id}\n{step_id}\n{url}".encode()
-    return hmac.new(secret.encode(), payload, hashlib.sha256).hexdigest()[:24]
+def tracking_signature(
+    secret: str, kind: str, participant_id: str, step_id: str, url: str = "", person_id: str = ""
+) -> str:
+    """The sealed token of a tracked link (``kind`` ``"c"``, with its URL) or open pixel
+    (``"o"``); :func:`superflow.tracking.open_token` opens and checks it."""
+    return tracking.seal(secret, kind, participant_id, step_id, person_id, url)
 
 
-HREF = re.compile(r"""(?i)(<a\s[^>]*?href\s*=\s*)(["'])(https?://[^"']+)\2""")
-
-
-def add_tracking(html: str, base: str, secret: str, participant_id: str, step_id: str) -> str:
+def add_tracking(
+    html: str, base: str, secret: str, participant_id: str, step_id: str, person_id: str = ""
+) -> str:
     """Route the body's web links through the tracking address and add an open pixel."""
-
-    def tracked(match: re.Match[str]) -> str:
-        url = unescape(match.group(3))
-        sig = tracking_signature(secret, "c", participant_id, step_id, url)
-        address = f"{base}/t/c/{quote(participant_id)}/{quote(step_id)}/{sig}?u={quote(url, safe='')}"
-        return f"{match.group(1)}{match.group(2)}{address}{match.group(2)}"
-
-    html = HREF.sub(tracked, html)
-    sig = tracking_signature(secret, "o", participant_id, step_id)
-    pixel = (
-        f'<img src="{base}/t/o/{quote(participant_id)}/{quote(step_id)}/{sig}.gif"'
-        ' width="1" height="1" alt="" style="border:0;width:1px;height:1px">'
-    )
-    closing = re.search(r"(?i)</body>", html)
-    if closing:
-        return html[: closing.start()] + pixel + html[closing.start() :]
-    return html + pixel
+    return tracking.rewrite_links(html, base, secret, participant_id, step_id, person_id)
 
 
 def _address_key(address: str) -> str:
@@ -360,10 +348,11 @@ class SendEmail(StepType):
         html = render(s["html"], scope, html=True)
         text = render(s["text"], scope) if s["text"] else html_to_text(html)
         base = config.base_url.rstrip("/")
+        pid, step_id, person_id = ctx.participant.id, ctx.step["id"], ctx.participant.person_id
         if s["tracking"]:
-            html = add_tracking(html, base, config.secret_key, ctx.participant.id, ctx.step["id"])
-        token = unsubscribe_token(config.secret_key, ctx.participant.id)
-        unsubscribe = f"{base}/u/{ctx.participant.id}/{token}"
+            html = add_tracking(html, base, config.secret_key, pid, step_id, person_id)
+        token = unsubscribe_token(config.secret_key, pid, step_id, person_id, s["subscription"] or "")
+        unsubscribe = tracking.unsubscribe_url(base, token)
         return EmailMessage(
             to=person["email"].strip(),
             subject=" ".join(render(s["subject"], scope).split()),

@@ -39,12 +39,18 @@ reference was sent, so the engine's at-most-once ledger guards every message (an
 the reference is sent only as a courtesy).  With
 ``SUPERFLOW_SMS_GATEWAY_HONOURS_REFERENCE=true`` it is idempotent: the step then sends
 again after a crash and trusts the gateway to drop the repeat.
+
+The gateway's callbacks — delivery receipts at ``/hooks/sms-gateway/receipts`` and
+replies (STOP) at ``/hooks/sms-gateway/inbound`` — are described with their handlers
+below ("delivery receipts and replies").
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 import json
+import logging
 import re
 import time
 from collections.abc import Callable
@@ -52,13 +58,18 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
+from flask import Blueprint, current_app, jsonify, request
 
 from superflow import hookimpl
 from superflow.channels import ChannelError, PermanentFailure, SmsMessage, SmsProvider
+from superflow.crm import CrmError
+from superflow.events import Event
 
 DEFAULT_BODY = '{"to": "{to}", "from": "{sender}", "text": "{text}", "reference": "{reference}"}'
 PLACEHOLDER = re.compile(r"\{(to|sender|text|reference)\}")
 TRUE = ("1", "true", "yes", "on")
+
+log = logging.getLogger(__name__)
 
 
 class GatewayBusy(Exception):
@@ -244,3 +255,213 @@ class _MaybeSent(Exception):
 @hookimpl
 def superflow_register_sms_providers(register):
     register(HttpGateway)
+
+
+# -- delivery receipts and replies ------------------------------------------------
+#
+# The gateway calls back with JSON (an object, or a list of them) or a form post:
+#
+# - ``POST /hooks/sms-gateway/receipts``: a delivery report.  Where its parts are is
+#   set by ``SUPERFLOW_SMS_GATEWAY_RECEIPT_REFERENCE_PATH`` (default ``reference``: the
+#   reference sent with the message, ``<participant id>:<step id>…``), ``_STATUS_PATH``
+#   (``status``), ``_ID_PATH`` (``id``), ``_TO_PATH`` (``to``) and ``_ERROR_PATH``
+#   (``error``).  "delivered" (and ``delivrd``, ``success``) counts ``sms.delivered``,
+#   "failed"/"undelivered"/"rejected"/"expired" counts ``sms.undelivered``, each once
+#   per message, in the flow's report counters, and emits ``sms.delivered`` or
+#   ``sms.failed`` for the person; other statuses (queued, sent) are only answered.
+# - ``POST /hooks/sms-gateway/inbound``: a reply (``SUPERFLOW_SMS_GATEWAY_INBOUND_FROM_PATH``,
+#   ``_TEXT_PATH``, ``_ID_PATH``; defaults ``from``, ``text``, ``id``).  A reply whose
+#   first word is a stop word (``SUPERFLOW_SMS_GATEWAY_STOP_WORDS``, default
+#   STOP, STOPP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT) withdraws the person's SMS
+#   consent (purpose ``SUPERFLOW_SMS_CONSENT_PURPOSE``, default ``sms``) in the CRM
+#   and emits ``sms.stopped``; any other reply emits ``sms.received``.
+#
+# Both require ``SUPERFLOW_SMS_GATEWAY_WEBHOOK_SECRET``, given as ``?secret=`` in the
+# callback address, or as ``Authorization: Bearer <secret>`` or ``X-Webhook-Secret``.
+#
+# The sender of a reply is found with the CRM backend's ``find_person_by_mobile`` when
+# it has one, else through ``sf:sms:number:<digits>`` (person id; written when a
+# delivery report names the number, kept 400 days).
+
+STOP_WORDS = "STOP,STOPP,STOPALL,UNSUBSCRIBE,CANCEL,END,QUIT"
+DELIVERED = {"delivered", "delivrd", "success", "succeeded"}
+UNDELIVERED = {"failed", "undelivered", "undeliv", "rejected", "expired", "error", "deleted", "unknown"}
+NUMBER_TTL = 400 * 86400
+REFERENCE = re.compile(r"^(\d+\.\d+):([^:]+)")
+
+hooks = Blueprint("sms_gateway", __name__, url_prefix="/hooks/sms-gateway")
+
+
+class BadCallback(Exception):
+    """A callback that cannot be used; the message names why (answered with 4xx)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def number_key(number: str) -> str:
+    return f"sf:sms:number:{digits_of(number)}"
+
+
+def digits_of(number: str) -> str:
+    """``+47 900 00 000``, ``0047 90000000`` and ``4790000000`` alike: ``4790000000``."""
+    digits = re.sub(r"\D", "", number or "")
+    return digits[2:] if digits.startswith("00") else digits
+
+
+def _runtime() -> Any:
+    return current_app.extensions["superflow"]
+
+
+def _check_secret(config: Any) -> None:
+    secret = config.setting("sms_gateway_webhook_secret").strip()
+    if not secret:
+        raise BadCallback("SUPERFLOW_SMS_GATEWAY_WEBHOOK_SECRET is not set; callbacks are refused", 403)
+    auth = request.headers.get("Authorization", "")
+    given = (
+        request.args.get("secret")
+        or request.headers.get("X-Webhook-Secret")
+        or (auth[7:] if auth.lower().startswith("bearer ") else "")
+    )
+    if not given or not hmac.compare_digest(given.encode(), secret.encode()):
+        raise BadCallback("the webhook secret is missing or wrong", 403)
+
+
+def _items() -> list[dict[str, Any]]:
+    if request.is_json:
+        body = request.get_json(silent=True)
+        if body is None:
+            raise BadCallback("the body is not valid JSON")
+    else:
+        body = request.form.to_dict() or request.args.to_dict()
+        body.pop("secret", None)
+    items = body if isinstance(body, list) else [body]
+    if not items or not all(isinstance(item, dict) for item in items):
+        raise BadCallback("the body must be a JSON object, a list of objects, or form fields")
+    return items
+
+
+def _text(item: dict[str, Any], config: Any, name: str, default: str) -> str:
+    value = dig(item, config.setting(name, default))
+    return "" if value is None else str(value).strip()
+
+
+@hooks.errorhandler(BadCallback)
+def _bad(exc: BadCallback):
+    return jsonify({"error": str(exc)}), exc.status
+
+
+@hooks.post("/receipts")
+def receipts():
+    rt = _runtime()
+    _check_secret(rt.config)
+    items = _items()
+    recorded = 0
+    for item in items:
+        recorded += _receipt(rt, item)
+    return jsonify({"received": len(items), "recorded": recorded})
+
+
+def _receipt(rt: Any, item: dict[str, Any]) -> int:
+    config = rt.config
+    reference = _text(item, config, "sms_gateway_receipt_reference_path", "reference")
+    status = _text(item, config, "sms_gateway_receipt_status_path", "status").lower()
+    found = REFERENCE.match(reference)
+    if not found:
+        log.info("SMS receipt without a reference of ours (%r); ignored", reference[:80])
+        return 0
+    pid, step = found.group(1), found.group(2)
+    kind = "delivered" if status in DELIVERED else "undelivered" if status in UNDELIVERED else ""
+    if not kind:
+        return 0
+    flow_id = pid.rpartition(".")[0]
+    if not rt.redis.hsetnx(f"sf:flow:{flow_id}:seen", f"r:{reference}:{kind}", 1):
+        return 0  # the gateway sent this report before
+    pipe = rt.redis.pipeline(transaction=False)
+    pipe.hincrby(f"sf:flow:{flow_id}:stats", f"sms.{kind}", 1)
+    pipe.hincrby(f"sf:flow:{flow_id}:stats", f"step:{step}:sms.{kind}", 1)
+    pipe.execute()
+    participant = rt.store.participant(pid)
+    if participant is None:
+        return 1
+    to = _text(item, config, "sms_gateway_receipt_to_path", "to")
+    if to and digits_of(to):
+        rt.redis.set(number_key(to), participant.person_id, ex=NUMBER_TTL)
+    data = {
+        "participant_id": pid,
+        "step_id": step,
+        "flow_id": flow_id,
+        "message_id": _text(item, config, "sms_gateway_receipt_id_path", "id"),
+        "status": status,
+    }
+    error = _text(item, config, "sms_gateway_receipt_error_path", "error")
+    if error:
+        data["error"] = error[:200]
+    event_type = "sms.delivered" if kind == "delivered" else "sms.failed"
+    rt.emit([Event(event_type, participant.person_id, data, source="sms_gateway")])
+    return 1
+
+
+@hooks.post("/inbound")
+def inbound():
+    rt = _runtime()
+    _check_secret(rt.config)
+    results = [_reply(rt, item) for item in _items()]
+    return jsonify(results[0] if len(results) == 1 else {"results": results})
+
+
+def _person_with_mobile(rt: Any, number: str) -> str:
+    find = getattr(rt.crm, "find_person_by_mobile", None)
+    if find is not None:
+        person = find(number)
+        return str(person["id"]) if person else ""
+    return rt.redis.get(number_key(number)) or ""
+
+
+def _reply(rt: Any, item: dict[str, Any]) -> dict[str, Any]:
+    config = rt.config
+    number = _text(item, config, "sms_gateway_inbound_from_path", "from")
+    text = _text(item, config, "sms_gateway_inbound_text_path", "text")
+    if not digits_of(number):
+        raise BadCallback("the reply has no sender number (SUPERFLOW_SMS_GATEWAY_INBOUND_FROM_PATH)")
+    words = re.findall(r"\w+", text.upper())
+    stop_words = {w.strip().upper() for w in config.setting("sms_gateway_stop_words", STOP_WORDS).split(",")}
+    stop = bool(words) and words[0] in stop_words
+    try:
+        person_id = _person_with_mobile(rt, number)
+    except CrmError as exc:
+        raise BadCallback(f"the CRM could not be asked who has {number}: {exc}", 503) from None
+    if not person_id:
+        log.warning(
+            "SMS reply from %s, whom the CRM does not know; %s", number, "STOP not applied" if stop else ""
+        )
+        return {"status": "unknown number", "stop": stop}
+    if not stop:
+        rt.emit(
+            [Event("sms.received", person_id, {"number": number, "text": text[:1000]}, source="sms_gateway")]
+        )
+        return {"status": "received", "stop": False}
+    purpose = config.setting("sms_consent_purpose", "sms")
+    message_id = _text(item, config, "sms_gateway_inbound_id_path", "id")
+    set_consent = getattr(rt.crm, "set_consent", None)
+    if set_consent is None:
+        raise BadCallback(f"the {rt.crm.name} CRM backend has no set_consent(); STOP cannot be recorded", 501)
+    try:
+        set_consent(
+            person_id,
+            purpose,
+            False,
+            legal_basis="SMS reply " + words[0],
+            idempotency_key=f"sms-stop:{message_id}" if message_id else None,
+        )
+    except CrmError as exc:
+        raise BadCallback(f"the SMS consent could not be withdrawn in the CRM: {exc}", 503) from None
+    data = {"number": number, "keyword": words[0], "purpose": purpose}
+    rt.emit([Event("sms.stopped", person_id, data, source="sms_gateway")])
+    return {"status": "stopped", "stop": True}
+
+
+@hookimpl
+def superflow_register_routes(register):
+    register(hooks)

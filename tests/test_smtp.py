@@ -69,7 +69,7 @@ def test_emails_go_out_through_smtp_with_one_click_unsubscribe(sf_plugin, run_jo
     inbox, port = smtp_server
     rt = smtp_runtime(sf_plugin, port)
     ase = rt.crm.create_person(first_name="Åse", email="ase@example.com")
-    flow = started(rt, flow_doc([email_step("hello", subject="Hei {{person.first_name}}")]))
+    started(rt, flow_doc([email_step("hello", subject="Hei {{person.first_name}}")]))
     signed_up(rt, ase["id"])
     run_jobs(rt)
 
@@ -78,7 +78,7 @@ def test_emails_go_out_through_smtp_with_one_click_unsubscribe(sf_plugin, run_jo
     assert message["To"] == "ase@example.com"
     assert message["Subject"] == "Hei Åse"
     assert message["From"] == "Superflow News <news@superflow.test>"
-    assert message["List-Unsubscribe"].strip().startswith(f"<http://superflow.test/u/{flow.id}.1/")
+    assert message["List-Unsubscribe"].strip().startswith("<http://superflow.test/u/")
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     html = message.get_body(("html",)).get_content()
     text = message.get_body(("plain",)).get_content()
@@ -123,7 +123,7 @@ def test_what_arrives_headers_both_parts_attachments_and_merge_tags(sf_plugin, r
     assert "Dear Ada at Fjord &amp; Co" in html
     assert text.strip() == "Dear Ada at Fjord & Co: https://shop.example/offer"
     # tracking is on by default: the link goes through superflow and there is a pixel
-    assert "http://superflow.test/t/c/" in html and "shop.example%2Foffer" in html
+    assert "http://superflow.test/t/c/" in html and "shop.example" not in html
     assert "http://superflow.test/t/o/" in html
     attached = {part.get_filename(): part for part in message.iter_attachments()}
     assert set(attached) == {"Price list 2026.pdf", "logo.png"}

@@ -1,7 +1,230 @@
-"""Recipients' links: tracked clicks, the open pixel and the unsubscribe page."""
+"""Recipients' links: tracked clicks, the open pixel and the unsubscribe page.
+
+- ``GET /t/c/<token>``: a tracked link.  Redirects (302) to the URL sealed in the
+  token, never to anything else (a query string is ignored).  A token that is cut
+  short, changed, made with another secret or for another kind of link gets an HTML
+  page naming the cause (400 or 404); an expired one (older than
+  ``SUPERFLOW_TRACKING_MAX_AGE_DAYS``, default 400; 0 = never) gets 410 and a plain
+  link to where it led.
+- ``GET /t/o/<token>.gif``: the open pixel.  Always a 1×1 GIF with 200, also for a bad
+  token (a mail client shows no error for a broken image, and a probe learns
+  nothing); only a good token counts and emits.
+- ``GET /u/<token>``: the unsubscribe page, with a button that POSTs to the same
+  address; ``POST /u/<token>`` withdraws and confirms.  A POST whose body is
+  ``List-Unsubscribe=One-Click`` (RFC 8058, sent by mail providers) withdraws and
+  answers 200 with a short text.  The token is the capability: nothing else is asked.
+
+Opens and clicks are counted in ``sf:flow:<flow id>:stats`` (``email.opened``,
+``link.clicked``: every time; ``email.opened.unique``, ``link.clicked.unique``: once
+per message; each also per step as ``step:<step id>:<counter>``), clicks per address
+in ``sf:flow:<flow id>:links:<step id>``, and the firsts are remembered in
+``sf:flow:<flow id>:seen``.  The first open of a message and the first click of each
+of its links become events (``email.opened``, ``link.clicked``); repeats only count.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import base64
+import hashlib
+import logging
+from typing import Any
+
+from flask import Blueprint, Response, redirect, render_template, request
+
+from superflow import tracking
+from superflow.crm import CrmError
+from superflow.events import Event
+from superflow.runtime import Runtime
+from superflow.webapp.runtime import runtime
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("tracking", __name__)
+
+PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+NO_STORE = {"Cache-Control": "no-store, no-cache, must-revalidate, private", "Pragma": "no-cache"}
+ONE_CLICK = "One-Click"
+
+
+def seen_key(flow_id: str) -> str:
+    return f"sf:flow:{flow_id}:seen"
+
+
+def links_key(flow_id: str, step_id: str) -> str:
+    return f"sf:flow:{flow_id}:links:{step_id}"
+
+
+def _max_age(rt: Runtime) -> float:
+    raw = rt.config.setting("tracking_max_age_days", str(tracking.DEFAULT_MAX_AGE_DAYS))
+    try:
+        return float(raw)
+    except ValueError:
+        return float(tracking.DEFAULT_MAX_AGE_DAYS)
+
+
+def _not_valid(exc: tracking.TokenInvalid, what: str) -> tuple[str, int, dict[str, str]]:
+    expired = exc.token if exc.token is not None and exc.token.kind == "c" else None
+    page = render_template(
+        "error.html",
+        title="This link has expired" if exc.status == 410 else "This link is not valid",
+        cause=exc.cause,
+        what=what,
+        destination=expired.url if expired else "",
+    )
+    return page, exc.status, {**NO_STORE, "Content-Type": "text/html; charset=utf-8"}
+
+
+def _person_of(rt: Runtime, token: tracking.Token) -> str:
+    if token.person_id:
+        return token.person_id
+    participant = rt.store.participant(token.participant_id)
+    return participant.person_id if participant is not None else ""
+
+
+def record(rt: Runtime, token: tracking.Token) -> bool:
+    """Count an open or a click; emit its event if it is the first of its kind (an
+    open per message, a click per message and address).  True if an event went out."""
+    flow_id, step = token.flow_id, token.step_id
+    counter = "email.opened" if token.kind == "o" else "link.clicked"
+    first_key = f"{token.kind}:{token.participant_id}:{step}"
+    pipe = rt.redis.pipeline(transaction=False)
+    pipe.hsetnx(seen_key(flow_id), first_key, 1)
+    pipe.hincrby(f"sf:flow:{flow_id}:stats", counter, 1)
+    pipe.hincrby(f"sf:flow:{flow_id}:stats", f"step:{step}:{counter}", 1)
+    if token.kind == "c":
+        digest = hashlib.blake2b(token.url.encode(), digest_size=8).hexdigest()
+        pipe.hsetnx(seen_key(flow_id), f"{first_key}:{digest}", 1)
+        pipe.hincrby(links_key(flow_id, step), token.url, 1)
+    replies = pipe.execute()
+    first_of_message = bool(replies[0])
+    first_of_link = bool(replies[3]) if token.kind == "c" else first_of_message
+    if first_of_message:
+        pipe = rt.redis.pipeline(transaction=False)
+        pipe.hincrby(f"sf:flow:{flow_id}:stats", f"{counter}.unique", 1)
+        pipe.hincrby(f"sf:flow:{flow_id}:stats", f"step:{step}:{counter}.unique", 1)
+        pipe.execute()
+    if not first_of_link:
+        return False
+    person_id = _person_of(rt, token)
+    if not person_id:
+        return False
+    data: dict[str, Any] = {"participant_id": token.participant_id, "step_id": step, "flow_id": flow_id}
+    if token.kind == "c":
+        data["url"] = token.url
+    rt.emit([Event(counter, person_id, data, source="tracking")])
+    return True
+
+
+@bp.get("/t/c/<token>")
+def click(token: str):
+    rt = runtime()
+    try:
+        found = tracking.open_token(rt.config.secret_key, "c", token, _max_age(rt))
+    except tracking.TokenInvalid as exc:
+        return _not_valid(exc, "link")
+    if not found.url.lower().startswith(("http://", "https://")):
+        cause = "this link is not valid: it does not lead to a web address"
+        return _not_valid(tracking.TokenInvalid(cause, 400), "link")
+    if request.method == "GET":  # HEAD (link checkers) is no click
+        try:
+            record(rt, found)
+        except Exception:  # the reader must get where they were going
+            log.exception("could not record a click on %s", found.url)
+    response = redirect(found.url, 302)
+    response.headers.update(NO_STORE)
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@bp.get("/t/o/<token>.gif")
+def pixel(token: str):
+    rt = runtime()
+    try:
+        found = tracking.open_token(rt.config.secret_key, "o", token, _max_age(rt))
+    except tracking.TokenInvalid:
+        found = None
+    if found is not None and request.method == "GET":
+        try:
+            record(rt, found)
+        except Exception:
+            log.exception("could not record an open of %s", found.participant_id)
+    return Response(PIXEL, 200, {**NO_STORE, "Content-Type": "image/gif"})
+
+
+# -- unsubscribe ----------------------------------------------------------------
+
+
+def _what(token: tracking.Token) -> str:
+    return f"the {token.subscription} mailing" if token.subscription else "marketing email from us"
+
+
+def crm_call(crm: Any, name: str) -> Any:
+    """A CRM backend method outside the core contract, or :class:`CrmError` naming it."""
+    method = getattr(crm, name, None)
+    if method is None:
+        raise CrmError(f"the {crm.name} CRM backend has no {name}(); it cannot record this")
+    return method
+
+
+def withdraw(rt: Runtime, token: tracking.Token) -> str:
+    """Withdraw the e-marketing consent (or cancel the token's subscription) in the CRM
+    and emit ``email.unsubscribed``; returns ``"done"``, or ``"unknown"`` when the
+    person is no longer in the CRM (there is nothing to withdraw then)."""
+    crm = rt.crm
+    person_id = _person_of(rt, token)
+    if not person_id or crm.get_person(person_id) is None:
+        return "unknown"
+    if token.subscription:
+        crm_call(crm, "set_subscription")(person_id, token.subscription, False)
+        withdrawn = {"subscription": token.subscription}
+    else:
+        crm_call(crm, "set_consent")(person_id, "emarketing", False, legal_basis="unsubscribe link")
+        withdrawn = {"purpose": "emarketing"}
+    data = {"participant_id": token.participant_id, "step_id": token.step_id, "flow_id": token.flow_id}
+    rt.emit([Event("email.unsubscribed", person_id, {**data, **withdrawn}, source="unsubscribe")])
+    if rt.redis.hsetnx(seen_key(token.flow_id), f"u:{token.participant_id}:{token.step_id}", 1):
+        pipe = rt.redis.pipeline(transaction=False)
+        pipe.hincrby(f"sf:flow:{token.flow_id}:stats", "email.unsubscribed", 1)
+        pipe.hincrby(f"sf:flow:{token.flow_id}:stats", f"step:{token.step_id}:email.unsubscribed", 1)
+        pipe.execute()
+    return "done"
+
+
+@bp.get("/u/<token>")
+def unsubscribe_page(token: str):
+    rt = runtime()
+    try:
+        found = tracking.open_token(rt.config.secret_key, "u", token)
+    except tracking.TokenInvalid as exc:
+        return _not_valid(exc, "unsubscribe link")
+    page = render_template("unsubscribe.html", state="ask", what=_what(found), token=token)
+    return page, 200, NO_STORE
+
+
+@bp.post("/u/<token>")
+def unsubscribe(token: str):
+    rt = runtime()
+    one_click = request.form.get("List-Unsubscribe") == ONE_CLICK
+    try:
+        found = tracking.open_token(rt.config.secret_key, "u", token)
+    except tracking.TokenInvalid as exc:
+        if one_click:
+            return Response(exc.cause, exc.status, {"Content-Type": "text/plain; charset=utf-8"})
+        return _not_valid(exc, "unsubscribe link")
+    try:
+        state = withdraw(rt, found)
+    except CrmError as exc:
+        log.warning("unsubscribe of %s failed: %s", found.participant_id, exc)
+        message = "we could not update your preferences just now; please try again in a few minutes"
+        if one_click:
+            return Response(message, 503, {"Content-Type": "text/plain; charset=utf-8", "Retry-After": "300"})
+        page = render_template(
+            "unsubscribe.html", state="failed", what=_what(found), token=token, error=message
+        )
+        return page, 503, {**NO_STORE, "Retry-After": "300"}
+    if one_click:
+        return Response(
+            f"Unsubscribed from {_what(found)}.", 200, {"Content-Type": "text/plain; charset=utf-8"}
+        )
+    page = render_template("unsubscribe.html", state=state, what=_what(found), token=token)
+    return page, 200, NO_STORE
