@@ -138,11 +138,15 @@ class SendSms(StepType):
         outgoing: list[tuple[int, StepContext, SmsMessage]] = []
         for i, ctx in enumerate(ctxs):
             mobile = ((ctx.person or {}).get("mobile") or "").strip()
-            if not mobile:
+            purpose = ctx.services.config.setting("sms_consent_purpose", "sms")
+            problem = "" if mobile else "no mobile number"
+            if mobile and ((ctx.person or {}).get("consents") or {}).get(purpose) is False:
+                problem = "SMS consent withdrawn"
+            if problem:
                 if ctx.settings["when_no_mobile"] == "exit":
-                    results[i] = StepResult.exit("no mobile number", counters={"sms.not_sendable": 1})
+                    results[i] = StepResult.exit(problem, counters={"sms.not_sendable": 1})
                 else:
-                    results[i] = StepResult.advance("skipped: no mobile number", counters={"sms.skipped": 1})
+                    results[i] = StepResult.advance(f"skipped: {problem}", counters={"sms.skipped": 1})
                 continue
             try:
                 text = render(ctx.settings["text"], ctx.merge_scope())

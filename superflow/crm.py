@@ -80,6 +80,25 @@ class CrmBackend:
     def list_fields(self) -> list[FieldInfo]:
         raise NotImplementedError
 
+    def find_person_by_email(self, email: str) -> dict[str, Any] | None:
+        """The person with this address (ignoring case), for forms and the API."""
+        raise NotImplementedError
+
+    def create_person(self, idempotency_key: str | None = None, **fields: Any) -> dict[str, Any]:
+        """A new person from field keys (and ``company_id``); emits ``person.created``."""
+        raise NotImplementedError
+
+    def set_consent(
+        self, person_id: str, purpose: str, granted: bool, legal_basis: str | None = None, **extra: Any
+    ) -> dict[str, Any]:
+        """Give or withdraw consent for a purpose (``emarketing``, ``sms``, …);
+        emits ``consent.changed`` when it changes."""
+        raise NotImplementedError
+
+    def set_subscription(self, person_id: str, name: str, subscribed: bool, **extra: Any) -> dict[str, Any]:
+        """Start or stop an email subscription; emits ``subscription.changed``."""
+        raise NotImplementedError
+
     def list_associates(self) -> list[dict[str, Any]]:
         """Our users: ``[{"id": "2", "name": ..., "email": ..., "mobile": ...}, ...]``"""
         raise NotImplementedError

@@ -88,3 +88,22 @@ def test_no_mobile_skips_or_exits_and_the_others_get_their_sms(
     else:
         assert nobody.status == "exited" and nobody.reason == "no mobile number"
     assert stats["sms.sent"] == 1 and stats["sms.segments"] == 1
+
+
+def test_a_person_who_replied_stop_gets_no_more_texts(sf_runtime, run_jobs):
+    from conftest import flow_doc, participant_of, signed_up, started
+    from superflow.plugins.outbox import Outbox
+
+    rt = sf_runtime
+    person = rt.crm.create_person(first_name="Ola", mobile="+4790000001")
+    rt.crm.set_consent(person["id"], "sms", False)
+    step = {
+        "id": "s",
+        "type": "send_sms",
+        "settings": {"sender": "Shop", "text": "Hi", "when_no_mobile": "exit"},
+    }
+    flow = started(rt, flow_doc([step]))
+    signed_up(rt, person["id"])
+    run_jobs()
+    assert Outbox(rt.config).count("sms") == 0
+    assert participant_of(rt, flow, person["id"]).reason == "SMS consent withdrawn"
