@@ -225,6 +225,7 @@ class SendEmail(StepType):
     description = "Send an email with merge tags to the person."
     settings_schema = SendEmailSettings
     sends = "email"
+    exits_on = ("email.unsubscribed",)
 
     def readiness(self, settings: dict[str, Any], flow: Any) -> list[str]:
         folder = attachments_dir()

@@ -126,6 +126,7 @@ class SendSms(StepType):
     description = "Send a text message to the person's mobile."
     settings_schema = SendSmsSettings
     sends = "sms"
+    exits_on = ("sms.stopped",)
 
     def describe(self, settings: dict[str, Any]) -> str:
         words = f"Send SMS from {settings.get('sender', '?')}"

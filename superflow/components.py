@@ -161,12 +161,15 @@ class StepType(Component):
     """A step of a flow.
 
     ``sends`` names the channel (``"email"``, ``"sms"``) of steps that send
-    something to the person: those respect the flow's send window.  ``branching``
+    something to the person: those respect the flow's send window.  ``exits_on``
+    names event types that end the person's participation in any flow that has a
+    step of this type (an unsubscribe ends the flows that email them).  ``branching``
     step types (the split) carry ``branches`` in the flow document.
     """
 
     sends: ClassVar[str | None] = None
     branching: ClassVar[bool] = False
+    exits_on: ClassVar[tuple[str, ...]] = ()
 
     def execute(self, ctx: StepContext) -> StepResult:
         raise NotImplementedError

@@ -122,10 +122,12 @@ class Engine:
         listening = {t: replies[2 * i] for i, t in enumerate(types)}
         judging = {t: replies[2 * i + 1] for i, t in enumerate(types)}
 
+        exits = self._exit_types()
         relevant = [
             e
             for e in events
-            if e.person_id and (judging[e.type] or e.type in awaiting or e.data.get("participant_id"))
+            if e.person_id
+            and (judging[e.type] or e.type in awaiting or e.type in exits or e.data.get("participant_id"))
         ]
         if relevant:
             self._events_for_participations(relevant, judging, now)
@@ -203,6 +205,9 @@ class Engine:
                 p.actions.append(action)
             p.note(now, event.data.get("step_id"), "event", event.type)
             changes.save(p, now)
+        if event.type in self._flow_exit_types(flow):
+            self._finish(changes, p, flow, "exited", event.type, now)
+            return
         if p.flow_id in judging and self._criterion_met(flow, event, p):
             self._succeed(changes, p, flow, now, f"success: {event.type}")
             return
@@ -218,6 +223,18 @@ class Engine:
             self._move(changes, p, flow, flow.next_of.get(p.step or ""), now)
             if p.status == "active":
                 changes.advance.append(p.id)
+
+    def _exit_types(self) -> set[str]:
+        """Every event type some installed step type exits participants on."""
+        return {t for step_type in self.registry.all("step_types").values() for t in step_type.exits_on}
+
+    def _flow_exit_types(self, flow: Flow) -> set[str]:
+        """The event types that end a participation in this flow: those of its steps'
+        ``exits_on`` (an unsubscribe, for a flow that sends email)."""
+        types: set[str] = set()
+        for step in flow.steps.values():
+            types |= set(self.registry.step_type(step["type"]).exits_on)
+        return types
 
     def _criterion_met(self, flow: Flow, event: Event, p: Participant) -> bool:
         if p.succeeded:

@@ -506,3 +506,20 @@ def test_a_scan_that_failed_is_scanned_again(sf_plugin, run_jobs):
     rt.clock.advance(120)
     run_jobs(rt)
     assert rt.store.stats(flow.id)["enrolled"] == 1
+
+
+def test_an_unsubscribe_ends_the_flows_that_email_the_person(sf_runtime, run_jobs, people):
+    rt = sf_runtime
+    wait = {"id": "w", "type": "wait", "settings": {"amount": 2, "unit": "days"}}
+    text = {"id": "t", "type": "send_sms", "settings": {"sender": "Shop", "text": "Hi"}}
+    emailing = started(rt, flow_doc([wait, email_step("e1")], name="Newsletter"))
+    texting = started(rt, flow_doc([wait, text], name="Texts"))
+    signed_up(rt, people[0])
+    run_jobs()
+    rt.emit([Event("email.unsubscribed", people[0], {"purpose": "emarketing"})])
+    run_jobs()
+    assert participant_of(rt, emailing, people[0]).reason == "email.unsubscribed"
+    assert participant_of(rt, texting, people[0]).status == "active"
+    rt.emit([Event("sms.stopped", people[0], {})])
+    run_jobs()
+    assert participant_of(rt, texting, people[0]).reason == "sms.stopped"
