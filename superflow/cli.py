@@ -355,6 +355,53 @@ def stuck(state: State, resume: bool) -> None:
         click.echo("handed to the workers again")
 
 
+# -- hosted forms --------------------------------------------------------------
+@cli.group()
+def forms() -> None:
+    """Hosted forms, answered at /forms/<id>."""
+
+
+@forms.command("create")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_state
+def forms_create(state: State, file: Path) -> None:
+    """Save a form definition (JSON); print its address."""
+    from superflow import forms as form_store
+
+    try:
+        doc = json.loads(file.read_text())
+        form = form_store.create(state.runtime.redis, doc, state.runtime.crm.list_fields())
+    except json.JSONDecodeError as exc:
+        raise click.ClickException(f"{file}: not valid JSON: {exc}") from None
+    except form_store.FormInvalid as exc:
+        raise click.ClickException("the form is not valid:\n  " + "\n  ".join(exc.problems)) from None
+    except form_store.FormExists as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{state.runtime.config.base_url}/forms/{form['id']}")
+
+
+@forms.command("list")
+@pass_state
+def forms_list(state: State) -> None:
+    """Every form with its address."""
+    from superflow import forms as form_store
+
+    for form in form_store.list_forms(state.runtime.redis):
+        click.echo(f"{form['id']:16}  {form['name']}  {state.runtime.config.base_url}/forms/{form['id']}")
+
+
+@forms.command("delete")
+@click.argument("form_id")
+@pass_state
+def forms_delete(state: State, form_id: str) -> None:
+    """Remove a form (its address answers 404 from then on)."""
+    from superflow import forms as form_store
+
+    if not form_store.delete(state.runtime.redis, form_id):
+        raise click.ClickException(f"no form {form_id}")
+    click.echo(f"form {form_id} deleted")
+
+
 # -- plugins and CRM -----------------------------------------------------------
 @cli.group()
 def plugins() -> None:

@@ -148,3 +148,15 @@ def test_demo_starts_everything_and_stops_without_orphans(tmp_path):
     for pattern in (str(tmp_path), f"demo-{demo.pid}-", f"--port {port}"):
         leftovers = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout
         assert leftovers.strip() == "", f"left running: {pattern}"
+
+
+def test_forms_are_made_listed_and_deleted_from_the_command_line(sf, crm, tmp_path):
+    created = sf("forms", "create", "examples/forms/newsletter-signup.json").stdout.strip()
+    assert created == "http://127.0.0.1:5000/forms/newsletter"
+    assert "newsletter        Newsletter sign-up" in sf("forms", "list").stdout
+    again = sf("forms", "create", "examples/forms/newsletter-signup.json", ok=False)
+    assert again.stderr.strip() == "Error: a form with the id 'newsletter' already exists"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"name": "No fields"}))
+    assert "fields: Missing data for required field." in sf("forms", "create", str(bad), ok=False).stderr
+    assert sf("forms", "delete", "newsletter").stdout.strip() == "form newsletter deleted"
