@@ -10,13 +10,19 @@ get them without imports:
   after the test;
 - ``sf_plugin``: ``sf_plugin(obj)`` registers a throw-away plugin and gives a new
   runtime that includes it;
-- ``run_jobs``: work the queue in this process until nothing is due.
+- ``run_jobs``: work the queue in this process until nothing is due;
+- ``smtp_server``: a real SMTP server (aiosmtpd) on a free port, as ``(inbox, port)``:
+  ``inbox.messages`` holds what arrived, parsed; ``inbox.refuse`` maps an address to
+  the reply its ``RCPT TO`` gets.
 """
 
 from __future__ import annotations
 
+import email
+import socket
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from email import policy
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +52,48 @@ def sf_config(tmp_path: Path, redis_server: str) -> Config:
         base_url="http://superflow.test",
         batch_size=100,
     )
+
+
+class Inbox:
+    """An SMTP handler that keeps what arrives; ``refuse`` maps an address to the
+    reply its ``RCPT TO`` gets ("550 5.1.1 No such user")."""
+
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+        self.refuse: dict[str, str] = {}
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
+    ) -> str:
+        if address in self.refuse:
+            return self.refuse[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
+        return "250 OK"
+
+    def to(self) -> list[str]:
+        return [m["To"] for m in self.messages]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[Inbox, int]]:
+    from aiosmtpd.controller import Controller
+
+    port = free_port()
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, port
+    controller.stop()
 
 
 def _runtime(config: Config, extra: tuple[Any, ...] = ()) -> Runtime:

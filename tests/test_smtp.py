@@ -3,56 +3,16 @@ TLS, and never twice after a crash."""
 
 from __future__ import annotations
 
-import email
 import shutil
-import socket
 import ssl
 import subprocess
-from email import policy
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from conftest import email_step, flow_doc, signed_up, started
-
-
-class Inbox:
-    """An SMTP handler that keeps what arrives; ``refuse`` maps an address to the
-    reply its ``RCPT TO`` gets ("550 5.1.1 No such user")."""
-
-    def __init__(self):
-        self.messages = []
-        self.refuse = {}
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address in self.refuse:
-            return self.refuse[address]
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
-        return "250 OK"
-
-    def to(self):
-        return [m["To"] for m in self.messages]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def smtp_server():
-    port = free_port()
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield inbox, port
-    controller.stop()
+from superflow.testing import Inbox, free_port
 
 
 def smtp_runtime(sf_plugin, port, **changes):

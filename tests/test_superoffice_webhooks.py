@@ -5,15 +5,11 @@ SMTP server → "sale created" webhook → the participant succeeded."""
 
 from __future__ import annotations
 
-import email
 import json
 import logging
-import socket
-from email import policy
 
 import pytest
 import responses
-from aiosmtpd.controller import Controller
 from click.testing import CliRunner
 from test_superoffice_fake import SECRET, SETTINGS, FakeTenant, fixture
 
@@ -208,29 +204,10 @@ def test_cli_group_is_added(monkeypatch, tenant):
 
 
 # -- end to end ------------------------------------------------------------------------------
-class Inbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
-        return "250 OK"
 
 
-@pytest.fixture
-def smtp():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield inbox, port
-    controller.stop()
-
-
-def test_end_to_end_webhook_filters_smtp_and_sale_success(sf_plugin, tenant, smtp, run_jobs):
-    inbox, port = smtp
+def test_end_to_end_webhook_filters_smtp_and_sale_success(sf_plugin, tenant, smtp_server, run_jobs):
+    inbox, port = smtp_server
     rt = so_runtime(sf_plugin, email_transport="smtp", smtp_host="127.0.0.1", smtp_port=port)
     hooks = create_app(runtime=rt).test_client()
     doc = flow_doc(

@@ -5,17 +5,13 @@ naming the cause, never a redirect or a 5xx; unique and total counts."""
 from __future__ import annotations
 
 import base64
-import email
 import random
 import re
-import socket
 import threading
-from email import policy
 from urllib.parse import urlparse
 
 import pytest
 import requests
-from aiosmtpd.controller import Controller
 from werkzeug.serving import make_server
 
 from conftest import email_step, flow_doc, participant_of, signed_up, started
@@ -40,27 +36,6 @@ def serve():
     yield start
     for server in servers:
         server.shutdown()
-
-
-class Inbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp_server():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield inbox, port
-    controller.stop()
 
 
 def local(address, base):
