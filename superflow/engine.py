@@ -830,6 +830,44 @@ class Engine:
         self.rt.redis.eval(SCANNED_TO_SCRIPT, 1, store.flow_key(flow_id), end)
         return enrolled
 
+    # -- one participant, from outside (API, admin) ----------------------------
+    def remove_participant(self, pid: str, reason: str) -> Participant | None:
+        """End an active participation as ``cancelled`` (history kept).  ``None``
+        when a job holds the participant just now (try again)."""
+        if not self._lease([pid]):
+            return None
+        changes = Changes()
+        changes.delete.add(store.lease_key(pid))
+        p = self.store.participant(pid)
+        if p is not None and p.status == "active":
+            self._finish(
+                changes, p, self.flow(p.flow_id, p.version), "cancelled", reason, self.rt.clock.now()
+            )
+            self.rt.redis.srem(store.parked_key(p.flow_id), pid)
+        self._commit(changes)
+        return p
+
+    def move_participant(self, pid: str, step_id: str, note: str) -> Participant | None:
+        """Put an active participant at ``step_id`` of its flow version and run it
+        from there.  ``None`` when a job holds the participant just now."""
+        if not self._lease([pid]):
+            return None
+        changes = Changes()
+        changes.delete.add(store.lease_key(pid))
+        p = self.store.participant(pid)
+        flow = self.flow(p.flow_id, p.version) if p is not None else None
+        if p is not None and p.status == "active" and flow is not None and step_id in flow.steps:
+            now = self.rt.clock.now()
+            self._end_wait(changes, p)
+            self._leave(changes, p, now, passed=False)
+            p.note(now, p.step, "moved", f"{note} to {step_id}")
+            self._move(changes, p, flow, step_id, now)
+            changes.in_flight(pid, True)
+            changes.advance = [pid]
+            self.rt.redis.srem(store.parked_key(p.flow_id), pid)
+        self._commit(changes)
+        return p
+
     # -- run, pause, resume, end ---------------------------------------------
     def pause(self, flow_id: str) -> None:
         """Enrol no one and park participants where they stand."""

@@ -6,17 +6,16 @@ the participant just now and this change never overlap; a busy participant is
 refused (:class:`ParticipantBusy`) and the caller tries again.  The change and the
 job that comes next are written in one MULTI/EXEC, as in the engine.
 
-These functions lean on the engine's transition methods (``_lease``, ``_finish``,
-``_leave``, ``_move``, ``_end_wait``, ``_commit``); an ``Engine.remove`` and
-``Engine.move_to_step`` would be their natural home.
+The engine does the transition (:meth:`Engine.remove_participant`,
+:meth:`Engine.move_participant`); this module checks the request and names what is
+wrong with it.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from superflow import store
-from superflow.store import Changes, Participant
+from superflow.store import Participant
 
 if TYPE_CHECKING:
     from superflow.runtime import Runtime
@@ -41,45 +40,24 @@ class ParticipationError(ValueError):
 
 def remove(rt: Runtime, pid: str, reason: str = "removed") -> Participant:
     """End an active participation as ``cancelled`` (history is kept)."""
-    engine = rt.engine
-    p = _active(rt, pid)
-    if not engine._lease([pid]):
+    _active(rt, pid)
+    if rt.engine.remove_participant(pid, reason) is None:
         raise ParticipantBusy(f"participant {pid} is being moved by a job; try again in a moment")
-    changes = Changes()
-    changes.delete.add(store.lease_key(pid))
-    p = _active(rt, pid)
-    now = rt.clock.now()
-    engine._finish(changes, p, engine.flow(p.flow_id, p.version), "cancelled", reason, now)
-    engine._commit(changes)
-    rt.redis.srem(store.parked_key(p.flow_id), pid)
-    return rt.store.participant(pid) or p
+    return rt.store.participant(pid)
 
 
 def move_to_step(rt: Runtime, pid: str, step_id: str, note: str = "moved") -> Participant:
     """Put an active participant at ``step_id`` of its flow version and run it from there."""
-    engine = rt.engine
     p = _active(rt, pid)
-    flow = engine.flow(p.flow_id, p.version)
+    flow = rt.engine.flow(p.flow_id, p.version)
     if flow is None or step_id not in flow.steps:
         known = ", ".join(sorted(flow.steps)) if flow is not None else ""
         raise ParticipationError(
             f"flow {p.flow_id} version {p.version} has no step {step_id!r} ({known})", "step_id"
         )
-    if not engine._lease([pid]):
+    if rt.engine.move_participant(pid, step_id, note) is None:
         raise ParticipantBusy(f"participant {pid} is being moved by a job; try again in a moment")
-    changes = Changes()
-    changes.delete.add(store.lease_key(pid))
-    p = _active(rt, pid)
-    now = rt.clock.now()
-    engine._end_wait(changes, p)
-    engine._leave(changes, p, now, passed=False)
-    p.note(now, p.step, "moved", f"{note} to {step_id}")
-    engine._move(changes, p, flow, step_id, now)
-    changes.in_flight(pid, True)
-    changes.advance = [pid]
-    engine._commit(changes)
-    rt.redis.srem(store.parked_key(p.flow_id), pid)
-    return rt.store.participant(pid) or p
+    return rt.store.participant(pid)
 
 
 def _active(rt: Runtime, pid: str) -> Participant:
