@@ -355,6 +355,61 @@ def stuck(state: State, resume: bool) -> None:
         click.echo("handed to the workers again")
 
 
+# -- users of the admin screens ---------------------------------------------------
+@cli.group()
+def users() -> None:
+    """People who sign in to the admin screens."""
+
+
+@users.command("create")
+@click.argument("username")
+@click.option(
+    "--role",
+    type=click.Choice(["flow_admin", "content_editor", "viewer"]),
+    default="viewer",
+    show_default=True,
+)
+@click.option("--password", default=None, help="Default: a new random one, printed once.")
+@pass_state
+def users_create(state: State, username: str, role: str, password: str | None) -> None:
+    """Add a user (the password is stored hashed)."""
+    import secrets
+
+    from superflow import users as user_store
+
+    chosen = password or secrets.token_urlsafe(12)
+    try:
+        user_store.create(state.runtime.redis, username, chosen, role)
+    except user_store.UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"user {username} ({role}) created" + ("" if password else f"; password: {chosen}"))
+
+
+@users.command("list")
+@pass_state
+def users_list(state: State) -> None:
+    """Every user and role."""
+    from superflow import users as user_store
+
+    for user in user_store.list_users(state.runtime.redis):
+        click.echo(f"{user['username']:24}  {user['role']}")
+
+
+@users.command("set-role")
+@click.argument("username")
+@click.argument("role", type=click.Choice(["flow_admin", "content_editor", "viewer"]))
+@pass_state
+def users_set_role(state: State, username: str, role: str) -> None:
+    """Change what a user may do."""
+    from superflow import users as user_store
+
+    try:
+        user_store.set_role(state.runtime.redis, username, role)
+    except user_store.UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{username} is now {role}")
+
+
 # -- hosted forms --------------------------------------------------------------
 @cli.group()
 def forms() -> None:

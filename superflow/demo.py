@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import random
+import secrets
 import signal
 import sys
 import threading
@@ -15,7 +16,7 @@ from typing import Any
 
 import click
 
-from superflow import flows
+from superflow import flows, users
 from superflow.config import Config
 from superflow.embedded_redis import EmbeddedRedis
 from superflow.processes import spawn, stop
@@ -37,6 +38,10 @@ def prepare(rt: Runtime, persons: int) -> dict[str, Any]:
     summary: dict[str, Any] = {}
     if rt.crm.count_persons() == 0:
         summary = seed_demo(rt.crm, persons=persons)
+    if not users.list_users(rt.redis):
+        password = os.environ.get("SUPERFLOW_DEMO_PASSWORD") or secrets.token_urlsafe(9)
+        users.create(rt.redis, "admin", password, "flow_admin")
+        summary["login"] = ("admin", password)
     if not rt.store.flow_ids():
         for text in example_flows():
             flow = flows.create(rt, text, by="demo")
@@ -94,8 +99,10 @@ def run_demo(config: Config, host: str, port: int, persons: int, workers: int) -
         traffic = Traffic(rt)
         traffic.start()
         click.echo(f"superflow demo running at {config.base_url}/")
-        if summary:
-            click.echo(f"  demo CRM: {summary.get('persons', persons)} persons in {data / 'crm.sqlite'}")
+        if "login" in summary:
+            click.echo(f"  sign in as {summary['login'][0]} with password {summary['login'][1]}")
+        if "persons" in summary:
+            click.echo(f"  demo CRM: {summary['persons']} persons in {data / 'crm.sqlite'}")
         click.echo(f"  Redis: embedded, {url}")
         click.echo("  a person joins the newsletter every few seconds; watch 'Welcome series' move")
         click.echo(

@@ -114,7 +114,9 @@ def test_plugins_list_shows_what_each_plugin_registered(sf):
 
 
 def test_demo_starts_everything_and_stops_without_orphans(tmp_path):
-    env = dict(os.environ, SUPERFLOW_DATA_DIR=str(tmp_path / "demo-data"))
+    env = dict(
+        os.environ, SUPERFLOW_DATA_DIR=str(tmp_path / "demo-data"), SUPERFLOW_DEMO_PASSWORD="demo-password-1"
+    )
     env.pop("REDIS_URL", None)
     port = "5391"
     demo = subprocess.Popen(
@@ -126,24 +128,32 @@ def test_demo_starts_everything_and_stops_without_orphans(tmp_path):
     )
     try:
         enrolled, health = 0, {}
+        browser = requests.Session()
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not (enrolled and health.get("workers")):
             time.sleep(0.3)
             try:
                 health = requests.get(f"http://127.0.0.1:{port}/health", timeout=2).json()
-                page = requests.get(f"http://127.0.0.1:{port}/flows/1", timeout=2).text
+                page = browser.get(f"http://127.0.0.1:{port}/flows/1", timeout=2).text
+                if "Sign in" in page:
+                    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+                    login = {"username": "admin", "password": "demo-password-1", "csrf_token": token}
+                    page = browser.post(
+                        f"http://127.0.0.1:{port}/login?next=/flows/1", data=login, timeout=2
+                    ).text
             except requests.RequestException:
                 continue
             found = re.search(r"enrolled</span><b>(\d+)</b>", page)
             enrolled = int(found.group(1)) if found else 0
         assert health.get("status") == "ok" and health.get("workers") == 1
         assert enrolled > 0, "the demo flow should have participants moving"
-        assert "Welcome series" in requests.get(f"http://127.0.0.1:{port}/", timeout=2).text
+        assert "Welcome series" in browser.get(f"http://127.0.0.1:{port}/", timeout=2).text
     finally:
         demo.send_signal(signal.SIGTERM)
         output, _ = demo.communicate(timeout=60)
     assert demo.returncode == 0, output
     assert "superflow demo running at http://127.0.0.1:5391/" in output
+    assert "sign in as admin with password demo-password-1" in output
     assert output.rstrip().endswith("superflow demo stopped")
     for pattern in (str(tmp_path), f"demo-{demo.pid}-", f"--port {port}"):
         leftovers = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout
@@ -160,3 +170,16 @@ def test_forms_are_made_listed_and_deleted_from_the_command_line(sf, crm, tmp_pa
     bad.write_text(json.dumps({"name": "No fields"}))
     assert "fields: Missing data for required field." in sf("forms", "create", str(bad), ok=False).stderr
     assert sf("forms", "delete", "newsletter").stdout.strip() == "form newsletter deleted"
+
+
+def test_users_are_made_with_a_role_and_a_hashed_password(sf, sf_runtime):
+    made = sf("users", "create", "kari", "--role", "flow_admin").stdout.strip()
+    assert made.startswith("user kari (flow_admin) created; password: ")
+    password = made.rsplit(" ", 1)[1]
+    stored = sf_runtime.redis.hget("sf:user:kari", "password")
+    assert password not in stored and stored.startswith(("scrypt:", "pbkdf2:"))
+    assert "kari                      flow_admin" in sf("users", "list").stdout
+    assert sf("users", "set-role", "kari", "viewer").stdout.strip() == "kari is now viewer"
+    short = sf("users", "create", "ola", "--password", "short", ok=False)
+    assert short.stderr.strip() == "Error: a password needs at least 10 characters"
+    assert "already a user 'kari'" in sf("users", "create", "kari", ok=False).stderr

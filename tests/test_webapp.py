@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 
 import pytest
@@ -9,6 +10,7 @@ import requests
 from werkzeug.serving import make_server
 
 from conftest import email_step, flow_doc, started
+from superflow import users
 from superflow.events import Event
 from superflow.webapp import create_app
 
@@ -22,6 +24,56 @@ def base_url(sf_runtime):
     server.shutdown()
 
 
+def signed_in(rt, base_url, role="viewer"):
+    """A browser session signed in as a new user with ``role``."""
+    users.create(rt.redis, f"{role}-user", "correct horse battery", role)
+    browser = requests.Session()
+    page = browser.get(base_url + "/login", timeout=5).text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    reply = browser.post(
+        base_url + "/login",
+        data={"username": f"{role}-user", "password": "correct horse battery", "csrf_token": token},
+        timeout=5,
+    )
+    assert reply.status_code == 200 and reply.url.endswith("/")
+    return browser
+
+
+def test_the_admin_needs_a_sign_in(sf_runtime, base_url):
+    reply = requests.get(base_url + "/", timeout=5, allow_redirects=False)
+    assert reply.status_code == 302 and reply.headers["Location"].startswith("/login")
+    users.create(sf_runtime.redis, "ada", "correct horse battery", "viewer")
+    browser = requests.Session()
+    token = re.search(
+        r'name="csrf_token" value="([^"]+)"', browser.get(base_url + "/login", timeout=5).text
+    ).group(1)
+    wrong = browser.post(
+        base_url + "/login", data={"username": "ada", "password": "nope", "csrf_token": token}, timeout=5
+    )
+    assert wrong.status_code == 401 and "That user name and password do not match." in wrong.text
+    forged = browser.post(
+        base_url + "/login", data={"username": "ada", "password": "correct horse battery"}, timeout=5
+    )
+    assert forged.status_code == 400, "a form without the session's CSRF token is refused"
+    ok = browser.post(
+        base_url + "/login?next=/flows/1",
+        data={"username": "ada", "password": "correct horse battery", "csrf_token": token},
+        timeout=5,
+        allow_redirects=False,
+    )
+    assert ok.status_code == 302 and ok.headers["Location"] == "/flows/1"
+    cookie = ok.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    home = browser.get(base_url + "/", timeout=5)
+    assert home.status_code == 200
+    token = re.search(r'name="csrf_token" value="([^"]+)"', home.text).group(1)
+    assert requests.get(base_url + "/api/v1/flows", cookies=browser.cookies, timeout=5).status_code == 401, (
+        "the admin session does not open the API"
+    )
+    assert browser.post(base_url + "/logout", data={"csrf_token": token}, timeout=5).url.endswith("/login")
+    assert browser.get(base_url + "/", timeout=5, allow_redirects=False).status_code == 302
+
+
 def test_flows_list_and_flow_page_show_status_and_counts(sf_runtime, run_jobs, people, base_url):
     flow = started(
         sf_runtime,
@@ -33,21 +85,30 @@ def test_flows_list_and_flow_page_show_status_and_counts(sf_runtime, run_jobs, p
     sf_runtime.emit([Event("api.event", pid, {"name": "signed_up"}) for pid in people[:3]])
     run_jobs()
 
-    home = requests.get(base_url + "/", timeout=5)
+    browser = signed_in(sf_runtime, base_url)
+    home = browser.get(base_url + "/", timeout=5)
     assert home.status_code == 200
     assert "Spring campaign" in home.text and "status-running" in home.text and "API event" in home.text
     assert home.headers["X-Content-Type-Options"] == "nosniff"
 
-    page = requests.get(f"{base_url}/flows/{flow.id}", timeout=5).text
+    page = browser.get(f"{base_url}/flows/{flow.id}", timeout=5).text
     assert "enrolled</span><b>3</b>" in page
     assert "Step 1 &#39;Send email&#39;" in page
     assert "email to ada@example.com" in page
 
 
-def test_unknown_flow_is_404(base_url):
-    assert requests.get(base_url + "/flows/999", timeout=5).status_code == 404
+def test_unknown_flow_is_404(sf_runtime, base_url):
+    assert signed_in(sf_runtime, base_url).get(base_url + "/flows/999", timeout=5).status_code == 404
 
 
 def test_health_reports_redis_and_queue(base_url):
     body = requests.get(base_url + "/health", timeout=5).json()
     assert body["status"] == "ok" and body["redis"] == "ok" and body["queued_jobs"] == 0
+
+
+def test_a_session_expires_after_eight_hours(sf_runtime, base_url):
+    browser = signed_in(sf_runtime, base_url)
+    expires = next(c for c in browser.cookies if c.name == "session").expires
+    import time
+
+    assert 7.9 * 3600 < expires - time.time() <= 8 * 3600

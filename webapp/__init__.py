@@ -22,9 +22,10 @@ def create_app(test_config: Mapping[str, Any] | None = None, runtime: Runtime | 
     app.extensions["superflow"] = runtime
     set_current(runtime)
 
-    from superflow.webapp import api, forms, health, tracking, views
+    from superflow.webapp import api, auth, forms, health, tracking, views
 
-    for blueprint in (views.bp, health.bp, tracking.bp, forms.bp):
+    auth.init_app(app)
+    for blueprint in (auth.bp, views.bp, health.bp, tracking.bp, forms.bp):
         app.register_blueprint(blueprint)
     api.init_app(app)
     for blueprint in plugin_routes(runtime):

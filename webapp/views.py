@@ -7,6 +7,7 @@ import time
 from flask import Blueprint, abort, render_template
 
 from superflow import flows
+from superflow.webapp.auth import login_required
 from superflow.webapp.runtime import runtime
 
 bp = Blueprint("views", __name__)
@@ -18,6 +19,7 @@ def when(ts: float | None) -> str:
 
 
 @bp.get("/")
+@login_required
 def index():
     rt = runtime()
     rows = flows.list_flows(rt)
@@ -27,6 +29,7 @@ def index():
 
 
 @bp.get("/flows/<flow_id>")
+@login_required
 def flow(flow_id: str):
     rt = runtime()
     try:
