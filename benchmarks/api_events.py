@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import sys
 import tempfile
 import threading
@@ -27,7 +26,7 @@ import requests
 from superflow import apikeys, flows
 from superflow.config import Config
 from superflow.embedded_redis import EmbeddedRedis
-from superflow.processes import spawn, stop
+from superflow.processes import free_port, spawn, stop
 from superflow.runtime import Runtime
 
 FLOW = {
@@ -35,12 +34,6 @@ FLOW = {
     "trigger": {"type": "api_event", "settings": {"name": "bench"}},
     "steps": [{"id": "hold", "type": "wait", "settings": {"amount": 30, "unit": "days"}}],
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def post_all(base: str, key: str, bodies: list[tuple[str, dict]], clients: int) -> float:

@@ -23,7 +23,6 @@ import argparse
 import logging
 import multiprocessing
 import os
-import socket
 import statistics
 import tempfile
 import time
@@ -35,6 +34,7 @@ import requests
 from superflow import tracking
 from superflow.config import Config
 from superflow.embedded_redis import EmbeddedRedis
+from superflow.processes import free_port, wait_for_port
 from superflow.runtime import Runtime
 
 SECRET = "benchmark-secret"
@@ -57,12 +57,6 @@ def timed(count: int, call: Callable[[int], object]) -> list[float]:
     return samples
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def serve(config: Config, port: int) -> None:
     from werkzeug.serving import make_server
 
@@ -71,18 +65,6 @@ def serve(config: Config, port: int) -> None:
     from superflow.webapp import create_app
 
     make_server("127.0.0.1", port, create_app(runtime=Runtime(config)), threaded=True).serve_forever()
-
-
-def wait_for(port: int, seconds: float = 20) -> None:
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
 
 
 def main() -> None:
@@ -135,7 +117,7 @@ def run(config: Config, n: int) -> None:
     server = multiprocessing.get_context("fork").Process(target=serve, args=(config, port), daemon=True)
     server.start()
     try:
-        wait_for(port)
+        wait_for_port(port)
         base = f"http://127.0.0.1:{port}"
 
         def over_http(i: int) -> None:

@@ -17,7 +17,6 @@ to a real local SMTP server.
 from __future__ import annotations
 
 import argparse
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,7 @@ from superflow import merge
 from superflow.channels import EmailMessage
 from superflow.config import Config
 from superflow.plugins.email import SmtpTransport, add_tracking, html_to_text, unsubscribe_token
+from superflow.processes import free_port, wait_for_port
 
 SUBJECT = "{{ person.first_name }}, your offer from {{ company.name | default('us') }}"
 HTML = (
@@ -84,24 +84,6 @@ def render_email(p: dict, names: dict, attachments: list[dict]) -> EmailMessage:
     )
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(port: int, seconds: float = 10) -> None:
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -144,7 +126,7 @@ def main() -> None:
             "aiosmtpd.handlers.Sink",
         ]
         server = subprocess.Popen(command)
-        wait_for(port)
+        wait_for_port(port, seconds=10)
     accepted = 0
     try:
         with tempfile.TemporaryDirectory() as tmp:

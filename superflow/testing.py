@@ -19,7 +19,6 @@ get them without imports:
 from __future__ import annotations
 
 import email
-import socket
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from email import policy
@@ -30,6 +29,7 @@ import pytest
 
 from superflow.config import Config
 from superflow.embedded_redis import EmbeddedRedis
+from superflow.processes import free_port
 from superflow.registry import load_registry
 from superflow.runtime import Runtime, set_current
 
@@ -76,12 +76,6 @@ class Inbox:
 
     def to(self) -> list[str]:
         return [m["To"] for m in self.messages]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
