@@ -78,6 +78,11 @@ class Engine:
         self.store = runtime.store
         self.registry = runtime.registry
         self._compiled: dict[tuple[str, int], Flow | None] = {}
+        self._loaded: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
+        self._exits = {
+            t for step_type in self.registry.all("step_types").values() for t in step_type.exits_on
+        }
+        self._flow_exits: dict[tuple[str, int], set[str]] = {}
         self._token = uuid.uuid4().hex[:12]
         self._lease_script = runtime.redis.register_script(LEASE_SCRIPT)
 
@@ -91,6 +96,16 @@ class Engine:
                 None if doc is None else parse_flow(doc, self.registry, flow_id=flow_id, version=version)
             )
         return self._compiled[key]
+
+    def _settings(self, component: Any, ref: dict[str, Any]) -> dict[str, Any]:
+        """A flow part's loaded settings, loaded once per cached flow version: events
+        and steps ask for the same trigger, filter and criterion settings again and
+        again.  ``ref`` is the ``{type, settings}`` dict of a compiled flow."""
+        hit = self._loaded.get(id(ref))
+        if hit is None or hit[0] is not ref:
+            hit = (ref, settings_of(component, ref["settings"]))
+            self._loaded[id(ref)] = hit
+        return hit[1]
 
     def flow_states(self, flow_ids: set[str]) -> dict[str, tuple[str, int]]:
         """``{flow_id: (status, current version)}`` read fresh."""
@@ -122,7 +137,7 @@ class Engine:
         listening = {t: replies[2 * i] for i, t in enumerate(types)}
         judging = {t: replies[2 * i + 1] for i, t in enumerate(types)}
 
-        exits = self._exit_types()
+        exits = self._exits
         relevant = [
             e
             for e in events
@@ -146,7 +161,7 @@ class Engine:
                     continue
                 ref = flow.doc["trigger"]
                 trigger = self.registry.trigger(ref["type"])
-                if trigger.matches(event, settings_of(trigger, ref["settings"])):
+                if trigger.matches(event, self._settings(trigger, ref)):
                     candidates[(fid, event.type)][event.person_id] = event.data
         for (fid, source), data in candidates.items():
             self.enrol(fid, list(data), source, event_data=data)
@@ -224,17 +239,15 @@ class Engine:
             if p.status == "active":
                 changes.advance.append(p.id)
 
-    def _exit_types(self) -> set[str]:
-        """Every event type some installed step type exits participants on."""
-        return {t for step_type in self.registry.all("step_types").values() for t in step_type.exits_on}
-
     def _flow_exit_types(self, flow: Flow) -> set[str]:
         """The event types that end a participation in this flow: those of its steps'
         ``exits_on`` (an unsubscribe, for a flow that sends email)."""
-        types: set[str] = set()
-        for step in flow.steps.values():
-            types |= set(self.registry.step_type(step["type"]).exits_on)
-        return types
+        key = (flow.id, flow.version)
+        if key not in self._flow_exits:
+            self._flow_exits[key] = {
+                t for step in flow.steps.values() for t in self.registry.step_type(step["type"]).exits_on
+            }
+        return self._flow_exits[key]
 
     def _criterion_met(self, flow: Flow, event: Event, p: Participant) -> bool:
         if p.succeeded:
@@ -242,7 +255,7 @@ class Engine:
         for ref in flow.doc["success"]["criteria"]:
             criterion = self.registry.criterion(ref["type"])
             if event.type in criterion.event_types and criterion.matches(
-                event, settings_of(criterion, ref["settings"]), p
+                event, self._settings(criterion, ref), p
             ):
                 return True
         return False
@@ -250,7 +263,7 @@ class Engine:
     def _wait_matches(self, flow: Flow, p: Participant, event: Event) -> bool:
         step = flow.steps[p.step or ""]
         step_type = self.registry.step_type(step["type"])
-        return step_type.event_matches(event, settings_of(step_type, step["settings"]), p)
+        return step_type.event_matches(event, self._settings(step_type, step), p)
 
     # -- enrolment ---------------------------------------------------------
     def enrol(
@@ -396,7 +409,7 @@ class Engine:
         if person is None:
             return False
         filt = self.registry.filter(ref["type"])
-        return bool(filt.matches(person, settings_of(filt, ref["settings"]), participant))
+        return bool(filt.matches(person, self._settings(filt, ref), participant))
 
     # -- stepping ----------------------------------------------------------
     def advance(self, pids: list[str]) -> None:
@@ -479,7 +492,7 @@ class Engine:
                 persons.update(self.rt.crm.get_persons({w.p.person_id for w in members}))
             step = members[0].flow.steps[step_id]
             step_type = self.registry.step_type(step["type"])
-            settings = settings_of(step_type, step["settings"])
+            settings = self._settings(step_type, step)
             ctxs = [self._context(w, step, settings, persons.get(w.p.person_id), now) for w in members]
             results = self._run(step_type, ctxs, timed_out)
             for w, result in zip(members, results, strict=True):
@@ -524,7 +537,7 @@ class Engine:
         if not p.succeeded:
             for ref in flow.doc["success"]["criteria"]:
                 criterion = self.registry.criterion(ref["type"])
-                if criterion.holds(person, settings_of(criterion, ref["settings"]), p):
+                if criterion.holds(person, self._settings(criterion, ref), p):
                     return "success"
         step_type = self.registry.step_type(flow.steps[p.step or ""]["type"])
         if step_type.sends and not (w.wake and w.wake.get("k") == "event"):
@@ -819,7 +832,7 @@ class Engine:
             return []
         trigger = self.registry.trigger(flow.doc["trigger"]["type"])
         data: dict[str, dict[str, Any]] = {}
-        for event in trigger.scan(settings_of(trigger, flow.doc["trigger"]["settings"]), self.rt, start, end):
+        for event in trigger.scan(self._settings(trigger, flow.doc["trigger"]), self.rt, start, end):
             occasion = event.data.get("occasion", "")
             if event.person_id and self.store.claim(
                 f"occasion:{flow_id}:{event.person_id}:{occasion}", 400 * 86400
