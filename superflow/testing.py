@@ -11,6 +11,8 @@ get them without imports:
 - ``sf_plugin``: ``sf_plugin(obj)`` registers a throw-away plugin and gives a new
   runtime that includes it;
 - ``run_jobs``: work the queue in this process until nothing is due;
+- ``crash_after_effects(runtime, pids)``: a worker killed after a step's effects and
+  before their record, for testing that a step is idempotent;
 - ``smtp_server``: a real SMTP server (aiosmtpd) on a free port, as ``(inbox, port)``:
   ``inbox.messages`` holds what arrived, parsed; ``inbox.refuse`` maps an address to
   the reply its ``RCPT TO`` gets.
@@ -88,6 +90,30 @@ def smtp_server() -> Iterator[tuple[Inbox, int]]:
     controller.start()
     yield inbox, port
     controller.stop()
+
+
+class WorkerKilled(BaseException):
+    """Stands for a worker killed with SIGKILL (not an ``Exception``: nothing may catch it)."""
+
+
+def crash_after_effects(runtime: Runtime, pids: list[str]) -> None:
+    """Run a step for these participants and "kill the worker" after the step had
+    its effects but before the engine stored the result: the situation a step's
+    idempotency must survive.  Run ``runtime.engine.advance(pids)`` again after it."""
+    engine = runtime.engine
+
+    def killed(*args: Any, **kwargs: Any) -> None:
+        raise WorkerKilled
+
+    original = engine._apply
+    engine._apply = killed
+    try:
+        engine.advance(pids)
+    except WorkerKilled:
+        return
+    finally:
+        engine._apply = original
+    raise AssertionError("the step ran no effect for these participants: nothing was interrupted")
 
 
 def _runtime(config: Config, extra: tuple[Any, ...] = ()) -> Runtime:

@@ -19,6 +19,7 @@ from superflow.cli import cli
 from superflow.events import Event
 from superflow.flow import FlowNotReady
 from superflow.registry import load_registry
+from superflow.testing import crash_after_effects
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "plugins" / "superflow_loyalty"
 REGISTERED = {
@@ -231,12 +232,6 @@ def test_running_the_step_again_does_not_award_twice(rt, run_jobs, monkeypatch):
 
     # The worker dies after the step's CRM write and before the engine's MULTI/EXEC
     # that records it: nothing of the step is stored in Redis.
-    class WorkerKilled(BaseException):
-        pass
-
-    def killed(*args, **kwargs):
-        raise WorkerKilled
-
     retried = []
     award = rt.registry.step_type("award_points")
     run_step = award.execute_batch
@@ -247,9 +242,7 @@ def test_running_the_step_again_does_not_award_twice(rt, run_jobs, monkeypatch):
 
     monkeypatch.setattr(award, "execute_batch", watching)
 
-    with monkeypatch.context() as patch, pytest.raises(WorkerKilled):
-        patch.setattr(rt.engine, "_apply", killed)
-        rt.engine.advance([pid])
+    crash_after_effects(rt, [pid])
     assert points(rt, ada) == 100
     p = rt.store.participant(pid)
     assert p.step == "welcome" and p.running  # the next run is told ctx.retried

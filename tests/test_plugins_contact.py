@@ -11,6 +11,7 @@ from conftest import flow_doc, participant_of, signed_up, started
 from superflow import flows
 from superflow.events import Event
 from superflow.flow import FlowInvalid, FlowNotReady
+from superflow.testing import crash_after_effects
 
 WAIT = {"id": "w", "type": "wait", "settings": {"amount": 1, "unit": "days"}}
 
@@ -130,16 +131,8 @@ def test_a_run_after_a_crash_changes_nothing_twice(sf_runtime, run_jobs, crm, fi
     rt.engine.handle_events([Event("api.event", ada, {"name": "signed_up"})])
     pid = participant_of(rt, flow, ada).id
 
-    class WorkerKilled(BaseException):
-        pass
-
-    def killed(*args, **kwargs):
-        raise WorkerKilled
-
     # The worker dies after the CRM write and before the engine stores the step.
-    with monkeypatch.context() as patch, pytest.raises(WorkerKilled):
-        patch.setattr(rt.engine, "_apply", killed)
-        rt.engine.advance([pid])
+    crash_after_effects(rt, [pid])
     assert crm.get_person(ada)["fields"]["score"] == 15
     assert rt.store.participant(pid).step == "u"
 

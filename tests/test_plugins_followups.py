@@ -13,6 +13,7 @@ from conftest import flow_doc, participant_of, signed_up, started
 from superflow import flows
 from superflow.events import Event
 from superflow.flow import FlowInvalid, FlowNotReady
+from superflow.testing import crash_after_effects
 
 OSLO = ZoneInfo("Europe/Oslo")
 WAIT = {"id": "w", "type": "wait", "settings": {"amount": 3, "unit": "days"}}
@@ -179,15 +180,7 @@ def test_running_the_step_again_after_a_crash_creates_one_follow_up(
     rt.engine.handle_events([Event("api.event", office.ada, {"name": "signed_up"})])
     pid = participant_of(rt, flow, office.ada).id
 
-    class WorkerKilled(BaseException):
-        pass
-
-    def killed(*args, **kwargs):
-        raise WorkerKilled
-
-    with monkeypatch.context() as patch, pytest.raises(WorkerKilled):
-        patch.setattr(rt.engine, "_apply", killed)
-        rt.engine.advance([pid])
+    crash_after_effects(rt, [pid])
     first = calendar(crm, office.kari, friday)
     assert first == [("Call Ada", at(friday, "08:00"), at(friday, "08:30"), office.ada)]
 

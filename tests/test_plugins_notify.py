@@ -12,6 +12,7 @@ from superflow import flows
 from superflow.events import Event
 from superflow.flow import FlowInvalid, FlowNotReady
 from superflow.plugins.outbox import Outbox
+from superflow.testing import crash_after_effects
 
 WAIT = {"id": "w", "type": "wait", "settings": {"amount": 3, "unit": "days"}}
 
@@ -128,15 +129,7 @@ def test_running_the_step_again_after_a_crash_sends_one_message(
     rt.engine.handle_events([Event("api.event", office.ada, {"name": "signed_up"})])
     pid = participant_of(rt, flow, office.ada).id
 
-    class WorkerKilled(BaseException):
-        pass
-
-    def killed(*args, **kwargs):
-        raise WorkerKilled
-
-    with monkeypatch.context() as patch, pytest.raises(WorkerKilled):
-        patch.setattr(rt.engine, "_apply", killed)
-        rt.engine.advance([pid])
+    crash_after_effects(rt, [pid])
     assert Outbox(rt.config).count(channel) == 1  # handed over; the step was not recorded
 
     rt.engine.advance([pid])

@@ -9,6 +9,7 @@ from conftest import flow_doc, participant_of, signed_up, started
 from superflow import flows
 from superflow.events import Event
 from superflow.flow import FlowInvalid, FlowNotReady
+from superflow.testing import crash_after_effects
 
 WAIT = {"id": "w", "type": "wait", "settings": {"amount": 3, "unit": "days"}}
 
@@ -69,15 +70,7 @@ def test_running_the_step_again_after_a_crash_adds_once(sf_runtime, run_jobs, cr
     rt.engine.handle_events([Event("api.event", people[0], {"name": "signed_up"})])
     pid = participant_of(rt, flow, people[0]).id
 
-    class WorkerKilled(BaseException):
-        pass
-
-    def killed(*args, **kwargs):
-        raise WorkerKilled
-
-    with monkeypatch.context() as patch, pytest.raises(WorkerKilled):
-        patch.setattr(rt.engine, "_apply", killed)
-        rt.engine.advance([pid])
+    crash_after_effects(rt, [pid])
     rt.engine.advance([pid])
     run_jobs()
 

@@ -11,6 +11,7 @@ from superflow.components import Script
 from superflow.events import Event
 from superflow.flow import FlowInvalid, FlowNotReady
 from superflow.plugins.local_crm.backend import LocalCrm
+from superflow.testing import crash_after_effects
 
 WAIT = {"id": "w", "type": "wait", "settings": {"amount": 3, "unit": "days"}}
 
@@ -166,15 +167,7 @@ def test_running_the_step_again_after_a_crash_writes_once(sf_plugin, run_jobs, m
     rt.engine.handle_events([Event("api.event", ada, {"name": "signed_up"})])
     pid = participant_of(rt, flow, ada).id
 
-    class WorkerKilled(BaseException):
-        pass
-
-    def killed(*args, **kwargs):
-        raise WorkerKilled
-
-    with monkeypatch.context() as patch, pytest.raises(WorkerKilled):
-        patch.setattr(rt.engine, "_apply", killed)
-        rt.engine.advance([pid])
+    crash_after_effects(rt, [pid])
     rt.engine.advance([pid])
     run_jobs(rt)
 
