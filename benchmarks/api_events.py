@@ -26,7 +26,7 @@ import requests
 from superflow import apikeys, flows
 from superflow.config import Config
 from superflow.embedded_redis import EmbeddedRedis
-from superflow.processes import free_port, spawn, stop
+from superflow.processes import SUPERFLOW, free_port, spawn, stop
 from superflow.runtime import Runtime
 
 FLOW = {
@@ -86,11 +86,9 @@ def main() -> int:
             key, _ = apikeys.create(rt.redis, "bench", "events", limit=10_000_000, window=60)
             port = free_port()
             env = dict(os.environ, REDIS_URL=url, SUPERFLOW_DATA_DIR=tmp, SUPERFLOW_SECRET_KEY="bench")
-            procs.append(spawn([sys.executable, "-m", "superflow.cli", "web", "--port", str(port)], env=env))
+            procs.append(spawn([*SUPERFLOW, "web", "--port", str(port)], env=env))
             for i in range(args.workers):
-                procs.append(
-                    spawn([sys.executable, "-m", "superflow.cli", "worker", "--name", f"b{i}"], env=env)
-                )
+                procs.append(spawn([*SUPERFLOW, "worker", "--name", f"b{i}"], env=env))
             base = f"http://127.0.0.1:{port}"
             for _ in range(100):
                 try:

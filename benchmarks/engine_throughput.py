@@ -27,7 +27,7 @@ from superflow import flows
 from superflow.config import Config
 from superflow.embedded_redis import EmbeddedRedis
 from superflow.events import Event
-from superflow.processes import spawn, stop
+from superflow.processes import SUPERFLOW, spawn, stop
 from superflow.runtime import Runtime
 
 EFFECT_STEPS = ("touch", "mail", "text")
@@ -110,9 +110,7 @@ def main() -> int:
                 SUPERFLOW_BATCH_SIZE=str(args.batch_size),
             )
             for i in range(args.workers):
-                workers.append(
-                    spawn([sys.executable, "-m", "superflow.cli", "worker", "--name", f"bench-{i}"], env=env)
-                )
+                workers.append(spawn([*SUPERFLOW, "worker", "--name", f"bench-{i}"], env=env))
             time.sleep(1.0)
 
             started = time.perf_counter()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -20,7 +19,7 @@ from typing import Any
 from superflow import flows
 from superflow.config import Config
 from superflow.events import Event
-from superflow.processes import spawn, stop
+from superflow.processes import SUPERFLOW, spawn, stop
 from superflow.runtime import Runtime
 
 COUNTER_FIELD = "touches"
@@ -112,7 +111,7 @@ def run_crash_round(
         SUPERFLOW_BATCH_SIZE="25",
         SUPERFLOW_SECRET_KEY=config.secret_key or "crash",
     )
-    worker_cmd = [sys.executable, "-m", "superflow.cli", "worker"]
+    worker_cmd = [*SUPERFLOW, "worker"]
     victim = spawn(worker_cmd, env=env)
     try:
         rt.emit([Event("api.event", pid, {"name": "crash"}) for pid in person_ids])

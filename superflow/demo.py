@@ -7,7 +7,6 @@ import os
 import random
 import secrets
 import signal
-import sys
 import threading
 from dataclasses import replace
 from importlib import resources
@@ -19,7 +18,7 @@ import click
 from superflow import flows, users
 from superflow.config import Config
 from superflow.embedded_redis import EmbeddedRedis
-from superflow.processes import spawn, stop
+from superflow.processes import SUPERFLOW, spawn, stop
 from superflow.runtime import Runtime
 
 EXAMPLES = ("welcome-series.json", "webinar-follow-up.json", "re-engagement.json")
@@ -92,7 +91,7 @@ def run_demo(config: Config, host: str, port: int, persons: int, workers: int) -
     rt = Runtime(config)
     try:
         summary = prepare(rt, persons)
-        command = [sys.executable, "-m", "superflow.cli"]
+        command = list(SUPERFLOW)
         for n in range(workers):
             children.append(spawn([*command, "worker", "--name", f"demo-{os.getpid()}-{n}"], env=env))
         children.append(spawn([*command, "web", "--host", host, "--port", str(port)], env=env))

@@ -25,6 +25,13 @@ def _die_with_parent() -> None:
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+SUPERFLOW = (sys.executable, "-P", "-m", "superflow.cli")
+"""The ``superflow`` command for child processes.  ``-P`` keeps the working
+directory off ``sys.path``: run from a clone of the repository, the source folder
+``superflow/`` would otherwise shadow the installed package (which also holds
+``superflow.hookspecs``, ``superflow.plugins`` and ``superflow.webapp``)."""
+
+
 def spawn(args: Sequence[str], **kwargs: Any) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         list(args), stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent, start_new_session=True, **kwargs

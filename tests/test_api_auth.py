@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 
 import requests
 
 from conftest import flow_doc
 from superflow import apikeys
+from superflow.processes import SUPERFLOW
 
 pytest_plugins = ["api_fixtures"]
 
@@ -82,7 +82,7 @@ def test_cli_creates_lists_and_revokes_keys(sf_config, sf_runtime):
 
     def sf(*args):
         return subprocess.run(
-            [sys.executable, "-m", "superflow.cli", "apikeys", *args],
+            [*SUPERFLOW, "apikeys", *args],
             env=env,
             capture_output=True,
             text=True,

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 
 from conftest import email_step, flow_doc
+from superflow.processes import SUPERFLOW
 
 pytest_plugins = ["api_fixtures"]
 
@@ -23,7 +23,7 @@ def test_flow_created_started_and_driven_by_events_through_the_api(api, people, 
         SUPERFLOW_TICK_SECONDS="0.2",
     )
     worker = subprocess.Popen(
-        [sys.executable, "-m", "superflow.cli", "worker"],
+        [*SUPERFLOW, "worker"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

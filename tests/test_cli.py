@@ -7,11 +7,12 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
 import requests
+
+from superflow.processes import SUPERFLOW
 
 
 @pytest.fixture
@@ -26,7 +27,7 @@ def sf(sf_config, sf_runtime):
 
     def run(*args, ok=True, extra_env=None):
         result = subprocess.run(
-            [sys.executable, "-m", "superflow.cli", *args],
+            [*SUPERFLOW, *args],
             env=dict(env, **(extra_env or {})),
             capture_output=True,
             text=True,
@@ -120,7 +121,7 @@ def test_demo_starts_everything_and_stops_without_orphans(tmp_path):
     env.pop("REDIS_URL", None)
     port = "5391"
     demo = subprocess.Popen(
-        [sys.executable, "-m", "superflow.cli", "demo", "--port", port, "--persons", "60"],
+        [*SUPERFLOW, "demo", "--port", port, "--persons", "60"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
