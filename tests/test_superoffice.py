@@ -1,7 +1,11 @@
 """The SuperOffice backend against a fake tenant on ``responses``: reads in batches,
-every write a step type makes, idempotent retries, authentication and errors."""
+every write a step type makes, idempotent retries, authentication and errors.  The fake
+answers with the documented shapes (see each fixture's ``_doc``) and refuses archive
+columns the provider does not document."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 import responses
@@ -72,10 +76,21 @@ def test_get_persons_batches_fields_company_consents_and_user_fields(rt, tenant)
     assert ada["consents"] == {"emarketing": True, "store": True}
     assert persons["18"]["consents"] == {"emarketing": False}  # withdrawn blocks sending
     assert persons["18"]["company"] is None and persons["18"]["birth_date"] is None
-    # one archive query each for persons, consents and projects: not one per person
+    # subscriptions: every shipment type, except those the person has a reservation for
+    assert ada["subscriptions"] == {"newsletter": True, "events": True}
+    assert persons["18"]["subscriptions"] == {"newsletter": False, "events": True}
+    # one archive query each for persons, consents, subscriptions and projects: not one per person
     assert tenant.calls("GET", "Person") == 1
-    assert tenant.calls("GET", "archive/ConsentPerson") == 1
-    assert tenant.calls("GET", "archive/ProjectMember") == 1
+    assert tenant.calls("GET", "Archive/ConsentPurpose") == 1
+    assert tenant.calls("GET", "Archive/Dynamic") == 1
+    assert tenant.calls("GET", "Archive/ProjectMember") == 1
+    assert tenant.calls("GET", "List/ShipmentType/Items") == 1
+    # int id columns are restricted with "in (..)" as SuperOffice's own samples do
+    assert tenant.filters("Person") == ["personId in (18,17,99)"]
+    assert tenant.filters("Archive/ConsentPurpose") == ["consentPerson/person/personId in (18,17)"]
+    assert tenant.filters("Archive/Dynamic") == ["shipmenttypereservation.person_id in (18,17)"]
+    rt.crm.get_persons(["17"])
+    assert tenant.calls("GET", "List/ShipmentType/Items") == 1  # the list is cached
 
 
 def test_filters_over_many_persons_cost_a_query_per_hundred(rt, tenant):
@@ -89,8 +104,15 @@ def test_filters_over_many_persons_cost_a_query_per_hundred(rt, tenant):
 def test_members_of_selections_projects_dates_and_shared_addresses(rt, tenant):
     tenant.selection_members["5"] = {"17"}
     assert rt.crm.members_of("5", ["17", "18"]) == {"17"}
+    assert tenant.filters("Archive/ContactPersonSelectionV2") == ["selectionId eq 5 and personId in (17,18)"]
     assert rt.crm.selection_members("5") == ["17"]
-    assert rt.crm.list_selections() == [{"id": "5", "name": "Newsletter"}]
+    tenant.selection_members["6"] = {"18", "17"}  # a dynamic selection: same endpoints
+    assert rt.crm.selection_members("6") == ["17", "18"]
+    assert rt.crm.members_of("6", ["18"]) == {"18"}
+    assert rt.crm.list_selections() == [
+        {"id": "5", "name": "Newsletter"},
+        {"id": "6", "name": "Customers in Oslo"},
+    ]
     assert rt.crm.persons_on_dates("birth_date", ["2026-04-02"], yearly=True) == {"17": "1980-04-02"}
     assert rt.crm.persons_on_dates("birth_date", ["2026-04-02"], yearly=False) == {}
     tenant.persons["18"]["email/emailAddress"] = "ADA@example.com"
@@ -129,13 +151,20 @@ def test_selection_members_added_and_removed_with_events(rt, tenant):
         ("selection.member_added", "18"),
         ("selection.member_removed", "18"),
     ]
-    assert tenant.calls("POST", "Agents/Selection/AddSelectionMembers") == 1
+    assert tenant.calls("POST", "Agents/Selection/AddContactSelectionMembers") == 1
+    assert tenant.calls("POST", "Agents/Selection/RemoveContactSelectionMembers") == 1
+    [add] = [c for c in tenant.rsps.calls if c.request.url.endswith("AddContactSelectionMembers")]
+    assert json.loads(add.request.body) == {
+        "SelectionId": 5,
+        "ContactPersonIds": [{"ContactId": 3, "PersonId": 17}, {"ContactId": 0, "PersonId": 18}],
+    }
 
 
 def test_project_members(rt, tenant):
     rt.crm.add_to_project("7", ["17"], member_type="Participant", idempotency_key="p1")
     rt.crm.add_to_project("7", ["17"], member_type="Participant", idempotency_key="p2")
     assert [m["personId"] for m in tenant.project_members] == [17]
+    assert rt.crm.project_members("7")[0]["member_type"] == "Participant"  # the "function" column
     assert rt.crm.get_person("17")["projects"] == ["7"]
     rt.crm.remove_from_project("7", ["17"], idempotency_key="p3")
     assert tenant.project_members == []
@@ -147,16 +176,17 @@ def test_create_sale_follow_up_and_request(rt, tenant):
         "17", "Welcome offer", 1500.0, sale_type="Subscription", owner="2", idempotency_key="s1"
     )
     [stored] = tenant.sales.values()
-    assert stored["entity"]["SaleType"] == {"SaleTypeId": 1}
+    assert stored["entity"]["SaleType"] == {"Id": 1}
     assert stored["entity"]["Contact"] == {"ContactId": 3}
+    assert stored["entity"]["SaleText"] == reference("s1") and stored["entity"]["Status"] == "Open"
     assert sale["amount"] == 1500.0 and sale["sale_type"] == "Subscription"
 
     follow_up = rt.crm.create_follow_up(
         "17", "Call Ada", "phone_call", starts_at="2026-05-04T09:00:00+02:00", owner="2", idempotency_key="f1"
     )
     [appointment] = tenant.appointments.values()
-    assert appointment["entity"]["Type"] == "AppointmentForToDo"
-    assert appointment["text"].startswith("Call Ada")
+    assert appointment["entity"]["Type"] == "inChecklist"
+    assert appointment["appointment/description"].startswith("Call Ada")
     assert follow_up["title"] == "Call Ada"
 
     request = rt.crm.create_request(
@@ -180,11 +210,49 @@ def test_a_create_interrupted_after_the_post_is_found_not_repeated(rt, tenant):
     tenant._post_sale(
         None,
         None,
-        {"Heading": "Offer", "Amount": 5, "Person": {"PersonId": 17}, "Description": reference(key)},
+        {"Heading": "Offer", "Amount": 5, "Person": {"PersonId": 17}, "SaleText": reference(key)},
     )
     sale = rt.crm.create_sale("17", "Offer", 5.0, idempotency_key=key)  # ... and the retry finds it
     assert len(tenant.sales) == 1 and sale["id"] in tenant.sales
     assert tenant.calls("POST", "Sale") == 0
+    assert tenant.filters("Sale") == [f"person/personId eq 17 and description contains '{reference(key)}'"]
+
+
+def test_interrupted_follow_up_and_request_are_found_not_repeated(rt, tenant):
+    key = "flow1.p3:step"
+    Ledger(rt.redis).begin(key)
+    tenant._post_appointment(
+        None,
+        None,
+        {
+            "Type": "inChecklist",
+            "Completed": "NotStarted",
+            "Person": {"PersonId": 17},
+            "Description": f"Call\n{reference(key)}",
+        },
+    )
+    rt.crm.create_follow_up("17", "Call", idempotency_key=key)
+    assert len(tenant.appointments) == 1 and tenant.calls("POST", "Appointment") == 0
+
+    # the crash came between POST Ticket and POST TicketMessage: the retry finds the ticket
+    # without messages and gives it its first message instead of making a second ticket
+    key = "flow1.p4:step"
+    Ledger(rt.redis).begin(key)
+    tenant._post_ticket(None, None, {"Title": "Help", "Person": {"PersonId": 17}})
+    request = rt.crm.create_request("17", "Help", first_message="Hi", idempotency_key=key)
+    assert len(tenant.tickets) == 1 and tenant.calls("POST", "Ticket") == 0
+    assert tenant.messages[0]["Body"] == f"Hi\n\n{reference(key)}"
+    assert request["id"] in tenant.tickets
+
+    # and a ticket whose message carries the reference is found through the TicketMessage archive
+    key = "flow1.p5:step"
+    Ledger(rt.redis).begin(key)
+    made = tenant._post_ticket(None, None, {"Title": "Other", "Person": {"PersonId": 17}})[1]
+    tenant._post_message(
+        None, None, {"Ticket": {"TicketId": made["TicketId"]}, "Body": f"x {reference(key)}"}
+    )
+    assert rt.crm.create_request("17", "Other", idempotency_key=key)["id"] == str(made["TicketId"])
+    assert len(tenant.tickets) == 2 and len(tenant.messages) == 2
 
 
 def test_run_script_and_a_tenant_that_does_not_allow_it(rt, tenant):
@@ -196,13 +264,58 @@ def test_run_script_and_a_tenant_that_does_not_allow_it(rt, tenant):
 
 def test_withdraw_consent_on_unsubscribe(rt, tenant):
     rt.crm.set_consent("17", "emarketing", False, idempotency_key="u1")
-    assert tenant.entities["17"]["Consents"][0]["LegalBaseKey"] == "WITHDRAWN"
+    assert tenant.calls("DELETE", "Person/17/Consent/EMARKETING") == 1
     assert rt.crm.get_person("17")["consents"]["emarketing"] is False
     assert [(e.type, e.data) for e in rt.events] == [
         ("consent.changed", {"purpose": "emarketing", "granted": False})
     ]
+    rt.crm.set_consent("18", "emarketing", False, idempotency_key="u1b")  # already withdrawn
+    assert tenant.calls("DELETE", "Person/18/Consent/EMARKETING") == 0 and len(rt.events) == 1
     rt.crm.set_subscription("17", "Newsletter", False, idempotency_key="u2")
     assert tenant.entities["17"]["ShipmentTypes"][0]["Selected"] is False
+    assert rt.crm.get_person("17")["subscriptions"] == {"newsletter": False, "events": True}
+
+
+def test_grant_consent_names_source_and_legal_base(rt, tenant):
+    record = rt.crm.set_consent("18", "emarketing", True, idempotency_key="g1")
+    [put] = [c for c in tenant.rsps.calls if c.request.method == "PUT"]
+    assert "/Person/18/Consent/EMARKETING?" in put.request.url
+    assert "legalBase=CONSENT" in put.request.url and "source=USER" in put.request.url
+    assert record["legal_basis"] == "CONSENT"
+    assert rt.crm.get_person("18")["consents"]["emarketing"] is True
+    assert [e.type for e in rt.events] == ["consent.changed"]
+
+
+def test_associates_sales_requests_diary_and_time_zone(rt, tenant):
+    assert rt.crm.list_associates() == [
+        {"id": "2", "name": "Sam Seller", "email": "sam@so.test", "mobile": None}
+    ]  # inactive users are left out
+    rt.crm.create_sale("17", "Offer", 10.0, idempotency_key="s9")
+    [sale] = rt.crm.list_sales("17")
+    assert sale["title"] == "Offer" and sale["stage"] == "open"
+    assert tenant.filters("Sale")[-1] == "person/personId eq 17"
+    rt.crm.create_request("17", "Help", category="Support", idempotency_key="r9")
+    assert [r["title"] for r in rt.crm.list_requests("17")] == ["Help"]
+    tenant.diary = [
+        {
+            "AppointmentId": 1,
+            "AssociateId": 2,
+            "Description": "Busy\nwith Ada",
+            "StartDate": "2026-05-04T09:00:00",
+            "EndDate": "2026-05-04T10:00:00",
+        }
+    ]
+    [busy] = rt.crm.list_follow_ups("2", 1777885200.0, 1777971600.0)
+    assert busy == {
+        "id": "1",
+        "title": "Busy",
+        "starts_at": "2026-05-04T09:00:00",
+        "ends_at": "2026-05-04T10:00:00",
+        "owner": "2",
+    }
+    [diary] = [c for c in tenant.rsps.calls if c.request.url.endswith("GetAssociateDiary")]
+    assert json.loads(diary.request.body)["StartTime"] == "2026-05-04T09:00:00"
+    assert rt.crm.tenant_time_zone() == {"id": "140", "name": "Norway", "code": "NO", "cities": "Oslo"}
 
 
 def test_step_types_run_against_the_webapi(rt, tenant, run_jobs):
@@ -250,7 +363,7 @@ def test_429_honours_retry_after_and_500_backs_off(rt, tenant):
 def test_errors_name_the_call_and_superoffice_s_message(rt, tenant):
     c, _ = client(rt, superoffice_retries="1")
     c._token = "valid-token"
-    with pytest.raises(
+    with pytest.raises(  # the message is the error body's ErrorMessage, not its "Error": true
         SuperOfficeError, match=r"create_sale: POST Sale failed \(400\): Field 'Heading' must not be"
     ):
         c.post("Sale", "create_sale", {"Heading": "", "Person": {"PersonId": 17}})
@@ -284,10 +397,9 @@ def test_system_user_ticket(rt, tenant):
 
 
 def test_fixtures_note_their_endpoint():
-    import json
-
     from test_superoffice_fake import FIXTURES
 
     for path in FIXTURES.glob("*.json"):
-        assert json.loads(path.read_text())["_endpoint"], path.name
+        notes = json.loads(path.read_text())
+        assert notes["_endpoint"] and "docs/" in notes["_doc"], path.name
     assert fixture("sale_entity.json")["SaleId"] == 527331

@@ -92,10 +92,10 @@ def test_a_tampered_body_is_refused(hooks):
     assert response.status_code == 401
 
 
-def test_registration_test_call_gets_200(hooks):
-    assert (
-        post(hooks, {"Event": "test", "EventId": "", "Timestamp": "2026-01-01T00:00:00Z"}).status_code == 200
-    )
+def test_registration_test_call_gets_200(rt, hooks):
+    answer = post(hooks, fixture("webhook_test.json"))
+    assert answer.status_code == 200 and answer.get_json() == {"ok": True, "test": True}
+    assert rt.queue.count == 0
 
 
 def test_person_created_is_queued_and_a_redelivery_is_ignored(rt, hooks, run_jobs):
@@ -131,19 +131,25 @@ def test_sale_ticket_and_appointment_webhooks(rt, hooks, tenant, run_jobs):
     tenant.appointments["4401"] = {"entity": fixture("appointment_entity.json")}
     post(hooks, fixture("webhook_sale_created.json"))
     post(hooks, {"EventId": "t1", "Event": "ticket.created", "PrimaryKey": 812, "Entity": "ticket"})
-    post(
-        hooks, {"EventId": "a1", "Event": "activity.created", "PrimaryKey": 4401, "FieldValues": {"type": 1}}
-    )
+    activity = fixture("webhook_activity_created.json")
+    post(hooks, activity)
+    # a document is an activity too (FieldValues.type 4): no follow-up, and no read
+    post(hooks, {**activity, "EventId": "d1", "PrimaryKey": 4402, "FieldValues": {"type": 4}})
     seen = {t: (pid, data) for t, pid, data in queued_events(rt, run_jobs)}
     assert seen["sale.created"][0] == "17" and seen["sale.created"][1]["amount"] == 1500.0
     assert seen["sale.created"][1]["sale_type"] == "Subscription"
+    assert seen["sale.created"][1]["stage"] == "open"
     assert seen["request.created"][1]["category"] == "Support"
+    assert seen["request.created"][1]["status"] == "active"
+    assert seen["request.created"][1]["priority"] == "normal"
     assert seen["follow_up.created"][1]["title"] == "Call Ada"
+    assert seen["follow_up.created"][1]["type"] == "task"  # inChecklist
+    assert tenant.calls("GET", "Appointment/4402") == 0
 
 
 def test_unconsent_webhook_becomes_consent_changed(rt, hooks, tenant, run_jobs):
     rt.crm.ledger.remember("17", {"consent.emarketing": True})
-    tenant.consents[0]["legalBase/key"] = "WITHDRAWN"
+    tenant.consents[0] |= {"consentPerson/active": False, "consentPerson/legalBase": "Withdrawn"}
     post(hooks, {"EventId": "c1", "Event": "person.unconsented", "PrimaryKey": 17, "Entity": "person"})
     assert queued_events(rt, run_jobs) == [
         ("consent.changed", "17", {"purpose": "emarketing", "granted": False})
@@ -154,14 +160,37 @@ def test_unconsent_webhook_becomes_consent_changed(rt, hooks, tenant, run_jobs):
 def test_selection_poll_is_incremental_and_announces_newcomers(rt, tenant, run_jobs):
     poll = SelectionPoll()
     tenant.selection_members["5"] = {"17"}
-    assert poll.run(rt) == "1 selection(s) changed, 0 new member(s)"  # first sight: a baseline
+    # first sight: a baseline for the static (5) and the dynamic (6) selection
+    assert poll.run(rt) == "2 selection(s) changed, 0 dynamic read again, 0 new member(s)"
     assert rt.crm.get_person("17")["selections"] == ["5"]
     rt.clock.advance(300)
-    assert poll.run(rt) == "0 selection(s) changed, 0 new member(s)"  # nothing updated since
+    since = rt.redis.get("sf:superoffice:poll:selections:since")
+    # nothing stamped since: only the dynamic selection is read again
+    assert poll.run(rt) == "0 selection(s) changed, 1 dynamic read again, 0 new member(s)"
+    assert tenant.filters("Selection")[-1] == (
+        f"lastMembershipChange afterTime '{since}' or updatedDate afterTime '{since}'"
+    )
     tenant.selection_members["5"].add("18")
-    tenant.selections["5"]["updatedDate"] = "2999-01-01T00:00:00"
-    assert poll.run(rt) == "1 selection(s) changed, 1 new member(s)"
-    assert queued_events(rt, run_jobs) == [("selection.member_added", "18", {"selection_id": "5"})]
+    tenant.selections["5"]["lastMembershipChange"] = "2999-01-01T00:00:00"
+    tenant.selection_members["6"].add("17")  # the data changed: nothing on the selection says so
+    assert poll.run(rt) == "1 selection(s) changed, 1 dynamic read again, 2 new member(s)"
+    assert tenant.calls("GET", "Selection/6/Members") == 3  # once a round
+    assert tenant.calls("GET", "Selection/5/Members") == 2  # first sight, then when stamped
+    assert sorted(queued_events(rt, run_jobs)) == [
+        ("selection.member_added", "17", {"selection_id": "6"}),
+        ("selection.member_added", "18", {"selection_id": "5"}),
+    ]
+
+
+def test_a_selection_that_becomes_static_is_no_longer_read_every_round(rt, tenant):
+    poll = SelectionPoll()
+    poll.run(rt)
+    tenant.selections["6"] |= {"kind": "Statisk", "updatedDate": "2999-01-01T00:00:00"}  # localised
+    rt.clock.advance(300)
+    assert poll.run(rt) == "1 selection(s) changed, 0 dynamic read again, 0 new member(s)"
+    rt.clock.advance(300)
+    tenant.selections["6"]["updatedDate"] = "2000-01-01T00:00:00"
+    assert poll.run(rt) == "0 selection(s) changed, 0 dynamic read again, 0 new member(s)"
 
 
 def test_poll_does_nothing_for_another_crm(sf_runtime):
@@ -173,13 +202,17 @@ def test_register_webhook_creates_then_updates(rt, tenant):
     saved = commands.register_webhook(rt.crm.client, rt.config)
     assert saved["TargetUrl"] == "http://superflow.test/hooks/superoffice"
     assert "sale.created" in saved["Events"] and saved["Secret"] == SECRET
+    assert saved["Type"] == "webhook" and saved["State"] == "Active"
+    # only documented event names (docs/en/automation/webhook/event-details.md)
+    assert "appointment.created" not in saved["Events"] and "activity.created" in saved["Events"]
     commands.register_webhook(rt.crm.client, rt.config, url="https://flows.example.com/hooks/superoffice")
     assert [w["TargetUrl"] for w in tenant.webhooks] == ["https://flows.example.com/hooks/superoffice"]
 
 
 def test_check_reports_each_part(rt, tenant):
     lines = commands.check(rt.crm.client, rt.config)
-    assert all(ok for ok, _ in lines[:3])
+    assert all(ok for ok, _ in lines[:4])
+    assert (True, "tenant time zone: Norway (NO)") in lines
     assert (False, "no 'superflow' webhook: run superflow superoffice register-webhook") in lines
     commands.register_webhook(rt.crm.client, rt.config)
     assert all(ok for ok, _ in commands.check(rt.crm.client, rt.config))

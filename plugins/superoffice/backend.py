@@ -1,9 +1,14 @@
 """The ``superoffice`` CRM backend: superflow's CRM contract over the SuperOffice WebAPI.
 
-Reads of many persons are archive (OData) queries — one call per 100 persons for their
-fields and company, one for their consents, one for their project memberships — never one
-call per person.  Static selection memberships come from the mirror the selection poll
-keeps in Redis (SuperOffice sends no webhook for them).
+Reads of many persons are archive (OData) queries — per 100 persons one call for their
+fields and company (``Person``), one for their consents (``Archive/ConsentPurpose``), one
+for their project memberships (``Archive/ProjectMember``) and one for their email
+subscriptions (``Archive/Dynamic`` on ``shipmenttypereservation``) — never one call per
+person.  Selection memberships come from the mirror the selection poll keeps in Redis
+(SuperOffice sends no webhook for them).
+
+Every call is documented in docs/superoffice.md with the page of SuperOffice's WebAPI
+reference it was checked against (paths below are in github.com/SuperOfficeDocs/superoffice-docs).
 
 Every write takes the engine's idempotency key and keeps its result in Redis
 (:mod:`.ledger`): a write seen again returns the first result and calls nothing.  A create
@@ -18,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Iterable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import redis
@@ -34,7 +39,30 @@ log = logging.getLogger(__name__)
 
 SOURCE = "superoffice"
 CHUNK = 100
-FOLLOW_UP_TYPES = {"appointment": "AppointmentInDiary", "meeting": "AppointmentInDiary"}
+# AppointmentEntity.Type values (the AppointmentType enum: inDiary, inChecklist, Note,
+# Document, ...); docs/en/api/reference/restful/rest/Appointment/v1AppointmentEntity_PostAppointmentEntity.md
+FOLLOW_UP_TYPES = {"appointment": "inDiary", "meeting": "inDiary"}
+TO_DO = "inChecklist"
+# Lists by name: where to read them and which key holds the id.  Category and Business
+# items carry "Id", SaleType items "SaleTypeId", TicketCategory items "TicketCategoryId"
+# (docs/en/api/reference/restful/rest/List_*/...GetAll*.md); project member types are the
+# MDO list "PMembType" (ProjectMember.ProjectMemberTypeId, .../rest/ProjectMember/...).
+LISTS: dict[str, tuple[str, str]] = {
+    "Category": ("List/Category/Items", "Id"),
+    "Business": ("List/Business/Items", "Id"),
+    "SaleType": ("List/SaleType/Items", "SaleTypeId"),
+    "TicketCategory": ("List/TicketCategory/Items", "TicketCategoryId"),
+    "ProjectMemberType": ("MDOList/PMembType?flat=True", "Id"),
+    "ShipmentType": ("List/ShipmentType/Items", "Id"),
+}
+# ProjectMember archive: members of retired persons and of stopped companies are left out
+# unless these entities are asked for (docs/en/api/archive-providers/reference/projectmember.md).
+PROJECT_MEMBER_ENTITIES = "projectMember,retired,stop"
+# PUT Person/{id}/Consent/{purpose} needs a source key and a legal base key.  "USER" is
+# the documented hard default source (GDPR preferences, DefaultSourceKey); the legal base
+# keys are the tenant's own (the page's examples are '61A', '61B', '61F').
+CONSENT_SOURCE = "USER"
+DEFAULT_LEGAL_BASE = "CONSENT"
 Record = dict[str, Any]
 
 
@@ -52,8 +80,10 @@ def _ids(values: Iterable[Any]) -> list[str]:
     return list(dict.fromkeys(str(v) for v in values if str(v).isdigit()))
 
 
-def one_of(column: str, ids: list[str]) -> str:
-    return f"{column} oneOf({','.join(ids)})"
+def in_ids(column: str, ids: list[str]) -> str:
+    """``personId in (17,18)``: the form SuperOffice's own REST samples use for int id
+    columns (``oneOf (..)`` is the operator of list columns, see restriction-types.md)."""
+    return f"{column} in ({','.join(ids)})"
 
 
 def _quote(text: str) -> str:
@@ -78,6 +108,7 @@ class SuperOfficeCrm(CrmBackend):
         self.user_fields = mapping.parse_user_fields(config.setting("superoffice_person_fields"))
         self._redis = redis_conn
         self._lists: dict[str, list[Record]] = {}
+        self._tz: Record | None = None
 
     # -- plumbing ---------------------------------------------------------------
     @property
@@ -107,10 +138,15 @@ class SuperOfficeCrm(CrmBackend):
         return result
 
     def _list(self, name: str) -> list[Record]:
-        """A SuperOffice list (``List/Category/Items``), cached for the process."""
+        """A SuperOffice list (``List/Category/Items`` ...), cached for the process."""
         if name not in self._lists:
-            items = self.client.get(f"List/{name}/Items", f"list {name}") or []
-            self._lists[name] = [{"id": str(i.get("Id")), "name": i.get("Name")} for i in items]
+            path, id_key = LISTS[name]
+            items = self.client.get(path, f"list {name}") or []
+            self._lists[name] = [
+                {"id": str(i.get(id_key, i.get("Id"))), "name": i.get("Name") or i.get("Fullname")}
+                for i in items
+                if not i.get("Deleted")
+            ]
         return self._lists[name]
 
     def _list_id(self, name: str, value: Any, call: str) -> int | None:
@@ -128,38 +164,69 @@ class SuperOfficeCrm(CrmBackend):
     # -- reading ------------------------------------------------------------------
     def get_persons(self, person_ids: Iterable[str]) -> dict[str, Record]:
         """The persons among ``person_ids`` (in the order asked), with company, user
-        fields, consents, projects and selections: three archive queries per 100."""
+        fields, consents, subscriptions, projects and selections: four archive queries
+        per 100 persons."""
         ids = _ids(person_ids)
         found: dict[str, Record] = {}
         columns = mapping.PERSON_COLUMNS + [f.column for f in self.user_fields]
         for start in range(0, len(ids), CHUNK):
             chunk = ids[start : start + CHUNK]
-            for row in self.client.query("Person", "get_persons", columns, one_of("personId", chunk)):
+            # GET Person: the "Person" archive (.../rest/Person/v1PersonEntity_GetAll.md)
+            for row in self.client.query("Person", "get_persons", columns, in_ids("personId", chunk)):
                 person = mapping.person_from_row(row, self.user_fields)
                 found.setdefault(person["id"], person)
             present = [pid for pid in chunk if pid in found]
             if not present:
                 continue
+            self._fill_consents(found, present)
+            self._fill_subscriptions(found, present)
             for row in self.client.query(
-                "archive/ConsentPerson",
-                "get_persons: consents",
-                mapping.CONSENT_COLUMNS,
-                one_of("personId", present),
-            ):
-                purpose = str(row.get("consentPurpose/key") or "").lower()
-                if purpose and str(row.get("personId")) in found:
-                    granted = mapping.consent_granted(row.get("legalBase/key"))
-                    found[str(row["personId"])]["consents"][purpose] = granted
-            for row in self.client.query(
-                "archive/ProjectMember",
+                "Archive/ProjectMember",
                 "get_persons: projects",
-                ["projectId", "personId"],
-                one_of("personId", present),
+                ["projectMemberId", "projectId", "personId"],
+                in_ids("personId", present),
+                entities=PROJECT_MEMBER_ENTITIES,
             ):
                 if str(row.get("personId")) in found:
                     found[str(row["personId"])]["projects"].append(str(row["projectId"]))
         self._fill_selections(found)
         return {pid: found[pid] for pid in ids if pid in found}
+
+    def _fill_consents(self, found: dict[str, Record], present: list[str]) -> None:
+        """Consents by purpose key from the ConsentPurpose archive joined to persons
+        (docs/en/api/archive-providers/reference/consentpurpose.md)."""
+        for row in self.client.query(
+            "Archive/ConsentPurpose",
+            "get_persons: consents",
+            mapping.CONSENT_COLUMNS,
+            in_ids(mapping.CONSENT_PERSON, present),
+        ):
+            pid = mapping.id_value(row.get(mapping.CONSENT_PERSON))
+            purpose = str(row.get("key") or "").lower()
+            if purpose and pid in found:
+                found[pid]["consents"][purpose] = mapping.consent_row_granted(row)
+
+    def _fill_subscriptions(self, found: dict[str, Record], present: list[str]) -> None:
+        """Email subscriptions: every shipment type, subscribed unless the person has a
+        ShipmentTypeReservation for it (docs/en/database/tables/shipmenttypereservation.md,
+        read through the Dynamic archive provider, docs/en/api/archive-providers/reference/dynamic.md)."""
+        types = {t["id"]: str(t["name"]).lower() for t in self._list("ShipmentType")}
+        if not types:
+            return
+        reserved: dict[str, set[str]] = {}
+        for row in self.client.query(
+            "Archive/Dynamic",
+            "get_persons: subscriptions",
+            [mapping.RESERVATION_PERSON, mapping.RESERVATION_TYPE],
+            in_ids(mapping.RESERVATION_PERSON, present),
+        ):
+            pid = mapping.id_value(row.get(mapping.RESERVATION_PERSON))
+            type_id = mapping.id_value(row.get(mapping.RESERVATION_TYPE))
+            if pid and type_id:
+                reserved.setdefault(pid, set()).add(type_id)
+        for pid in present:
+            opted_out = reserved.get(pid, set())
+            found[pid]["subscriptions"] = {name: tid not in opted_out for tid, name in types.items()}
 
     def _fill_selections(self, persons: dict[str, Record]) -> None:
         known = sorted(self.ledger.redis.smembers(f"{PREFIX}:selections") or [])
@@ -180,67 +247,93 @@ class SuperOfficeCrm(CrmBackend):
         return [*mapping.BUILT_IN, *extra]
 
     def list_associates(self) -> list[Record]:
-        rows = self.client.get("Associate", "list_associates") or []
+        """Our users from GET User, the "AllUsers" archive
+        (docs/en/api/reference/restful/rest/User/v1User_GetAll.md, .../reference/allusers.md)."""
+        rows = self.client.query(
+            "User", "list_associates", ["associateDbId", "fullName", "personEmail", "isActive"]
+        )
         return [
             {
-                "id": str(a.get("AssociateId")),
-                "name": a.get("FullName") or a.get("Name"),
-                "email": a.get("EMailAddress") or None,
+                "id": mapping.id_value(r.get("associateDbId")),
+                "name": r.get("fullName"),
+                "email": r.get("personEmail") or None,
                 "mobile": None,
             }
-            for a in rows
-            if not a.get("Deleted")
+            for r in rows
+            if mapping.id_value(r.get("associateDbId")) and mapping.truthy(r.get("isActive", True))
         ]
 
+    def tenant_time_zone(self) -> Record:
+        """The tenant's time zone (GET TimeZone/current:
+        docs/en/api/reference/restful/rest/TimeZone/v1TimeZone_GetCurrentTimeZone.md), as
+        ``{"id", "name", "code", "cities"}``.  SuperOffice names its own time zone
+        locations; they are not IANA names, so persons' ``timezone`` stays unset."""
+        if self._tz is None:
+            zone = self.client.get("TimeZone/current", "tenant_time_zone") or {}
+            self._tz = {
+                "id": str(zone.get("TZLocationID") or ""),
+                "name": zone.get("Name"),
+                "code": zone.get("TZLocationCode"),
+                "cities": zone.get("TZLocationCities"),
+            }
+        return self._tz
+
     def list_selections(self) -> list[Record]:
-        rows = self.client.query("Selection", "list_selections", ["selectionId", "name"])
+        """GET Selection: the "FindSelection" archive (.../rest/Selection/v1SelectionEntity_GetAll.md)."""
+        rows = self.client.query("Selection", "list_selections", ["selectionId", "name", "kind"])
         return [{"id": str(r["selectionId"]), "name": r.get("name")} for r in rows]
 
     def selection_members(self, selection_id: str) -> list[str]:
-        where = f"selectionId eq {int(selection_id)}"
+        """All person members of a static, dynamic or combined selection: GET
+        Selection/{id}/Members (.../rest/Selection/v1SelectionEntity_GetSelectionMembersArchiveRows.md)."""
         rows = self.client.query(
-            "archive/ContactPersonSelectionV2", "selection_members", ["personId"], where, entities="person"
+            f"Selection/{int(selection_id)}/Members", "selection_members", ["personId"], archive=False
         )
-        return sorted({str(r["personId"]) for r in rows if mapping.id_value(r.get("personId"))}, key=int)
+        return sorted({p for r in rows if (p := mapping.id_value(r.get("personId")))}, key=int)
 
     def members_of(self, selection_id: str, person_ids: Iterable[str]) -> set[str]:
-        """Which of ``person_ids`` are members: one archive query per 100 persons."""
+        """Which of ``person_ids`` are members: one query per 100 persons on the
+        "ContactPersonSelectionV2" archive, which serves static and dynamic contact/person
+        selections (docs/en/api/archive-providers/reference/contactpersonselectionv2.md)."""
         ids = _ids(person_ids)
         members: set[str] = set()
         for start in range(0, len(ids), CHUNK):
-            where = f"selectionId eq {int(selection_id)} and {one_of('personId', ids[start : start + CHUNK])}"
-            rows = self.client.query(
-                "archive/ContactPersonSelectionV2", "members_of", ["personId"], where, entities="person"
-            )
-            members.update(str(r["personId"]) for r in rows)
+            where = f"selectionId eq {int(selection_id)} and {in_ids('personId', ids[start : start + CHUNK])}"
+            rows = self.client.query("Archive/ContactPersonSelectionV2", "members_of", ["personId"], where)
+            members.update(p for r in rows if (p := mapping.id_value(r.get("personId"))))
         return members & set(ids)
 
     def list_projects(self) -> list[Record]:
+        """GET Project: the "FindProject" archive (.../rest/Project/v1ProjectEntity_GetAll.md)."""
         rows = self.client.query("Project", "list_projects", ["projectId", "name"])
         return [{"id": str(r["projectId"]), "name": r.get("name")} for r in rows]
 
     def project_members(self, project_id: str) -> list[Record]:
         rows = self.client.query(
-            "archive/ProjectMember",
+            "Archive/ProjectMember",
             "project_members",
-            ["projectMemberId", "personId", "projectMemberType"],
+            ["projectMemberId", "personId", "function"],
             f"projectId eq {int(project_id)}",
+            entities=PROJECT_MEMBER_ENTITIES,
         )
         return [
             {
                 "id": str(r["projectMemberId"]),
                 "person_id": str(r["personId"]),
-                "member_type": r.get("projectMemberType"),
+                "member_type": mapping.list_value(r.get("function")),
             }
             for r in rows
+            if mapping.id_value(r.get("personId"))
         ]
 
     def list_sales(self, person_id: str) -> list[Record]:
+        """GET Sale: the "FindSale" archive
+        (.../rest/Sale/v1SaleEntity_GetAll.md, .../reference/findsale.md)."""
         rows = self.client.query(
             "Sale",
             "list_sales",
-            ["saleId", "heading", "amount", "saleType", "status", "probability", "date", "associateId"],
-            f"personId eq {int(person_id)}",
+            ["saleId", "heading", "amount", "saleType", "saleStatus", "probPercent", "date", "associateId"],
+            f"person/personId eq {int(person_id)}",
         )
         return [
             {
@@ -249,8 +342,8 @@ class SuperOfficeCrm(CrmBackend):
                 "title": r.get("heading"),
                 "amount": float(r.get("amount") or 0),
                 "sale_type": mapping.list_value(r.get("saleType")),
-                "stage": mapping.list_value(r.get("status")),
-                "probability": r.get("probability"),
+                "stage": str(mapping.list_value(r.get("saleStatus")) or "").lower() or None,
+                "probability": r.get("probPercent"),
                 "expected_date": str(r.get("date") or "")[:10] or None,
                 "owner": mapping.id_value(r.get("associateId")),
             }
@@ -258,6 +351,8 @@ class SuperOfficeCrm(CrmBackend):
         ]
 
     def list_requests(self, person_id: str) -> list[Record]:
+        """GET Ticket: the "Ticket" archive
+        (.../rest/Ticket/v1TicketEntity_GetAll.md, .../reference/ticket.md)."""
         rows = self.client.query(
             "Ticket",
             "list_requests",
@@ -277,16 +372,17 @@ class SuperOfficeCrm(CrmBackend):
             for r in rows
         ]
 
-    def list_follow_ups(self, associate_id: str, start: str, end: str) -> list[Record]:
-        """The associate's diary between ``start`` and ``end`` (their busy times)."""
-        rows = self.client.get(
-            "Agents/Appointment/GetAssociateDiary",
-            "list_follow_ups",
-            associateId=int(associate_id),
-            startTime=start,
-            endTime=end,
-            count=500,
-        )
+    def list_follow_ups(self, associate_id: str, start: Any, end: Any) -> list[Record]:
+        """The associate's diary between ``start`` and ``end`` (their busy times):
+        POST Agents/Appointment/GetAssociateDiary with AssociateId, StartTime, EndTime, Count
+        (docs/en/api/reference/restful/agent/Appointment_Agent/v1AppointmentAgent_GetAssociateDiary.md)."""
+        body = {
+            "AssociateId": int(associate_id),
+            "StartTime": _time_text(start),
+            "EndTime": _time_text(end),
+            "Count": 500,
+        }
+        rows = self.client.post("Agents/Appointment/GetAssociateDiary", "list_follow_ups", body)
         return [
             {
                 "id": str(a.get("AppointmentId")),
@@ -342,7 +438,8 @@ class SuperOfficeCrm(CrmBackend):
                     raise CrmError(
                         f"persons_on_dates: yearly dates are only available for birth_date, not {field!r}"
                     )
-                parts = [f"{user[field].column} eq '{d}'" for d in chunk]
+                # "date" is the equals operator of date columns (restriction-types.md)
+                parts = [f"{user[field].column} date '{d}'" for d in chunk]
                 columns = ["personId", user[field].column]
             for row in self.client.query("Person", "persons_on_dates", columns, " or ".join(parts)):
                 value = mapping.birth_date(row) if field == "birth_date" else str(row.get(columns[1]))[:10]
@@ -456,34 +553,24 @@ class SuperOfficeCrm(CrmBackend):
         legal_basis: str | None = None,
         idempotency_key: str | None = None,
     ) -> Record:
-        """Grant a consent (legal basis ``legal_basis``, default ``CONSENT``) or withdraw it
-        (legal basis ``WITHDRAWN``, as SuperOffice removes consents); emits ``consent.changed``."""
+        """Grant a consent with PUT Person/{id}/Consent/{purpose}?source=&legalBase= or
+        withdraw it with DELETE Person/{id}/Consent/{purpose}, after asking
+        GET Person/{id}/Consent/{purpose} whether it is given now (withdrawn reads false).
+        Pages: docs/en/api/reference/restful/rest/Person/v1PersonEntity_SetConsent.md,
+        ..._RemoveConsent.md, ..._HasConsent.md.  Emits ``consent.changed`` on a change."""
 
         def work() -> tuple[Record, list[Event]]:
-            entity = self.client.get(f"Person/{person_id}", "set_consent")
-            consents = [dict(c) for c in entity.get("Consents") or []]
             key = purpose.upper()
-            current = next((c for c in consents if str(c.get("ConsentPurposeKey")).upper() == key), None)
-            was = current is not None and mapping.consent_granted(current.get("LegalBaseKey"))
-            basis = (legal_basis or "CONSENT").upper() if granted else mapping.WITHDRAWN
-            if current is None:
-                if not granted:
-                    record = {"person_id": str(person_id), "purpose": purpose, "granted": False}
-                    return record, []
-                consents.append(
-                    {"ConsentPurposeKey": key, "LegalBaseKey": basis, "ConsentSourceKey": "SYSTEM"}
-                )
-            else:
-                current["LegalBaseKey"] = basis
-                current.pop("LegalBaseId", None)
-                current.pop("LegalBaseName", None)
-            self.client.put(f"Person/{person_id}", "set_consent", {**entity, "Consents": consents})
-            record = {
-                "person_id": str(person_id),
-                "purpose": purpose,
-                "granted": granted,
-                "legal_basis": basis,
-            }
+            path = f"Person/{int(person_id)}/Consent/{key}"
+            was = bool(self.client.get(path, "set_consent"))
+            record: Record = {"person_id": str(person_id), "purpose": purpose, "granted": granted}
+            if granted:
+                basis = (legal_basis or DEFAULT_LEGAL_BASE).upper()
+                self.client.put(path, "set_consent", legalBase=basis, source=CONSENT_SOURCE)
+                record["legal_basis"] = basis
+            elif was:
+                self.client.delete(path, "set_consent")
+                record["legal_basis"] = mapping.WITHDRAWN
             changed = was != granted
             data = {"purpose": purpose.lower(), "granted": granted}
             if changed:
@@ -495,7 +582,9 @@ class SuperOfficeCrm(CrmBackend):
     def set_subscription(
         self, person_id: str, name: str, subscribed: bool, idempotency_key: str | None = None
     ) -> Record:
-        """Select or clear the person's shipment type (email subscription) ``name``."""
+        """Select or clear the person's shipment type (email subscription) ``name``: GET and
+        PUT Person/{id} with its ``ShipmentTypes`` ([{Id, Name, Selected, ...}],
+        docs/en/api/reference/restful/rest/Person/v1PersonEntity_PutPersonEntity.md)."""
 
         def work() -> tuple[Record, list[Event]]:
             entity = self.client.get(f"Person/{person_id}", "set_subscription")
@@ -519,18 +608,17 @@ class SuperOfficeCrm(CrmBackend):
     def add_to_selection(
         self, selection_id: str, person_ids: list[str], idempotency_key: str | None = None
     ) -> None:
-        """Add persons to a static selection; emits ``selection.member_added`` for new members."""
+        """Add persons to a static selection with POST Agents/Selection/AddContactSelectionMembers
+        ({SelectionId, ContactPersonIds: [{ContactId, PersonId}]}, answers 204;
+        docs/en/api/reference/restful/agent/Selection_Agent/v1SelectionAgent_AddContactSelectionMembers.md).
+        Emits ``selection.member_added`` for new members."""
 
         def work() -> tuple[None, list[Event]]:
             ids = _ids(person_ids)
             new = sorted(set(ids) - self.members_of(selection_id, ids), key=int)
             if new:
-                body = {
-                    "SelectionId": int(selection_id),
-                    "ContactIds": [],
-                    "PersonIds": [int(p) for p in new],
-                }
-                self.client.post("Agents/Selection/AddSelectionMembers", "add_to_selection", body)
+                body = {"SelectionId": int(selection_id), "ContactPersonIds": self._contact_person_ids(new)}
+                self.client.post("Agents/Selection/AddContactSelectionMembers", "add_to_selection", body)
                 self._mirror(selection_id, new, added=True)
             data = {"selection_id": str(selection_id)}
             return None, [_event("selection.member_added", pid, data) for pid in new]
@@ -540,21 +628,34 @@ class SuperOfficeCrm(CrmBackend):
     def remove_from_selection(
         self, selection_id: str, person_ids: list[str], idempotency_key: str | None = None
     ) -> None:
+        """POST Agents/Selection/RemoveContactSelectionMembers, same body
+        (.../Selection_Agent/v1SelectionAgent_RemoveContactSelectionMembers.md)."""
+
         def work() -> tuple[None, list[Event]]:
             ids = _ids(person_ids)
             gone = sorted(self.members_of(selection_id, ids), key=int)
             if gone:
-                body = {
-                    "SelectionId": int(selection_id),
-                    "ContactIds": [],
-                    "PersonIds": [int(p) for p in gone],
-                }
-                self.client.post("Agents/Selection/RemoveSelectionMembers", "remove_from_selection", body)
+                body = {"SelectionId": int(selection_id), "ContactPersonIds": self._contact_person_ids(gone)}
+                self.client.post(
+                    "Agents/Selection/RemoveContactSelectionMembers", "remove_from_selection", body
+                )
                 self._mirror(selection_id, gone, added=False)
             data = {"selection_id": str(selection_id)}
             return None, [_event("selection.member_removed", pid, data) for pid in gone]
 
         self._once(idempotency_key, work)
+
+    def _contact_person_ids(self, person_ids: list[str]) -> list[Record]:
+        """``[{"ContactId": 3, "PersonId": 17}]``: each person with their company (0 for
+        none), one Person archive query per 100 persons."""
+        companies: dict[str, int] = {}
+        for start in range(0, len(person_ids), CHUNK):
+            chunk = person_ids[start : start + CHUNK]
+            for row in self.client.query(
+                "Person", "selection members: companies", ["personId", "contactId"], in_ids("personId", chunk)
+            ):
+                companies[str(row["personId"])] = int(mapping.id_value(row.get("contactId")) or 0)
+        return [{"ContactId": companies.get(pid, 0), "PersonId": int(pid)} for pid in person_ids]
 
     def _mirror(self, selection_id: str, person_ids: list[str], added: bool) -> None:
         conn = self.ledger.redis
@@ -573,7 +674,9 @@ class SuperOfficeCrm(CrmBackend):
         status: str | None = None,
         idempotency_key: str | None = None,
     ) -> None:
-        """POST a ProjectMember per person not yet a member; emits ``project.member_added``."""
+        """POST ProjectMember ({ProjectId, PersonId, ProjectMemberTypeId, Comment};
+        docs/en/api/reference/restful/rest/ProjectMember/v1ProjectMember_PostProjectMember.md)
+        per person not yet a member; emits ``project.member_added``."""
 
         def work() -> tuple[None, list[Event]]:
             present = {m["person_id"] for m in self.project_members(project_id)}
@@ -593,6 +696,8 @@ class SuperOfficeCrm(CrmBackend):
     def remove_from_project(
         self, project_id: str, person_ids: list[str], idempotency_key: str | None = None
     ) -> None:
+        """DELETE ProjectMember/{id} (.../rest/ProjectMember/v1ProjectMember_DeleteProjectMember.md)."""
+
         def work() -> tuple[None, list[Event]]:
             wanted = set(_ids(person_ids))
             gone = [m for m in self.project_members(project_id) if m["person_id"] in wanted]
@@ -645,7 +750,9 @@ class SuperOfficeCrm(CrmBackend):
         company_id: str | None = None,
         idempotency_key: str | None = None,
     ) -> Record:
-        """POST a SaleEntity for the person (and their company); emits ``sale.created``."""
+        """POST Sale (a SaleEntity for the person and their company; the reference goes into
+        ``SaleText``, docs/en/api/reference/restful/rest/Sale/v1SaleEntity_PostSaleEntity.md);
+        emits ``sale.created``."""
         _, contact = self._person_refs(person_id, "create_sale")
         type_id = self._list_id("SaleType", sale_type, "create_sale: sale_type")
 
@@ -659,8 +766,8 @@ class SuperOfficeCrm(CrmBackend):
                 "Person": mapping.entity_ref("Person", person_id),
                 "Contact": mapping.entity_ref("Contact", company_id or contact),
                 "Associate": mapping.entity_ref("Associate", owner),
-                "SaleType": None if type_id is None else {"SaleTypeId": type_id},
-                "Description": ref,
+                "SaleType": None if type_id is None else {"Id": type_id},
+                "SaleText": ref or None,
             }
             made = self.client.post("Sale", "create_sale", {k: v for k, v in body.items() if v is not None})
             return self._sale(made, person_id, sale_type, stage, owner)
@@ -671,7 +778,8 @@ class SuperOfficeCrm(CrmBackend):
                     "Sale",
                     "create_sale: find retried",
                     ["saleId", "heading", "amount"],
-                    f"personId eq {int(person_id)} and saleText contains {_quote(ref)}",
+                    # FindSale: "description" is the sale's long text (SaleText)
+                    f"person/personId eq {int(person_id)} and description contains {_quote(ref)}",
                 )
             )
             if not rows:
@@ -712,8 +820,9 @@ class SuperOfficeCrm(CrmBackend):
         description: str = "",
         idempotency_key: str | None = None,
     ) -> Record:
-        """POST an AppointmentEntity (in the diary for appointments and meetings, a to-do
-        otherwise); its description starts with the title.  Emits ``follow_up.created``."""
+        """POST Appointment: an AppointmentEntity in the diary (Type ``inDiary``) for
+        appointments and meetings, a to-do (``inChecklist``) otherwise; its Description
+        starts with the title.  Emits ``follow_up.created``."""
         _, contact = self._person_refs(person_id, "create_follow_up")
 
         def record(made: Record) -> Record:
@@ -734,8 +843,8 @@ class SuperOfficeCrm(CrmBackend):
                 "Description": text,
                 "StartDate": starts_at,
                 "EndDate": ends_at,
-                "Type": FOLLOW_UP_TYPES.get(type, "AppointmentForToDo"),
-                "Status": "NotStarted",
+                "Type": FOLLOW_UP_TYPES.get(type, TO_DO),
+                "Completed": "NotStarted",
                 "Person": mapping.entity_ref("Person", person_id),
                 "Contact": mapping.entity_ref("Contact", contact),
                 "Associate": mapping.entity_ref("Associate", owner),
@@ -745,7 +854,8 @@ class SuperOfficeCrm(CrmBackend):
             )
 
         def find(ref: str) -> Record | None:
-            where = f"personId eq {int(person_id)} and text contains {_quote(ref)}"
+            # FindAppointment: appointment/description is the appointment's text
+            where = f"person/personId eq {int(person_id)} and appointment/description contains {_quote(ref)}"
             rows = list(
                 self.client.query("Appointment", "create_follow_up: find retried", ["appointmentId"], where)
             )
@@ -765,9 +875,12 @@ class SuperOfficeCrm(CrmBackend):
         first_message: str = "",
         idempotency_key: str | None = None,
     ) -> Record:
-        """POST a TicketEntity and its first TicketMessage; emits ``request.created``."""
+        """POST Ticket, then POST TicketMessage with the first message (which carries the
+        reference); emits ``request.created``.  Pages: .../rest/Ticket/v1TicketEntity_PostTicketEntity.md,
+        .../rest/TicketMessage/v1TicketMessageEntity_PostTicketMessageEntity.md."""
         self._person_refs(person_id, "create_request")
         category_id = self._list_id("TicketCategory", category, "create_request: category")
+        person_ref = mapping.entity_ref("Person", person_id)
 
         def record(ticket_id: Any) -> Record:
             return {
@@ -781,32 +894,53 @@ class SuperOfficeCrm(CrmBackend):
                 "first_message": first_message,
             }
 
+        def first_message_to(ticket_id: Any, ref: str) -> None:
+            message = f"{first_message}\n\n{ref}" if ref else first_message
+            self.client.post(
+                "TicketMessage",
+                "create_request: first message",
+                {"Ticket": {"TicketId": int(ticket_id)}, "Body": message, "Person": person_ref},
+            )
+
         def post(ref: str) -> Record:
             body = {
                 "Title": title,
-                "Person": mapping.entity_ref("Person", person_id),
+                "Person": person_ref,
                 "OwnedBy": mapping.entity_ref("Associate", owner),
                 "Category": None if category_id is None else {"TicketCategoryId": category_id},
             }
             ticket = self.client.post(
                 "Ticket", "create_request", {k: v for k, v in body.items() if v is not None}
             )
-            message = f"{first_message}\n\n{ref}" if ref else first_message
-            self.client.post(
-                "TicketMessage",
-                "create_request: first message",
-                {"Ticket": {"TicketId": ticket["TicketId"]}, "Body": message, "Person": body["Person"]},
-            )
+            first_message_to(ticket["TicketId"], ref)
             return record(ticket["TicketId"])
 
         def find(ref: str) -> Record | None:
+            # The Ticket archive has no message text: find the person's tickets with this
+            # title, then the one whose message carries the reference (TicketMessage archive,
+            # .../reference/ticketmessage.md).  A ticket left without any message (the crash
+            # came between the two POSTs) gets its first message now.
             where = f"personId eq {int(person_id)} and title eq {_quote(title)}"
+            tickets = {
+                str(r["ticketId"]): int(r.get("numberOfMessages") or 0)
+                for r in self.client.query(
+                    "Ticket", "create_request: find retried", ["ticketId", "numberOfMessages"], where
+                )
+            }
+            if not tickets:
+                return None
             rows = self.client.query(
-                "Ticket", "create_request: find retried", ["ticketId", "messageBody"], where
+                "Archive/TicketMessage",
+                "create_request: find retried",
+                ["ticketId", "body"],
+                f"{in_ids('ticketId', sorted(tickets, key=int))} and body contains {_quote(ref)}",
             )
             for row in rows:
-                if ref in str(row.get("messageBody") or ""):
-                    return record(row["ticketId"])
+                return record(row["ticketId"])
+            empty = sorted((t for t, n in tickets.items() if n == 0), key=int)
+            if empty:
+                first_message_to(empty[0], ref)
+                return record(empty[0])
             return None
 
         return self._create(idempotency_key, "request", person_id, post, find)
@@ -815,12 +949,16 @@ class SuperOfficeCrm(CrmBackend):
     def run_script(
         self, name: str, person_id: str, arguments: dict[str, Any], idempotency_key: str | None = None
     ) -> str:
-        """Run the CRMScript with include id ``name`` for the person.  A tenant without
-        the CRMScript licence or right answers 401/403: said plainly."""
+        """Run the CRMScript with include id ``name`` for the person:
+        POST Agents/CRMScript/ExecuteScriptByIncludeId {CRMScriptIncludeId, Parameters}, which
+        answers with the script's printed output as a string
+        (docs/en/api/reference/restful/agent/CRMScript_Agent/v1CRMScriptAgent_ExecuteScriptByIncludeId.md).
+        The CRMScript agent is not available in Online unless the app asked for it at
+        registration: a 401/403 is said plainly."""
 
         def work() -> tuple[str, list[Event]]:
             body = {
-                "IncludeId": name,
+                "CRMScriptIncludeId": name,
                 "Parameters": {"personId": str(person_id), **{k: str(v) for k, v in arguments.items()}},
             }
             try:
@@ -829,7 +967,8 @@ class SuperOfficeCrm(CrmBackend):
                 if exc.status in (401, 403):
                     raise CrmError(
                         f"run_script: this SuperOffice tenant does not let superflow run CRMScripts"
-                        f" (needs the CRMScript licence and the system user's right to run scripts): {exc}"
+                        f" (Online: the app must be granted the CRMScript agent; the user needs the"
+                        f" right to run scripts): {exc}"
                     ) from None
                 if isinstance(exc, NotFound):
                     raise CrmError(
@@ -858,6 +997,13 @@ def _date_text(value: Any, field: str) -> str:
     except ValueError:
         raise CrmError(f"field {field!r} (date): {value!r} is not valid; expected an ISO date") from None
     return datetime(day.year, day.month, day.day).isoformat()
+
+
+def _time_text(value: Any) -> str:
+    """A diary bound as ISO text: epoch seconds (the CRM contract) or ISO text as given."""
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return str(value)
 
 
 def _udef_text(value: Any) -> str:

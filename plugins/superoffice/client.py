@@ -186,18 +186,38 @@ class SuperOfficeClient:
     def post(self, path: str, call: str, body: Any = None) -> Any:
         return self.request("POST", path, call, json=body)
 
-    def put(self, path: str, call: str, body: Any) -> Any:
-        return self.request("PUT", path, call, json=body)
+    def put(self, path: str, call: str, body: Any = None, **params: Any) -> Any:
+        if body is None:
+            return self.request("PUT", path, call, params=params or None)
+        return self.request("PUT", path, call, json=body, params=params or None)
 
     def delete(self, path: str, call: str) -> Any:
         return self.request("DELETE", path, call)
 
     def query(
-        self, path: str, call: str, select: list[str], where: str = "", entities: str = ""
+        self,
+        path: str,
+        call: str,
+        select: list[str],
+        where: str = "",
+        entities: str = "",
+        archive: bool = True,
     ) -> Iterator[dict[str, Any]]:
-        """Rows of an OData archive query (``GET Person?$select=..&$filter=..``),
-        following ``odata.nextLink`` pages: one call per 500 rows, not per record."""
-        params: dict[str, Any] = {"$select": ",".join(select), "$top": PAGE_SIZE}
+        """Rows of an OData archive query, following ``odata.nextLink`` pages: one call per
+        500 rows, not per record.
+
+        ``path`` is ``Archive/<ProviderName>`` (GET Archive/{archiveProviderName}) or an
+        entity collection backed by an archive (``Person``, ``Sale``, ``Selection`` ...).
+        Both take ``$select``, ``$filter``, ``$entities``, ``$top`` and ``$output``
+        (docs/en/api/reference/restful/rest/Archive/v1Archive_GetArchive_GET.md,
+        docs/en/api/reference/restful/rest/Person/v1PersonEntity_GetAll.md).
+        ``archive=False`` is for ``Selection/{id}/Members``, which only takes ``$select``
+        (docs/en/api/reference/restful/rest/Selection/v1SelectionEntity_GetSelectionMembersArchiveRows.md).
+        """
+        params: dict[str, Any] = {"$select": ",".join(select)}
+        if archive:
+            # Logical: booleans as true/false rather than icon hints (documented $output).
+            params |= {"$top": PAGE_SIZE, "$output": "Logical"}
         if where:
             params["$filter"] = where
         if entities:
@@ -212,14 +232,17 @@ class SuperOfficeClient:
 
 
 def _reason(response: requests.Response) -> str:
-    """SuperOffice's own error message (``Error``/``Message``), else the body's start."""
+    """SuperOffice's own error message, else the body's start.  The WebAPI's error body is
+    ``{"Error": true, "ErrorType": ..., "ErrorMessage": ..., "ErrorSource": ...}``
+    (SuperOfficeDocs/data-access docs/netserver/web-services/endpoints/rest-webapi/index.md);
+    the token endpoint answers OAuth's ``error``/``error_description``."""
     try:
         body = response.json()
     except ValueError:
         return response.text[:300] or response.reason or "no message"
     if isinstance(body, dict):
-        for key in ("Error", "Message", "error_description", "error", "ErrorType"):
-            if body.get(key):
+        for key in ("ErrorMessage", "Message", "error_description", "error", "ErrorType", "Error"):
+            if body.get(key) and not isinstance(body[key], bool):
                 return str(body[key])
     return str(body)[:300]
 

@@ -20,9 +20,12 @@ def target_url(config: Config) -> str:
 
 
 def register_webhook(client: SuperOfficeClient, config: Config, url: str | None = None) -> dict[str, Any]:
-    """Create the tenant's ``superflow`` webhook, or update it when it exists.
+    """Create the tenant's ``superflow`` webhook (POST Webhook), or update it when it
+    exists (GET Webhook?nameFilter=, PUT Webhook/{id}): docs/en/automation/webhook/register.md,
+    docs/en/api/reference/restful/rest/Webhook/v1Webhook_{GetAllWebhooks,PostWebhook,PutWebhook}.md.
     SuperOffice posts a test event to the URL before it saves, so the web app must be
-    reachable there (HTTPS with a valid certificate) and configured with the secret."""
+    reachable there (HTTPS with a valid certificate) and configured with the secret.
+    In Online the app must have been granted the Webhook agent at registration."""
     secret = config.setting("superoffice_webhook_secret")
     if not secret:
         raise CrmError("register-webhook: set SUPERFLOW_SUPEROFFICE_WEBHOOK_SECRET first")
@@ -57,7 +60,11 @@ def check(client: SuperOfficeClient, config: Config) -> list[tuple[bool, str]]:
         lines.append((True, what))
         return result
 
+    # GET User/currentPrincipal: docs/en/api/reference/restful/rest/User/v1User_GetCurrentPrincipal.md
     attempt("WebAPI reachable and signed in", lambda: client.get("User/currentPrincipal", "check"))
+    zone = attempt("tenant time zone readable", lambda: client.get("TimeZone/current", "check"))
+    if zone:
+        lines[-1] = (True, f"tenant time zone: {zone.get('Name')} ({zone.get('TZLocationCode')})")
     attempt("persons readable (Person archive)", lambda: list(client.query("Person", "check", ["personId"])))
     attempt("selections readable", lambda: list(client.query("Selection", "check", ["selectionId"])))
     if config.setting("superoffice_webhook_secret"):

@@ -1,11 +1,12 @@
 """SuperOffice webhook payloads → superflow events.
 
 A payload names the event (``person.changed``), the record (``PrimaryKey``), the changed
-columns (``Changes``) and a few ``FieldValues`` — but not the values superflow's triggers
-compare.  So :func:`events_for` reads the record through the backend and compares the
-person with the values last seen (kept by the ledger): ``person.changed`` becomes
-``person.updated`` with ``{field: [old, new]}``.  It runs in a worker job, never in the
-web request.
+database columns (``Changes``) and, in newer versions, a few ``FieldValues`` — but not the
+values superflow's triggers compare (docs/en/automation/webhook/notification.md and
+docs/en/automation/webhook/reference/*-events.md in SuperOfficeDocs/superoffice-docs).
+So :func:`events_for` reads the record through the backend and compares the person with
+the values last seen (kept by the ledger): ``person.changed`` becomes ``person.updated``
+with ``{field: [old, new]}``.  It runs in a worker job, never in the web request.
 """
 
 from __future__ import annotations
@@ -18,7 +19,14 @@ from . import mapping
 from .backend import SOURCE, SuperOfficeCrm
 from .client import NotFound
 
-# Changed columns of the person table → the person fields they feed.
+# appointment.type values that are not follow-ups: Note (3), Document (4), SavedReport (5),
+# MergeDraft (8), MergeFinal (9) — the AppointmentType enum; FieldValues.type of
+# activity.created carries it (docs/en/automation/webhook/reference/activity-events.md).
+NOT_FOLLOW_UPS = frozenset({"3", "4", "5", "8", "9"})
+FOLLOW_UP_TYPES = frozenset({"inDiary", "inChecklist", "BookingForDiary", "BookingForChecklist"})
+
+# Changed columns of the person table (docs/en/database/tables/person.md; the names seen
+# in the person.created/changed examples) → the person fields they feed.
 COLUMN_KEYS = {
     "firstname": ("first_name",),
     "lastname": ("last_name",),
@@ -113,6 +121,7 @@ def _sale_created(crm: SuperOfficeCrm, sale_id: str, payload: dict[str, Any]) ->
         "person_id": pid,
         "title": sale.get("Heading"),
         "amount": float(sale.get("Amount") or 0),
+        # SaleEntity.SaleType is {Id, Value, Tooltip} (.../rest/Sale/v1SaleEntity_GetSaleEntity.md)
         "sale_type": (sale.get("SaleType") or {}).get("Value") or (sale.get("SaleType") or {}).get("Name"),
         "stage": str(sale.get("Status") or "").lower() or None,
         "probability": sale.get("Probability"),
@@ -136,7 +145,8 @@ def _ticket_created(crm: SuperOfficeCrm, ticket_id: str, payload: dict[str, Any]
         "category": (ticket.get("Category") or {}).get("Name")
         or (ticket.get("Category") or {}).get("FullName"),
         "priority": str((ticket.get("Priority") or {}).get("Name") or "").lower() or None,
-        "status": str(ticket.get("Status") or "").lower() or None,
+        # TicketEntity.Status and .Priority are objects with a Name (.../rest/Ticket/...)
+        "status": _name(ticket.get("Status")),
         "owner": mapping.id_value((ticket.get("OwnedBy") or {}).get("AssociateId")),
     }
     return [_event("request.created", pid, data)]
@@ -144,7 +154,7 @@ def _ticket_created(crm: SuperOfficeCrm, ticket_id: str, payload: dict[str, Any]
 
 def _appointment_created(crm: SuperOfficeCrm, appointment_id: str, payload: dict[str, Any]) -> list[Event]:
     values = payload.get("FieldValues") or {}
-    if str(values.get("type", "")) in ("5", "6"):  # documents and e-mails are activities too
+    if str(values.get("type", "")) in NOT_FOLLOW_UPS:  # documents, notes, reports are activities too
         return []
     if not crm.ledger.first_time(f"created:follow_up:{appointment_id}"):
         return []
@@ -152,7 +162,9 @@ def _appointment_created(crm: SuperOfficeCrm, appointment_id: str, payload: dict
     pid = mapping.id_value((appointment.get("Person") or {}).get("PersonId"))
     if pid is None:
         return []
-    kind = "appointment" if appointment.get("Type") == "AppointmentInDiary" else "task"
+    if appointment.get("Type") not in FOLLOW_UP_TYPES:
+        return []
+    kind = "appointment" if appointment.get("Type") in ("inDiary", "BookingForDiary") else "task"
     data = {
         "id": appointment_id,
         "person_id": pid,
@@ -177,6 +189,12 @@ def _project_member_created(crm: SuperOfficeCrm, member_id: str, payload: dict[s
     return [_event("project.member_added", pid, data)]
 
 
+def _name(value: Any) -> str | None:
+    if isinstance(value, dict):
+        value = value.get("Name") or value.get("Value")
+    return str(value or "").lower() or None
+
+
 def _event(event_type: str, person_id: str, data: dict[str, Any]) -> Event:
     return Event(type=event_type, person_id=person_id, data=data, source=SOURCE)
 
@@ -189,9 +207,9 @@ _HANDLERS = {
     "sale.created": _sale_created,
     "ticket.created": _ticket_created,
     "activity.created": _appointment_created,
-    "appointment.created": _appointment_created,
     "projectmember.created": _project_member_created,
 }
 
-# The events register-webhook subscribes to.
+# The events register-webhook subscribes to (names from docs/en/automation/webhook/event-details.md;
+# appointments raise activity.*, there is no appointment.* event).
 SUBSCRIBED = ("person.created", *_HANDLERS)

@@ -2,8 +2,10 @@
 PersonEntity/ContactEntity properties, and the differences a change made.
 
 Column names are those of SuperOffice's ``Person`` archive provider (``personId``,
-``email/emailAddress``, ``personUdef/SuperOffice:1`` ...); entity properties those of
-``PersonEntity`` and ``ContactEntity`` (``Firstname``, ``Emails``, ``UserDefinedFields``).
+``email/emailAddress``, ``personContact/name``, ``personUdef/SuperOffice:1`` ...), checked
+against docs/en/api/archive-providers/reference/person.md; entity properties those of
+``PersonEntity`` and ``ContactEntity`` (``Firstname``, ``Emails``, ``UserDefinedFields``),
+checked against docs/en/api/reference/restful/rest/Person/v1PersonEntity_PutPersonEntity.md.
 """
 
 from __future__ import annotations
@@ -27,13 +29,20 @@ PERSON_COLUMNS = [
     "personNoMail",
     "supportLanguage",
     "contactId",
-    "name",
-    "category",
-    "business",
-    "associateId",
+    "personContact/name",
+    "personContact/category",
+    "personContact/business",
+    "personContact/associateId",
     "supportAssociate",
 ]
-CONSENT_COLUMNS = ["personId", "consentPurpose/key", "legalBase/key"]
+# The ConsentPurpose archive joined to the person's consents
+# (docs/en/api/archive-providers/reference/consentpurpose.md): one row per consent.
+CONSENT_PERSON = "consentPerson/person/personId"
+CONSENT_COLUMNS = ["key", CONSENT_PERSON, "consentPerson/active", "consentPerson/legalBase"]
+# The ShipmentTypeReservation table through the Dynamic archive provider: a row means the
+# person has opted OUT of that shipment type (docs/en/database/tables/shipmenttypereservation.md).
+RESERVATION_PERSON = "shipmenttypereservation.person_id"
+RESERVATION_TYPE = "shipmenttypereservation.shipmenttype_id"
 WITHDRAWN = "WITHDRAWN"
 
 BUILT_IN: tuple[FieldInfo, ...] = (
@@ -135,10 +144,10 @@ def person_from_row(row: dict[str, Any], user_fields: list[UserField]) -> dict[s
     if contact_id:
         company = {
             "id": contact_id,
-            "name": row.get("name") or None,
-            "category": list_value(row.get("category")),
-            "business": list_value(row.get("business")),
-            "our_contact": id_value(row.get("associateId")),
+            "name": row.get("personContact/name") or None,
+            "category": list_value(row.get("personContact/category")),
+            "business": list_value(row.get("personContact/business")),
+            "our_contact": id_value(row.get("personContact/associateId")),
             "our_service_contact": id_value(row.get("supportAssociate")),
         }
     first, last = row.get("firstName") or None, row.get("lastName") or None
@@ -162,9 +171,19 @@ def person_from_row(row: dict[str, Any], user_fields: list[UserField]) -> dict[s
     }
 
 
-def consent_granted(legal_base_key: Any) -> bool:
-    """A consent row counts as given unless its legal basis is ``WITHDRAWN``."""
-    return str(legal_base_key or "").upper() != WITHDRAWN
+def truthy(value: Any) -> bool:
+    """An archive bool (``$output=Logical`` gives true/false; be lenient with 1/"1"/"[I:1]")."""
+    if isinstance(value, str):
+        return id_value(value) not in (None, "False", "false")
+    return bool(value)
+
+
+def consent_row_granted(row: dict[str, Any]) -> bool:
+    """A ``ConsentPurpose`` archive row: given when ``consentPerson/active`` is set; a row
+    without that column counts as given unless its legal basis reads "withdrawn"."""
+    if "consentPerson/active" in row and row["consentPerson/active"] is not None:
+        return truthy(row["consentPerson/active"])
+    return "withdrawn" not in str(list_value(row.get("consentPerson/legalBase")) or "").lower()
 
 
 def flat(person: dict[str, Any]) -> dict[str, Any]:

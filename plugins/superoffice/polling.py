@@ -1,7 +1,14 @@
-"""The selection poll: SuperOffice sends no webhook when a person joins a static
-selection, so every few minutes this asks which selections changed since the last round
-(by their updated date, not a scan of all of them), compares each changed selection's
-members with the mirror kept in Redis and emits ``selection.member_added`` for newcomers.
+"""The selection poll: SuperOffice sends no webhook when a person joins a selection, so
+every few minutes this asks which selections' members changed since the last round, compares
+their members with the mirror kept in Redis and emits ``selection.member_added`` for
+newcomers.
+
+Static selections are found by their ``lastMembershipChange`` / ``updatedDate`` columns
+(GET Selection, the "FindSelection" archive: docs/en/api/archive-providers/reference/findselection.md).
+A dynamic or combined selection's members change when the data its criteria look at
+changes, which stamps nothing on the selection, so those already mirrored are read again
+every round.  Members are read with GET Selection/{id}/Members, which serves every kind
+(docs/en/api/reference/restful/rest/Selection/v1SelectionEntity_GetSelectionMembersArchiveRows.md).
 
 A selection seen for the first time is mirrored without events: its existing members did
 not just join.  Members superflow itself adds are mirrored by the backend at once, so
@@ -18,9 +25,11 @@ from superflow.events import Event
 
 from .backend import SOURCE, selection_key
 from .ledger import PREFIX
+from .mapping import list_value
 
 SINCE_KEY = f"{PREFIX}:poll:selections:since"
 KNOWN_KEY = f"{PREFIX}:selections"
+DYNAMIC_KEY = f"{PREFIX}:selections:dynamic"
 
 
 class SelectionPoll(PeriodicTask):
@@ -34,13 +43,21 @@ class SelectionPoll(PeriodicTask):
         crm, conn = services.crm, services.redis
         started = datetime.fromtimestamp(services.clock.now(), UTC).strftime("%Y-%m-%dT%H:%M:%S")
         since = conn.get(SINCE_KEY)
-        where = f"updatedDate afterTime '{since}'" if since else ""
-        changed = [
-            str(row["selectionId"])
-            for row in crm.client.query("Selection", "selection poll", ["selectionId", "updatedDate"], where)
-        ]
+        where = (
+            f"lastMembershipChange afterTime '{since}' or updatedDate afterTime '{since}'" if since else ""
+        )
+        columns = ["selectionId", "kind", "lastMembershipChange", "updatedDate"]
+        rows = list(crm.client.query("Selection", "selection poll", columns, where))
+        changed = [str(row["selectionId"]) for row in rows]
+        for row in rows:
+            sid = str(row["selectionId"])
+            if is_static(row.get("kind")):
+                conn.srem(DYNAMIC_KEY, sid)
+            else:
+                conn.sadd(DYNAMIC_KEY, sid)
+        dynamic = sorted((s for s in conn.smembers(DYNAMIC_KEY) or () if s not in changed), key=int)
         events: list[Event] = []
-        for sid in changed:
+        for sid in changed + dynamic:
             members = set(crm.selection_members(sid))
             first = not conn.sismember(KNOWN_KEY, sid)
             known = set() if first else set(conn.smembers(selection_key(sid)))
@@ -59,4 +76,14 @@ class SelectionPoll(PeriodicTask):
         conn.set(SINCE_KEY, started)
         if events:
             services.emit(events)
-        return f"{len(changed)} selection(s) changed, {len(events)} new member(s)"
+        return (
+            f"{len(changed)} selection(s) changed, {len(dynamic)} dynamic read again,"
+            f" {len(events)} new member(s)"
+        )
+
+
+def is_static(kind: Any) -> bool:
+    """The FindSelection ``kind`` column ("static", "dynamic" or "combined"; a list column,
+    so its display text, which may be localised: Statisk, Statisch ...).  Anything else
+    counts as dynamic, which costs a read per round but never misses a member."""
+    return str(list_value(kind) or "").strip().lower().startswith("stati")

@@ -1,10 +1,12 @@
 """``POST /hooks/superoffice``: SuperOffice's webhook notifications.
 
 The request is verified (``X-SuperOffice-Signature`` is the base64 HMAC-SHA256 of the
-raw body with the shared secret, compared in constant time), de-duplicated by its
-``EventId`` (Redis ``SET NX`` with a TTL: SuperOffice may deliver an event again) and
-queued; the answer goes back at once.  ``person.created`` needs nothing but the payload
-and is emitted straight away; everything else is mapped in a worker job
+raw body with the shared secret, compared in constant time; docs/en/automation/webhook/security.md),
+de-duplicated by its ``EventId`` (Redis ``SET NX`` with a TTL: SuperOffice retries a failed
+delivery with the same EventId, docs/en/automation/webhook/notification.md) and queued; the
+answer goes back at once.  The ``test`` event SuperOffice posts when the webhook is saved
+gets a plain 200 (docs/en/automation/webhook/reference/test-event.md).  ``person.created``
+needs nothing but the payload and is emitted straight away; everything else is mapped in a worker job
 (:func:`process`), which reads what it needs through the WebAPI.
 """
 
