@@ -640,7 +640,7 @@ class Engine:
         self, changes: Changes, p: Participant, flow: Flow | None, target: str | None, now: float
     ) -> None:
         if target is None:
-            self._finish(changes, p, flow, "completed", "", now)
+            self._finish(changes, p, flow, "completed", "", now, left=True)
             return
         if any(entry[1] == target and entry[2] == "step" for entry in p.entries):
             p.visits[target] = p.visits.get(target, 1) + 1
@@ -677,12 +677,22 @@ class Engine:
         changes.in_flight(p.id, True)
 
     def _finish(
-        self, changes: Changes, p: Participant, flow: Flow | None, status: str, reason: str, now: float
+        self,
+        changes: Changes,
+        p: Participant,
+        flow: Flow | None,
+        status: str,
+        reason: str,
+        now: float,
+        *,
+        left: bool = False,
     ) -> None:
+        """End the participation; ``left``: it already left its step (went past the last one)."""
         if p.status != "active":
             return
         self._end_wait(changes, p)
-        self._leave(changes, p, now, passed=False)
+        if not left:
+            self._leave(changes, p, now, passed=False)
         p.status, p.reason = status, reason
         p.note(now, p.step, status, reason)
         changes.save(p, now)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import email_step, flow_doc, started
+from conftest import email_step, flow_doc, signed_up, started
 from superflow.events import Event
 from superflow.plugins.outbox import Outbox
 
@@ -62,3 +62,17 @@ def test_event_for_unknown_person_enrols_nobody(sf_runtime, run_jobs, people):
     sf_runtime.emit([Event("api.event", people[0], {"name": "signed_up"})])
     run_jobs()
     assert sf_runtime.store.stats(flow.id)["enrolled"] == 1
+
+
+def test_step_counts_stay_true_when_participants_finish(sf_runtime, run_jobs, people):
+    """The Flow tab's "here now" is ``at:<step>``: it must come back to zero, not below,
+    when participants go past the last step or exit at one."""
+    flow = started(sf_runtime, flow_doc([email_step("hello"), email_step("again")]))
+    crm = sf_runtime.crm
+    crm.set_consent(people[1], "emarketing", False)
+    signed_up(sf_runtime, people[0], people[1])
+    run_jobs()
+    stats = sf_runtime.store.stats(flow.id)
+    assert stats["completed"] == 1 and stats["exited"] == 1
+    assert stats.get("at:hello", 0) == 0 and stats.get("at:again", 0) == 0
+    assert stats["passed:hello"] == 1 and stats["passed:again"] == 1
