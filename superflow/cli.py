@@ -291,33 +291,63 @@ def events_send(state: State, event_type: str, person: str, data: str) -> None:
     click.echo(f"event {event_type} for person {person} queued")
 
 
-@cli.command()
+class _ListByDefault(click.Group):
+    """``superflow participants FLOW`` lists (as it always did); ``superflow
+    participants reindex FLOW`` runs a subcommand: arguments that do not start with
+    a subcommand's name go to ``list``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
+            args = ["list", *args]
+        return super().parse_args(ctx, args)
+
+
+@cli.group(cls=_ListByDefault)
+def participants() -> None:
+    """A flow's participants: ``participants FLOW [--status S]``, ``participants reindex FLOW``."""
+
+
+@participants.command("list")
 @click.argument("flow_id")
-@click.option("--status", default=None, help="Only this status.")
+@click.option(
+    "--status",
+    default=None,
+    type=click.Choice(["active", "completed", "succeeded", "exited", "cancelled"]),
+    help="Only this status.",
+)
 @click.option("--limit", default=50, show_default=True)
 @pass_state
-def participants(state: State, flow_id: str, status: str | None, limit: int) -> None:
-    """A flow's participants with status and current step."""
+def participants_list(state: State, flow_id: str, status: str | None, limit: int) -> None:
+    """A flow's participants with status and current step, newest first."""
     from superflow import flows as flow_service
+    from superflow import roster
 
     rt = state.runtime
     flow_service.get(rt, flow_id)
     click.echo(f"{'PARTICIPANT':14}  {'PERSON':8}  {'STATUS':10}  {'STEP':12}  NOTE")
-    shown = 0
-    ids = rt.store.flow_participant_ids(flow_id)
-    for start in range(0, len(ids), 500):
-        for p in rt.store.participants(ids[start : start + 500]).values():
-            if status and p.status != status:
-                continue
-            note = p.reason or (
-                f"waiting until {time.strftime('%Y-%m-%d %H:%M', time.localtime(p.wait['u']))}"
-                if p.wait
-                else ""
-            )
-            click.echo(f"{p.id:14}  {p.person_id:8}  {p.status:10}  {p.step or '-':12}  {note}")
-            shown += 1
-            if shown >= limit:
-                return
+    ids = roster.page(rt.redis, flow_id, status=status, limit=limit).ids
+    loaded = rt.store.participants(ids)
+    for p in (loaded[pid] for pid in ids if pid in loaded):
+        note = p.reason or (
+            f"waiting until {time.strftime('%Y-%m-%d %H:%M', time.localtime(p.wait['u']))}" if p.wait else ""
+        )
+        click.echo(f"{p.id:14}  {p.person_id:8}  {p.status:10}  {p.step or '-':12}  {note}")
+
+
+@participants.command("reindex")
+@click.argument("flow_id")
+@pass_state
+def participants_reindex(state: State, flow_id: str) -> None:
+    """Rebuild a flow's participant indexes (status, step) from its participants:
+    for participants stored before the indexes existed.  Safe while workers run."""
+    from superflow import flows as flow_service
+    from superflow import roster
+
+    rt = state.runtime
+    flow_service.get(rt, flow_id)
+    started = time.monotonic()
+    indexed = roster.reindex(rt.redis, flow_id)
+    click.echo(f"flow {flow_id}: {indexed} participants indexed in {time.monotonic() - started:.1f}s")
 
 
 @cli.command()

@@ -54,6 +54,40 @@ def pending_key(flow_id: str) -> str:
     return f"sf:flow:{flow_id}:pending"
 
 
+def status_index_key(flow_id: str, status: str) -> str:
+    """The flow's finished participants with ``status`` (sorted set, score: enrolment number)."""
+    return f"sf:flow:{flow_id}:ix:status:{status}"
+
+
+def step_index_key(flow_id: str, step_id: str) -> str:
+    """The flow's active participants at ``step_id`` (sorted set, score: enrolment number)."""
+    return f"sf:flow:{flow_id}:ix:step:{step_id}"
+
+
+def index_steps_key(flow_id: str) -> str:
+    """Ids of the steps that have (or had) a step index, so readers can find them all."""
+    return f"sf:flow:{flow_id}:ix:steps"
+
+
+def index_of(status: str, step: str | None) -> str:
+    """The one index a participant in this state belongs to: ``step:<id>`` while
+    active, ``status:<status>`` once finished.  One entry per participant keeps the
+    indexes at about 100 bytes a participant; "all active" is the union of the step
+    indexes (see :mod:`superflow.roster`)."""
+    return f"step:{step or ''}" if status == "active" else f"status:{status}"
+
+
+def index_key(flow_id: str, index: str) -> str:
+    """Key of an index named by :func:`index_of`."""
+    return f"sf:flow:{flow_id}:ix:{index}"
+
+
+def enrolment_number(pid: str) -> int:
+    """The ``<n>`` of ``<flow>.<n>``: the order of enrolment in the flow, the score of
+    the indexes (unique, unlike enrolment times, so pages never tie)."""
+    return int(pid.rpartition(".")[2])
+
+
 SCANNING = "sf:scanning"
 
 
@@ -116,11 +150,13 @@ class Participant:
     entries: list[list[Any]] = field(default_factory=list, repr=False)
     visits: dict[str, int] = field(default_factory=dict)
     running: bool = False
+    # The index (see index_of) the stored participant is in: what a commit takes it out of.
+    indexed: str | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def from_json(cls, pid: str, text: str) -> Participant:
         d = json.loads(text)
-        return cls(
+        p = cls(
             id=pid,
             flow_id=d["flow"],
             person_id=d["person"],
@@ -139,6 +175,8 @@ class Participant:
             entries=d.get("h", []),
             visits=d.get("visits", {}),
         )
+        p.indexed = index_of(p.status, p.step)
+        return p
 
     def to_json(self) -> str:
         d: dict[str, Any] = {
@@ -316,6 +354,7 @@ class Changes:
         adds the advance jobs to the same transaction."""
         if self.docs:
             pipe.mset({participant_key(pid): p.to_json() for pid, p in self.docs.items()})
+            self._reindex(pipe)
         for flow_id, deltas in self.counts.items():
             for name, delta in deltas.items():
                 if delta:
@@ -347,3 +386,27 @@ class Changes:
             pipe.delete(*self.delete)
         if self.advance:
             enqueue(self.advance, pipe)
+
+    def _reindex(self, pipe: Pipeline) -> None:
+        """Move each saved participant whose status or step changed from the index it
+        was loaded in to the one it belongs to now (:func:`index_of`), one ZADD and
+        one ZREM per index for the whole round."""
+        adds: dict[str, dict[str, int]] = defaultdict(dict)
+        removes: dict[str, list[str]] = defaultdict(list)
+        steps: dict[str, set[str]] = defaultdict(set)
+        for pid, p in self.docs.items():
+            now_in = index_of(p.status, p.step)
+            if now_in == p.indexed:
+                continue
+            adds[index_key(p.flow_id, now_in)][pid] = enrolment_number(pid)
+            if p.indexed is not None:
+                removes[index_key(p.flow_id, p.indexed)].append(pid)
+            if p.status == "active":
+                steps[p.flow_id].add(p.step or "")
+            p.indexed = now_in
+        for key, pids in removes.items():
+            pipe.zrem(key, *pids)
+        for key, scores in adds.items():
+            pipe.zadd(key, scores)
+        for flow_id, step_ids in steps.items():
+            pipe.sadd(index_steps_key(flow_id), *step_ids)

@@ -110,3 +110,27 @@ def test_bad_events_name_the_field_and_queue_nothing(api, people, sf_runtime, er
     assert error_fields(empty) == ["events"]
     report = api("GET", "/flows/1/report", params={"from": "2025-02-01", "to": "2025-01-01"})
     assert report.status_code in (404, 422)
+
+
+def test_list_filters_sorts_and_counts(api, people, run_jobs, error_fields):
+    fid = running(api, flow_doc([WAIT, email_step("hello")], trigger={"type": "manual", "settings": {}}))
+    api.ok("POST", f"/flows/{fid}/participants", 202, json={"person_ids": people[:4]})
+    run_jobs()
+    ids = [f"{fid}.{n}" for n in (1, 2, 3, 4)]
+    api.ok("DELETE", f"/participants/{ids[1]}")
+    api.ok("POST", f"/participants/{ids[2]}/move", json={"step_id": "hello"})
+    run_jobs()
+
+    def listed(**params):
+        page = api.ok("GET", f"/flows/{fid}/participants", params=params)
+        return [p["id"] for p in page["participants"]], page["total"], page["next_offset"]
+
+    assert listed() == ([ids[3], ids[2], ids[1], ids[0]], 4, None)
+    assert listed(order="asc", limit=3) == (ids[:3], 4, 3)
+    assert listed(sort="status", order="asc") == ([ids[0], ids[3], ids[2], ids[1]], 4, None)
+    assert listed(sort="status", order="asc", offset=1, limit=2) == ([ids[3], ids[2]], 4, 3)
+    assert listed(sort="step", order="asc", status="active") == ([ids[0], ids[3]], 2, None)
+    assert listed(status="completed") == ([ids[2]], 1, None)
+    assert listed(status="cancelled", step="w") == ([], 0, None)
+    assert error_fields(api("GET", f"/flows/{fid}/participants", params={"sort": "person"})) == ["sort"]
+    assert error_fields(api("GET", f"/flows/{fid}/participants", params={"order": "up"})) == ["order"]

@@ -78,8 +78,29 @@ class EndedSchema(FlowOutSchema):
 # -- participants -----------------------------------------------------------
 class ParticipantQuerySchema(_Strict):
     status = fields.String(load_default=None, validate=validate.OneOf(PARTICIPANT_STATUSES))
-    step = fields.String(load_default=None, validate=validate.Length(min=1, max=40))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    step = fields.String(
+        load_default=None,
+        validate=validate.Length(min=1, max=40),
+        metadata={"description": "Active participants at this step."},
+    )
+    sort = fields.String(
+        load_default="enrolled",
+        validate=validate.OneOf(("enrolled", "status", "step")),
+        metadata={
+            "description": "enrolled: by enrolment; status: active, completed, succeeded, exited, "
+            "cancelled; step: active ones by their step in flow order, then finished ones by status."
+        },
+    )
+    order = fields.String(
+        load_default="desc",
+        validate=validate.OneOf(("asc", "desc")),
+        metadata={"description": "desc reverses the whole order (newest first for enrolled)."},
+    )
+    offset = fields.Integer(
+        load_default=0,
+        validate=validate.Range(min=0, max=2**53),
+        metadata={"description": "Rows of this filtered, sorted list to skip."},
+    )
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
 
@@ -113,6 +134,9 @@ class ParticipantDetailSchema(ParticipantSchema):
 
 class ParticipantListSchema(_Strict):
     participants = fields.List(fields.Nested(ParticipantSchema), required=True)
+    total = fields.Integer(
+        required=True, metadata={"description": "How many participants match the filters."}
+    )
     offset = fields.Integer(required=True)
     limit = fields.Integer(required=True)
     next_offset = fields.Integer(
