@@ -82,6 +82,15 @@ def superflow_register_routes(register):
 
 
 @hookspec
+def superflow_register_admin_links(register):
+    """Add links to the admin's navigation: call ``register(label, url)`` with the
+    text to show and the path of a page on this site (usually one of your own
+    routes, ``register("Outbox", "/outbox")``).  The web app may ask once, when it is
+    built, or again for each page: give the same links every time, quickly, with no
+    side effects."""
+
+
+@hookspec
 def superflow_register_commands(cli):
     """Add commands to the ``superflow`` command line: ``cli`` is the click group;
     call ``cli.command()`` / ``cli.group()`` on it (``superflow superoffice check``)."""

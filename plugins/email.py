@@ -20,6 +20,7 @@ import mimetypes
 import re
 import smtplib
 import ssl
+from collections.abc import Callable
 from email.message import EmailMessage as MimeMessage
 from email.utils import formataddr, formatdate, make_msgid
 from html import unescape
@@ -37,7 +38,16 @@ from superflow.channels import (
     deliver,
     result_of,
 )
-from superflow.components import Filter, StepContext, StepResult, StepType, SuccessCriterion, Trigger
+from superflow.components import (
+    Content,
+    Filter,
+    StepContext,
+    StepResult,
+    StepType,
+    SuccessCriterion,
+    Trigger,
+)
+from superflow.content import deliver_test
 from superflow.crm import CrmError
 from superflow.merge import MergeError, render
 
@@ -199,6 +209,20 @@ def _address_key(address: str) -> str:
     return base64.urlsafe_b64encode(digest).decode()
 
 
+def _sender(name: str, address: str) -> str:
+    return f"{name} <{address}>" if name else address
+
+
+def checked_address(to: str) -> str:
+    """``to`` stripped, or ``ValueError`` naming it when it is not an email address."""
+    address = (to or "").strip()
+    try:
+        validate.Email()(address)
+    except ValidationError:
+        raise ValueError(f"{to!r} is not an email address") from None
+    return address
+
+
 class SendEmail(StepType):
     """Send an email with merge tags to each participant.
 
@@ -342,12 +366,81 @@ class SendEmail(StepType):
             return StepResult.advance(f"skipped: {problem}", counters={"email.skipped": 1})
         return StepResult.exit(problem, counters={"email.not_sendable": 1})
 
+    @staticmethod
+    def _compose(settings: dict[str, Any], fill: Callable[[str, str, bool], str]) -> tuple[str, str, str]:
+        """The subject, HTML and plain-text part, filled by ``fill(setting, template,
+        html)``: what a send, a preview and a test all render alike."""
+        html = fill("html", settings["html"], True)
+        text = fill("text", settings["text"], False) if settings["text"] else html_to_text(html)
+        subject = " ".join(fill("subject", settings["subject"], False).split())
+        return subject, html, text
+
+    def preview(self, settings: dict[str, Any], scope: dict[str, Any], services: Any) -> list[Content]:
+        """The email as the person would get it, before its links are made tracked
+        (``details["tracking"]`` says whether they will be)."""
+        person = scope["person"]
+        content = Content(
+            "email",
+            to=(person.get("email") or "").strip(),
+            sender=_sender(settings["from_name"], settings["from_address"]),
+            details={
+                "reply_to": settings.get("reply_to") or "",
+                "attachments": [a["name"] for a in settings["attachments"]],
+                "tracking": settings["tracking"],
+                "subscription": settings["subscription"] or "",
+            },
+        )
+        content.subject, content.html, content.text = self._compose(
+            settings, lambda name, template, html: content.render(name, template, scope, html=html)
+        )
+        folder = attachments_dir(services.config)
+        content.problems += [
+            f"attachments: {p}"
+            for p in attachment_problems(settings["attachments"], folder, check_missing=True)
+        ]
+        problem = self._cannot_send(person, settings)
+        if problem:
+            then = "skip this step" if settings["when_not_sendable"] == "skip" else "leave the flow"
+            content.problems.append(f"this person would not get it: {problem} (they would {then})")
+        return [content]
+
+    def send_test(self, settings: dict[str, Any], scope: dict[str, Any], services: Any, to: str) -> str:
+        """One test email now, straight to the transport: no tracked links, no
+        unsubscribe token, a key of its own (never the ledger of real sends)."""
+        address = checked_address(to)
+
+        def fill(name: str, template: str, html: bool) -> str:
+            try:
+                return render(template, scope, html=html)
+            except MergeError as exc:
+                raise ValueError(f"the test was not sent: {name}: {exc}") from None
+
+        subject, html, text = self._compose(settings, fill)
+        try:
+            attachments = load_attachments(settings["attachments"], attachments_dir(services.config))
+        except (AttachmentMissing, AttachmentTooLarge) as exc:
+            raise ValueError(f"the test was not sent: {exc}") from None
+        message = EmailMessage(
+            to=address,
+            subject=f"[Test] {subject}",
+            html=html,
+            text=text,
+            from_address=settings["from_address"],
+            from_name=settings["from_name"],
+            reply_to=settings.get("reply_to") or "",
+            headers={"X-Superflow-Test": "yes"},
+            attachments=attachments,
+        )
+        message_id = deliver_test(services.email, message, scope)
+        return f"Test email sent to {address}" + (f" (id {message_id})" if message_id else "")
+
     def _message(self, ctx: StepContext, attachments: list[dict[str, Any]]) -> EmailMessage:
         s, person = ctx.settings, ctx.person or {}
         config = ctx.services.config
         scope = ctx.merge_scope()
-        html = render(s["html"], scope, html=True)
-        text = render(s["text"], scope) if s["text"] else html_to_text(html)
+        subject, html, text = self._compose(
+            s, lambda _, template, as_html: render(template, scope, html=as_html)
+        )
         base = config.base_url.rstrip("/")
         pid, step_id, person_id = ctx.participant.id, ctx.step["id"], ctx.participant.person_id
         if s["tracking"]:
@@ -356,7 +449,7 @@ class SendEmail(StepType):
         unsubscribe = tracking.unsubscribe_url(base, token)
         return EmailMessage(
             to=person["email"].strip(),
-            subject=" ".join(render(s["subject"], scope).split()),
+            subject=subject,
             html=html,
             text=text,
             from_address=s["from_address"],

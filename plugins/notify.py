@@ -11,20 +11,31 @@ from __future__ import annotations
 
 import dataclasses
 import html
+from collections.abc import Callable
 from typing import Any
 
 from marshmallow import Schema, fields, validate
 
 from superflow import hookimpl
 from superflow.channels import EmailMessage, SmsMessage, deliver, result_of
-from superflow.components import StepContext, StepResult, StepType
+from superflow.components import Content, StepContext, StepResult, StepType
+from superflow.content import deliver_test
 from superflow.merge import MergeError, render
 
+from .email import checked_address
 from .owners import describe_owner, find_associate, owner_field, owner_problems, resolve_owner
+from .sms import checked_number, segment_details
 
 RULES = ("our_contact", "our_service_contact", "associate")
 NOBODY = {"unassigned": "Notify nobody (skip the step)"}
 DEFAULT_FROM = "superflow@localhost"
+
+
+def _crm_person(scope: dict[str, Any]) -> dict[str, Any]:
+    """Enough of the person's CRM dict for :func:`resolve_owner`, from a merge scope
+    (whose ``company`` has every known name, ``None`` when the person has none)."""
+    company = scope.get("company") or {}
+    return {"company": company if any(v is not None for v in company.values()) else None}
 
 
 def recipient_field() -> fields.Nested:
@@ -132,6 +143,69 @@ class _Notify(StepType):
         return associate
 
     def _message(self, ctx: StepContext, to: str) -> Any:
+        scope = ctx.merge_scope()
+        return self._compose(ctx.settings, to, ctx.services, lambda _, template: render(template, scope))
+
+    def _compose(
+        self, settings: dict[str, Any], to: str, services: Any, fill: Callable[[str, str], str]
+    ) -> Any:
+        """The message to ``to``, filled by ``fill(setting, template)``: what a send, a
+        preview and a test all render alike."""
+        raise NotImplementedError
+
+    def _content(self, message: Any) -> Content:
+        raise NotImplementedError
+
+    def preview(self, settings: dict[str, Any], scope: dict[str, Any], services: Any) -> list[Content]:
+        """The notification as the colleague the person's data leads to would get it."""
+        owner = resolve_owner(settings["recipient"], _crm_person(scope))
+        problem, to = "", ""
+        associate = find_associate(services, owner.associate)
+        if owner.exit_reason:
+            problem = f"nobody would be notified: {owner.exit_reason} (the person would leave the flow)"
+        elif owner.associate is None:
+            problem = f"nobody would be notified: {owner.missing or owner.how}"
+        elif associate is None:
+            problem = f"nobody would be notified: associate {owner.associate} does not exist"
+        elif not associate.get(self.address_key):
+            name = associate.get("name") or f"associate {owner.associate}"
+            problem = f"nobody would be notified: {name} has no {self.address_name}"
+        else:
+            to = associate[self.address_key]
+        problems: list[str] = []
+
+        def fill(name: str, template: str) -> str:
+            collector = Content(self.channel)
+            filled = collector.render(name, template, scope)
+            problems.extend(collector.problems)
+            return filled
+
+        content = self._content(self._compose(settings, to, services, fill))
+        if associate is not None:
+            content.details["colleague"] = associate.get("name") or f"associate {owner.associate}"
+        content.problems = [*problems, *([problem] if problem else [])]
+        return [content]
+
+    def send_test(self, settings: dict[str, Any], scope: dict[str, Any], services: Any, to: str) -> str:
+        """One test notification to ``to`` (not to the colleague) now."""
+        to = self._checked(to)
+
+        def fill(name: str, template: str) -> str:
+            try:
+                return render(template, scope)
+            except MergeError as exc:
+                raise ValueError(f"the test was not sent: {name}: {exc}") from None
+
+        message = self._compose(settings, to, services, fill)
+        if isinstance(message, EmailMessage):
+            message.subject = f"[Test] {message.subject}"
+        else:
+            message.text = f"[Test] {message.text}"
+        message_id = deliver_test(getattr(services, self.channel), message, scope)
+        what = "email" if self.channel == "email" else "SMS"
+        return f"Test {what} sent to {to}" + (f" (id {message_id})" if message_id else "")
+
+    def _checked(self, to: str) -> str:
         raise NotImplementedError
 
 
@@ -149,18 +223,36 @@ class NotifyByEmail(_Notify):
         return f"Email {who}: {settings.get('subject', '?')!r}"
 
     def _message(self, ctx: StepContext, to: str) -> EmailMessage:
-        scope = ctx.merge_scope()
-        text = render(ctx.settings["body"], scope)
-        config = ctx.services.config
+        message = super()._message(ctx, to)
+        message.headers = {"X-Superflow-Participant": ctx.participant.id, "X-Superflow-Step": ctx.step["id"]}
+        return message
+
+    def _compose(
+        self, settings: dict[str, Any], to: str, services: Any, fill: Callable[[str, str], str]
+    ) -> EmailMessage:
+        text = fill("body", settings["body"])
         return EmailMessage(
             to=to,
-            subject=render(ctx.settings["subject"], scope),
+            subject=fill("subject", settings["subject"]),
             html="<p>" + html.escape(text).replace("\n\n", "</p><p>").replace("\n", "<br>") + "</p>",
             text=text,
-            from_address=ctx.settings["from_address"] or config.setting("notify_from", DEFAULT_FROM),
+            from_address=settings["from_address"] or services.config.setting("notify_from", DEFAULT_FROM),
             from_name="Superflow",
-            headers={"X-Superflow-Participant": ctx.participant.id, "X-Superflow-Step": ctx.step["id"]},
         )
+
+    def _content(self, message: EmailMessage) -> Content:
+        sender = f"{message.from_name} <{message.from_address}>"
+        return Content(
+            "email",
+            to=message.to,
+            sender=sender,
+            subject=message.subject,
+            html=message.html,
+            text=message.text,
+        )
+
+    def _checked(self, to: str) -> str:
+        return checked_address(to)
 
 
 class NotifyBySms(_Notify):
@@ -175,9 +267,22 @@ class NotifyBySms(_Notify):
     def describe(self, settings: dict[str, Any]) -> str:
         return f"Text {describe_owner(settings.get('recipient'), 'our_contact')}"
 
-    def _message(self, ctx: StepContext, to: str) -> SmsMessage:
-        text = render(ctx.settings["text"], ctx.merge_scope())
-        return SmsMessage(to=to, sender=ctx.settings["sender"], text=text)
+    def _compose(
+        self, settings: dict[str, Any], to: str, services: Any, fill: Callable[[str, str], str]
+    ) -> SmsMessage:
+        return SmsMessage(to=to, sender=settings["sender"], text=fill("text", settings["text"]))
+
+    def _content(self, message: SmsMessage) -> Content:
+        return Content(
+            "sms",
+            to=message.to,
+            sender=message.sender,
+            text=message.text,
+            details=segment_details(message.text),
+        )
+
+    def _checked(self, to: str) -> str:
+        return checked_number(to)
 
 
 @hookimpl

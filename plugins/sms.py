@@ -12,6 +12,7 @@ surrogate pair is never split between parts, so a part may carry one place less.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,8 @@ from marshmallow import Schema, fields, validate
 
 from superflow import hookimpl
 from superflow.channels import PermanentFailure, SmsMessage, deliver, result_of
-from superflow.components import StepContext, StepResult, StepType
+from superflow.components import Content, StepContext, StepResult, StepType
+from superflow.content import deliver_test
 from superflow.merge import MergeError, render
 
 GSM7 = frozenset(
@@ -112,6 +114,48 @@ class SendSmsSettings(Schema):
     )
 
 
+MOBILE = re.compile(r"^\+?\d{6,15}$")
+
+
+def checked_number(to: str) -> str:
+    """``to`` without spaces, dashes, dots or brackets, or ``ValueError`` naming it
+    when it is not a phone number (6 to 15 digits, ``+`` in front allowed)."""
+    number = re.sub(r"[\s\-.()]", "", to or "")
+    if not MOBILE.match(number):
+        raise ValueError(f"{to!r} is not a mobile number (6 to 15 digits, e.g. +4790000000)")
+    return number
+
+
+def compose(settings: dict[str, Any], fill: Callable[[str, str], str]) -> str:
+    """The SMS text, filled by ``fill(setting, template)``: what a send, a preview
+    and a test all render alike."""
+    return fill("text", settings["text"])
+
+
+def segment_details(text: str) -> dict[str, Any]:
+    """How an SMS travels, for :attr:`Content.details`: ``segments`` (SMS billed),
+    ``encoding`` (GSM-7 or UCS-2), ``characters``, ``left`` (units before another
+    part is needed) and ``size`` in words ("2 SMS parts (GSM-7)")."""
+    counted = count_segments(text)
+    return {
+        "segments": counted.parts,
+        "encoding": counted.encoding,
+        "characters": len(text),
+        "left": counted.left,
+        "size": str(counted),
+    }
+
+
+def send_test_sms(services: Any, sender: str, to: str, text: str, scope: dict[str, Any]) -> str:
+    """One test SMS now, straight to the provider under a key of its own; ``[Test] ``
+    is put in front of the text."""
+    number = checked_number(to)
+    message = SmsMessage(to=number, sender=sender, text=f"[Test] {text}")
+    message_id = deliver_test(services.sms, message, scope)
+    confirmation = f"Test SMS sent to {number}, {count_segments(message.text)}"
+    return confirmation + (f" (id {message_id})" if message_id else "")
+
+
 class SendSms(StepType):
     """Send a text message to each participant's mobile.
 
@@ -150,7 +194,8 @@ class SendSms(StepType):
                     results[i] = StepResult.advance(f"skipped: {problem}", counters={"sms.skipped": 1})
                 continue
             try:
-                text = render(ctx.settings["text"], ctx.merge_scope())
+                scope = ctx.merge_scope()
+                text = compose(ctx.settings, lambda _, template, scope=scope: render(template, scope))
             except MergeError as exc:
                 results[i] = StepResult.exit(f"cannot send: {exc}")
                 continue
@@ -165,6 +210,29 @@ class SendSms(StepType):
             outcome = f"sent to {message.to}, {counted}"
             results[i] = result_of(delivery, "sms", message.to, outcome, {"sms.segments": counted.parts})
         return [results[i] for i in range(len(ctxs))]
+
+    def preview(self, settings: dict[str, Any], scope: dict[str, Any], services: Any) -> list[Content]:
+        person = scope["person"]
+        mobile = (person.get("mobile") or "").strip()
+        content = Content("sms", to=mobile, sender=settings["sender"])
+        content.text = compose(settings, lambda name, template: content.render(name, template, scope))
+        content.details = segment_details(content.text)
+        purpose = services.config.setting("sms_consent_purpose", "sms")
+        problem = "" if mobile else "no mobile number"
+        if mobile and (person.get("consents") or {}).get(purpose) is False:
+            problem = "SMS consent withdrawn"
+        if problem:
+            then = "leave the flow" if settings["when_no_mobile"] == "exit" else "skip this step"
+            content.problems.append(f"this person would not get it: {problem} (they would {then})")
+        return [content]
+
+    def send_test(self, settings: dict[str, Any], scope: dict[str, Any], services: Any, to: str) -> str:
+        checked_number(to)
+        try:
+            text = compose(settings, lambda _, template: render(template, scope))
+        except MergeError as exc:
+            raise ValueError(f"the test was not sent: text: {exc}") from None
+        return send_test_sms(services, settings["sender"], to, text, scope)
 
 
 @hookimpl

@@ -157,6 +157,47 @@ class StepContext:
         )
 
 
+@dataclass
+class Content:
+    """What a step would send to one person: the "Flow content" tab shows it, rendered
+    with a chosen person's data (:meth:`StepType.preview`).
+
+    ``channel`` is ``"email"`` or ``"sms"`` (or a plugin's channel name); ``to`` the
+    address or number it would go to (empty when the person has none); ``sender`` the
+    from address or SMS sender; ``html`` and ``text`` the body (an SMS has only
+    ``text``).  ``details`` holds what else a reader should know, as short values
+    (``{"segments": 2, "encoding": "GSM-7"}``, ``{"attachments": ["price-list.pdf"]}``).
+    ``problems`` says in words what is wrong — an unknown merge tag, a missing
+    attachment, a person who would not get it — since a preview never raises for
+    bad content.
+    """
+
+    channel: str
+    to: str = ""
+    sender: str = ""
+    subject: str = ""
+    html: str = ""
+    text: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    def render(self, name: str, template: str, scope: dict[str, Any], *, html: bool = False) -> str:
+        """Fill ``template`` (the setting ``name``) like :func:`superflow.merge.render`,
+        but note a merge-tag problem in ``problems`` (naming the setting and the tag)
+        and give the template unfilled instead of raising."""
+        try:
+            return merge.render(template, scope, html=html)
+        except merge.MergeError as exc:
+            names = {
+                root: frozenset(values)
+                for root, values in scope.items()
+                if root != "event" and isinstance(values, dict)
+            }
+            found = merge.check(template, names) or [str(exc)]
+            self.problems.extend(f"{name}: {problem}" for problem in found)
+            return template
+
+
 class StepType(Component):
     """A step of a flow.
 
@@ -187,6 +228,24 @@ class StepType(Component):
     def on_timeout(self, ctx: StepContext) -> StepResult:
         """For steps that return ``wait_for_event``: what happens when nothing came."""
         return StepResult.advance("timed out")
+
+    def preview(self, settings: dict[str, Any], scope: dict[str, Any], services: Any) -> list[Content]:
+        """What this step would send to the person whose merge ``scope`` is given
+        (:func:`superflow.content.person_scope`): one :class:`Content` per message,
+        rendered as :meth:`execute` would render it.  Never raise for bad content:
+        report it in ``Content.problems``.  The default: nothing (steps that send
+        nothing)."""
+        return []
+
+    def send_test(self, settings: dict[str, Any], scope: dict[str, Any], services: Any, to: str) -> str:
+        """Send one test of this step's message, rendered for the person of ``scope``,
+        to the address or number ``to`` now, through the configured transport or
+        provider and outside any flow: the subject starts with "[Test] ", links are not
+        tracked, nothing is counted in the flow's reports and the at-most-once ledger of
+        real sends is not used.  Return a short confirmation; raise ``ValueError``
+        naming the problem for a bad ``to`` (or content that cannot be sent), and let
+        :class:`superflow.channels.ChannelError` through when the transport fails."""
+        raise NotImplementedError(f"{self.label or self.name} steps cannot send a test")
 
 
 class Trigger(Component):

@@ -9,6 +9,10 @@ are not kept.
 The outbox stays in SQLite in the data folder rather than in Redis: Redis holds the
 engine's state under a hard memory budget per participant, and a demo outbox full of
 rendered HTML bodies has no place in it.
+
+The plugin also gives the admin its Outbox screen (:mod:`.views`): ``GET /outbox``
+lists the messages, newest first, and ``GET /outbox/<id>`` shows one; it adds the
+screen to the admin's navigation through ``superflow_register_admin_links``.
 """
 
 from __future__ import annotations
@@ -90,23 +94,52 @@ class Outbox:
             sql += " WHERE channel = ?"
             args = (channel,)
         rows = self.db.execute(sql + " ORDER BY id DESC LIMIT ?", (*args, limit)).fetchall()
-        return [
-            dict(row, headers=json.loads(row["headers"]), attachments=json.loads(row["attachments"]))
-            for row in rows
-        ]
+        return [_decoded(row) for row in rows]
 
-    def count(self, channel: str | None = None) -> int:
-        if channel:
-            return self.db.execute("SELECT COUNT(*) FROM messages WHERE channel = ?", (channel,)).fetchone()[
-                0
-            ]
-        return self.db.execute("SELECT COUNT(*) FROM messages").fetchone()[0]
+    def count(self, channel: str | None = None, search: str = "") -> int:
+        """How many messages there are (of ``channel``, to a recipient containing ``search``)."""
+        where, args = _where(channel, search)
+        return self.db.execute(f"SELECT COUNT(*) FROM messages{where}", args).fetchone()[0]
+
+    def page(
+        self, channel: str | None = None, search: str = "", offset: int = 0, limit: int = 50
+    ) -> list[dict[str, Any]]:
+        """Messages newest first (of ``channel``, to a recipient containing ``search``,
+        ignoring case), ``limit`` of them after skipping ``offset``."""
+        where, args = _where(channel, search)
+        rows = self.db.execute(
+            f"SELECT * FROM messages{where} ORDER BY id DESC LIMIT ? OFFSET ?", (*args, limit, offset)
+        ).fetchall()
+        return [_decoded(row) for row in rows]
+
+    def get(self, message_id: int) -> dict[str, Any] | None:
+        """One message by its row id (the number in ``outbox-<id>``), or ``None``."""
+        row = self.db.execute("SELECT * FROM messages WHERE id = ?", (message_id,)).fetchone()
+        return _decoded(row) if row is not None else None
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+def _decoded(row: sqlite3.Row) -> dict[str, Any]:
+    return dict(row, headers=json.loads(row["headers"]), attachments=json.loads(row["attachments"]))
+
+
+def _where(channel: str | None, search: str) -> tuple[str, tuple[Any, ...]]:
+    """The ``WHERE`` clause for a channel and a recipient search (``%`` and ``_`` in
+    the search are taken literally)."""
+    clauses, args = [], []
+    if channel:
+        clauses.append("channel = ?")
+        args.append(channel)
+    if search:
+        escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        clauses.append("recipient LIKE ? ESCAPE '\\'")
+        args.append(f"%{escaped}%")
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), tuple(args)
 
 
 class OutboxEmail(EmailTransport):
@@ -187,3 +220,15 @@ def superflow_register_email_transports(register):
 @hookimpl
 def superflow_register_sms_providers(register):
     register(OutboxSms)
+
+
+@hookimpl
+def superflow_register_routes(register):
+    from .views import bp
+
+    register(bp)
+
+
+@hookimpl
+def superflow_register_admin_links(register):
+    register("Outbox", "/outbox")

@@ -1,0 +1,107 @@
+"""The admin's Outbox screen: what the outbox transports kept, newest first.
+
+``GET /outbox`` (endpoint ``outbox.index``) lists the messages 50 to a page
+(``?page=``), filtered by ``?channel=email|sms`` and by ``?q=`` (a part of the
+recipient's address or number).  ``GET /outbox/<id>`` (``outbox.message``) shows one:
+its headers, subject, HTML body (in a sandboxed frame: no scripts, no forms, and the
+app's content security policy keeps remote images out, so viewing an email never
+"opens" it), plain-text part and attachments; for an SMS its text and size in SMS.
+Both need a signed-in user.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+from flask import Blueprint, abort, current_app, render_template, request
+
+from superflow.webapp.auth import login_required
+
+from . import Outbox
+
+bp = Blueprint("outbox", __name__, url_prefix="/outbox", template_folder="templates")
+
+PAGE_SIZE = 50
+CHANNELS = {"email": "Email", "sms": "SMS"}
+SUMMARY_WORDS = 12
+
+
+def outbox() -> Outbox:
+    """The app's outbox database (one per app; connections are per thread)."""
+    found = current_app.extensions.get("superflow.outbox")
+    if found is None:
+        found = current_app.extensions["superflow.outbox"] = Outbox(
+            current_app.extensions["superflow"].config
+        )
+    return found
+
+
+def when(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+
+
+def summary(message: dict[str, Any]) -> str:
+    """The subject of an email, the first words of an SMS."""
+    if message["channel"] != "sms":
+        return message["subject"] or "(no subject)"
+    words = message["text"].split()
+    return " ".join(words[:SUMMARY_WORDS]) + (" …" if len(words) > SUMMARY_WORDS else "")
+
+
+def _page_number(raw: str | None) -> int:
+    try:
+        return max(1, int(raw or 1))
+    except ValueError:
+        return 1
+
+
+@bp.get("")
+@login_required
+def index():
+    channel = request.args.get("channel", "").strip().lower()
+    if channel not in CHANNELS:
+        channel = ""
+    search = request.args.get("q", "").strip()
+    box = outbox()
+    total = box.count(channel or None, search)
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    page = min(_page_number(request.args.get("page")), pages)
+    rows = [
+        {**m, "when": when(m["created"]), "summary": summary(m), "channel_label": CHANNELS.get(m["channel"])}
+        for m in box.page(channel or None, search, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+    ]
+    config = current_app.extensions["superflow"].config
+    in_use = "outbox" in (config.email_transport, config.sms_provider)
+    return render_template(
+        "outbox/index.html",
+        rows=rows,
+        total=total,
+        page=page,
+        pages=pages,
+        channel=channel,
+        q=search,
+        channels=CHANNELS,
+        in_use=in_use,
+        transports=config,
+    )
+
+
+@bp.get("/<int:message_id>")
+@login_required
+def message(message_id: int):
+    found = outbox().get(message_id)
+    if found is None:
+        abort(404, description=f"There is no message {message_id} in the outbox.")
+    details: dict[str, Any] = {
+        **found,
+        "when": when(found["created"]),
+        "summary": summary(found),
+        "channel_label": CHANNELS.get(found["channel"], found["channel"]),
+    }
+    if found["channel"] == "sms":
+        from superflow.plugins.sms import count_segments
+
+        details["segments"] = count_segments(found["text"])
+    return render_template("outbox/message.html", m=details)
