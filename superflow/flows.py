@@ -143,7 +143,7 @@ def export(rt: Runtime, flow_id: str) -> dict[str, Any]:
     return get(rt, flow_id).doc
 
 
-def start(rt: Runtime, flow_id: str) -> Flow:
+def start(rt: Runtime, flow_id: str, *, by: str = "") -> Flow:
     """Start a draft: refused with the full list of what is missing."""
     flow = get(rt, flow_id)
     if flow.status != "draft":
@@ -152,7 +152,7 @@ def start(rt: Runtime, flow_id: str) -> Flow:
     if problems:
         raise FlowNotReady(problems)
     set_status(rt, flow_id, "running")
-    rt.redis.hset(store.flow_key(flow_id), "started_at", time.time())
+    rt.redis.hset(store.flow_key(flow_id), mapping={"started_at": time.time(), "started_by": by})
     return get(rt, flow_id)
 
 

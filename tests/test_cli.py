@@ -144,7 +144,7 @@ def test_demo_starts_everything_and_stops_without_orphans(tmp_path):
                     ).text
             except requests.RequestException:
                 continue
-            found = re.search(r"enrolled</span><b>(\d+)</b>", page)
+            found = re.search(r'data-stat="enrolled">(\d+)<', page)
             enrolled = int(found.group(1)) if found else 0
         assert health.get("status") == "ok" and health.get("workers") == 1
         assert enrolled > 0, "the demo flow should have participants moving"

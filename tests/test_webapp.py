@@ -88,13 +88,15 @@ def test_flows_list_and_flow_page_show_status_and_counts(sf_runtime, run_jobs, p
     browser = signed_in(sf_runtime, base_url)
     home = browser.get(base_url + "/", timeout=5)
     assert home.status_code == 200
-    assert "Spring campaign" in home.text and "status-running" in home.text and "API event" in home.text
+    assert "Spring campaign" in home.text and "badge-running" in home.text and "signed_up" in home.text
     assert home.headers["X-Content-Type-Options"] == "nosniff"
 
-    page = browser.get(f"{base_url}/flows/{flow.id}", timeout=5).text
-    assert "enrolled</span><b>3</b>" in page
-    assert "Step 1 &#39;Send email&#39;" in page
-    assert "email to ada@example.com" in page
+    summary = browser.get(f"{base_url}/flows/{flow.id}", timeout=5).text
+    assert re.search(r'data-stat="enrolled">3<', summary), "the summary counts three enrolled"
+    chart = browser.get(f"{base_url}/flows/{flow.id}/chart", timeout=5).text
+    assert "Send email" in chart and re.search(r'data-stat="passed:hello">3<', chart)
+    grid = browser.get(f"{base_url}/flows/{flow.id}/participants", timeout=5).text
+    assert "ada@example.com" in grid and "EMAIL to ada@example.com" in grid
 
 
 def test_unknown_flow_is_404(sf_runtime, base_url):

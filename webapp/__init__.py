@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask
+from flask import Flask, render_template, request
+from werkzeug.exceptions import HTTPException
 
 from superflow.config import Config
 from superflow.runtime import Runtime, set_current
@@ -22,14 +23,27 @@ def create_app(test_config: Mapping[str, Any] | None = None, runtime: Runtime | 
     app.extensions["superflow"] = runtime
     set_current(runtime)
 
-    from superflow.webapp import api, auth, forms, health, tracking, views
+    from superflow.webapp import accounts, actions, api, auth, forms, health, participants, tracking, views
 
     auth.init_app(app)
-    for blueprint in (auth.bp, views.bp, health.bp, tracking.bp, forms.bp):
+    for blueprint in (
+        auth.bp,
+        views.bp,
+        actions.bp,
+        participants.bp,
+        accounts.bp,
+        health.bp,
+        tracking.bp,
+        forms.bp,
+    ):
         app.register_blueprint(blueprint)
     api.init_app(app)
     for blueprint in plugin_routes(runtime):
         app.register_blueprint(blueprint)
+    links = admin_links(runtime)
+    app.context_processor(lambda: {"admin_links": lambda: links})
+    for status in (400, 403, 404, 405):
+        app.register_error_handler(status, problem_page)
 
     @app.after_request
     def security_headers(response):
@@ -43,6 +57,25 @@ def create_app(test_config: Mapping[str, Any] | None = None, runtime: Runtime | 
         return response
 
     return app
+
+
+def admin_links(runtime: Runtime) -> list[dict[str, str]]:
+    """The admin's navigation entries plugins give through ``superflow_register_admin_links``."""
+    links: list[dict[str, str]] = []
+    runtime.registry.hook.superflow_register_admin_links(
+        register=lambda label, url: links.append({"label": label, "url": url})
+    )
+    return links
+
+
+def problem_page(error: HTTPException) -> Any:
+    """Errors of the admin's pages as a page in the admin's look, naming the cause;
+    the JSON API answers its own errors in its own shape."""
+    if request.path.startswith("/api/"):
+        from superflow.webapp.api_errors import from_http_exception
+
+        return from_http_exception(error)
+    return render_template("problem.html", error=error), error.code
 
 
 def plugin_routes(runtime: Runtime) -> list[Any]:

@@ -292,7 +292,7 @@ def start(flow_id: str) -> Any:
     """Start a draft; refused (409) with everything that is missing."""
     rt = runtime()
     existing(rt, flow_id)
-    flows.start(rt, flow_id)
+    flows.start(rt, flow_id, by=by())
     return with_etag(flow_out(rt, flow_id))
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask_smorest import Blueprint
 
-from superflow import flows
+from superflow import flows, reports
 from superflow.webapp.api_auth import needs
 from superflow.webapp.api_errors import ApiError
 from superflow.webapp.api_flows import existing
@@ -17,7 +17,7 @@ from superflow.webapp.api_schemas import PluginsSchema, ReportQuerySchema, Repor
 from superflow.webapp.runtime import runtime
 
 blp = Blueprint("api_reports", __name__, url_prefix="/api/v1", description="Reports and installed plugins.")
-MAX_DAYS = 366
+MAX_DAYS = reports.MAX_DAYS
 COMPONENT_KINDS = ("triggers", "filters", "step_types", "success_criteria")
 
 
@@ -35,39 +35,7 @@ def report(query: dict[str, Any], flow_id: str) -> dict[str, Any]:
         raise ApiError(422, "'from' must not be after 'to'", "from")
     if (until - since).days >= MAX_DAYS:
         raise ApiError(422, f"ask for at most {MAX_DAYS} days at a time", "to")
-    stats = rt.store.stats(flow_id)
-    flow = flows.get(rt, flow_id)
-    steps = []
-    for sid in sorted(flow.steps, key=flow.number.get):
-        prefix = f"step:{sid}:"
-        steps.append(
-            {
-                "id": sid,
-                "label": flow.step_label(sid, rt.registry),
-                "type": flow.steps[sid]["type"],
-                "at": stats.get(f"at:{sid}", 0),
-                "passed": stats.get(f"passed:{sid}", 0),
-                "counters": {k[len(prefix) :]: v for k, v in stats.items() if k.startswith(prefix)},
-            }
-        )
-    days = [since + dt.timedelta(days=n) for n in range((until - since).days + 1)]
-    pipe = rt.redis.pipeline(transaction=False)
-    for day in days:
-        pipe.hgetall(f"sf:flow:{flow_id}:daily:{day.isoformat()}")
-    daily = [
-        {"day": day.isoformat(), "counters": {k: int(v) for k, v in counts.items()}}
-        for day, counts in zip(days, pipe.execute(), strict=True)
-    ]
-    enrolled = stats.get("enrolled", 0)
-    return {
-        "flow_id": flow_id,
-        "totals": {k: v for k, v in stats.items() if ":" not in k},
-        "success_rate": stats.get("succeeded", 0) / enrolled if enrolled else None,
-        "steps": steps,
-        "exits": {k[5:]: v for k, v in stats.items() if k.startswith("exit:")},
-        "branches": {k[7:]: v for k, v in stats.items() if k.startswith("branch:")},
-        "daily": daily,
-    }
+    return reports.flow_report(rt, flows.get(rt, flow_id), since, until)
 
 
 @blp.route("/plugins", methods=["GET"])

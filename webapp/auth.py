@@ -21,7 +21,7 @@ from superflow.webapp.runtime import runtime
 
 bp = Blueprint("auth", __name__)
 
-PROTECTED_BLUEPRINTS = ("auth", "views")
+PROTECTED_BLUEPRINTS = ("auth", "views", "actions", "participants", "accounts")
 SESSION_HOURS = 8
 
 

@@ -1,0 +1,121 @@
+"""A flow put into words and shapes for the admin: the trigger, filters and success
+criteria as sentences, and the steps as a tree the Flow tab draws.
+
+Every sentence comes from the component's own ``describe``; the admin knows no
+particular step type, trigger or filter.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from superflow.flow import Flow, settings_of
+from superflow.registry import Registry, UnknownComponent
+
+REENROLMENT_WORDS = {
+    "once": "A person takes part once; later matches are ignored.",
+    "after_end": "A person can take part again once their previous run has ended.",
+    "restart": "A new match starts the person again from the beginning.",
+}
+ON_SUCCESS_WORDS = {
+    "stop": "leave the flow as succeeded",
+    "continue": "are counted as succeeded and go on with the steps",
+    "move_to": "leave and start flow {flow}",
+}
+DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def component_words(registry: Registry, kind: str, ref: dict[str, Any] | None) -> str:
+    """``ref`` (``{"type", "settings"}``) in the component's own words."""
+    if not ref:
+        return ""
+    try:
+        component = registry.get(kind, ref["type"])
+    except UnknownComponent:
+        return f"{ref['type']} (not installed)"
+    with contextlib.suppress(Exception):
+        words = component.describe(settings_of(component, ref.get("settings") or {}))
+        if words:
+            return words
+    return component.label or ref["type"]
+
+
+def filter_words(registry: Registry, group: dict[str, Any]) -> dict[str, Any]:
+    """``{"op": "all"|"any", "items": [str | nested group]}``."""
+    items: list[Any] = []
+    for cond in group.get("conditions", []):
+        if "op" in cond:
+            items.append(filter_words(registry, cond))
+        else:
+            items.append(component_words(registry, "filters", cond))
+    return {"op": "all" if group.get("op", "and") == "and" else "any", "items": items}
+
+
+def send_window_words(window: dict[str, Any] | None, timezone: str) -> str:
+    if not window:
+        return "Any time"
+    days = window.get("days", [])
+    named = ", ".join(DAY_NAMES[d] for d in sorted(days))
+    if sorted(days) == [0, 1, 2, 3, 4]:
+        named = "Weekdays"
+    elif sorted(days) == list(range(7)):
+        named = "Every day"
+    return f"{named} {window.get('start', '')}–{window.get('end', '')} ({timezone})"
+
+
+def summary(registry: Registry, flow: Flow) -> dict[str, Any]:
+    doc = flow.doc
+    success = doc["success"]
+    return {
+        "trigger": component_words(registry, "triggers", doc["trigger"]) or "No trigger yet",
+        "filters": filter_words(registry, doc["filters"]),
+        "criteria": [component_words(registry, "success_criteria", c) for c in success["criteria"]],
+        "on_success": ON_SUCCESS_WORDS[success["on_success"]].format(flow=success.get("move_to_flow") or "?"),
+        "reenrollment": REENROLMENT_WORDS[doc["reenrollment"]],
+        "send_window": send_window_words(doc.get("send_window"), doc.get("timezone", "UTC")),
+        "exclusion": doc.get("exclusion_selection"),
+    }
+
+
+def step_tree(registry: Registry, flow: Flow) -> list[dict[str, Any]]:
+    """The steps as nested nodes: each with its number, label, type and words, and a
+    split's branches (the fixed "everyone else" branch last)."""
+
+    def node(step: dict[str, Any]) -> dict[str, Any]:
+        try:
+            step_type = registry.step_type(step["type"])
+            type_label, category = step_type.label, step_type.category
+        except UnknownComponent:
+            type_label, category = f"{step['type']} (not installed)", ""
+        branches = None
+        if "branches" in step or "everyone_else" in step:
+            branches = [
+                {
+                    "name": b.get("name") or f"Branch {i + 1}",
+                    "condition": component_words(registry, "filters", b.get("condition")),
+                    "steps": [node(s) for s in b.get("steps", [])],
+                    "index": i,
+                }
+                for i, b in enumerate(step.get("branches", []))
+            ]
+            branches.append(
+                {
+                    "name": "Everyone else",
+                    "condition": "",
+                    "steps": [node(s) for s in step.get("everyone_else", [])],
+                    "index": len(branches),
+                }
+            )
+        return {
+            "id": step["id"],
+            "number": flow.number.get(step["id"], 0),
+            "name": step.get("name") or type_label,
+            "type": step["type"],
+            "type_label": type_label,
+            "category": category,
+            "words": component_words(registry, "step_types", step),
+            "branches": branches,
+        }
+
+    return [node(s) for s in flow.doc["steps"]]
