@@ -81,6 +81,7 @@ class CompanyChangedSettings(Schema):
             "label": "Fields",
             "help": "Company fields to watch (category or company.category); empty: any company field",
             "widget": "crm_field",
+            "choices_from": "company_fields",
         },
     )
     value = Raw(

@@ -247,6 +247,7 @@ class ConditionSettings(Schema):
             "label": "Field",
             "help": "A person field (email, language, an extra field) or company.<field>",
             "widget": "crm_field",
+            "choices_from": "person_fields",
         },
     )
     operator = fields.String(
@@ -384,6 +385,7 @@ class FieldChangedSettings(Schema):
             "label": "Fields",
             "help": "Fires when any of these changes; empty (and no Field): any field",
             "widget": "crm_field",
+            "choices_from": "person_fields",
         },
     )
     value = Raw(
@@ -509,6 +511,7 @@ class ChangeSchema(Schema):
             "label": "Field",
             "help": "A person field or company.<field> (changes the person's company)",
             "widget": "crm_field",
+            "choices_from": "writable_fields",
         },
     )
     action = fields.String(

@@ -49,6 +49,7 @@ class DateReachedSettings(Schema):
             "label": "Date field",
             "help": "birth_date or a date field of the person",
             "widget": "crm_field",
+            "choices_from": "date_fields",
         },
     )
     yearly = fields.Boolean(

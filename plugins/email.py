@@ -55,6 +55,10 @@ log = logging.getLogger(__name__)
 
 EMAIL_ACTIONS = {"email.opened": "opened the email", "link.clicked": "clicked a link in the email"}
 MAX_ATTACHMENTS_BYTES = 25 * 1024 * 1024
+# The preheader: shown by inboxes after the subject, hidden in the message itself.
+PREHEADER = (
+    '<div style="display:none;max-height:0;overflow:hidden;mso-hide:all" aria-hidden="true">{}</div>'
+)
 SENT_TO_TTL = 30 * 86400
 
 
@@ -80,6 +84,15 @@ class SendEmailSettings(Schema):
         validate=validate.Length(min=1, max=255),
         metadata={"label": "Subject", "merge_tags": True},
     )
+    preheader = fields.String(
+        load_default="",
+        validate=validate.Length(max=250),
+        metadata={
+            "label": "Preheader",
+            "help": "The line inboxes show after the subject; empty: the start of the body",
+            "merge_tags": True,
+        },
+    )
     html = fields.String(
         required=True,
         validate=validate.Length(min=1),
@@ -95,6 +108,7 @@ class SendEmailSettings(Schema):
         metadata={
             "label": "Attachments",
             "help": "Files in the data folder's attachments/ folder; at most 25 MB each and in all",
+            "upload_url": "/email/attachments",
         },
     )
     tracking = fields.Boolean(load_default=True, metadata={"label": "Track opens and clicks"})
@@ -373,6 +387,9 @@ class SendEmail(StepType):
         html = fill("html", settings["html"], True)
         text = fill("text", settings["text"], False) if settings["text"] else html_to_text(html)
         subject = " ".join(fill("subject", settings["subject"], False).split())
+        if settings.get("preheader"):
+            preheader = " ".join(fill("preheader", settings["preheader"], True).split())
+            html = PREHEADER.format(preheader) + html
         return subject, html, text
 
     def preview(self, settings: dict[str, Any], scope: dict[str, Any], services: Any) -> list[Content]:
@@ -627,6 +644,24 @@ class EmailActionSettings(Schema):
     )
 
 
+def untracked_warnings(settings: dict[str, Any], flow: Any) -> list[str]:
+    """Opens and clicks of an email with tracking off are never seen: a wait, split,
+    filter or criterion on them never fires."""
+    if settings.get("action", "email.opened") not in EMAIL_ACTIONS:
+        return []
+    ref = settings.get("step")
+    emails = {
+        sid: step
+        for sid, step in flow.steps.items()
+        if step["type"] == "send_email" and (not ref or sid == ref)
+    }
+    off = [sid for sid, step in emails.items() if step.get("settings", {}).get("tracking") is False]
+    if emails and len(off) == len(emails):
+        which = f"the email of step {flow.step_label(off[0])}" if ref else "every email of this flow"
+        return [f"step: {which} has tracking off, so opens and clicks are never seen"]
+    return []
+
+
 def _did(participant: Any, settings: dict[str, Any]) -> bool:
     wanted = settings["action"]
     for action in participant.actions if participant is not None else ():
@@ -646,6 +681,9 @@ class EmailActionCriterion(SuccessCriterion):
     def describe(self, settings: dict[str, Any]) -> str:
         return f"When the person {EMAIL_ACTIONS[settings.get('action', 'email.opened')]}"
 
+    def warnings(self, settings: dict[str, Any], flow: Any) -> list[str]:
+        return untracked_warnings(settings, flow)
+
     def matches(self, event: Any, settings: dict[str, Any], participant: Any) -> bool:
         if event.type != settings["action"] or event.data.get("participant_id") != participant.id:
             return False
@@ -661,6 +699,9 @@ class DidEmailAction(Filter):
 
     def describe(self, settings: dict[str, Any]) -> str:
         return f"The person {EMAIL_ACTIONS[settings.get('action', 'email.opened')]}"
+
+    def warnings(self, settings: dict[str, Any], flow: Any) -> list[str]:
+        return untracked_warnings(settings, flow)
 
     def matches(self, person: dict[str, Any], settings: dict[str, Any], participant: Any) -> bool:
         return _did(participant, settings)
@@ -714,6 +755,14 @@ class _TrackedTrigger(Trigger):
     def readiness(self, settings: dict[str, Any], flow: Any) -> list[str]:
         if settings.get("step") and not settings.get("flow"):
             return [f"flow: choose the flow whose step {settings['step']!r} is meant"]
+        return []
+
+    def warnings(self, settings: dict[str, Any], flow: Any) -> list[str]:
+        if flow.id and str(settings.get("flow") or "") == str(flow.id):
+            return [
+                "flow: this flow starts when someone acts on an email this same flow sends;"
+                " only people already in it can do that, so it enrols nobody new"
+            ]
         return []
 
     def describe(self, settings: dict[str, Any]) -> str:

@@ -106,6 +106,11 @@ class WaitForAction(StepType):
                 problems.append(f"timeout_step: there is no step {target!r} in this flow")
         return problems
 
+    def warnings(self, settings: dict[str, Any], flow: Any) -> list[str]:
+        from superflow.plugins.email import untracked_warnings
+
+        return untracked_warnings(settings, flow)
+
     def describe(self, settings: dict[str, Any]) -> str:
         what = ACTIONS.get(settings.get("action", ""), "acts")
         return f"Wait until the person {what} (at most {settings.get('timeout_days', 7):g} days)"

@@ -65,6 +65,7 @@ def owner_field(
                 metadata={
                     "label": "Associate",
                     "help": "The associate's id: for the rule 'a named associate', or to fall back on",
+                    "choices_from": "associates",
                 },
             ),
             "fallback": fields.String(

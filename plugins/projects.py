@@ -17,7 +17,7 @@ class ProjectSettings(Schema):
     project = fields.String(
         required=True,
         validate=validate.Length(min=1),
-        metadata={"label": "Project", "help": "The CRM project's id"},
+        metadata={"label": "Project", "help": "The CRM project's id", "choices_from": "projects"},
     )
 
 

@@ -34,7 +34,11 @@ class CreateRequestSettings(Schema):
         load_default=None,
         allow_none=True,
         validate=validate.Length(min=1),
-        metadata={"label": "Category", "help": "The CRM's request category, by name; empty: none"},
+        metadata={
+            "label": "Category",
+            "help": "The CRM's request category, by name; empty: none",
+            "choices_from": "request_categories",
+        },
     )
     status = fields.String(
         load_default="open",
@@ -127,7 +131,11 @@ class RequestFilterSettings(Schema):
     category = fields.String(
         load_default=None,
         allow_none=True,
-        metadata={"label": "Category", "help": "Only requests of this category; empty: any"},
+        metadata={
+            "label": "Category",
+            "help": "Only requests of this category; empty: any",
+            "choices_from": "request_categories",
+        },
     )
     priority = fields.String(
         load_default=None,

@@ -14,7 +14,12 @@ from superflow.components import Filter, StepContext, StepResult, StepType, Succ
 class SelectionSettings(Schema):
     selection = fields.String(
         required=True,
-        metadata={"label": "Selection", "help": "The selection's id in the CRM", "widget": "crm_selection"},
+        metadata={
+            "label": "Selection",
+            "help": "The selection's id in the CRM",
+            "widget": "crm_selection",
+            "choices_from": "selections",
+        },
     )
 
 

@@ -41,6 +41,13 @@ class Component:
         exist).  Each message names the field."""
         return []
 
+    def warnings(self, settings: dict[str, Any], flow: Flow) -> list[str]:
+        """What may not work as meant though the flow can start (the designer shows
+        them on save), e.g. waiting for a click on an email that has tracking off.
+        ``settings`` may be incomplete while the flow is being built.  Each message
+        names the field."""
+        return []
+
     def describe(self, settings: dict[str, Any]) -> str:
         """The settings in words, for summaries ("Added to selection Newsletter")."""
         return self.label

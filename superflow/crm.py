@@ -107,6 +107,12 @@ class CrmBackend:
         """``[{"id": "1", "name": "Newsletter"}, ...]``"""
         raise NotImplementedError
 
+    def person_ids(self, after: str | None = None, limit: int = 1000) -> list[str]:
+        """Up to ``limit`` person ids in a stable order, starting after ``after``: the
+        designer counts how many persons its filters match by walking them.  A backend
+        that cannot list its persons leaves this unimplemented (no count is shown)."""
+        raise NotImplementedError
+
     def selection_members(self, selection_id: str) -> list[str]:
         raise NotImplementedError
 

@@ -225,34 +225,126 @@ def parse_flow(
 
 def readiness(flow: Flow, registry: Registry) -> list[str]:
     """Everything that must be filled in or fixed before ``flow`` can start."""
-    problems: list[str] = []
+    return [message for _, message in readiness_by_step(flow, registry)]
+
+
+def readiness_by_step(flow: Flow, registry: Registry) -> list[tuple[str | None, str]]:
+    """:func:`readiness` with the id of the step each problem belongs to (``None``:
+    the trigger, filters or success criteria), for the designer to mark steps."""
+    problems: list[tuple[str | None, str]] = []
     doc = flow.doc
     if doc["trigger"] is None:
-        problems.append("Trigger: choose what starts the flow")
+        problems.append((None, "Trigger: choose what starts the flow"))
     else:
         trigger = registry.trigger(doc["trigger"]["type"])
-        problems += _missing(f"Trigger '{trigger.label}'", trigger, doc["trigger"]["settings"], flow)
+        problems += [
+            (None, m)
+            for m in _missing(f"Trigger '{trigger.label}'", trigger, doc["trigger"]["settings"], flow)
+        ]
     for cond in _conditions(doc["filters"]):
         filt = registry.filter(cond["type"])
-        problems += _missing(f"Filter '{filt.label}'", filt, cond["settings"], flow)
+        problems += [(None, m) for m in _missing(f"Filter '{filt.label}'", filt, cond["settings"], flow)]
     if not flow.steps:
-        problems.append("Steps: the flow has no steps")
-    for step_id, step in flow.steps.items():
+        problems.append((None, "Steps: the flow has no steps"))
+    for step_id in sorted(flow.steps, key=flow.number.get):
+        step = flow.steps[step_id]
         step_type = registry.step_type(step["type"])
         where = flow.step_label(step_id, registry)
-        problems += _missing(where, step_type, step["settings"], flow)
+        problems += [(step_id, m) for m in _missing(where, step_type, step["settings"], flow)]
         for i, branch in enumerate(step.get("branches") or []):
             if branch.get("condition") is None:
-                problems.append(f"{where}: branch {i + 1} needs a condition")
+                problems.append((step_id, f"{where}: branch {i + 1} needs a condition"))
                 continue
             filt = registry.filter(branch["condition"]["type"])
-            problems += _missing(f"{where} branch {i + 1}", filt, branch["condition"]["settings"], flow)
+            problems += [
+                (step_id, m)
+                for m in _missing(f"{where} branch {i + 1}", filt, branch["condition"]["settings"], flow)
+            ]
     for crit in doc["success"]["criteria"]:
         criterion = registry.criterion(crit["type"])
-        problems += _missing(f"Success criterion '{criterion.label}'", criterion, crit["settings"], flow)
+        problems += [
+            (None, m)
+            for m in _missing(f"Success criterion '{criterion.label}'", criterion, crit["settings"], flow)
+        ]
     if doc["success"]["on_success"] == "move_to" and not doc["success"]["move_to_flow"]:
-        problems.append("Success: choose the flow to move participants to")
+        problems.append((None, "Success: choose the flow to move participants to"))
     return problems
+
+
+def warnings(flow: Flow, registry: Registry, others: Iterable[Flow] = ()) -> list[tuple[str | None, str]]:
+    """What may not work as the marketer means it, though the flow can start: each
+    component's own :meth:`~superflow.components.Component.warnings`, a split branch
+    that can never be reached, and another running flow that starts on the same
+    condition and also sends (people would get both)."""
+    found: list[tuple[str | None, str]] = []
+
+    def ask(step_id: str | None, where: str, kind: str, ref: dict[str, Any] | None) -> None:
+        if not ref:
+            return
+        try:
+            component = registry.get(kind, ref["type"])
+        except UnknownComponent:
+            return
+        settings = ref.get("settings") or {}
+        with contextlib.suppress(ValidationError):
+            settings = settings_of(component, settings)
+        found.extend((step_id, f"{where}: {m}") for m in component.warnings(settings, flow))
+
+    doc = flow.doc
+    ask(None, "Trigger", "triggers", doc["trigger"])
+    for cond in _conditions(doc["filters"]):
+        ask(None, "Filter", "filters", cond)
+    for step_id in sorted(flow.steps, key=flow.number.get):
+        step = flow.steps[step_id]
+        where = flow.step_label(step_id, registry)
+        ask(step_id, where, "step_types", step)
+        seen: dict[str, int] = {}
+        for i, branch in enumerate(step.get("branches") or []):
+            condition = branch.get("condition")
+            ask(step_id, f"{where} branch {i + 1}", "filters", condition)
+            if condition is None:
+                continue
+            key = json.dumps(condition, sort_keys=True)
+            if key in seen:
+                found.append(
+                    (
+                        step_id,
+                        f"{where}: branch {i + 1} can never be reached:"
+                        f" branch {seen[key] + 1} has the same condition and is checked first",
+                    )
+                )
+            seen.setdefault(key, i)
+    for crit in doc["success"]["criteria"]:
+        ask(None, "Success criterion", "success_criteria", crit)
+    found += _same_start(flow, registry, others)
+    return found
+
+
+def _sends(flow: Flow, registry: Registry) -> bool:
+    for step in flow.steps.values():
+        with contextlib.suppress(UnknownComponent):
+            if registry.step_type(step["type"]).sends:
+                return True
+    return False
+
+
+def _same_start(flow: Flow, registry: Registry, others: Iterable[Flow]) -> list[tuple[str | None, str]]:
+    trigger = flow.doc["trigger"]
+    if trigger is None or not _sends(flow, registry):
+        return []
+    mine = json.dumps(trigger, sort_keys=True)
+    return [
+        (
+            None,
+            f"Trigger: flow '{other.name}' ({other.status}) starts on the same condition and also sends"
+            " messages: people who match will get both",
+        )
+        for other in others
+        if other.id != flow.id
+        and other.status in ("running", "paused")
+        and json.dumps(other.doc["trigger"], sort_keys=True) == mine
+        and _sends(other, registry)
+    ]
 
 
 def settings_of(component: Any, settings: dict[str, Any]) -> dict[str, Any]:

@@ -280,3 +280,15 @@ def test_email_action_criterion_and_filter_still_work(sf_runtime, run_jobs, peop
     clicked(rt, flow, people[0], "offer", None, kind="email.opened")
     run_jobs()
     assert participant_of(rt, flow, people[0]).status == "succeeded"
+
+
+def test_the_preheader_leads_the_html_hidden_and_stays_out_of_the_text_part(sf_runtime, run_jobs, people):
+    rt = sf_runtime
+    steps = [email_step("e1", preheader="{{ person.first_name }}, your 20% code is inside")]
+    started(rt, flow_doc(steps))
+    signed_up(rt, people[0])
+    run_jobs()
+    [message] = Outbox(rt.config).messages("email")
+    assert message["html"].startswith('<div style="display:none;')
+    assert "Ada, your 20% code is inside</div>" in message["html"]
+    assert "code is inside" not in message["text"] and message["text"].startswith("Hi Ada")

@@ -114,3 +114,19 @@ def test_a_session_expires_after_eight_hours(sf_runtime, base_url):
     import time
 
     assert 7.9 * 3600 < expires - time.time() <= 8 * 3600
+
+
+def test_the_flow_in_words_names_crm_things_not_ids(sf_runtime, crm, base_url):
+    selection = crm.create_selection("Newsletter subscribers")
+    flow = started(
+        sf_runtime,
+        flow_doc(
+            [email_step("hello")],
+            trigger={"type": "added_to_selection", "settings": {"selection": selection["id"]}},
+            name="Welcome",
+        ),
+    )
+    browser = signed_in(sf_runtime, base_url)
+    summary = browser.get(f"{base_url}/flows/{flow.id}", timeout=5).text
+    assert "When a person is added to selection &#39;Newsletter subscribers&#39;" in summary
+    assert "&#39;Newsletter subscribers&#39;" in browser.get(base_url + "/", timeout=5).text

@@ -23,7 +23,18 @@ def create_app(test_config: Mapping[str, Any] | None = None, runtime: Runtime | 
     app.extensions["superflow"] = runtime
     set_current(runtime)
 
-    from superflow.webapp import accounts, actions, api, auth, forms, health, participants, tracking, views
+    from superflow.webapp import (
+        accounts,
+        actions,
+        api,
+        auth,
+        designer,
+        forms,
+        health,
+        participants,
+        tracking,
+        views,
+    )
 
     auth.init_app(app)
     for blueprint in (
@@ -32,6 +43,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, runtime: Runtime | 
         actions.bp,
         participants.bp,
         accounts.bp,
+        designer.bp,
         health.bp,
         tracking.bp,
         forms.bp,

@@ -49,7 +49,7 @@ def consequence(rt: Runtime, flow: Flow, action: str) -> Consequence:
     status = flow.status
     if action == "start":
         problems = readiness(flow, rt.registry) if status == "draft" else []
-        words = describe.summary(rt.registry, flow)
+        words = describe.summary(rt.registry, flow, describe.Labels(rt))
         return Consequence(
             "Start this flow?",
             "Start flow",

@@ -2,7 +2,12 @@
 forms and for integrators: one document for both.
 
 Field metadata carries over: ``label`` → ``title``, ``help`` → ``description``,
-``merge_tags`` → ``x-merge-tags``; ``OneOf``, ``Range``, ``Length`` and ``Regexp``
+``merge_tags`` → ``x-merge-tags``, ``widget`` → ``x-widget`` (how the designer edits it:
+``html``, ``textarea``, ``sms`` or a plugin's widget), ``choices_labels`` →
+``x-enum-labels``, ``choices_from`` → ``x-choices`` (a CRM list the designer offers:
+:data:`superflow.choices.SOURCES`), ``show_if`` → ``x-show-if`` (``{"other field":
+value or [values]}``: shown only then), ``upload_url`` → ``x-upload`` (where the
+designer uploads files for it); ``OneOf``, ``Range``, ``Length`` and ``Regexp``
 validators become ``enum``, ``minimum``/``maximum``, ``minLength``/``maxLength``
 and ``pattern``.
 """
@@ -15,6 +20,13 @@ from typing import Any
 
 from marshmallow import Schema, fields, missing, validate
 
+EXTENSIONS = {
+    "widget": "x-widget",
+    "choices_labels": "x-enum-labels",
+    "choices_from": "x-choices",
+    "show_if": "x-show-if",
+    "upload_url": "x-upload",
+}
 _TYPES: tuple[tuple[type[fields.Field], dict[str, Any]], ...] = (
     (fields.Email, {"type": "string", "format": "email"}),
     (fields.Url, {"type": "string", "format": "uri"}),
@@ -77,6 +89,9 @@ def field_to_jsonschema(field: fields.Field, depth: int = 0) -> dict[str, Any]:
         prop["description"] = str(meta.get("help") or meta.get("description"))
     if meta.get("merge_tags"):
         prop["x-merge-tags"] = True
+    for key, extension in EXTENSIONS.items():
+        if meta.get(key):
+            prop[extension] = _json(meta[key])
     for key, value in meta.items():
         if key.startswith("x-"):
             prop[key] = value

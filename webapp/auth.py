@@ -21,7 +21,7 @@ from superflow.webapp.runtime import runtime
 
 bp = Blueprint("auth", __name__)
 
-PROTECTED_BLUEPRINTS = ("auth", "views", "actions", "participants", "accounts")
+PROTECTED_BLUEPRINTS = {"auth", "views", "actions", "participants", "accounts", "designer"}
 SESSION_HOURS = 8
 
 
@@ -37,6 +37,13 @@ def init_app(app: Any) -> None:
     app.before_request(_load_user)
     app.before_request(_check_csrf)
     app.context_processor(lambda: {"csrf_token": csrf_token, "current_user": g.get("user")})
+
+
+def protect(blueprint: Any) -> Any:
+    """Put a blueprint's state-changing requests under the admin's CSRF check (for
+    plugins that add admin pages or endpoints); returns the blueprint."""
+    PROTECTED_BLUEPRINTS.add(blueprint.name)
+    return blueprint
 
 
 def runtime_base_url(app: Any) -> str:

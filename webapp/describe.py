@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+from superflow import choices
 from superflow.flow import Flow, settings_of
 from superflow.registry import Registry, UnknownComponent
 
@@ -26,8 +27,43 @@ ON_SUCCESS_WORDS = {
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
-def component_words(registry: Registry, kind: str, ref: dict[str, Any] | None) -> str:
-    """``ref`` (``{"type", "settings"}``) in the component's own words."""
+class Labels:
+    """CRM names for the ids settings hold (a selection's name for its id), read once
+    per page from :mod:`superflow.choices`; a CRM that fails leaves the ids."""
+
+    def __init__(self, rt: Any) -> None:
+        self.rt = rt
+        self.cache: dict[str, dict[str, str]] = {}
+
+    def __call__(self, source: str) -> dict[str, str]:
+        if source not in self.cache:
+            try:
+                self.cache[source] = {c["value"]: c["label"] for c in choices.choices(self.rt, source)}
+            except Exception:  # any CRM backend's failure: show the ids
+                self.cache[source] = {}
+        return self.cache[source]
+
+
+def _named(component: Any, settings: dict[str, Any], labels: Labels | None) -> dict[str, Any]:
+    """``settings`` with ids of CRM things (fields marked ``choices_from``) replaced by
+    their quoted names, for words only."""
+    schema = getattr(component, "settings_schema", None)
+    if labels is None or schema is None:
+        return settings
+    named = dict(settings)
+    for name, declared in schema().fields.items():
+        source = declared.metadata.get("choices_from")
+        value = named.get(name)
+        if source and isinstance(value, str) and (label := labels(source).get(value)):
+            named[name] = f"'{label}'"
+    return named
+
+
+def component_words(
+    registry: Registry, kind: str, ref: dict[str, Any] | None, labels: Labels | None = None
+) -> str:
+    """``ref`` (``{"type", "settings"}``) in the component's own words, with the names
+    of the CRM things it refers to when ``labels`` is given."""
     if not ref:
         return ""
     try:
@@ -35,20 +71,21 @@ def component_words(registry: Registry, kind: str, ref: dict[str, Any] | None) -
     except UnknownComponent:
         return f"{ref['type']} (not installed)"
     with contextlib.suppress(Exception):
-        words = component.describe(settings_of(component, ref.get("settings") or {}))
+        settings = settings_of(component, ref.get("settings") or {})
+        words = component.describe(_named(component, settings, labels))
         if words:
             return words
     return component.label or ref["type"]
 
 
-def filter_words(registry: Registry, group: dict[str, Any]) -> dict[str, Any]:
+def filter_words(registry: Registry, group: dict[str, Any], labels: Labels | None = None) -> dict[str, Any]:
     """``{"op": "all"|"any", "items": [str | nested group]}``."""
     items: list[Any] = []
     for cond in group.get("conditions", []):
         if "op" in cond:
-            items.append(filter_words(registry, cond))
+            items.append(filter_words(registry, cond, labels))
         else:
-            items.append(component_words(registry, "filters", cond))
+            items.append(component_words(registry, "filters", cond, labels))
     return {"op": "all" if group.get("op", "and") == "and" else "any", "items": items}
 
 
@@ -64,13 +101,13 @@ def send_window_words(window: dict[str, Any] | None, timezone: str) -> str:
     return f"{named} {window.get('start', '')}–{window.get('end', '')} ({timezone})"
 
 
-def summary(registry: Registry, flow: Flow) -> dict[str, Any]:
+def summary(registry: Registry, flow: Flow, labels: Labels | None = None) -> dict[str, Any]:
     doc = flow.doc
     success = doc["success"]
     return {
-        "trigger": component_words(registry, "triggers", doc["trigger"]) or "No trigger yet",
-        "filters": filter_words(registry, doc["filters"]),
-        "criteria": [component_words(registry, "success_criteria", c) for c in success["criteria"]],
+        "trigger": component_words(registry, "triggers", doc["trigger"], labels) or "No trigger yet",
+        "filters": filter_words(registry, doc["filters"], labels),
+        "criteria": [component_words(registry, "success_criteria", c, labels) for c in success["criteria"]],
         "on_success": ON_SUCCESS_WORDS[success["on_success"]].format(flow=success.get("move_to_flow") or "?"),
         "reenrollment": REENROLMENT_WORDS[doc["reenrollment"]],
         "send_window": send_window_words(doc.get("send_window"), doc.get("timezone", "UTC")),
@@ -78,7 +115,7 @@ def summary(registry: Registry, flow: Flow) -> dict[str, Any]:
     }
 
 
-def step_tree(registry: Registry, flow: Flow) -> list[dict[str, Any]]:
+def step_tree(registry: Registry, flow: Flow, labels: Labels | None = None) -> list[dict[str, Any]]:
     """The steps as nested nodes: each with its number, label, type and words, and a
     split's branches (the fixed "everyone else" branch last)."""
 
@@ -93,7 +130,7 @@ def step_tree(registry: Registry, flow: Flow) -> list[dict[str, Any]]:
             branches = [
                 {
                     "name": b.get("name") or f"Branch {i + 1}",
-                    "condition": component_words(registry, "filters", b.get("condition")),
+                    "condition": component_words(registry, "filters", b.get("condition"), labels),
                     "steps": [node(s) for s in b.get("steps", [])],
                     "index": i,
                 }
@@ -114,7 +151,7 @@ def step_tree(registry: Registry, flow: Flow) -> list[dict[str, Any]]:
             "type": step["type"],
             "type_label": type_label,
             "category": category,
-            "words": component_words(registry, "step_types", step),
+            "words": component_words(registry, "step_types", step, labels),
             "branches": branches,
         }
 

@@ -109,9 +109,10 @@ def index():
         rows = sorted((r for r in rows if r["id"] in order), key=lambda r: order[r["id"]])
     if query:
         rows = [r for r in rows if query.lower() in (r["name"] or "").lower()]
+    labels = describe.Labels(rt)
     for row in rows:
         doc = rt.store.flow_doc(row["id"]) or {}
-        row["trigger_words"] = describe.component_words(rt.registry, "triggers", doc.get("trigger"))
+        row["trigger_words"] = describe.component_words(rt.registry, "triggers", doc.get("trigger"), labels)
         row["description"] = doc.get("description", "")
     return render_template("index.html", flows=rows, tab=tab, view=view, query=query, counts=counts)
 
@@ -151,7 +152,7 @@ def flow(flow_id: str):
     return flow_page(
         current,
         "summary",
-        words=describe.summary(rt.registry, current),
+        words=describe.summary(rt.registry, current, describe.Labels(rt)),
         problems=readiness(current, rt.registry) if current.status == "draft" else [],
         manual_enrolment=manual,
         selections=_selections(rt) if manual and can("run") else [],
@@ -171,11 +172,12 @@ def _selections(rt: Runtime) -> list[dict[str, Any]]:
 def chart(flow_id: str):
     rt = runtime()
     current = existing_flow(rt, flow_id)
+    labels = describe.Labels(rt)
     return flow_page(
         current,
         "chart",
-        tree=describe.step_tree(rt.registry, current),
-        trigger_words=describe.component_words(rt.registry, "triggers", current.doc["trigger"]),
+        tree=describe.step_tree(rt.registry, current, labels),
+        trigger_words=describe.component_words(rt.registry, "triggers", current.doc["trigger"], labels),
     )
 
 

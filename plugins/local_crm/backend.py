@@ -178,6 +178,13 @@ class LocalCrm(CrmBackend):
             extra = extra_fields(conn)
         return [*PERSON_FIELDS, *COMPANY_FIELDS, *extra]
 
+    def person_ids(self, after: str | None = None, limit: int = 1000) -> list[str]:
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT id FROM persons WHERE id > ? ORDER BY id LIMIT ?", (int(after or 0), int(limit))
+            )
+            return [str(row[0]) for row in rows]
+
     def list_selections(self) -> list[dict[str, Any]]:
         rows = self._connection().execute("SELECT id, name FROM selections ORDER BY id")
         return [db.row_dict(row) for row in rows]

@@ -1,0 +1,71 @@
+"""Email attachments uploaded from the designer: ``POST /email/attachments`` stores a
+file in ``<data>/attachments`` (where send email steps take their attachments from)
+and answers its name, path and size.  The 25 MB limit is enforced here, on the server,
+before the file is kept; the designer learns the address from the ``attachments``
+setting's schema (``x-upload``)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from flask import Blueprint, jsonify, request
+from werkzeug.utils import secure_filename
+
+from superflow import hookimpl
+from superflow.plugins.email import MAX_ATTACHMENTS_BYTES, attachments_dir
+from superflow.webapp.auth import protect, role_required
+from superflow.webapp.runtime import runtime
+
+bp = protect(Blueprint("email_attachments", __name__))
+MULTIPART_SLACK = 64 * 1024
+
+
+def _mb(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def _refused(status: int, message: str):
+    response = jsonify({"errors": [{"field": "file", "message": message}]})
+    response.status_code = status
+    return response
+
+
+@bp.post("/email/attachments")
+@role_required("flow_admin", "content_editor")
+def upload():
+    limit = MAX_ATTACHMENTS_BYTES
+    declared = request.content_length or 0
+    if declared > limit + MULTIPART_SLACK:
+        name = request.args.get("name") or "the file"
+        return _refused(413, f"{name} is {_mb(declared)}; the limit is {_mb(limit)} per attachment")
+    file = request.files.get("file")
+    if file is None or not file.filename:
+        return _refused(422, "choose a file to upload")
+    data = file.stream.read(limit + 1)
+    if len(data) > limit:
+        return _refused(
+            413, f"{file.filename} is over {_mb(limit)}; the limit is {_mb(limit)} per attachment"
+        )
+    name = secure_filename(file.filename) or "attachment"
+    folder = attachments_dir(runtime().config)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = _free_name(folder, name, data)
+    path.write_bytes(data)
+    return jsonify({"name": file.filename, "path": path.name, "size": len(data)})
+
+
+def _free_name(folder: Path, name: str, data: bytes) -> Path:
+    """``name`` in ``folder``, unless another file has it: then ``name`` with a short
+    hash of the content, so an upload never replaces an attachment a flow uses."""
+    path = folder / name
+    if not path.exists() or path.read_bytes() == data:
+        return path
+    stem, dot, suffix = name.rpartition(".")
+    tag = hashlib.sha256(data).hexdigest()[:8]
+    return folder / (f"{stem}-{tag}.{suffix}" if dot else f"{name}-{tag}")
+
+
+@hookimpl
+def superflow_register_routes(register):
+    register(bp)

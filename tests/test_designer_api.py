@@ -1,0 +1,238 @@
+"""The designer's JSON over real HTTP: the catalogue and CRM choices its forms are
+built from, live checks, save and start, the live filter count, previews, test
+sends and attachment uploads."""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import Any
+
+import pytest
+import requests
+from werkzeug.serving import make_server
+
+from conftest import email_step, flow_doc, started
+from superflow import flows, users
+from superflow.plugins.email import attachments_dir
+from superflow.plugins.outbox import Outbox
+from superflow.webapp import create_app
+
+
+@pytest.fixture
+def base_url(sf_runtime):
+    server = make_server("127.0.0.1", 0, create_app(runtime=sf_runtime), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+class Admin(requests.Session):
+    """A signed-in browser session that sends the CSRF token as the designer does."""
+
+    def __init__(self, rt, base_url: str, role: str) -> None:
+        super().__init__()
+        self.base = base_url
+        users.create(rt.redis, f"{role}-user", "correct horse battery", role)
+        page = self.get(base_url + "/login", timeout=5).text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        form = {"username": f"{role}-user", "password": "correct horse battery", "csrf_token": token}
+        home = self.post(base_url + "/login", data=form, timeout=5)
+        assert home.status_code == 200
+        self.headers["X-CSRF-Token"] = re.search(r'name="csrf_token" value="([^"]+)"', home.text).group(1)
+
+    def call(self, path: str, body: Any = None, **kwargs: Any) -> requests.Response:
+        if body is None and "files" not in kwargs:
+            return self.get(self.base + path, timeout=10, **kwargs)
+        return self.post(self.base + path, json=body, timeout=10, **kwargs)
+
+
+@pytest.fixture
+def admin(sf_runtime, base_url) -> Admin:
+    return Admin(sf_runtime, base_url, "flow_admin")
+
+
+def welcome(selection: str = "1") -> dict[str, Any]:
+    return flow_doc(
+        [email_step("hello"), {"id": "later", "type": "wait", "settings": {"amount": 3, "unit": "days"}}],
+        trigger={"type": "added_to_selection", "settings": {"selection": selection}},
+        name="Welcome",
+    )
+
+
+def test_the_catalogue_gives_every_part_with_a_form_schema(admin):
+    catalog = admin.call("/designer/catalog.json").json()
+    steps = {c["name"]: c for c in catalog["step_types"]}
+    assert {"send_email", "send_sms", "wait", "split", "create_follow_up"} <= set(steps)
+    email = steps["send_email"]
+    assert email["sends"] == "email" and email["category"]
+    assert "subject" in email["schema"]["required"]
+    props = email["schema"]["properties"]
+    assert props["subject"]["x-merge-tags"] is True and props["html"]["x-widget"] == "html"
+    assert props["attachments"]["x-upload"] == "/email/attachments"
+    assert steps["split"]["branching"] is True
+    trigger = {c["name"]: c for c in catalog["triggers"]}["added_to_selection"]
+    assert trigger["schema"]["properties"]["selection"]["x-choices"] == "selections"
+    assert {"tag": "person.first_name", "label": "First name", "group": "Person"} in catalog["merge_tags"]
+
+
+def test_choices_come_from_the_crm(admin, crm):
+    crm.create_selection("Newsletter subscribers")
+    found = admin.call("/designer/choices/selections").json()["choices"]
+    assert {"value": "1", "label": "Newsletter subscribers"} in found
+    fields = {c["value"] for c in admin.call("/designer/choices/person_fields").json()["choices"]}
+    assert {"email", "first_name", "company.category"} <= fields
+    unknown = admin.call("/designer/choices/planets")
+    assert unknown.status_code == 404 and "planets" in unknown.json()["errors"][0]["message"]
+
+
+def test_check_names_unknown_merge_tags_missing_settings_and_warnings(admin, sf_runtime):
+    doc = welcome()
+    doc["steps"][0]["settings"]["subject"] = "Hi {{ person.shoe_size }}"
+    reply = admin.call("/designer/check", {"doc": doc})
+    assert reply.status_code == 200, reply.text[-3000:]
+    checked = reply.json()
+    assert checked["unknown_merge_tags"] == [
+        {
+            "step_id": "hello",
+            "field": "subject",
+            "path": "steps[0].settings.subject",
+            "tag": "person.shoe_size",
+        }
+    ]
+
+    doc = welcome()
+    doc["steps"].append({"id": "bare", "type": "send_email", "settings": {}})
+    doc["steps"].append(
+        {
+            "id": "opened",
+            "type": "wait_for_action",
+            "settings": {"action": "email.opened", "step": "quiet", "timeout_days": 2},
+        }
+    )
+    doc["steps"].append(email_step("quiet", tracking=False))
+    doc["steps"].append(
+        {
+            "id": "fork",
+            "type": "split",
+            "settings": {},
+            "branches": [
+                {"name": "A", "condition": {"type": "email_action", "settings": {"action": "email.opened"}}},
+                {"name": "B", "condition": {"type": "email_action", "settings": {"action": "email.opened"}}},
+            ],
+            "everyone_else": [],
+        }
+    )
+    started(sf_runtime, welcome())
+    checked = admin.call("/designer/check", {"doc": doc}).json()
+    assert checked["errors"] == []
+    assert any(p["step_id"] == "bare" and "subject is required" in p["message"] for p in checked["problems"])
+    messages = {(w["step_id"], w["message"]) for w in checked["warnings"]}
+    assert any(sid == "opened" and "tracking off" in m for sid, m in messages)
+    assert any(sid == "fork" and "branch 2 can never be reached" in m for sid, m in messages)
+    assert any(
+        sid is None and "flow 'Welcome' (running) starts on the same condition" in m for sid, m in messages
+    )
+
+
+def test_save_keeps_versions_and_refuses_bad_documents_whole(admin, sf_runtime):
+    made = admin.call("/designer/save", {"flow_id": None, "doc": welcome()})
+    assert made.status_code == 200
+    flow_id = made.json()["flow_id"]
+    assert made.json()["version"] == 1 and made.json()["url"] == f"/flows/{flow_id}/design"
+
+    doc = welcome()
+    doc["steps"].append({"id": "later2", "type": "wait", "settings": {}})
+    again = admin.call("/designer/save", {"flow_id": flow_id, "doc": doc}).json()
+    assert again["version"] == 2
+    assert any(p["step_id"] == "later2" for p in again["problems"]), "an unfinished step saves, as a problem"
+
+    doc["steps"][0]["settings"]["subject"] = "Hi {{ person.shoe_size }}"
+    refused = admin.call("/designer/save", {"flow_id": flow_id, "doc": doc})
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["field"] == "steps[0].settings.subject"
+    assert refused.json()["unknown_merge_tags"][0]["tag"] == "person.shoe_size"
+    assert flows.get(sf_runtime, flow_id).version == 2, "nothing stored"
+
+    start = admin.call("/designer/start", {"flow_id": flow_id})
+    assert start.status_code == 409 and any(p["step_id"] == "later2" for p in start.json()["problems"])
+    doc = welcome()
+    assert admin.call("/designer/save", {"flow_id": flow_id, "doc": doc}).status_code == 200
+    assert admin.call("/designer/start", {"flow_id": flow_id}).json()["status"] == "running"
+    running = admin.call("/designer/save", {"flow_id": flow_id, "doc": doc})
+    assert running.status_code == 409 and "pause it" in running.json()["errors"][0]["message"]
+
+
+def test_the_live_count_matches_the_crm(admin, crm, people):
+    other = crm.create_company(name="Elsewhere AS", category="Prospect")
+    crm.create_person(first_name="Ola", last_name="Nord", email="ola@example.com", company_id=other["id"])
+    everyone = admin.call("/designer/count", {"filters": {"op": "and", "conditions": []}}).json()
+    assert everyone == {"count": 6, "total": 6, "exact": True}
+    customers = {
+        "op": "and",
+        "conditions": [
+            {
+                "type": "field",
+                "settings": {"field": "company.category", "operator": "equals", "value": "Customer"},
+            }
+        ],
+    }
+    assert admin.call("/designer/count", {"filters": customers}).json()["count"] == 5
+    bad = admin.call("/designer/count", {"filters": {"op": "and", "conditions": [{"type": "nope"}]}})
+    assert bad.status_code == 422 and "nope" in bad.json()["errors"][0]["message"]
+
+
+def test_preview_and_send_test_work_on_unsaved_settings(admin, sf_runtime, people):
+    step = {
+        "type": "send_email",
+        "settings": email_step("x", subject="News for {{ person.first_name }}")["settings"],
+    }
+    shown = admin.call("/designer/preview", {"step": step, "person_id": people[0]}).json()
+    [message] = shown["content"]
+    assert message["subject"] == "News for Ada" and "Fjord Analytics AS" in message["html"]
+    assert message["text"], "the plain-text part is made from the HTML"
+    unknown = admin.call("/designer/preview", {"step": step, "person_id": "999"})
+    assert unknown.status_code == 422 and "999" in unknown.json()["errors"][0]["message"]
+
+    sent = admin.call("/designer/send-test", {"step": step, "person_id": people[0], "to": "me@example.com"})
+    assert sent.status_code == 200, sent.text
+    outbox = Outbox(sf_runtime.config)
+    assert [m["subject"] for m in outbox.page(None, "me@example.com", 0, 10)] == ["[Test] News for Ada"]
+    bad = admin.call("/designer/send-test", {"step": step, "person_id": people[0], "to": "not an address"})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "to"
+
+
+def test_attachments_upload_with_the_limit_on_the_server(admin, sf_runtime, base_url):
+    small = admin.post(base_url + "/email/attachments", files={"file": ("price list.pdf", b"%PDF-1.4 tiny")})
+    assert small.json() == {"name": "price list.pdf", "path": "price_list.pdf", "size": 13}
+    assert (attachments_dir(sf_runtime.config) / "price_list.pdf").read_bytes() == b"%PDF-1.4 tiny"
+
+    big = admin.post(
+        base_url + "/email/attachments?name=video.mp4",
+        files={"file": ("video.mp4", b"0" * (26 * 1024 * 1024))},
+    )
+    assert big.status_code == 413
+    message = big.json()["errors"][0]["message"]
+    assert "video.mp4 is 26.0 MB" in message and "25.0 MB" in message
+    assert not (attachments_dir(sf_runtime.config) / "video.mp4").exists()
+
+    forged = requests.post(
+        base_url + "/email/attachments", files={"file": ("a.txt", b"x")}, cookies=admin.cookies, timeout=5
+    )
+    assert forged.status_code == 400, "no CSRF token, no upload"
+    viewer = Admin(sf_runtime, base_url, "viewer")
+    assert viewer.post(base_url + "/email/attachments", files={"file": ("a.txt", b"x")}).status_code == 403
+
+
+def test_the_designer_page_and_roles(admin, sf_runtime, base_url):
+    flow = started(sf_runtime, welcome())
+    page = admin.call(f"/flows/{flow.id}/design")
+    boot = re.search(r'<script type="application/json" id="designer-boot">(.+?)</script>', page.text, re.S)
+    assert boot and '"read_only": true' in boot.group(1) and "Pause it to edit" in boot.group(1)
+    assert admin.call("/flows/new/design").status_code == 200
+    viewer = Admin(sf_runtime, base_url, "viewer")
+    assert viewer.call("/flows/new/design").status_code == 403
+    assert viewer.call("/designer/save", {"flow_id": None, "doc": welcome()}).status_code == 403
+    persons = admin.call("/designer/persons").json()["persons"]
+    assert persons == [] or {"id", "name", "email"} == set(persons[0])

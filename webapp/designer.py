@@ -1,0 +1,416 @@
+"""The flow designer: the page, and the JSON it talks to while a marketer builds a
+flow — the catalogue of installed parts with their settings as JSON Schema, CRM
+choices, live checks (errors, what is missing, warnings, unknown merge tags), save,
+start, the live count of persons the filters match, previews and test sends.
+
+The designer knows no particular step type: forms come from each part's schema,
+previews and tests from :meth:`StepType.preview` and :meth:`StepType.send_test`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Blueprint, abort, g, jsonify, render_template, request, url_for
+from marshmallow import ValidationError
+
+from superflow import choices, content, flows
+from superflow.channels import ChannelError
+from superflow.components import Content
+from superflow.flow import Flow, FlowInvalid, parse_flow, readiness_by_step, settings_of, warnings
+from superflow.registry import UnknownComponent
+from superflow.runtime import Runtime
+from superflow.webapp.api_jsonschema import schema_to_jsonschema
+from superflow.webapp.auth import login_required, role_required
+from superflow.webapp.runtime import runtime
+from superflow.webapp.views import existing_flow
+
+bp = Blueprint("designer", __name__)
+
+DESIGN = ("flow_admin",)
+KINDS = ("triggers", "filters", "step_types", "success_criteria")
+COUNT_LIMIT = 20_000
+COUNT_CHUNK = 1000
+PERSON_SUGGESTIONS = 8
+BLANK = {
+    "format_version": 1,
+    "name": "Untitled flow",
+    "description": "",
+    "trigger": None,
+    "filters": {"op": "and", "conditions": []},
+    "steps": [],
+    "success": {"criteria": [], "on_success": "stop", "move_to_flow": None},
+    "reenrollment": "once",
+    "exclusion_selection": None,
+    "send_window": None,
+    "timezone": "UTC",
+    "status": "draft",
+}
+
+
+def _urls(flow_id: str | None) -> dict[str, Any]:
+    """The addresses the designer's script talks to.  File uploads are not here: a
+    setting that takes files names its own address in its schema (``x-upload``)."""
+    return {
+        "catalog": url_for("designer.catalog"),
+        "choices": url_for("designer.choice_list", source="SOURCE").replace("SOURCE", "{source}"),
+        "check": url_for("designer.check"),
+        "save": url_for("designer.save"),
+        "start": url_for("designer.start"),
+        "count": url_for("designer.count"),
+        "preview": url_for("designer.preview"),
+        "send_test": url_for("designer.send_test"),
+        "persons": url_for("designer.persons"),
+        "flow_page": url_for("views.flow", flow_id=flow_id) if flow_id else None,
+        "design": url_for("designer.design", flow_id="ID").replace("ID", "{id}"),
+    }
+
+
+@bp.get("/flows/new/design")
+@role_required(*DESIGN)
+def new():
+    boot = {
+        "flow_id": None,
+        "version": None,
+        "status": "draft",
+        "read_only": False,
+        "read_only_reason": "",
+        "versions": [],
+        "doc": BLANK,
+        "can_start": True,
+        "urls": _urls(None),
+    }
+    return render_template("designer.html", boot=boot, flow=None)
+
+
+@bp.get("/flows/<flow_id>/design")
+@login_required
+def design(flow_id: str):
+    rt = runtime()
+    current = existing_flow(rt, flow_id)
+    versions = rt.store.flow_versions(flow_id)
+    asked = request.args.get("version", type=int)
+    if asked is not None and asked not in versions:
+        abort(404, description=f"Flow {flow_id} has no version {asked}.")
+    shown = flows.get(rt, flow_id, asked) if asked is not None else current
+    reason = ""
+    if g.user["role"] != "flow_admin":
+        reason = "You can look at this flow; only a flow administrator can change it."
+    elif asked is not None and asked != current.version:
+        reason = f"This is version {asked}, kept for reference. The current version is {current.version}."
+    elif current.status == "running":
+        reason = "This flow is running. Pause it to edit: participants keep their place."
+    elif current.status == "ended":
+        reason = "This flow has ended. Copy it to build on it."
+    boot = {
+        "flow_id": flow_id,
+        "version": shown.version,
+        "status": current.status,
+        "read_only": bool(reason),
+        "read_only_reason": reason,
+        "versions": versions,
+        "doc": shown.doc,
+        "can_start": g.user["role"] == "flow_admin",
+        "urls": _urls(flow_id),
+    }
+    return render_template("designer.html", boot=boot, flow=current)
+
+
+@bp.get("/designer/catalog.json")
+@login_required
+def catalog():
+    """Every installed trigger, filter, step type and success criterion with its
+    settings as JSON Schema, the merge tags, and the flows (for "move to flow")."""
+    rt = runtime()
+    found: dict[str, Any] = {}
+    for kind in KINDS:
+        found[kind] = [
+            {
+                "name": name,
+                "label": getattr(item, "label", "") or name,
+                "category": getattr(item, "category", "") or "Other",
+                "description": getattr(item, "description", "") or "",
+                "plugin": rt.registry.owners.get((kind, name), ""),
+                "schema": schema_to_jsonschema(getattr(item, "settings_schema", None)),
+                "sends": getattr(item, "sends", None),
+                "branching": bool(getattr(item, "branching", False)),
+                "manual_enrolment": bool(getattr(item, "allows_manual_enrolment", False)),
+            }
+            for name, item in sorted(rt.registry.all(kind).items(), key=lambda kv: kv[1].label or kv[0])
+        ]
+    found["merge_tags"] = [
+        {"tag": f"{root}.{name}", "label": name.replace("_", " ").capitalize(), "group": root.capitalize()}
+        for root, names in sorted(rt.merge_names().items())
+        for name in sorted(names)
+    ]
+    found["flows"] = [
+        choice | {"id": choice["value"], "name": choice["label"]} for choice in _flow_choices(rt)
+    ]
+    return jsonify(found)
+
+
+def _flow_choices(rt: Runtime) -> list[dict[str, str]]:
+    return choices.choices(rt, "flows")
+
+
+@bp.get("/designer/choices/<source>")
+@login_required
+def choice_list(source: str):
+    try:
+        return jsonify({"choices": choices.choices(runtime(), source)})
+    except choices.UnknownSource as exc:
+        return _errors(404, [{"field": "source", "message": str(exc)}])
+    except Exception as exc:  # any CRM backend's failure, named
+        return _errors(502, [{"field": "(crm)", "message": f"the CRM did not answer: {exc}"}])
+
+
+def _errors(status: int, errors: list[dict[str, str]], **extra: Any) -> Any:
+    response = jsonify({"errors": errors, **extra})
+    response.status_code = status
+    return response
+
+
+def _body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400, description="Send a JSON object.")
+    return body
+
+
+PATH_PART = re.compile(r"(steps|branches|everyone_else)\[(\d+)\]")
+
+
+def step_at(doc: dict[str, Any], path: str) -> str | None:
+    """The id of the step an error path such as ``steps[3].branches[0].steps[1].settings.subject``
+    points into (``None`` for the trigger, filters or success criteria)."""
+    node: Any = doc
+    found = None
+    for name, index in PATH_PART.findall(path.split(".settings", 1)[0]):
+        try:
+            node = node[name][int(index)]
+        except (KeyError, IndexError, TypeError):
+            break
+        if name != "branches":
+            found = node.get("id")
+    return found
+
+
+def _structured(pairs: list[tuple[str | None, str]]) -> list[dict[str, Any]]:
+    return [{"step_id": step_id, "message": message} for step_id, message in pairs]
+
+
+def review(rt: Runtime, doc: Any, flow_id: str | None) -> dict[str, Any]:
+    """Errors (the flow cannot be saved), problems (it cannot start yet), warnings
+    (it may not work as meant) and unknown merge tags, for the designer."""
+    try:
+        flow = parse_flow(doc, rt.registry, flow_id=flow_id or "", fields=rt.crm.list_fields())
+    except FlowInvalid as exc:
+        tags = [
+            {
+                "step_id": step_at(doc, e["field"]) if isinstance(doc, dict) else None,
+                "field": e["field"].rsplit(".settings.", 1)[-1] if ".settings." in e["field"] else e["field"],
+                "path": e["field"],
+                "tag": m.group(1).strip(),
+            }
+            for e in exc.errors
+            if (m := re.search(r"unknown merge tag \{\{(.+?)\}\}", e["message"]))
+        ]
+        return {"errors": exc.errors, "problems": [], "warnings": [], "unknown_merge_tags": tags}
+    return {
+        "errors": [],
+        "problems": _structured(readiness_by_step(flow, rt.registry)),
+        "warnings": _structured(warnings(flow, rt.registry, _other_flows(rt))),
+        "unknown_merge_tags": [],
+    }
+
+
+def _other_flows(rt: Runtime) -> list[Flow]:
+    found = []
+    for row in flows.list_flows(rt):
+        if row["status"] in ("running", "paused"):
+            try:
+                found.append(flows.get(rt, row["id"]))
+            except (flows.FlowNotFound, FlowInvalid, UnknownComponent):
+                continue
+    return found
+
+
+@bp.post("/designer/check")
+@login_required
+def check():
+    body = _body()
+    return jsonify(review(runtime(), body.get("doc"), body.get("flow_id")))
+
+
+@bp.post("/designer/save")
+@role_required(*DESIGN)
+def save():
+    """Save always works for an unfinished flow (what is missing is a "problem");
+    it is refused, with nothing stored, only for errors in the document."""
+    rt = runtime()
+    body = _body()
+    flow_id, doc = body.get("flow_id"), body.get("doc")
+    try:
+        if flow_id:
+            existing_flow(rt, str(flow_id))
+            saved = flows.update(rt, str(flow_id), doc, by=g.user["username"])
+        else:
+            saved = flows.create(rt, doc, by=g.user["username"])
+    except FlowInvalid as exc:
+        return _errors(
+            422, exc.errors, **{k: v for k, v in review(rt, doc, flow_id).items() if k != "errors"}
+        )
+    except flows.FlowStateError as exc:
+        return _errors(409, [{"field": "status", "message": str(exc)}])
+    checked = review(rt, saved.doc, saved.id)
+    return jsonify(
+        {
+            "flow_id": saved.id,
+            "version": saved.version,
+            "problems": checked["problems"],
+            "warnings": checked["warnings"],
+            "url": url_for("designer.design", flow_id=saved.id),
+        }
+    )
+
+
+@bp.post("/designer/start")
+@role_required(*DESIGN)
+def start():
+    rt = runtime()
+    flow_id = str(_body().get("flow_id") or "")
+    current = existing_flow(rt, flow_id)
+    try:
+        flows.start(rt, flow_id, by=g.user["username"])
+    except flows.FlowNotReady:
+        response = jsonify({"problems": _structured(readiness_by_step(current, rt.registry))})
+        response.status_code = 409
+        return response
+    except flows.FlowStateError as exc:
+        return _errors(409, [{"field": "status", "message": str(exc)}])
+    return jsonify({"status": "running", "url": url_for("views.flow", flow_id=flow_id)})
+
+
+@bp.post("/designer/count")
+@login_required
+def count():
+    """How many persons in the CRM match the filters now (the first
+    :data:`COUNT_LIMIT` persons are looked at; ``exact`` says whether that was all)."""
+    rt = runtime()
+    group = _body().get("filters") or {"op": "and", "conditions": []}
+    try:
+        doc = parse_flow(dict(BLANK, filters=group), rt.registry).doc
+    except FlowInvalid as exc:
+        return _errors(422, exc.errors)
+    group = doc["filters"]
+    matched = seen = 0
+    after: str | None = None
+    try:
+        while seen < COUNT_LIMIT:
+            ids = rt.crm.person_ids(after, COUNT_CHUNK)
+            if not ids:
+                break
+            for person in rt.crm.get_persons(ids).values():
+                if rt.engine.filters_pass(group, person, None):
+                    matched += 1
+            seen += len(ids)
+            after = ids[-1]
+    except NotImplementedError:
+        return jsonify({"count": None, "total": None, "exact": False, "message": "this CRM cannot count"})
+    exact = seen < COUNT_LIMIT or not rt.crm.person_ids(after, 1)
+    return jsonify({"count": matched, "total": seen, "exact": exact})
+
+
+def _step_part(rt: Runtime, body: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    step = body.get("step") or {}
+    try:
+        step_type = rt.registry.step_type(str(step.get("type", "")))
+    except UnknownComponent as exc:
+        raise _Refused("step.type", str(exc)) from None
+    try:
+        settings = settings_of(step_type, step.get("settings") or {})
+    except ValidationError as exc:
+        raise _Refused("step.settings", "; ".join(content.settings_problems(exc.messages))) from None
+    return step_type, settings
+
+
+class _Refused(Exception):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _person_scope(rt: Runtime, person_id: str) -> dict[str, Any]:
+    try:
+        return content.person_scope(rt, person_id)
+    except content.UnknownPerson as exc:
+        raise _Refused("person_id", str(exc).strip("'\"")) from None
+
+
+@bp.post("/designer/preview")
+@login_required
+def preview():
+    """What one step (as it stands in the designer, saved or not) would send to the person."""
+    rt = runtime()
+    body = _body()
+    try:
+        step_type, settings = _step_part(rt, body)
+        scope = _person_scope(rt, str(body.get("person_id") or ""))
+    except _Refused as exc:
+        return _errors(422, [{"field": exc.field, "message": str(exc)}])
+    try:
+        found: list[Content] = list(step_type.preview(settings, scope, rt))
+    except Exception as exc:  # a plugin's bug is shown, not a 500
+        return jsonify({"content": [], "problems": [f"the preview failed: {type(exc).__name__}: {exc}"]})
+    return jsonify({"content": [vars(c) for c in found], "problems": []})
+
+
+@bp.post("/designer/send-test")
+@role_required("flow_admin", "content_editor")
+def send_test():
+    rt = runtime()
+    body = _body()
+    to = str(body.get("to") or "").strip()
+    if not to:
+        return _errors(422, [{"field": "to", "message": "say where the test should go"}])
+    try:
+        step_type, settings = _step_part(rt, body)
+        scope = _person_scope(rt, str(body.get("person_id") or ""))
+        if not content.can_send_test(step_type):
+            raise _Refused("step.type", f"{step_type.label} steps cannot send a test")
+        message = step_type.send_test(settings, scope, rt, to)
+    except _Refused as exc:
+        return _errors(422, [{"field": exc.field, "message": str(exc)}])
+    except (ValueError, ChannelError) as exc:
+        return _errors(422, [{"field": "to", "message": str(exc)}])
+    return jsonify({"message": message})
+
+
+@bp.get("/designer/persons")
+@login_required
+def persons():
+    """Persons to preview with: by email address or id, or a few suggestions."""
+    rt = runtime()
+    q = request.args.get("q", "").strip()
+    try:
+        if "@" in q:
+            found = [p for p in [rt.crm.find_person_by_email(q)] if p]
+        elif q:
+            found = [p for p in [rt.crm.get_person(q)] if p]
+        else:
+            try:
+                ids = rt.crm.person_ids(None, PERSON_SUGGESTIONS)
+            except NotImplementedError:
+                ids = []
+            found = list(rt.crm.get_persons(ids).values())
+    except Exception as exc:  # any CRM backend's failure, named
+        return _errors(502, [{"field": "(crm)", "message": f"the CRM did not answer: {exc}"}])
+    return jsonify(
+        {
+            "persons": [
+                {"id": str(p["id"]), "name": p.get("full_name") or "", "email": p.get("email") or ""}
+                for p in found
+            ]
+        }
+    )
