@@ -530,6 +530,7 @@ class ChangeSchema(Schema):
         metadata={
             "label": "Value",
             "help": "The new value; the amount to add or subtract; '+3 days' for set_relative",
+            "show_if": {"action": ["set", "add", "subtract", "set_relative"]},
         },
     )
 

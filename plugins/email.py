@@ -56,9 +56,7 @@ log = logging.getLogger(__name__)
 EMAIL_ACTIONS = {"email.opened": "opened the email", "link.clicked": "clicked a link in the email"}
 MAX_ATTACHMENTS_BYTES = 25 * 1024 * 1024
 # The preheader: shown by inboxes after the subject, hidden in the message itself.
-PREHEADER = (
-    '<div style="display:none;max-height:0;overflow:hidden;mso-hide:all" aria-hidden="true">{}</div>'
-)
+PREHEADER = '<div style="display:none;max-height:0;overflow:hidden;mso-hide:all" aria-hidden="true">{}</div>'
 SENT_TO_TTL = 30 * 86400
 
 

@@ -71,9 +71,17 @@ class WaitForActionSettings(Schema):
     step = fields.String(
         load_default=None,
         allow_none=True,
-        metadata={"label": "In the email of step", "help": "For opens and clicks: the email step's id"},
+        metadata={
+            "label": "In the email of step",
+            "help": "For opens and clicks: the email step's id",
+            "show_if": {"action": ["email.opened", "link.clicked"]},
+        },
     )
-    name = fields.String(load_default=None, allow_none=True, metadata={"label": "Form or API event name"})
+    name = fields.String(
+        load_default=None,
+        allow_none=True,
+        metadata={"label": "Form or API event name", "show_if": {"action": ["form.submitted", "api.event"]}},
+    )
     timeout_days = fields.Float(
         load_default=7, validate=validate.Range(min=0.0007), metadata={"label": "Give up after (days)"}
     )
@@ -82,7 +90,11 @@ class WaitForActionSettings(Schema):
         validate=validate.OneOf(("continue", "goto", "exit")),
         metadata={"label": "When nothing happened", "help": "continue, go to a step, or exit the flow"},
     )
-    timeout_step = fields.String(load_default=None, allow_none=True, metadata={"label": "Go to step"})
+    timeout_step = fields.String(
+        load_default=None,
+        allow_none=True,
+        metadata={"label": "Go to step", "show_if": {"on_timeout": "goto"}},
+    )
 
 
 class WaitForAction(StepType):
