@@ -7,7 +7,8 @@ Field metadata carries over: ``label`` → ``title``, ``help`` → ``description
 ``x-enum-labels``, ``choices_from`` → ``x-choices`` (a CRM list the designer offers:
 :data:`superflow.choices.SOURCES`), ``show_if`` → ``x-show-if`` (``{"other field":
 value or [values]}``: shown only then), ``upload_url`` → ``x-upload`` (where the
-designer uploads files for it); ``OneOf``, ``Range``, ``Length`` and ``Regexp``
+designer uploads files for it); ``x-order`` lists the properties in the order the
+schema declares them (JSON objects may arrive sorted); ``OneOf``, ``Range``, ``Length`` and ``Regexp``
 validators become ``enum``, ``minimum``/``maximum``, ``minLength``/``maxLength``
 and ``pattern``.
 """
@@ -62,6 +63,7 @@ def schema_to_jsonschema(schema: Schema | type[Schema] | None, depth: int = 0) -
             required.append(key)
     if required:
         out["required"] = required
+    out["x-order"] = list(out["properties"])
     out["additionalProperties"] = False
     return out
 

@@ -136,6 +136,7 @@ def catalog():
                 "sends": getattr(item, "sends", None),
                 "branching": bool(getattr(item, "branching", False)),
                 "manual_enrolment": bool(getattr(item, "allows_manual_enrolment", False)),
+                "needs_participant": bool(getattr(item, "needs_participant", False)),
             }
             for name, item in sorted(rt.registry.all(kind).items(), key=lambda kv: kv[1].label or kv[0])
         ]

@@ -71,8 +71,10 @@ def _with_db(url: str, db: int) -> str:
     return f"{base}/{db}"
 
 
-def _child_env(config: Config) -> dict[str, str]:
+def _child_env(config: Config, pythonpath: list[Path] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SUPERFLOW_") and k != "REDIS_URL"}
+    if pythonpath:
+        env["PYTHONPATH"] = os.pathsep.join([*map(str, pythonpath), *filter(None, [env.get("PYTHONPATH")])])
     env.update(
         REDIS_URL=config.redis_url,
         SUPERFLOW_DATA_DIR=str(config.data_dir),
@@ -116,7 +118,16 @@ def _port_open(port: int) -> bool:
 
 
 @pytest.fixture(scope="module")
-def admin_site(tmp_path_factory: pytest.TempPathFactory, redis_server: str) -> Iterator[AdminSite]:
+def site_pythonpath() -> list[Path]:
+    """Folders put in front of the children's ``PYTHONPATH``: a test module overrides
+    this fixture to install plugins (a folder with a package and its ``*.dist-info``)."""
+    return []
+
+
+@pytest.fixture(scope="module")
+def admin_site(
+    tmp_path_factory: pytest.TempPathFactory, redis_server: str, site_pythonpath: list[Path]
+) -> Iterator[AdminSite]:
     """``superflow web`` and one ``superflow worker`` on a free port, a seeded local
     CRM and the users of ``USERS``; one per test module."""
     from rq import Worker
@@ -132,7 +143,7 @@ def admin_site(tmp_path_factory: pytest.TempPathFactory, redis_server: str) -> I
         controllable_clock=True,
         base_url=f"http://127.0.0.1:{port}",
     )
-    env = _child_env(config)
+    env = _child_env(config, site_pythonpath)
     logs = data / "logs"
     runtime = Runtime(config)
     processes: dict[str, subprocess.Popen[bytes]] = {}

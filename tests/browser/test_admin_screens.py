@@ -339,18 +339,18 @@ def test_a_content_editor_edits_texts_of_a_paused_flow(
     flow = started(rt, drip("Editable drip"))
     page = signed_in("editor")
     page.goto(f"/flows/{flow.id}/content/tips/edit")
-    page.get_by_label("Subject").fill("Three tips for {{ person.first_name }}")
+    page.get_by_label("Subject", exact=True).fill("Three tips for {{ person.first_name }}")
     page.get_by_role("button", name="Save").click()
     expect(page.locator("#errors")).to_contain_text("pause it before changing it")
 
     rt.engine.pause(flow.id)
-    page.get_by_label("Subject").fill("Tips for {{ person.shoe_size }}")
+    page.get_by_label("Subject", exact=True).fill("Tips for {{ person.shoe_size }}")
     page.get_by_role("button", name="Save").click()
     expect(page.locator("#errors")).to_contain_text("shoe_size")
     assert flows.get(rt, flow.id).version == 1, "a refused edit stores nothing"
     screenshot(page, "content-edit-refused")
 
-    page.get_by_label("Subject").fill("Three tips for {{ person.first_name }}")
+    page.get_by_label("Subject", exact=True).fill("Three tips for {{ person.first_name }}")
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_text("saved as version 2")).to_be_visible()
     page.goto(f"/flows/{flow.id}/content?person={people[0]}")
