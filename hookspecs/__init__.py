@@ -91,6 +91,15 @@ def superflow_register_admin_links(register):
 
 
 @hookspec
+def superflow_register_designer_scripts(register):
+    """Add scripts to the flow designer's page: call ``register(url)`` with the path
+    of a JavaScript file your own routes serve (a blueprint's ``static_folder``).  A
+    script defines custom setting widgets as
+    ``window.superflowWidgets[name] = function (container, value, onChange, property)``;
+    a settings field with ``metadata={"widget": name}`` then uses it."""
+
+
+@hookspec
 def superflow_register_commands(cli):
     """Add commands to the ``superflow`` command line: ``cli`` is the click group;
     call ``cli.command()`` / ``cli.group()`` on it (``superflow superoffice check``)."""

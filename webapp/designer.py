@@ -81,7 +81,7 @@ def new():
         "can_start": True,
         "urls": _urls(None),
     }
-    return render_template("designer.html", boot=boot, flow=None)
+    return render_template("designer.html", boot=boot, flow=None, designer_scripts=designer_scripts())
 
 
 @bp.get("/flows/<flow_id>/design")
@@ -114,7 +114,14 @@ def design(flow_id: str):
         "can_start": g.user["role"] == "flow_admin",
         "urls": _urls(flow_id),
     }
-    return render_template("designer.html", boot=boot, flow=current)
+    return render_template("designer.html", boot=boot, flow=current, designer_scripts=designer_scripts())
+
+
+def designer_scripts() -> list[str]:
+    """Scripts plugins add to the designer (their custom setting widgets)."""
+    found: list[str] = []
+    runtime().registry.hook.superflow_register_designer_scripts(register=found.append)
+    return found
 
 
 @bp.get("/designer/catalog.json")

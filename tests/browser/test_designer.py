@@ -404,12 +404,14 @@ def test_a_third_party_step_gets_a_generated_form_that_saves_valid_settings_only
 
     field(page, "points").fill("50")
     field(page, "level").select_option(label="Gold")
+    form.get_by_role("button", name="green").click()  # the plugin's own widget
+    expect(form.get_by_role("button", name="green")).to_have_attribute("aria-pressed", "true")
     expect(form.locator(".dz-invalid")).to_have_count(0)
     flow_id = save(page)
     saved = admin_site.runtime.store.flow_doc(flow_id)["steps"][0]  # type: ignore[index]
     assert saved["type"] == "award_badge"
-    assert saved["settings"] == {"badge": "Early bird", "points": 50, "level": "gold"}
-    expect(node(page, "award-badge-1")).to_contain_text("Level: Gold")
+    assert saved["settings"] == {"badge": "Early bird", "points": 50, "level": "gold", "colour": "green"}
+    expect(node(page, "award-badge-1")).to_contain_text("Badge name: Early bird")
     assert page.js_errors == []  # type: ignore[attr-defined]
 
 

@@ -2,13 +2,18 @@
 
 It registers one step type, ``award_badge``, with a marshmallow schema the designer
 must turn into a working form with no code of its own: a required string, an integer
-with a range and a choice. The browser tests put this folder on the ``PYTHONPATH`` of
+with a range and a choice; and one field with a widget of its own (colour swatches,
+``static/widgets.js``, added to the designer through ``superflow_register_designer_scripts``).
+The browser tests put this folder on the ``PYTHONPATH`` of
 the web app and the worker, where ``superflow_testkit-0.1.dist-info/entry_points.txt``
 makes it an installed plugin of the ``superflow`` entry-point group.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from flask import Blueprint
 from marshmallow import Schema, fields, validate
 
 from superflow import hookimpl
@@ -33,6 +38,11 @@ class AwardBadgeSettings(Schema):
         validate=validate.OneOf(tuple(LEVELS)),
         metadata={"label": "Level", "choices_labels": LEVELS},
     )
+    colour = fields.String(
+        load_default="red",
+        validate=validate.OneOf(("red", "green", "blue")),
+        metadata={"label": "Ribbon colour", "widget": "testkit_colour"},
+    )
 
 
 class AwardBadge(StepType):
@@ -49,6 +59,24 @@ class AwardBadge(StepType):
         return f"Award the {settings.get('level', 'bronze')} badge {settings.get('badge', '?')!r}"
 
 
+widgets = Blueprint(
+    "testkit",
+    __name__,
+    static_folder=str(Path(__file__).parent / "static"),
+    static_url_path="/testkit/static",
+)
+
+
 @hookimpl
 def superflow_register_step_types(register):
     register(AwardBadge())
+
+
+@hookimpl
+def superflow_register_routes(register):
+    register(widgets)
+
+
+@hookimpl
+def superflow_register_designer_scripts(register):
+    register("/testkit/static/widgets.js")
