@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from werkzeug.serving import make_server
 
 from superflow import flows
 from superflow.events import Event
 from superflow.flow import Flow
 from superflow.runtime import Runtime
 from superflow.store import Participant
+from superflow.webapp import create_app
 
 
 def email_step(step_id: str, subject: str = "Hello {{person.first_name}}", **settings: Any) -> dict[str, Any]:
@@ -76,3 +80,12 @@ def people(crm: Any) -> list[str]:
         crm.set_consent(person["id"], "emarketing", True)
         ids.append(person["id"])
     return ids
+
+
+@pytest.fixture
+def base_url(sf_runtime: Runtime) -> Iterator[str]:
+    """The web app on ``sf_runtime``, served over real HTTP on a free port."""
+    server = make_server("127.0.0.1", 0, create_app(runtime=sf_runtime), threaded=True)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()

@@ -5,27 +5,15 @@ sends and attachment uploads."""
 from __future__ import annotations
 
 import re
-import threading
 from typing import Any
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
 from conftest import email_step, flow_doc, started
 from superflow import flows, users
 from superflow.plugins.email import attachments_dir
 from superflow.plugins.outbox import Outbox
-from superflow.webapp import create_app
-
-
-@pytest.fixture
-def base_url(sf_runtime):
-    server = make_server("127.0.0.1", 0, create_app(runtime=sf_runtime), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
 
 
 class Admin(requests.Session):

@@ -4,15 +4,11 @@ dropped (honeypot), or slowed down (rate limit)."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 import requests
-from werkzeug.serving import make_server
 
 from conftest import flow_doc, participant_of, started
 from superflow import forms
-from superflow.webapp import create_app
 
 SIGNUP = {
     "id": "webinar-signup",
@@ -28,14 +24,6 @@ SIGNUP = {
     "success_message": "See you at the webinar!",
     "rate_limit": 5,
 }
-
-
-@pytest.fixture
-def base_url(sf_runtime):
-    server = make_server("127.0.0.1", 0, create_app(runtime=sf_runtime), threaded=True)
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
 
 
 @pytest.fixture

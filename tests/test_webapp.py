@@ -3,25 +3,12 @@
 from __future__ import annotations
 
 import re
-import threading
 
-import pytest
 import requests
-from werkzeug.serving import make_server
 
 from conftest import email_step, flow_doc, started
 from superflow import users
 from superflow.events import Event
-from superflow.webapp import create_app
-
-
-@pytest.fixture
-def base_url(sf_runtime):
-    server = make_server("127.0.0.1", 0, create_app(runtime=sf_runtime), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
 
 
 def signed_in(rt, base_url, role="viewer"):

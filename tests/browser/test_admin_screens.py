@@ -4,7 +4,6 @@ list, a flow's tabs, run/pause/resume/end, participants, content, rights."""
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from browser.conftest import AdminSite
+from browser.conftest import AdminSite, wait_for
 from conftest import email_step, flow_doc, participant_of, signed_up, started
 from superflow import flows
 
@@ -23,14 +22,6 @@ LIVE_MS = 15_000
 
 def csrf_of(page: Page) -> str:
     return page.locator("input[name=csrf_token]").first.get_attribute("value") or ""
-
-
-def wait_for(check: Callable[[], Any], what: str, seconds: float = 15) -> Any:
-    deadline = time.monotonic() + seconds
-    while not (found := check()):
-        assert time.monotonic() < deadline, f"{what} did not happen within {seconds} s"
-        time.sleep(0.1)
-    return found
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ The web app and the worker of this module load the test plugin
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from browser.conftest import AdminSite
+from browser.conftest import AdminSite, wait_for
 from superflow import flows
 from superflow.events import Event
 from superflow.plugins.outbox import Outbox
@@ -58,14 +57,6 @@ def crm_data(admin_site: AdminSite) -> dict[str, Any]:
         "welcome": str(crm.create_selection("Designer welcome list")["id"]),
         "webinar": str(crm.create_selection("Designer webinar guests")["id"]),
     }
-
-
-def wait_for(check: Callable[[], Any], what: str, seconds: float = 15) -> Any:
-    deadline = time.monotonic() + seconds
-    while not (found := check()):
-        assert time.monotonic() < deadline, f"{what} did not happen within {seconds} s"
-        time.sleep(0.1)
-    return found
 
 
 def emails(site: AdminSite, subject: str) -> list[dict[str, Any]]:
