@@ -1433,7 +1433,11 @@
   }
   function sendTestSection(st) {
     var id = nextId("to");
-    var to = h("input", { type: "email", id: id, placeholder: "you@company.com", autocomplete: "email" });
+    var part = comp("step_types", st.type);
+    var sms = !!part && part.sends === "sms";
+    var to = sms
+      ? h("input", { type: "tel", id: id, placeholder: "+47 912 34 567", autocomplete: "tel" })
+      : h("input", { type: "email", id: id, placeholder: "you@company.com", autocomplete: "email" });
     var msg = h("div", { class: "dz-msg", role: "status" });
     var btn = h("button", { type: "button", "data-send-test": "" }, "Send test");
     function send() {
