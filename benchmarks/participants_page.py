@@ -17,6 +17,8 @@ and steps.  Then it measures p50 / p95 / max of
 (d) the admin's Reports tab and its live figures (``/flows/<id>/reports``,
     ``/flows/<id>/live.json``) for this flow and for a flow of ten participants:
     they read counters only, so the two should cost the same;
+(e) ending the flow: how long cancelling its active participants takes (read from
+    the step indexes, the finished ones untouched);
 
 and prints Redis memory per participant (INFO memory before and after the build),
 with the roster indexes' share.
@@ -303,6 +305,15 @@ def main() -> int:
                         admin.get(f"{base}/flows/{fid}/{path}", timeout=10).raise_for_status()
 
                     print(f"  {path:10} {name} ({size:,}) {'':22} {percentiles(timed(report, args.repeat))}")
+
+            active = roster.counts(rt.redis, flow.id)["status"]["active"]
+            t = time.perf_counter()
+            cancelled = rt.engine.end(flow.id)
+            took = time.perf_counter() - t
+            print(
+                f"\n(e) ending the flow: {cancelled:,} of {active:,} active participants cancelled"
+                f" in {took:.1f}s ({cancelled / took:,.0f}/s), {n - active:,} finished ones not read"
+            )
         finally:
             if web is not None:
                 stop(web)

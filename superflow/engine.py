@@ -15,10 +15,11 @@ import logging
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from superflow import jobs, store
+from superflow import jobs, roster, store
 from superflow.components import StepContext, StepResult
 from superflow.events import Event
 from superflow.flow import Flow, parse_flow, settings_of
@@ -927,9 +928,8 @@ class Engine:
         self._set_status(flow_id, "ended", allowed=("running", "paused"))
         now = self.rt.clock.now()
         cancelled = 0
-        pids = self.store.flow_participant_ids(flow_id)
-        for start in range(0, len(pids), 1000):
-            parts = self.store.participants(pids[start : start + 1000])
+        for chunk in self._active_chunks(flow_id):
+            parts = self.store.participants(chunk)
             active = [pid for pid, p in parts.items() if p.status == "active"]
             if not active:
                 continue
@@ -943,6 +943,23 @@ class Engine:
             self._commit(changes)
             cancelled += len(leased)
         return cancelled
+
+    def _active_chunks(self, flow_id: str, size: int = 1000) -> Iterator[list[str]]:
+        """The flow's active participants, a thousand ids at a time: from the step
+        indexes when every participant is indexed (ending a flow of a million then
+        reads only its active ones), else by walking all of them."""
+        conn = self.rt.redis
+        counts = roster.counts(conn, flow_id)
+        if sum(counts["status"].values()) < int(conn.get(store.seq_key(flow_id)) or 0):
+            pids = self.store.flow_participant_ids(flow_id)
+            for start in range(0, len(pids), size):
+                yield pids[start : start + size]
+            return
+        for step_id in counts["step"]:
+            key, after = store.step_index_key(flow_id, step_id), "-inf"
+            while found := conn.zrangebyscore(key, after, "+inf", start=0, num=size, withscores=True):
+                yield [pid for pid, _ in found]
+                after = f"({found[-1][1]}"
 
     def _set_status(self, flow_id: str, status: str, allowed: tuple[str, ...]) -> None:
         from superflow.flows import FlowStateError, set_status

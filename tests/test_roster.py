@@ -86,6 +86,20 @@ def test_ending_a_flow_moves_its_active_participants_to_cancelled(sf_runtime, ru
     assert roster.counts(rt.redis, flow.id)["status"]["active"] == 0
 
 
+def test_ending_a_flow_whose_participants_predate_the_indexes_still_cancels_them_all(
+    sf_runtime, run_jobs, people
+):
+    rt = sf_runtime
+    flow = started(rt, flow_doc(STEPS))
+    signed_up(rt, *people[:3])
+    run_jobs()
+    rt.redis.delete(*rt.redis.keys(f"sf:flow:{flow.id}:ix:*"))  # as data written before indexes existed
+    assert rt.engine.end(flow.id) == 3
+    assert {p.status for p in rt.store.participants(f"{flow.id}.{n}" for n in (1, 2, 3)).values()} == {
+        "cancelled"
+    }
+
+
 def test_restarting_a_participation_exits_the_old_one(sf_runtime, run_jobs, people):
     rt = sf_runtime
     flow = started(rt, flow_doc(STEPS[:1], reenrollment="restart"))
