@@ -329,6 +329,11 @@ class Engine:
                 admitted: list[tuple[str, Participant | None]] = []
                 for person_id, prev_pid in zip(person_ids, prev_pids, strict=True):
                     before = prev.get(prev_pid) if prev_pid else None
+                    if prev_pid and before is None:
+                        # Taken part, finished, and purged (SUPERFLOW_KEEP_FINISHED_DAYS).
+                        if rule != "once":
+                            admitted.append((person_id, None))
+                        continue
                     if (
                         before is None
                         or (rule == "after_end" and before.status != "active")
@@ -779,15 +784,49 @@ class Engine:
                 self._commit(changes)
             scanned = self._schedule_scans(now)
             self._schedule_periodic(now)
+            purged = self.purge_finished(now)
             if events:
                 pipe = self.rt.rq_redis.pipeline()
                 pipe.multi()
                 pipe.zrem(DEFERRED_EVENTS, *events)
                 jobs.enqueue_deferred(self.rt, [json.loads(e) for e in events], pipeline=pipe)
                 pipe.execute()
-            return {"woken": len(due), "recovered": len(stuck), "events": len(events), "scans": scanned}
+            return {
+                "woken": len(due),
+                "recovered": len(stuck),
+                "events": len(events),
+                "scans": scanned,
+                "purged": purged,
+            }
         finally:
             self.rt.redis.delete(TICK_LOCK)
+
+    def purge_finished(self, now: float | None = None, limit: int = 1000) -> int:
+        """Delete the participations that finished more than
+        ``SUPERFLOW_KEEP_FINISHED_DAYS`` ago (0: keep them forever), at most ``limit``
+        a call; the tick calls it.  Reports keep their counts; the person index keeps
+        the participant id, so "take part once" still holds for the person."""
+        days = self.rt.config.keep_finished_days
+        if days <= 0:
+            return 0
+        now = self.rt.clock.now() if now is None else now
+        pids = self.rt.redis.zrangebyscore(store.FINISHED, "-inf", now - days * 86400, start=0, num=limit)
+        if not pids:
+            return 0
+        parts = self.store.participants(pids)
+        per_flow: dict[str, int] = defaultdict(int)
+        pipe = self.rt.redis.pipeline()
+        for pid, p in parts.items():
+            if p.status == "active":
+                continue
+            pipe.delete(store.participant_key(pid), store.run_key(pid))
+            pipe.zrem(store.index_key(p.flow_id, store.index_of(p.status, p.step)), pid)
+            per_flow[p.flow_id] += 1
+        pipe.zrem(store.FINISHED, *pids)
+        for flow_id, n in per_flow.items():
+            pipe.hincrby(store.stats_key(flow_id), "purged", n)
+        pipe.execute()
+        return sum(per_flow.values())
 
     def _schedule_scans(self, now: float) -> int:
         """Every ``SUPERFLOW_SCAN_SECONDS`` of engine time, hand each flow whose
@@ -950,7 +989,8 @@ class Engine:
         reads only its active ones), else by walking all of them."""
         conn = self.rt.redis
         counts = roster.counts(conn, flow_id)
-        if sum(counts["status"].values()) < int(conn.get(store.seq_key(flow_id)) or 0):
+        purged = int(conn.hget(store.stats_key(flow_id), "purged") or 0)
+        if sum(counts["status"].values()) + purged < int(conn.get(store.seq_key(flow_id)) or 0):
             pids = self.store.flow_participant_ids(flow_id)
             for start in range(0, len(pids), size):
                 yield pids[start : start + size]

@@ -24,12 +24,14 @@ import redis
 
 from superflow.store import (
     FINAL_STATUSES,
+    FINISHED,
     enrolment_number,
     index_key,
     index_of,
     index_steps_key,
     participant_key,
     seq_key,
+    stats_key,
     status_index_key,
     step_index_key,
 )
@@ -147,7 +149,7 @@ def page(
     if status is not None and status not in STATUSES:
         raise ValueError(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
     offset, limit = max(0, offset), max(0, limit)
-    if status is None and step is None and sort == "enrolled":
+    if status is None and step is None and sort == "enrolled" and not conn.hget(stats_key(flow_id), "purged"):
         return _by_sequence(conn, flow_id, descending, offset, limit)
     groups = _groups(conn, flow_id, status, step, sort, steps)
     pipe = conn.pipeline(transaction=False)
@@ -190,8 +192,8 @@ def counts(conn: redis.Redis, flow_id: str) -> dict[str, dict[str, int]]:
 
 def reindex(conn: redis.Redis, flow_id: str, chunk: int = REINDEX_CHUNK) -> int:
     """Rebuild the flow's indexes from its participant documents (for participants
-    written before the indexes existed, or indexes lost); return how many
-    participants were indexed.
+    written before the indexes existed, or indexes lost) and put its finished ones on
+    the purge schedule (``sf:finished``); return how many participants were indexed.
 
     Works through the ids ``<flow>.1`` … ``<flow>.<seq>`` in chunks, each in one
     MULTI/EXEC that WATCHes the chunk's documents: a chunk a running engine changed
@@ -217,12 +219,15 @@ def _reindex_chunk(conn: redis.Redis, flow_id: str, pids: list[str], step_ids: s
                 pipe.watch(*keys)
                 docs = pipe.mget(keys)
                 members: dict[str, dict[str, int]] = defaultdict(dict)
+                finished: dict[str, float] = {}
                 for pid, text in zip(pids, docs, strict=True):
                     if text:
-                        status, step = _state(text)
+                        status, step, updated = _state(text)
                         members[index_of(status, step)][pid] = enrolment_number(pid)
                         if status == "active":
                             step_ids.add(step or "")
+                        else:
+                            finished[pid] = updated
                 pipe.multi()
                 every = [f"step:{s}" for s in sorted(step_ids)] + [f"status:{s}" for s in FINAL_STATUSES]
                 for index in every:
@@ -231,15 +236,18 @@ def _reindex_chunk(conn: redis.Redis, flow_id: str, pids: list[str], step_ids: s
                     pipe.zadd(index_key(flow_id, index), scores)
                 if step_ids:
                     pipe.sadd(index_steps_key(flow_id), *step_ids)
+                if finished:
+                    pipe.zadd(FINISHED, finished, nx=True)
                 pipe.execute()
                 return sum(len(scores) for scores in members.values())
             except redis.WatchError:
                 continue
 
 
-def _state(text: str) -> tuple[str, str | None]:
+def _state(text: str) -> tuple[str, str | None, float]:
+    """Status, step and when it last changed (engine time), from a stored document."""
     d = json.loads(text)
-    return d["status"], d.get("step")
+    return d["status"], d.get("step"), d["enrolled"] + (d["h"][-1][0] if d.get("h") else 0)
 
 
 def _by_sequence(conn: redis.Redis, flow_id: str, descending: bool, offset: int, limit: int) -> Page:
@@ -274,7 +282,10 @@ def _groups(
     active = [(key,) for key in step_keys] if sort == "step" else [tuple(step_keys)]
     if status == "active":
         return active
-    return active + [(status_index_key(flow_id, s),) for s in FINAL_STATUSES]
+    finished = [status_index_key(flow_id, s) for s in FINAL_STATUSES]
+    if sort == "enrolled":  # everyone in enrolment order, once finished ones were purged
+        return [(*step_keys, *finished)]
+    return active + [(key,) for key in finished]
 
 
 def _range(conn: redis.Redis, keys: tuple[str, ...], start: int, count: int, descending: bool) -> list[str]:

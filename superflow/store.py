@@ -22,6 +22,7 @@ FLOW_SEQ = "sf:seq:flow"
 WAKEUPS = "sf:wakeups"
 INFLIGHT = "sf:inflight"
 AWAITING = "sf:awaiting"
+FINISHED = "sf:finished"
 FINAL_STATUSES = ("completed", "succeeded", "exited", "cancelled")
 DAILY_COUNTERS = ("enrolled", *FINAL_STATUSES)
 
@@ -394,6 +395,7 @@ class Changes:
         adds: dict[str, dict[str, int]] = defaultdict(dict)
         removes: dict[str, list[str]] = defaultdict(list)
         steps: dict[str, set[str]] = defaultdict(set)
+        finished: dict[str, float] = {}
         for pid, p in self.docs.items():
             now_in = index_of(p.status, p.step)
             if now_in == p.indexed:
@@ -403,6 +405,8 @@ class Changes:
                 removes[index_key(p.flow_id, p.indexed)].append(pid)
             if p.status == "active":
                 steps[p.flow_id].add(p.step or "")
+            elif p.indexed is None or p.indexed.startswith("step:"):
+                finished[pid] = round(p.updated, 3)
             p.indexed = now_in
         for key, pids in removes.items():
             pipe.zrem(key, *pids)
@@ -410,3 +414,5 @@ class Changes:
             pipe.zadd(key, scores)
         for flow_id, step_ids in steps.items():
             pipe.sadd(index_steps_key(flow_id), *step_ids)
+        if finished:
+            pipe.zadd(FINISHED, finished)
