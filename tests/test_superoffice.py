@@ -101,6 +101,17 @@ def test_filters_over_many_persons_cost_a_query_per_hundred(rt, tenant):
     assert tenant.calls("GET", "Person") == 3
 
 
+def test_person_ids_walk_the_tenant_in_id_order_for_the_designer_count(rt, tenant):
+    for i in range(100, 350):
+        tenant.persons[str(i)] = {**tenant.persons["18"], "personId": i}
+    first = rt.crm.person_ids(None, 100)
+    assert first[:2] == ["17", "18"] and len(first) == 100
+    rest = rt.crm.person_ids(first[-1], 1000)
+    assert rest[0] == "198" and rest[-1] == "349" and len(first + rest) == len(tenant.persons)
+    assert rt.crm.person_ids("349") == []
+    assert tenant.filters("Person")[-1] == "personId gt 349"
+
+
 def test_members_of_selections_projects_dates_and_shared_addresses(rt, tenant):
     tenant.selection_members["5"] = {"17"}
     assert rt.crm.members_of("5", ["17", "18"]) == {"17"}

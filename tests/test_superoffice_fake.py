@@ -100,6 +100,8 @@ def _atom(row: dict[str, Any], atom: str) -> bool:
         return m[3].replace("''", "'") in value
     if m := re.fullmatch(r"(\S+) eq (\d+)", atom):
         return str(row.get(m[1])) == m[2]
+    if m := re.fullmatch(r"(\S+) gt (\d+)", atom):
+        return int(row.get(m[1]) or 0) > int(m[2])
     if m := re.fullmatch(r"(\S+) afterTime '(.*)'", atom):
         return str(row.get(m[1]) or "") > m[2]
     raise AssertionError(f"the fake tenant does not understand {atom!r}")
@@ -189,6 +191,10 @@ class FakeTenant:
                 for r in rows
                 if matches(r, where)
             ]
+            if order := query.get("$orderBy"):
+                column, _, direction = order.partition(" ")
+                assert column in COLUMNS[name], f"{name} cannot be ordered by {column}"
+                value.sort(key=lambda row: row.get(column) or 0, reverse=direction == "desc")
             return 200, {"odata.metadata": f"{API}/archive$metadata", "odata.nextLink": None, "value": value}
 
         return handler

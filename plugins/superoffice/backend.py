@@ -21,6 +21,7 @@ that SuperOffice's webhook echo of the same change is not emitted again.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
@@ -162,6 +163,15 @@ class SuperOfficeCrm(CrmBackend):
         raise CrmError(f"{call}: {value!r} is not in SuperOffice's {name} list ({names})")
 
     # -- reading ------------------------------------------------------------------
+    def person_ids(self, after: str | None = None, limit: int = 1000) -> list[str]:
+        """Person ids in id order after ``after``: ``GET Person`` with ``$filter=personId
+        gt N`` and ``$orderBy=personId asc`` (both documented:
+        docs/en/api/reference/restful/rest/Person/v1PersonEntity_GetAll.md); pages of
+        500 are fetched only as far as ``limit`` needs."""
+        where = f"personId gt {int(after)}" if after else ""
+        rows = self.client.query("Person", "person_ids", ["personId"], where, order_by="personId asc")
+        return [str(mapping.id_value(row["personId"])) for row in itertools.islice(rows, limit)]
+
     def get_persons(self, person_ids: Iterable[str]) -> dict[str, Record]:
         """The persons among ``person_ids`` (in the order asked), with company, user
         fields, consents, subscriptions, projects and selections: four archive queries

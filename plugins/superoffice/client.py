@@ -202,6 +202,7 @@ class SuperOfficeClient:
         where: str = "",
         entities: str = "",
         archive: bool = True,
+        order_by: str = "",
     ) -> Iterator[dict[str, Any]]:
         """Rows of an OData archive query, following ``odata.nextLink`` pages: one call per
         500 rows, not per record.
@@ -222,6 +223,8 @@ class SuperOfficeClient:
             params["$filter"] = where
         if entities:
             params["$entities"] = entities
+        if order_by:
+            params["$orderBy"] = order_by
         page: Any = self.request("GET", path, call, params=params)
         while True:
             yield from (page or {}).get("value") or []
