@@ -22,7 +22,6 @@ LIST_TABS = ("all", "recent", "running")
 VIEWS = ("tiles", "list")
 RECENT_KEEP = 20
 REPORT_DAYS = 30
-STATUS_COUNTERS = ("enrolled", "active", "completed", "succeeded", "exited", "cancelled")
 
 
 def recent_key(username: str) -> str:
@@ -36,7 +35,7 @@ def when(ts: float | str | None) -> str:
 
 @bp.app_template_filter("ago")
 def ago(ts: float | str | None) -> str:
-    """ "3 min ago", "yesterday": how marketers read recent times."""
+    """How marketers read recent times: "3 min ago", "yesterday"."""
     if not ts:
         return ""
     seconds = time.time() - float(ts)
