@@ -112,7 +112,9 @@ def test_check_names_unknown_merge_tags_missing_settings_and_warnings(admin, sf_
             "everyone_else": [],
         }
     )
-    started(sf_runtime, welcome())
+    running = started(sf_runtime, welcome())
+    itself = admin.call("/designer/check", {"flow_id": running.id, "doc": welcome()}).json()
+    assert itself["warnings"] == [], "a running flow does not start on the same condition as itself"
     checked = admin.call("/designer/check", {"doc": doc}).json()
     assert checked["errors"] == []
     assert any(p["step_id"] == "bare" and "subject is required" in p["message"] for p in checked["problems"])

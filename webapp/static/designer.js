@@ -430,7 +430,7 @@
   var scheduleCheck = debounce(runCheck, CHECK_MS);
   function runCheck() {
     var seq = ++S.checkSeq;
-    api("POST", url("check"), { doc: S.doc }).then(function (r) {
+    api("POST", url("check"), { flow_id: S.boot.flow_id, doc: S.doc }).then(function (r) {
       if (seq !== S.checkSeq || !r.ok) return;
       S.check = {
         errors: r.data.errors || [], problems: r.data.problems || [], warnings: r.data.warnings || [],
@@ -472,6 +472,27 @@
     return parts.join(" · ");
   }
   S.choiceLabels = {};
+  /* The CRM names of the things the flow's settings point at ("Newsletter", not "2"),
+     fetched once when the designer opens so the nodes read well from the start. */
+  function preloadChoiceLabels() {
+    var types = {}, sources = {};
+    (function walk(v) {
+      if (Array.isArray(v)) { v.forEach(walk); return; }
+      if (!v || typeof v !== "object") return;
+      if (typeof v.type === "string") types[v.type] = true;
+      Object.keys(v).forEach(function (k) { walk(v[k]); });
+    })(S.doc);
+    ["triggers", "filters", "step_types", "success_criteria"].forEach(function (kind) {
+      comps(kind).forEach(function (c) {
+        if (!types[c.name]) return;
+        var props = (c.schema && c.schema.properties) || {};
+        Object.keys(props).forEach(function (k) { var src = choiceSource(props[k]); if (src) sources[src] = true; });
+      });
+    });
+    Promise.all(Object.keys(sources).map(function (src) {
+      return choices(src).then(function (list) { if (list) rememberChoices(src, list); });
+    })).then(function () { renderCanvas(); });
+  }
   function rememberChoices(source, list) {
     var m = S.choiceLabels[source] || (S.choiceLabels[source] = {});
     (list || []).forEach(function (c) { m[String(c.value)] = c.label; });
@@ -2081,6 +2102,7 @@
       if (!S.boot.flow_id && !S.doc.steps.length) S.sel = { kind: "settings" };
       build(root);
       runCheck();
+      preloadChoiceLabels();
       if (S.sel && S.sel.kind === "settings") { var n = els.panel.querySelector("[data-flow-name]"); if (n) n.focus(); }
     });
     document.addEventListener("keydown", function (e) {
