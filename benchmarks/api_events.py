@@ -26,7 +26,7 @@ import requests
 from superflow import apikeys, flows
 from superflow.config import Config
 from superflow.embedded_redis import EmbeddedRedis
-from superflow.processes import SUPERFLOW, free_port, spawn, stop
+from superflow.processes import SUPERFLOW, free_port, spawn, stop, wait_for_port
 from superflow.runtime import Runtime
 
 FLOW = {
@@ -90,12 +90,7 @@ def main() -> int:
             for i in range(args.workers):
                 procs.append(spawn([*SUPERFLOW, "worker", "--name", f"b{i}"], env=env))
             base = f"http://127.0.0.1:{port}"
-            for _ in range(100):
-                try:
-                    requests.get(base + "/health", timeout=1)
-                    break
-                except requests.ConnectionError:
-                    time.sleep(0.1)
+            wait_for_port(port)
 
             single = [("/api/v1/events", {"type": "bench", "person_id": p}) for p in persons[: args.single]]
             rest = persons[args.single :]

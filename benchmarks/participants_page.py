@@ -44,7 +44,7 @@ import requests
 from superflow import apikeys, flows, roster, users
 from superflow.config import Config
 from superflow.embedded_redis import EmbeddedRedis
-from superflow.processes import SUPERFLOW, free_port, spawn, stop
+from superflow.processes import SUPERFLOW, free_port, spawn, stop, wait_for_port
 from superflow.runtime import Runtime
 from superflow.store import Changes, Participant, seq_key
 
@@ -252,12 +252,7 @@ def main() -> int:
                 stderr=subprocess.DEVNULL,
             )
             base = f"http://127.0.0.1:{port}"
-            for _ in range(200):
-                try:
-                    requests.get(base + "/health", timeout=1)
-                    break
-                except requests.ConnectionError:
-                    time.sleep(0.1)
+            wait_for_port(port)
             http = requests.Session()
             http.headers["Authorization"] = f"Bearer {key}"
             endpoint = f"{base}/api/v1/flows/{flow.id}/participants"

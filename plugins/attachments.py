@@ -13,16 +13,12 @@ from flask import Blueprint, jsonify, request
 from werkzeug.utils import secure_filename
 
 from superflow import hookimpl
-from superflow.plugins.email import MAX_ATTACHMENTS_BYTES, attachments_dir
+from superflow.plugins.email import MAX_ATTACHMENTS_BYTES, attachments_dir, megabytes
 from superflow.webapp.auth import protect, role_required
 from superflow.webapp.runtime import runtime
 
 bp = protect(Blueprint("email_attachments", __name__))
 MULTIPART_SLACK = 64 * 1024
-
-
-def _mb(size: int) -> str:
-    return f"{size / (1024 * 1024):.1f} MB"
 
 
 def _refused(status: int, message: str):
@@ -38,14 +34,16 @@ def upload():
     declared = request.content_length or 0
     if declared > limit + MULTIPART_SLACK:
         name = request.args.get("name") or "the file"
-        return _refused(413, f"{name} is {_mb(declared)}; the limit is {_mb(limit)} per attachment")
+        return _refused(
+            413, f"{name} is {megabytes(declared)}; the limit is {megabytes(limit)} per attachment"
+        )
     file = request.files.get("file")
     if file is None or not file.filename:
         return _refused(422, "choose a file to upload")
     data = file.stream.read(limit + 1)
     if len(data) > limit:
         return _refused(
-            413, f"{file.filename} is over {_mb(limit)}; the limit is {_mb(limit)} per attachment"
+            413, f"{file.filename} is over {megabytes(limit)}; the limit is {megabytes(limit)} per attachment"
         )
     name = secure_filename(file.filename) or "attachment"
     folder = attachments_dir(runtime().config)

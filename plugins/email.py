@@ -143,7 +143,8 @@ def attachments_dir(config: Any = None) -> Path:
     return Path(config.data_dir) / "attachments"
 
 
-def _mb(size: int) -> str:
+def megabytes(size: int) -> str:
+    """``26.0 MB``: how sizes are named in attachment errors."""
     return f"{size / (1024 * 1024):.1f} MB"
 
 
@@ -167,12 +168,12 @@ def attachment_problems(items: list[dict[str, Any]], folder: Path, *, check_miss
             continue
         size = file.stat().st_size
         if size > MAX_ATTACHMENTS_BYTES:
-            problems.append(f"{name or path} is {_mb(size)}; an attachment may be at most 25 MB")
+            problems.append(f"{name or path} is {megabytes(size)}; an attachment may be at most 25 MB")
         total += size
         found.append(name or path)
     if total > MAX_ATTACHMENTS_BYTES and len(found) > 1:
         problems.append(
-            f"{', '.join(found)} are {_mb(total)} together; attachments may be at most 25 MB in all"
+            f"{', '.join(found)} are {megabytes(total)} together; attachments may be at most 25 MB in all"
         )
     return problems
 

@@ -84,6 +84,14 @@ class CrmBackend:
         """The person with this address (ignoring case), for forms and the API."""
         raise NotImplementedError
 
+    def find_person(self, text: str) -> dict[str, Any] | None:
+        """The person a marketer means by ``text``: an email address or a person id
+        (what the admin's "find" and "add a person" fields take)."""
+        text = text.strip()
+        if not text:
+            return None
+        return self.find_person_by_email(text) if "@" in text else self.get_person(text)
+
     def create_person(self, idempotency_key: str | None = None, **fields: Any) -> dict[str, Any]:
         """A new person from field keys (and ``company_id``); emits ``person.created``."""
         raise NotImplementedError

@@ -59,16 +59,22 @@ class Errors(list):
         self.merge_names = merge_names
 
 
+def merge_tag_fields(component: Any) -> dict[str, Any]:
+    """The settings fields marked ``metadata={"merge_tags": True}``, in schema order:
+    the texts of a component (what content editors may change)."""
+    if component.settings_schema is None:
+        return {}
+    return {
+        name: declared
+        for name, declared in component.settings_schema().fields.items()
+        if declared.metadata.get("merge_tags")
+    }
+
+
 def merge_templates(component: Any, settings: dict[str, Any]) -> list[tuple[str, str]]:
     """The settings whose schema field is marked ``metadata={"merge_tags": True}``."""
-    if component.settings_schema is None:
-        return []
-    declared = component.settings_schema().fields
-    return [
-        (name, value)
-        for name, value in settings.items()
-        if isinstance(value, str) and name in declared and declared[name].metadata.get("merge_tags")
-    ]
+    declared = merge_tag_fields(component)
+    return [(name, value) for name, value in settings.items() if isinstance(value, str) and name in declared]
 
 
 class _Strict(Schema):
@@ -232,40 +238,34 @@ def readiness_by_step(flow: Flow, registry: Registry) -> list[tuple[str | None, 
     """:func:`readiness` with the id of the step each problem belongs to (``None``:
     the trigger, filters or success criteria), for the designer to mark steps."""
     problems: list[tuple[str | None, str]] = []
+
+    def check(step_id: str | None, where: str, component: Any, settings: dict[str, Any]) -> None:
+        problems.extend((step_id, m) for m in _missing(where, component, settings, flow))
+
     doc = flow.doc
     if doc["trigger"] is None:
         problems.append((None, "Trigger: choose what starts the flow"))
     else:
         trigger = registry.trigger(doc["trigger"]["type"])
-        problems += [
-            (None, m)
-            for m in _missing(f"Trigger '{trigger.label}'", trigger, doc["trigger"]["settings"], flow)
-        ]
+        check(None, f"Trigger '{trigger.label}'", trigger, doc["trigger"]["settings"])
     for cond in _conditions(doc["filters"]):
         filt = registry.filter(cond["type"])
-        problems += [(None, m) for m in _missing(f"Filter '{filt.label}'", filt, cond["settings"], flow)]
+        check(None, f"Filter '{filt.label}'", filt, cond["settings"])
     if not flow.steps:
         problems.append((None, "Steps: the flow has no steps"))
     for step_id in sorted(flow.steps, key=flow.number.get):
         step = flow.steps[step_id]
-        step_type = registry.step_type(step["type"])
         where = flow.step_label(step_id, registry)
-        problems += [(step_id, m) for m in _missing(where, step_type, step["settings"], flow)]
+        check(step_id, where, registry.step_type(step["type"]), step["settings"])
         for i, branch in enumerate(step.get("branches") or []):
             if branch.get("condition") is None:
                 problems.append((step_id, f"{where}: branch {i + 1} needs a condition"))
                 continue
             filt = registry.filter(branch["condition"]["type"])
-            problems += [
-                (step_id, m)
-                for m in _missing(f"{where} branch {i + 1}", filt, branch["condition"]["settings"], flow)
-            ]
+            check(step_id, f"{where} branch {i + 1}", filt, branch["condition"]["settings"])
     for crit in doc["success"]["criteria"]:
         criterion = registry.criterion(crit["type"])
-        problems += [
-            (None, m)
-            for m in _missing(f"Success criterion '{criterion.label}'", criterion, crit["settings"], flow)
-        ]
+        check(None, f"Success criterion '{criterion.label}'", criterion, crit["settings"])
     if doc["success"]["on_success"] == "move_to" and not doc["success"]["move_to_flow"]:
         problems.append((None, "Success: choose the flow to move participants to"))
     return problems

@@ -111,7 +111,8 @@ def delete(rt: Runtime, flow_id: str) -> None:
 
 
 def list_flows(rt: Runtime) -> list[dict[str, Any]]:
-    """Every flow with its status and participant counts, newest first."""
+    """Every flow with its status and participant counts, newest first; ``trigger`` is
+    the trigger's type, ``trigger_ref`` the whole trigger (type and settings)."""
     rows = []
     ids = list(reversed(rt.store.flow_ids()))
     pipe = rt.redis.pipeline(transaction=False)
@@ -122,7 +123,8 @@ def list_flows(rt: Runtime) -> list[dict[str, Any]]:
     for i, fid in enumerate(ids):
         name, status, version, updated, doc = replies[2 * i]
         stats = {k: int(v) for k, v in replies[2 * i + 1].items()}
-        trigger = (json.loads(doc).get("trigger") or {}).get("type", "") if doc else ""
+        parsed = json.loads(doc) if doc else {}
+        trigger_ref = parsed.get("trigger")
         enrolled = stats.get("enrolled", 0)
         rows.append(
             {
@@ -130,7 +132,9 @@ def list_flows(rt: Runtime) -> list[dict[str, Any]]:
                 "name": name,
                 "status": status,
                 "version": int(version or 0),
-                "trigger": trigger,
+                "trigger": (trigger_ref or {}).get("type", ""),
+                "trigger_ref": trigger_ref,
+                "description": parsed.get("description", ""),
                 "updated_at": float(updated or 0),
                 "stats": stats,
                 "success_rate": (stats.get("succeeded", 0) / enrolled) if enrolled else None,

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from superflow.store import Participant
 
 if TYPE_CHECKING:
+    from superflow.flow import Flow
     from superflow.runtime import Runtime
 
 
@@ -36,6 +37,19 @@ class ParticipationError(ValueError):
     def __init__(self, message: str, field: str = "") -> None:
         super().__init__(message)
         self.field = field
+
+
+def check_manual_enrolment(rt: Runtime, flow: Flow, status: str) -> None:
+    """Raise :class:`ParticipationError` (naming ``trigger`` or ``status``) when people
+    may not be added to ``flow`` by hand: its trigger does not allow it, or the flow
+    (``status``: its current status) is not running or paused."""
+    trigger = flow.doc["trigger"]
+    if trigger and not rt.registry.trigger(trigger["type"]).allows_manual_enrolment:
+        raise ParticipationError(
+            f"the trigger of flow {flow.id} ({trigger['type']}) does not allow enrolment by hand", "trigger"
+        )
+    if status not in ("running", "paused"):
+        raise ParticipationError(f"flow {flow.id} is {status}; start it before enrolling people", "status")
 
 
 def remove(rt: Runtime, pid: str, reason: str = "removed") -> Participant:

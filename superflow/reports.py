@@ -41,7 +41,8 @@ def days_between(since: dt.date, until: dt.date) -> list[dt.date]:
 
 def flow_report(rt: Runtime, flow: Flow, since: dt.date, until: dt.date) -> dict[str, Any]:
     """Totals, per-step counts, exits, branches, channel figures and a day-by-day
-    series (UTC days, ``since`` to ``until`` inclusive)."""
+    series (UTC days, ``since`` to ``until`` inclusive); ``stats`` is the counters hash
+    as read, for screens that show its per-step fields."""
     stats = rt.store.stats(flow.id)
     steps = []
     for sid in sorted(flow.steps, key=flow.number.get):
@@ -68,6 +69,7 @@ def flow_report(rt: Runtime, flow: Flow, since: dt.date, until: dt.date) -> dict
     sent = stats.get("email.sent", 0)
     return {
         "flow_id": flow.id,
+        "stats": stats,
         "totals": {k: v for k, v in stats.items() if ":" not in k},
         "success_rate": stats.get("succeeded", 0) / enrolled if enrolled else None,
         "steps": steps,

@@ -16,7 +16,6 @@ Every function takes a connection that decodes responses (``Runtime.redis``).
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -25,6 +24,7 @@ import redis
 from superflow.store import (
     FINAL_STATUSES,
     FINISHED,
+    Participant,
     enrolment_number,
     index_key,
     index_of,
@@ -222,12 +222,12 @@ def _reindex_chunk(conn: redis.Redis, flow_id: str, pids: list[str], step_ids: s
                 finished: dict[str, float] = {}
                 for pid, text in zip(pids, docs, strict=True):
                     if text:
-                        status, step, updated = _state(text)
-                        members[index_of(status, step)][pid] = enrolment_number(pid)
-                        if status == "active":
-                            step_ids.add(step or "")
+                        p = Participant.from_json(pid, text)
+                        members[index_of(p.status, p.step)][pid] = enrolment_number(pid)
+                        if p.status == "active":
+                            step_ids.add(p.step or "")
                         else:
-                            finished[pid] = updated
+                            finished[pid] = p.updated
                 pipe.multi()
                 every = [f"step:{s}" for s in sorted(step_ids)] + [f"status:{s}" for s in FINAL_STATUSES]
                 for index in every:
@@ -242,12 +242,6 @@ def _reindex_chunk(conn: redis.Redis, flow_id: str, pids: list[str], step_ids: s
                 return sum(len(scores) for scores in members.values())
             except redis.WatchError:
                 continue
-
-
-def _state(text: str) -> tuple[str, str | None, float]:
-    """Status, step and when it last changed (engine time), from a stored document."""
-    d = json.loads(text)
-    return d["status"], d.get("step"), d["enrolled"] + (d["h"][-1][0] if d.get("h") else 0)
 
 
 def _by_sequence(conn: redis.Redis, flow_id: str, descending: bool, offset: int, limit: int) -> Page:

@@ -13,9 +13,9 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
-from superflow import flows, jobs, store
+from superflow import flows, jobs, participation, store
 from superflow.channels import ChannelError
-from superflow.flow import Flow, FlowInvalid, readiness
+from superflow.flow import Flow, FlowInvalid, merge_tag_fields, readiness
 from superflow.runtime import Runtime
 from superflow.webapp import describe
 from superflow.webapp.auth import role_required
@@ -49,12 +49,12 @@ def consequence(rt: Runtime, flow: Flow, action: str) -> Consequence:
     status = flow.status
     if action == "start":
         problems = readiness(flow, rt.registry) if status == "draft" else []
-        words = describe.summary(rt.registry, flow, describe.Labels(rt))
+        trigger = describe.component_words(rt.registry, "triggers", flow.doc["trigger"], describe.Labels(rt))
         return Consequence(
             "Start this flow?",
             "Start flow",
             [
-                f"From now on: {words['trigger']}.",
+                f"From now on: {trigger or 'No trigger yet'}.",
                 "Everyone who matches and passes the filters is enrolled and goes through the steps.",
             ],
             refusal=(
@@ -195,12 +195,10 @@ def enrol(flow_id: str):
     rt = runtime()
     flow = existing_flow(rt, flow_id)
     back = redirect(url_for("views.flow", flow_id=flow_id))
-    trigger = flow.doc["trigger"]
-    if not trigger or not rt.registry.trigger(trigger["type"]).allows_manual_enrolment:
-        flash("This flow's trigger does not allow adding people by hand.", "error")
-        return back
-    if flow.status not in ("running", "paused"):
-        flash(f"This flow is {flow.status}; start it before adding people.", "error")
+    try:
+        participation.check_manual_enrolment(rt, flow, flow.status)
+    except participation.ParticipationError as exc:
+        flash(f"{str(exc)[:1].upper()}{str(exc)[1:]}.", "error")
         return back
     try:
         people, what = _people(rt, request.form)
@@ -216,10 +214,10 @@ def _people(rt: Runtime, form: Any) -> tuple[list[str], str]:
     person = form.get("person", "").strip()
     selection = form.get("selection", "").strip()
     if person:
-        found = rt.crm.find_person_by_email(person) if "@" in person else rt.crm.get_person(person)
+        found = rt.crm.find_person(person)
         if not found:
             raise LookupError(f"person: no person {person!r} in the CRM")
-        return [str(found["id"])], f"{found.get('name') or found.get('email') or person}"
+        return [str(found["id"])], f"{found.get('full_name') or found.get('email') or person}"
     if selection:
         try:
             members = rt.crm.selection_members(selection)
@@ -254,34 +252,15 @@ def send_test(flow_id: str, step_id: str):
 def content_fields(step_type: Any) -> list[dict[str, Any]]:
     """The settings of a step type that hold text with merge tags (its schema marks
     them ``metadata={"merge_tags": True}``): what a content editor may change."""
-    schema = getattr(step_type, "settings_schema", None)
-    if schema is None:
-        return []
-    found = []
-    for name, declared in schema().fields.items():
-        meta = declared.metadata
-        if meta.get("merge_tags"):
-            found.append(
-                {
-                    "name": name,
-                    "label": meta.get("label") or name.replace("_", " ").capitalize(),
-                    "help": meta.get("help", ""),
-                    "long": meta.get("widget") == "html" or name in ("html", "text", "body", "message"),
-                }
-            )
-    return found
-
-
-def _step_in(steps: list[dict[str, Any]], step_id: str) -> dict[str, Any] | None:
-    for step in steps:
-        if step["id"] == step_id:
-            return step
-        for branch in step.get("branches", []):
-            if found := _step_in(branch.get("steps", []), step_id):
-                return found
-        if found := _step_in(step.get("everyone_else", []), step_id):
-            return found
-    return None
+    return [
+        {
+            "name": name,
+            "label": declared.metadata.get("label") or name.replace("_", " ").capitalize(),
+            "help": declared.metadata.get("help", ""),
+            "long": declared.metadata.get("widget") == "html" or name in ("html", "text", "body", "message"),
+        }
+        for name, declared in merge_tag_fields(step_type).items()
+    ]
 
 
 @bp.route("/flows/<flow_id>/content/<step_id>/edit", methods=["GET", "POST"])
@@ -301,16 +280,14 @@ def edit_content(flow_id: str, step_id: str):
     errors: list[str] = []
     if request.method == "POST":
         values = {f["name"]: request.form.get(f["name"], "") for f in editable}
-        doc = flow.doc
-        step = _step_in(doc["steps"], step_id)
-        assert step is not None
+        settings = flow.steps[step_id]["settings"]  # the step's dict inside flow.doc
         for name, value in values.items():
             if value.strip():
-                step["settings"][name] = value
+                settings[name] = value
             else:
-                step["settings"].pop(name, None)
+                settings.pop(name, None)
         try:
-            flows.update(rt, flow_id, doc, by=g.user["username"])
+            flows.update(rt, flow_id, flow.doc, by=g.user["username"])
         except flows.FlowStateError as exc:
             errors = [f"{exc}."]
         except FlowInvalid as exc:

@@ -139,3 +139,17 @@ def _json(value: Any) -> Any:
     if isinstance(value, str | int | float | bool) or value is None:
         return value
     return str(value)
+
+
+def component_entry(registry: Any, kind: str, name: str, item: Any) -> dict[str, Any]:
+    """One installed trigger, filter, step type or success criterion as JSON: what the
+    API's ``/plugins`` lists and the designer's palette and forms are built from."""
+    return {
+        "kind": kind,
+        "name": name,
+        "label": getattr(item, "label", "") or name,
+        "category": getattr(item, "category", "") or "",
+        "description": getattr(item, "description", "") or "",
+        "plugin": registry.owners.get((kind, name), ""),
+        "settings": schema_to_jsonschema(getattr(item, "settings_schema", None)),
+    }

@@ -73,15 +73,11 @@ def enrol(body: dict[str, Any], flow_id: str) -> dict[str, Any]:
     rt = runtime()
     meta = existing(rt, flow_id)
     flow = rt.engine.flow(flow_id, int(meta["version"]))
-    trigger = flow.doc["trigger"] if flow is not None else None
-    if trigger and not rt.registry.trigger(trigger["type"]).allows_manual_enrolment:
-        raise ApiError(
-            409,
-            f"the trigger of flow {flow_id} ({trigger['type']}) does not allow enrolment by hand",
-            "trigger",
-        )
-    if meta["status"] not in ("running", "paused"):
-        raise ApiError(409, f"flow {flow_id} is {meta['status']}; start it before enrolling people", "status")
+    if flow is not None:
+        try:
+            participation.check_manual_enrolment(rt, flow, meta["status"])
+        except participation.ParticipationError as exc:
+            raise ApiError(409, str(exc), exc.field) from None
     people = list(dict.fromkeys(body["person_ids"]))
     if people:
         known = rt.crm.get_persons(people)

@@ -12,7 +12,7 @@ from superflow import flows, reports
 from superflow.webapp.api_auth import needs
 from superflow.webapp.api_errors import ApiError
 from superflow.webapp.api_flows import existing
-from superflow.webapp.api_jsonschema import schema_to_jsonschema
+from superflow.webapp.api_jsonschema import component_entry
 from superflow.webapp.api_schemas import PluginsSchema, ReportQuerySchema, ReportSchema
 from superflow.webapp.runtime import runtime
 
@@ -48,15 +48,5 @@ def plugins() -> dict[str, Any]:
     components = []
     for kind in COMPONENT_KINDS:
         for name, item in sorted(registry.all(kind).items()):
-            components.append(
-                {
-                    "kind": kind,
-                    "name": name,
-                    "label": getattr(item, "label", "") or name,
-                    "category": getattr(item, "category", "") or "",
-                    "description": getattr(item, "description", "") or "",
-                    "plugin": registry.owners.get((kind, name), ""),
-                    "settings": schema_to_jsonschema(getattr(item, "settings_schema", None)),
-                }
-            )
+            components.append(component_entry(registry, kind, name, item))
     return {"plugins": registry.plugins(), "components": components}

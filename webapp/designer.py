@@ -21,7 +21,7 @@ from superflow.components import Content
 from superflow.flow import Flow, FlowInvalid, parse_flow, readiness_by_step, settings_of, warnings
 from superflow.registry import UnknownComponent
 from superflow.runtime import Runtime
-from superflow.webapp.api_jsonschema import schema_to_jsonschema
+from superflow.webapp.api_jsonschema import component_entry
 from superflow.webapp.auth import login_required, role_required
 from superflow.webapp.runtime import runtime
 from superflow.webapp.views import existing_flow
@@ -133,18 +133,7 @@ def catalog():
     found: dict[str, Any] = {}
     for kind in KINDS:
         found[kind] = [
-            {
-                "name": name,
-                "label": getattr(item, "label", "") or name,
-                "category": getattr(item, "category", "") or "Other",
-                "description": getattr(item, "description", "") or "",
-                "plugin": rt.registry.owners.get((kind, name), ""),
-                "schema": schema_to_jsonschema(getattr(item, "settings_schema", None)),
-                "sends": getattr(item, "sends", None),
-                "branching": bool(getattr(item, "branching", False)),
-                "manual_enrolment": bool(getattr(item, "allows_manual_enrolment", False)),
-                "needs_participant": bool(getattr(item, "needs_participant", False)),
-            }
+            _palette_entry(rt, kind, name, item)
             for name, item in sorted(rt.registry.all(kind).items(), key=lambda kv: kv[1].label or kv[0])
         ]
     found["merge_tags"] = [
@@ -153,13 +142,23 @@ def catalog():
         for name in sorted(names)
     ]
     found["flows"] = [
-        choice | {"id": choice["value"], "name": choice["label"]} for choice in _flow_choices(rt)
+        choice | {"id": choice["value"], "name": choice["label"]} for choice in choices.choices(rt, "flows")
     ]
     return jsonify(found)
 
 
-def _flow_choices(rt: Runtime) -> list[dict[str, str]]:
-    return choices.choices(rt, "flows")
+def _palette_entry(rt: Runtime, kind: str, name: str, item: Any) -> dict[str, Any]:
+    """The API's entry for a part (``schema`` being its settings), with what the
+    designer also needs to place it."""
+    entry = component_entry(rt.registry, kind, name, item)
+    entry["schema"] = entry.pop("settings")
+    return entry | {
+        "category": entry["category"] or "Other",
+        "sends": getattr(item, "sends", None),
+        "branching": bool(getattr(item, "branching", False)),
+        "manual_enrolment": bool(getattr(item, "allows_manual_enrolment", False)),
+        "needs_participant": bool(getattr(item, "needs_participant", False)),
+    }
 
 
 @bp.get("/designer/choices/<source>")
@@ -402,10 +401,8 @@ def persons():
     rt = runtime()
     q = request.args.get("q", "").strip()
     try:
-        if "@" in q:
-            found = [p for p in [rt.crm.find_person_by_email(q)] if p]
-        elif q:
-            found = [p for p in [rt.crm.get_person(q)] if p]
+        if q:
+            found = [p for p in [rt.crm.find_person(q)] if p]
         else:
             try:
                 ids = rt.crm.person_ids(None, PERSON_SUGGESTIONS)

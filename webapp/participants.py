@@ -97,7 +97,7 @@ def grid(flow_id: str):
 def _search(rt: Runtime, flow_id: str, text: str) -> tuple[list[str], str]:
     """A person's participation in this flow, by email address or person id."""
     try:
-        person = rt.crm.find_person_by_email(text) if "@" in text else rt.crm.get_person(text)
+        person = rt.crm.find_person(text)
     except Exception as exc:  # any CRM backend's failure
         return [], f"The CRM did not answer ({exc})."
     if not person:

@@ -110,9 +110,7 @@ def index():
         rows = [r for r in rows if query.lower() in (r["name"] or "").lower()]
     labels = describe.Labels(rt)
     for row in rows:
-        doc = rt.store.flow_doc(row["id"]) or {}
-        row["trigger_words"] = describe.component_words(rt.registry, "triggers", doc.get("trigger"), labels)
-        row["description"] = doc.get("description", "")
+        row["trigger_words"] = describe.component_words(rt.registry, "triggers", row["trigger_ref"], labels)
     return render_template("index.html", flows=rows, tab=tab, view=view, query=query, counts=counts)
 
 
@@ -124,11 +122,12 @@ def _remember(rt: Runtime, flow_id: str) -> None:
     pipe.execute()
 
 
-def flow_page(flow: Flow, tab: str, **context: Any) -> str:
+def flow_page(flow: Flow, tab: str, stats: dict[str, int] | None = None, **context: Any) -> str:
+    """A tab of the flow's page; ``stats`` when the caller has just read them."""
     rt = runtime()
     _remember(rt, flow.id)
     meta = rt.store.flow_meta(flow.id)
-    stats = rt.store.stats(flow.id)
+    stats = rt.store.stats(flow.id) if stats is None else stats
     enrolled = stats.get("enrolled", 0)
     return render_template(
         f"flow_{tab}.html",
@@ -186,8 +185,7 @@ def report_data(rt: Runtime, current: Flow) -> dict[str, Any]:
     until = dt.datetime.fromtimestamp(rt.clock.now(), dt.UTC).date()
     report = reports.flow_report(rt, current, until - dt.timedelta(days=REPORT_DAYS - 1), until)
     report["success_series"] = reports.success_rate_series(report["daily"])
-    report["status"] = rt.redis.hget(f"sf:flow:{current.id}", "status")
-    report["stats"] = rt.store.stats(current.id)
+    report["status"] = current.status
     return report
 
 
@@ -196,10 +194,12 @@ def report_data(rt: Runtime, current: Flow) -> dict[str, Any]:
 def flow_reports(flow_id: str):
     rt = runtime()
     current = existing_flow(rt, flow_id)
+    report = report_data(rt, current)
     return flow_page(
         current,
         "reports",
-        report=report_data(rt, current),
+        stats=report["stats"],
+        report=report,
         email_figures=reports.EMAIL_FIGURES,
         sms_figures=reports.SMS_FIGURES,
     )
