@@ -20,6 +20,7 @@ import mimetypes
 import re
 import smtplib
 import ssl
+import time
 from collections.abc import Callable
 from email.message import EmailMessage as MimeMessage
 from email.utils import formataddr, formatdate, make_msgid
@@ -34,7 +35,9 @@ from superflow.channels import (
     ChannelError,
     EmailMessage,
     EmailTransport,
+    MaybeSent,
     PermanentFailure,
+    TemporaryFailure,
     deliver,
     result_of,
 )
@@ -520,46 +523,108 @@ class SmtpTransport(EmailTransport):
     ``_STARTTLS`` to upgrade a plain connection, ``_SSL`` for implicit TLS,
     ``_CAFILE`` to trust a private certificate authority, ``_TIMEOUT``).
 
-    One connection carries a whole batch.  What ``send_many`` reports:
+    The connection is kept from message to message and from batch to batch (checked
+    with NOOP after ten idle seconds, opened again when the server closed it).  What
+    ``send_many`` reports:
 
     - a message id for each message the server accepted;
     - a :class:`PermanentFailure` in its place for a message the server refused
       with a 5xx: to ``RCPT TO`` (``address_refused``: the address is bad), to
       ``MAIL FROM`` or to the message's data; and for an international address
       (``bjørn@…``) when the server does not offer SMTPUTF8;
-    - :class:`~superflow.channels.ChannelError` on a temporary failure — a 4xx, a
-      connection refused or lost, a timeout — with ``sent`` holding the results of
-      the messages before it, so the step retries the rest later.
+    - a :class:`~superflow.channels.MaybeSent` in its place when the connection was
+      lost after the whole message went out but before the server's reply: the
+      server may have queued it, so it is taken as sent (never sent twice);
+    - :class:`~superflow.channels.TemporaryFailure` for a 4xx to one message: that
+      message is retried later, the others go on;
+    - :class:`~superflow.channels.ChannelError` when the server cannot be reached or
+      the connection is lost before the message's data: the rest waits for a retry.
 
-    SMTP cannot look a message up afterwards, so ``idempotent`` is false and the
-    engine's ledger keeps a message from being sent twice.
+    SMTP cannot look a message up afterwards, so ``idempotent`` is false: the message
+    ledger claims each message right before it is handed over and records it right
+    after.  A worker killed in between leaves that one message in doubt; SMTP's rule
+    (``in_doubt = "resend"``) sends it again and says so in the history.
     """
 
     name = "smtp"
     label = "SMTP server"
     idempotent = False
+    in_doubt = "resend"
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(config)
+        self._smtp: _TrackedSMTP | None = None
 
     def send_many(self, messages: list[tuple[EmailMessage, str]]) -> list[Any]:
         c = self.config
         results: list[Any] = []
-        try:
-            smtp = self._connect()
-            with smtp:
-                for message, key in messages:
-                    results.append(self._send_one(smtp, message, key))
-        except (OSError, smtplib.SMTPException) as exc:
-            raise ChannelError(f"SMTP {c.smtp_host}:{c.smtp_port}: {_describe(exc)}", sent=results) from exc
+        for message, key in messages:
+            try:
+                results.append(self._send_kept(message, key))
+            except smtplib.SMTPResponseException as exc:
+                self.close()
+                if 400 <= exc.smtp_code < 500:
+                    raise TemporaryFailure(f"SMTP {c.smtp_host}:{c.smtp_port}: {_describe(exc)}") from exc
+                raise ChannelError(
+                    f"SMTP {c.smtp_host}:{c.smtp_port}: {_describe(exc)}", sent=results
+                ) from exc
+            except smtplib.SMTPRecipientsRefused as exc:
+                self.close()
+                raise TemporaryFailure(f"SMTP {c.smtp_host}:{c.smtp_port}: {_describe(exc)}") from exc
+            except (OSError, smtplib.SMTPException) as exc:
+                data_sent = self._smtp is not None and self._smtp.data_sent
+                self.close()
+                if data_sent:
+                    results.append(
+                        MaybeSent(
+                            f"the connection to the SMTP server was lost after the whole email went out"
+                            f" ({_describe(exc)})"
+                        )
+                    )
+                    continue
+                raise ChannelError(
+                    f"SMTP {c.smtp_host}:{c.smtp_port}: {_describe(exc)}", sent=results
+                ) from exc
         return results
 
-    def _connect(self) -> smtplib.SMTP:
+    def _send_kept(self, message: EmailMessage, key: str) -> Any:
+        """Send on the connection kept from the last message (checked with NOOP when
+        it sat idle), reconnecting once when the server closed it meanwhile."""
+        smtp = self._smtp
+        if smtp is not None and time.monotonic() - smtp.used > 10:
+            try:
+                smtp.noop()
+            except (OSError, smtplib.SMTPException):
+                self.close()
+                smtp = None
+        if smtp is None:
+            c = self.config
+            try:
+                smtp = self._smtp = self._connect()
+            except (OSError, smtplib.SMTPException) as exc:
+                raise ChannelError(f"SMTP {c.smtp_host}:{c.smtp_port}: {_describe(exc)}") from exc
+        smtp.data_sent = False
+        result = self._send_one(smtp, message, key)
+        smtp.used = time.monotonic()
+        return result
+
+    def close(self) -> None:
+        if self._smtp is not None:
+            try:
+                self._smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                self._smtp.close()
+            self._smtp = None
+
+    def _connect(self) -> _TrackedSMTP:
         c = self.config
         context = ssl.create_default_context(cafile=c.smtp_cafile or None)
         if c.smtp_ssl:
-            smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+            smtp: _TrackedSMTP = _TrackedSMTPSSL(
                 c.smtp_host, c.smtp_port, timeout=c.smtp_timeout, context=context
             )
         else:
-            smtp = smtplib.SMTP(c.smtp_host, c.smtp_port, timeout=c.smtp_timeout)
+            smtp = _TrackedSMTP(c.smtp_host, c.smtp_port, timeout=c.smtp_timeout)
         try:
             if c.smtp_starttls and not c.smtp_ssl:
                 smtp.starttls(context=context)
@@ -612,6 +677,24 @@ class SmtpTransport(EmailTransport):
                 filename=attachment["name"],
             )
         return mime
+
+
+class _TrackedSMTP(smtplib.SMTP):
+    """An SMTP client that knows whether the current message's data went out in
+    full: a connection lost after that is *in doubt* (the server may have queued it),
+    one lost before it certainly did not deliver."""
+
+    data_sent = False
+    used = 0.0
+
+    def send(self, s: bytes | str) -> None:
+        super().send(s)
+        if isinstance(s, bytes) and s.endswith(b"\r\n.\r\n"):
+            self.data_sent = True
+
+
+class _TrackedSMTPSSL(_TrackedSMTP, smtplib.SMTP_SSL):
+    pass
 
 
 def _text(reply: bytes | str) -> str:

@@ -22,21 +22,23 @@ What happens to a message:
 - 2xx: sent; its id is read from the answer;
 - 429 and 5xx, or a connection that could not be opened: tried again within the call
   after a pause (``Retry-After`` when the gateway gives one, else 0.5 s, 1 s, 2 s …),
-  at most ``TRIES`` times; then :class:`~superflow.channels.ChannelError` (with the
-  results of the messages before it as ``sent``) and the engine retries the rest later
-  with its own backoff.  A ``Retry-After`` longer than ``MAX_WAIT`` ends the call at
-  once the same way;
+  at most ``TRIES`` times.  Then a 429/5xx is a
+  :class:`~superflow.channels.TemporaryFailure` for that message alone (retried later,
+  after the gateway's ``Retry-After`` when it gave one; the rest of the batch goes on),
+  and a gateway that could not be reached at all is a
+  :class:`~superflow.channels.ChannelError`: the rest of the batch waits.  A
+  ``Retry-After`` longer than ``MAX_WAIT`` ends the tries at once;
 - another 4xx: that message is refused for good — a
-  :class:`~superflow.plugins.email.PermanentFailure` naming the status and the
+  :class:`~superflow.channels.PermanentFailure` naming the status and the
   gateway's message takes its id's place, and the other messages are still sent;
 - no answer in time after the request went out: the gateway may have sent it.  Unless
-  the gateway honours the reference, the message is reported as a
-  ``PermanentFailure`` ("may have been sent; not sent again") and the rest of the
-  batch is left for the engine's retry.
+  the gateway honours the reference, the message is *in doubt* and taken as sent (a
+  :class:`~superflow.channels.MaybeSent`, named in the participant's history): it is
+  not sent again, and the participant goes on.
 
 The provider is **not idempotent** by default: a gateway cannot be asked whether a
-reference was sent, so the engine's at-most-once ledger guards every message (and
-the reference is sent only as a courtesy).  With
+reference was sent, so the message ledger claims each message right before the
+request and records it after (and the reference is sent only as a courtesy).  With
 ``SUPERFLOW_SMS_GATEWAY_HONOURS_REFERENCE=true`` it is idempotent: the step then sends
 again after a crash and trusts the gateway to drop the repeat.
 
@@ -61,7 +63,14 @@ import requests
 from flask import Blueprint, current_app, jsonify, request
 
 from superflow import hookimpl
-from superflow.channels import ChannelError, PermanentFailure, SmsMessage, SmsProvider
+from superflow.channels import (
+    ChannelError,
+    MaybeSent,
+    PermanentFailure,
+    SmsMessage,
+    SmsProvider,
+    TemporaryFailure,
+)
 from superflow.crm import CrmError
 from superflow.events import Event
 
@@ -73,7 +82,16 @@ log = logging.getLogger(__name__)
 
 
 class GatewayBusy(Exception):
-    """The gateway did not take a message after the tries allowed; try later."""
+    """The gateway did not take a message after the tries allowed; try later
+    (``retry_after``: the pause it asked for)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class GatewayUnreachable(Exception):
+    """No connection to the gateway could be opened: the channel is down."""
 
 
 def fill(template: Any, values: dict[str, str]) -> Any:
@@ -196,10 +214,11 @@ class HttpGateway(SmsProvider):
             try:
                 results.append(self._send_one(message, key))
             except GatewayBusy as exc:
+                raise TemporaryFailure(f"SMS gateway: {exc}", retry_after=exc.retry_after) from None
+            except GatewayUnreachable as exc:
                 raise ChannelError(f"SMS gateway: {exc}", sent=results) from None
             except _MaybeSent as exc:
-                results.append(PermanentFailure(str(exc)))
-                raise ChannelError(f"SMS gateway: {exc}", sent=results) from None
+                results.append(MaybeSent(str(exc)))
         return results
 
     def _body(self, message: SmsMessage, key: str) -> bytes:
@@ -208,7 +227,7 @@ class HttpGateway(SmsProvider):
 
     def _send_one(self, message: SmsMessage, key: str) -> Any:
         body = self._body(message, key)
-        problem = ""
+        problem, asked, reached = "", None, False
         for attempt in range(1, self.tries + 1):
             pause = min(self.max_wait, 0.5 * 2 ** (attempt - 1))
             try:
@@ -219,10 +238,11 @@ class HttpGateway(SmsProvider):
                 if not _never_reached(exc) and not self.idempotent:
                     raise _MaybeSent(
                         f"no answer from the gateway for {message.to} ({type(exc).__name__});"
-                        " it may have been sent, so it is not sent again"
+                        " it may have been sent"
                     ) from None
                 problem = f"cannot reach {self.url}: {type(exc).__name__}"
             else:
+                reached = True
                 if reply.status_code < 300:
                     return self._message_id(reply, key)
                 if reply.status_code != 429 and reply.status_code < 500:
@@ -231,11 +251,13 @@ class HttpGateway(SmsProvider):
                 asked = retry_after(reply)
                 if asked is not None:
                     if asked > self.max_wait:
-                        raise GatewayBusy(f"{problem} (asked to wait {asked:g} s)")
+                        raise GatewayBusy(f"{problem} (asked to wait {asked:g} s)", asked)
                     pause = asked
             if attempt < self.tries:
                 self.sleep(pause)
-        raise GatewayBusy(f"{problem} ({self.tries} tries)")
+        if not reached:
+            raise GatewayUnreachable(f"{problem} ({self.tries} tries)")
+        raise GatewayBusy(f"{problem} ({self.tries} tries)", asked)
 
     def _message_id(self, reply: requests.Response, key: str) -> str:
         try:

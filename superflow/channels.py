@@ -44,6 +44,34 @@ class PermanentFailure:
     address_refused: bool = False
 
 
+@dataclass(frozen=True)
+class MaybeSent:
+    """What a transport returns *in place of a message id* when the whole message
+    went out but no answer came back (an SMTP connection that dropped after the
+    message's data, a gateway that did not answer in time).  The message is *in
+    doubt*; the channel's rule is that it was taken: it is recorded as sent, never
+    sent again, and ``reason`` goes into the participant's history."""
+
+    reason: str
+
+
+class TemporaryFailure(ChannelError):
+    """One message was not taken just now (an SMTP 4xx, a gateway's 429 or 5xx): that
+    message is tried again later, the rest of the batch goes on.  ``retry_after`` is
+    the pause the other side asked for (``Retry-After``), if any."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+SENT = "sent:"
+CLAIMED = "claimed"
+# After this many temporary failures in a row the channel is taken to be down for the
+# rest of the batch: its other messages are not tried one by one.
+FAILURES_IN_A_ROW = 3
+
+
 @dataclass
 class EmailMessage:
     to: str
@@ -68,6 +96,10 @@ class EmailTransport:
     name: ClassVar[str] = ""
     label: ClassVar[str] = ""
     idempotent: ClassVar[bool] = False
+    #: What a message in doubt (claimed, then the worker died) becomes on the next
+    #: attempt: ``"resend"`` (nothing is lost, the person may get it twice) or
+    #: ``"skip"`` (taken as sent).  Idempotent transports never have messages in doubt.
+    in_doubt: ClassVar[str] = "resend"
 
     def __init__(self, config: Any) -> None:
         self.config = config
@@ -84,6 +116,10 @@ class SmsProvider:
     name: ClassVar[str] = ""
     label: ClassVar[str] = ""
     idempotent: ClassVar[bool] = False
+    #: What a message in doubt (claimed, then the worker died) becomes on the next
+    #: attempt: ``"resend"`` (nothing is lost, the person may get it twice) or
+    #: ``"skip"`` (taken as sent).  Idempotent transports never have messages in doubt.
+    in_doubt: ClassVar[str] = "resend"
 
     def __init__(self, config: Any) -> None:
         self.config = config
@@ -98,59 +134,125 @@ class SmsProvider:
 
 @dataclass
 class Delivery:
-    """What became of one message: its id, or why it was not sent."""
+    """What became of one message: its id, or why it was not sent.
 
-    message_id: str | None
+    ``sent_before``: an earlier attempt handed it over and stopped before the step
+    was recorded (the id is the one it got then).  ``in_doubt`` says in words why
+    the message may or may not have gone out, and what was decided.
+    """
+
+    message_id: Any
     error: str = ""
     sent_before: bool = False
+    in_doubt: str = ""
+    retry_after: float | None = None
 
 
 def deliver(transport: EmailTransport | SmsProvider, items: list[tuple[StepContext, Any]]) -> list[Delivery]:
-    """Hand ``(ctx, message)`` pairs to a transport, each at most once.
+    """Hand ``(ctx, message)`` pairs to a transport, each exactly once as far as the
+    channel can tell.
 
-    An idempotent transport gets every message with its idempotency key and keeps
-    duplicates out itself.  For the others each message is first claimed in the
-    engine's ledger; a message whose claim is already taken was handed over by an
-    earlier attempt and is not sent again, and a claim whose send failed is
-    released so that the retry sends it.
+    An idempotent transport gets every message with its idempotency key at once and
+    keeps duplicates out itself.  For the others each message is claimed in the
+    message ledger *right before* it is handed over and recorded as sent (with its
+    id) right after, one message at a time, so a worker killed mid-batch leaves at
+    most one message claimed and not recorded.  On a later attempt:
+
+    - recorded as sent: not sent again; the step counts it (the earlier attempt's
+      record of the step was never stored);
+    - claimed, not recorded (*in doubt*): the worker died while handing it over;
+      the transport's ``in_doubt`` rule decides (``"resend"``: send it again, the
+      person may get it twice; ``"skip"``: take it as sent), and the decision goes
+      into the participant's history;
+    - a temporary failure releases the claim: that message is tried again later
+      and the rest of the batch goes on; after ``FAILURES_IN_A_ROW`` in a row (or a
+      plain ``ChannelError``, such as a refused connection) the rest of the batch is
+      left for the retry without being tried.
     """
-    deliveries: list[Delivery | None] = [None] * len(items)
-    sending = []
-    for i, (ctx, _) in enumerate(items):
-        if transport.idempotent or ctx.claim(ctx.idempotency_key):
-            sending.append(i)
-        else:
-            deliveries[i] = Delivery(None, sent_before=True)
-    if sending:
-        error = ""
+    if transport.idempotent:
+        return _deliver_all(transport, items)
+    deliveries: list[Delivery] = []
+    failures, down = 0, ""
+    for ctx, message in items:
+        key = ctx.idempotency_key
+        if down:
+            deliveries.append(Delivery(None, down))
+            continue
+        ledger = ctx.messages
+        before = ledger.claim(key)
+        doubt = ""
+        if before is not None and before.startswith(SENT):
+            deliveries.append(Delivery(before[len(SENT) :] or key, sent_before=True))
+            continue
+        if before is not None:
+            rule = getattr(transport, "in_doubt", "resend")
+            what = f"in doubt: an earlier attempt stopped while handing this {_channel(transport)} over"
+            if rule == "skip":
+                ledger.sent(key, key)
+                deliveries.append(Delivery(key, in_doubt=f"{what}; taken as sent, not sent again"))
+                continue
+            doubt = f"{what}; sent again, so it may arrive twice"
         try:
-            ids: list[str | None] = list(
-                transport.send_many([(items[i][1], items[i][0].idempotency_key) for i in sending])
-            )
+            (result,) = transport.send_many([(message, key)])
+        except TemporaryFailure as exc:
+            ledger.release(key)
+            failures += 1
+            deliveries.append(Delivery(None, str(exc), retry_after=exc.retry_after))
+            if failures >= FAILURES_IN_A_ROW:
+                down = f"{exc} ({failures} failures in a row; the rest of the batch waits)"
+            continue
         except ChannelError as exc:
-            error = str(exc)
-            ids = [*exc.sent, *([None] * (len(sending) - len(exc.sent)))]
-        for i, message_id in zip(sending, ids, strict=True):
-            ctx = items[i][0]
-            if message_id is None and not transport.idempotent:
-                ctx.release(ctx.idempotency_key)
-            deliveries[i] = Delivery(message_id, error if message_id is None else "")
-    return [d for d in deliveries if d is not None]
+            ledger.release(key)
+            down = str(exc)
+            deliveries.append(Delivery(None, down))
+            continue
+        failures = 0
+        if isinstance(result, PermanentFailure):
+            ledger.release(key)
+            deliveries.append(Delivery(result, in_doubt=doubt))
+        elif isinstance(result, MaybeSent):
+            ledger.sent(key, key)
+            deliveries.append(Delivery(key, in_doubt=f"in doubt: {result.reason}; taken as sent"))
+        else:
+            ledger.sent(key, str(result))
+            deliveries.append(Delivery(result, in_doubt=doubt))
+    return deliveries
+
+
+def _deliver_all(
+    transport: EmailTransport | SmsProvider, items: list[tuple[StepContext, Any]]
+) -> list[Delivery]:
+    try:
+        ids: list[Any] = list(transport.send_many([(m, ctx.idempotency_key) for ctx, m in items]))
+    except ChannelError as exc:
+        ids = [*exc.sent, *([None] * (len(items) - len(exc.sent)))]
+        return [Delivery(i) if i is not None else Delivery(None, str(exc)) for i in ids]
+    return [Delivery(i) for i in ids]
+
+
+def _channel(transport: Any) -> str:
+    return "email" if isinstance(transport, EmailTransport) else "message"
 
 
 def result_of(
     delivery: Delivery, channel: str, to: str, outcome: str, counters: dict[str, int] | None = None
 ) -> StepResult:
     """The step result for one delivery: sent (with the "last sending"), sent by an
-    earlier attempt, or to be retried."""
+    earlier attempt that stopped before recording it (counted now: that attempt's
+    counts were never stored), or to be retried (after the pause the other side asked
+    for, if it asked)."""
     from superflow.components import StepResult
 
-    if delivery.sent_before:
-        return StepResult.advance("already sent in an earlier attempt; not sent twice")
     if delivery.message_id is None:
         return StepResult.retry(
-            300, f"{channel} not sent: {delivery.error}", counters={f"{channel}.failed": 1}
+            delivery.retry_after if delivery.retry_after is not None else 60,
+            f"{channel} not sent: {delivery.error}",
+            counters={f"{channel}.failed": 1},
         )
+    if delivery.sent_before:
+        outcome = f"{outcome} (by an earlier attempt that stopped before recording it; not sent twice)"
+    if delivery.in_doubt:
+        outcome = f"{outcome} ({delivery.in_doubt})"
     return StepResult.advance(
         outcome,
         sending={"channel": channel, "status": "sent", "to": to, "id": delivery.message_id},

@@ -145,6 +145,8 @@ class StepContext:
     claim: Callable[[str], bool]
     release: Callable[[str], None]
     evaluate: Callable[[dict[str, Any] | None], bool]
+    #: The message ledger :func:`superflow.channels.deliver` keeps per message.
+    messages: Any = None
 
     @property
     def crm(self) -> Any:

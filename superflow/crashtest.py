@@ -65,22 +65,44 @@ class CrashReport:
     stuck: int
     exits: dict[str, int]
     seconds: float
+    in_doubt: int = 0
+    email_counter: int = 0
+    sms_counter: int = 0
+
+    @property
+    def lost_emails(self) -> int:
+        return self.participants - (self.emails - self.duplicate_emails)
 
     @property
     def exactly_once(self) -> bool:
+        """Everyone got each effect, nothing lost, a duplicate only where the history
+        declares a message in doubt, and the report counters match what went out."""
         return (
-            self.emails == self.sms == self.completed == self.participants
-            and self.duplicate_emails == self.duplicate_sms == 0
+            self.lost_emails == 0
+            and self.sms - self.duplicate_sms == self.participants
+            and self.completed == self.participants
+            and self.duplicate_emails + self.duplicate_sms <= self.in_doubt
             and self.crm_writes == Counter({1: self.participants})
             and self.stuck == 0
+            and self.email_counter == self.emails
+            and self.sms_counter == self.sms
         )
 
 
 def run_crash_round(
-    config: Config, persons: int = 200, kill_after: int = 1, timeout: float = 120.0
+    config: Config,
+    persons: int = 200,
+    kill_after: int = 1,
+    timeout: float = 120.0,
+    inbox: Any = None,
+    smtp_port: int = 0,
 ) -> CrashReport:
     """Enrol ``persons``, SIGKILL the worker once ``kill_after`` emails went out, let
-    a new worker finish, and count what every participant got."""
+    a new worker finish, and count what every participant got.
+
+    With ``inbox`` and ``smtp_port`` (a running :class:`superflow.testing.Inbox`
+    SMTP server) the emails go out over SMTP, one message at a time, so the kill
+    lands in the middle of a batch; otherwise into the outbox."""
     from superflow.plugins.local_crm.seed import seed_persons
     from superflow.plugins.outbox import Outbox
 
@@ -111,11 +133,26 @@ def run_crash_round(
         SUPERFLOW_BATCH_SIZE="25",
         SUPERFLOW_SECRET_KEY=config.secret_key or "crash",
     )
+    if inbox is not None:
+        env.update(
+            SUPERFLOW_EMAIL_TRANSPORT="smtp",
+            SUPERFLOW_SMTP_HOST="127.0.0.1",
+            SUPERFLOW_SMTP_PORT=str(smtp_port),
+        )
+        emails_before = len(inbox.messages)
+
+    def emails_out() -> list[str]:
+        if inbox is not None:
+            return list(inbox.to())[emails_before:]
+        return [m["recipient"] for m in outbox.messages("email", limit=10 * persons)][
+            : outbox.count("email") - emails_before
+        ]
+
     worker_cmd = [*SUPERFLOW, "worker"]
     victim = spawn(worker_cmd, env=env)
     try:
         rt.emit([Event("api.event", pid, {"name": "crash"}) for pid in person_ids])
-        killed_after = _kill_mid_run(victim, outbox, emails_before, kill_after, timeout)
+        killed_after = _kill_mid_run(victim, lambda: len(emails_out()), kill_after, timeout)
         survivor = spawn(worker_cmd, env=env)
         try:
             _wait_until_done(rt, flow.id, persons, timeout)
@@ -124,15 +161,15 @@ def run_crash_round(
     finally:
         stop(victim)
 
-    emails = [m["recipient"] for m in outbox.messages("email", limit=10 * persons)][
-        : outbox.count("email") - emails_before
-    ]
+    emails = emails_out()
     texts = [m["recipient"] for m in outbox.messages("sms", limit=10 * persons)][
         : outbox.count("sms") - sms_before
     ]
     people = crm.get_persons(person_ids)
     writes = Counter(int(people[pid]["fields"].get(COUNTER_FIELD) or 0) for pid in person_ids)
     stats = rt.store.stats(flow.id)
+    histories = rt.store.participants(rt.store.flow_participant_ids(flow.id))
+    in_doubt = sum(1 for p in histories.values() for entry in p.entries if "in doubt" in str(entry[3]))
     report = CrashReport(
         participants=persons,
         killed_after_emails=killed_after,
@@ -145,15 +182,18 @@ def run_crash_round(
         stuck=stats.get("active", 0),
         exits={k[5:]: v for k, v in stats.items() if k.startswith("exit:")},
         seconds=time.monotonic() - started_at,
+        in_doubt=in_doubt,
+        email_counter=stats.get("email.sent", 0),
+        sms_counter=stats.get("sms.sent", 0),
     )
     rt.close()
     return report
 
 
-def _kill_mid_run(victim: Any, outbox: Any, before: int, kill_after: int, timeout: float) -> int:
+def _kill_mid_run(victim: Any, emails: Any, kill_after: int, timeout: float) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        sent = outbox.count("email") - before
+        sent = emails()
         if sent >= kill_after:
             os.kill(victim.pid, signal.SIGKILL)
             victim.wait()

@@ -10,6 +10,7 @@ participants in the in-flight set, from which the tick hands them to a new job.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -64,6 +65,37 @@ return got
 """
 
 
+# Keep the leases this job still holds: PEXPIRE each key whose value is our token.
+RENEW_SCRIPT = """
+local renewed = 0
+for i, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then
+    redis.call('PEXPIRE', key, ARGV[2])
+    renewed = renewed + 1
+  end
+end
+return renewed
+"""
+
+
+def _holds_leases(method: Any) -> Any:
+    """An entry point of engine work: when its outermost call ends — committed or
+    failed — the heartbeat stops renewing the leases it took (a failed job's leases
+    then run out, and the tick hands its participants to another job)."""
+
+    @functools.wraps(method)
+    def run(self: Engine, *args: Any, **kwargs: Any) -> Any:
+        self._depth += 1
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self._depth -= 1
+            if not self._depth:
+                self._held.clear()
+
+    return run
+
+
 @dataclass
 class _Work:
     """One participant in one round of :meth:`Engine.advance`."""
@@ -86,6 +118,11 @@ class Engine:
         self._flow_exits: dict[tuple[str, int], set[str]] = {}
         self._token = uuid.uuid4().hex[:12]
         self._lease_script = runtime.redis.register_script(LEASE_SCRIPT)
+        self._messages = store.MessageLedger(runtime.redis)
+        self._renew_script = runtime.redis.register_script(RENEW_SCRIPT)
+        # Lease keys this process holds now; the worker's heartbeat renews them.
+        self._held: set[str] = set()
+        self._depth = 0
 
     # -- flows -------------------------------------------------------------
     def flow(self, flow_id: str, version: int) -> Flow | None:
@@ -121,6 +158,7 @@ class Engine:
         return states
 
     # -- events ------------------------------------------------------------
+    @_holds_leases
     def handle_events(self, events: list[Event]) -> None:
         """Success criteria and waits of the person's participations first, then
         the triggers of running flows that listen to the event's type."""
@@ -200,6 +238,7 @@ class Engine:
             }
             self.rt.redis.zadd(DEFERRED_EVENTS, entries)
 
+    @_holds_leases
     def retry_deferred(self, entries: list[dict[str, Any]]) -> None:
         """Events that found a participation busy: apply them to it now (the
         triggers already had them)."""
@@ -267,6 +306,7 @@ class Engine:
         return step_type.event_matches(event, self._settings(step_type, step), p)
 
     # -- enrolment ---------------------------------------------------------
+    @_holds_leases
     def enrol(
         self,
         flow_id: str,
@@ -362,6 +402,7 @@ class Engine:
                 pipe.multi()
                 changes.commit(pipe, self._enqueue)
                 pipe.execute()
+                self._held -= changes.delete
             except _watch_error():
                 continue
             finally:
@@ -418,6 +459,7 @@ class Engine:
         return bool(filt.matches(person, self._settings(filt, ref), participant))
 
     # -- stepping ----------------------------------------------------------
+    @_holds_leases
     def advance(self, pids: list[str]) -> None:
         """Move participants through as many steps as they can go now: until each
         waits, finishes or is parked.  Safe to run again for the same ids."""
@@ -575,6 +617,7 @@ class Engine:
             claim=self.store.claim,
             release=self.store.release,
             evaluate=lambda ref, _p=w.p, _person=person: self.condition(ref, _person, _p),
+            messages=self._messages,
         )
 
     def _run(self, step_type: Any, ctxs: list[StepContext], timed_out: bool) -> list[StepResult]:
@@ -729,6 +772,7 @@ class Engine:
         pipe.multi()
         changes.commit(pipe, self._enqueue)
         pipe.execute()
+        self._held -= changes.delete
         self._after(changes.after)
 
     def _enqueue(self, pids: list[str], pipe: Pipeline) -> None:
@@ -757,8 +801,21 @@ class Engine:
         if not pids:
             return []
         ttl = int(self.rt.config.stuck_after_seconds * 1000)
-        got = self._lease_script(keys=[store.lease_key(pid) for pid in pids], args=[self._token, ttl])
+        keys = [store.lease_key(pid) for pid in pids]
+        got = self._lease_script(keys=keys, args=[self._token, ttl])
+        self._held.update(key for key, ok in zip(keys, got, strict=True) if ok)
         return [pid for pid, ok in zip(pids, got, strict=True) if ok]
+
+    def renew_leases(self) -> int:
+        """Extend the leases this process holds (the worker's heartbeat calls it), so
+        a round that takes longer than ``SUPERFLOW_STUCK_AFTER_SECONDS`` is never
+        taken for a dead one and run a second time at once.  Returns how many were
+        still ours."""
+        keys = list(self._held)
+        if not keys:
+            return 0
+        ttl = int(self.rt.config.stuck_after_seconds * 1000)
+        return int(self._renew_script(keys=keys, args=[self._token, ttl]))
 
     # -- time --------------------------------------------------------------
     def tick(self, limit: int = 5000) -> dict[str, int]:
@@ -773,6 +830,12 @@ class Engine:
             due = self.rt.redis.zrangebyscore(store.WAKEUPS, "-inf", now, start=0, num=limit)
             stale_before = time.time() - self.rt.config.stuck_after_seconds
             stuck = self.rt.redis.zrangebyscore(store.INFLIGHT, "-inf", stale_before, start=0, num=limit)
+            if stuck:
+                # A participant whose lease is still held is being moved by a live job
+                # (its heartbeat keeps the lease): handing it to a second job would only
+                # see it dropped there and its clock started again.
+                held = self.rt.redis.mget([store.lease_key(pid) for pid in stuck])
+                stuck = [pid for pid, lease in zip(stuck, held, strict=True) if lease is None]
             events = self.rt.redis.zrangebyscore(DEFERRED_EVENTS, "-inf", time.time(), start=0, num=limit)
             if due or stuck:
                 changes = Changes()
@@ -894,6 +957,7 @@ class Engine:
         return enrolled
 
     # -- one participant, from outside (API, admin) ----------------------------
+    @_holds_leases
     def remove_participant(self, pid: str, reason: str) -> Participant | None:
         """End an active participation as ``cancelled`` (history kept).  ``None``
         when a job holds the participant just now (try again)."""
@@ -910,6 +974,7 @@ class Engine:
         self._commit(changes)
         return p
 
+    @_holds_leases
     def move_participant(self, pid: str, step_id: str, note: str) -> Participant | None:
         """Put an active participant at ``step_id`` of its flow version and run it
         from there.  ``None`` when a job holds the participant just now."""
@@ -962,6 +1027,7 @@ class Engine:
             )
         return len(parked)
 
+    @_holds_leases
     def end(self, flow_id: str) -> int:
         """Cancel every active participant (history is kept); return how many."""
         self._set_status(flow_id, "ended", allowed=("running", "paused"))

@@ -313,6 +313,38 @@ class Store:
         self.conn.delete(ledger_key(key))
 
 
+CLAIM_SCRIPT = """
+if redis.call('SET', KEYS[1], 'claimed', 'NX', 'EX', ARGV[1]) then return false end
+return redis.call('GET', KEYS[1])
+"""
+
+
+class MessageLedger:
+    """Where each outgoing message stands, by idempotency key: claimed right before
+    it is handed over, ``sent:<message id>`` right after (see
+    :func:`superflow.channels.deliver`)."""
+
+    def __init__(self, conn: redis.Redis, ttl: int = 30 * 86400) -> None:
+        self.conn = conn
+        self.ttl = ttl
+        self._claim = conn.register_script(CLAIM_SCRIPT)
+
+    def claim(self, key: str) -> str | None:
+        """``None`` when this call claimed ``key``; else what the ledger holds for it
+        (``"claimed"``, ``"sent:<id>"``, or ``"1"`` from before message ids were kept)."""
+        found = self._claim(keys=[ledger_key(key)], args=[self.ttl])
+        if found is None:
+            return None
+        found = found.decode() if isinstance(found, bytes) else str(found)
+        return "sent:" if found == "1" else found
+
+    def sent(self, key: str, message_id: str) -> None:
+        self.conn.set(ledger_key(key), f"sent:{message_id}", ex=self.ttl)
+
+    def release(self, key: str) -> None:
+        self.conn.delete(ledger_key(key))
+
+
 class Changes:
     """Everything one round of engine work will write, committed in one MULTI/EXEC.
 

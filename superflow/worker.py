@@ -19,7 +19,8 @@ log = logging.getLogger(__name__)
 
 
 class Ticker(threading.Thread):
-    """Calls :meth:`Engine.tick` every ``interval`` seconds until stopped."""
+    """Calls :meth:`Engine.tick` every ``interval`` seconds until stopped, and first
+    renews the leases the worker's current job holds (its heartbeat)."""
 
     def __init__(self, runtime: Runtime, interval: float) -> None:
         super().__init__(name="superflow-tick", daemon=True)
@@ -30,6 +31,7 @@ class Ticker(threading.Thread):
     def run(self) -> None:
         while not self.stopping.wait(self.interval):
             try:
+                self.runtime.engine.renew_leases()
                 self.runtime.engine.tick()
             except Exception:
                 log.exception("tick failed; trying again in %ss", self.interval)
@@ -50,7 +52,9 @@ def make_worker(runtime: Runtime, name: str | None = None) -> SimpleWorker:
 def run_worker(runtime: Runtime, burst: bool = False, name: str | None = None) -> None:
     """Work until stopped (SIGTERM/SIGINT), ticking in the background."""
     set_current(runtime)
-    ticker = Ticker(runtime, runtime.config.tick_seconds)
+    # The heartbeat renews leases at least three times within their lifetime.
+    interval = min(runtime.config.tick_seconds, runtime.config.stuck_after_seconds / 3)
+    ticker = Ticker(runtime, interval)
     ticker.start()
     try:
         make_worker(runtime, name).work(burst=burst, logging_level="WARNING")
