@@ -76,7 +76,8 @@ class CrashReport:
     @property
     def exactly_once(self) -> bool:
         """Everyone got each effect, nothing lost, a duplicate only where the history
-        declares a message in doubt, and the report counters match what went out."""
+        declares a message in doubt, and the report counters count each participant's
+        message once."""
         return (
             self.lost_emails == 0
             and self.sms - self.duplicate_sms == self.participants
@@ -84,8 +85,8 @@ class CrashReport:
             and self.duplicate_emails + self.duplicate_sms <= self.in_doubt
             and self.crm_writes == Counter({1: self.participants})
             and self.stuck == 0
-            and self.email_counter == self.emails
-            and self.sms_counter == self.sms
+            and self.email_counter == self.emails - self.duplicate_emails
+            and self.sms_counter == self.sms - self.duplicate_sms
         )
 
 
