@@ -556,7 +556,6 @@ class SmtpTransport(EmailTransport):
         self._smtp: _TrackedSMTP | None = None
 
     def send_many(self, messages: list[tuple[EmailMessage, str]]) -> list[Any]:
-        c = self.config
         results: list[Any] = []
         for message, key in messages:
             try:
@@ -564,28 +563,26 @@ class SmtpTransport(EmailTransport):
             except smtplib.SMTPResponseException as exc:
                 self.close()
                 if 400 <= exc.smtp_code < 500:
-                    raise TemporaryFailure(f"SMTP {c.smtp_host}:{c.smtp_port}: {_describe(exc)}") from exc
-                raise ChannelError(
-                    f"SMTP {c.smtp_host}:{c.smtp_port}: {_describe(exc)}", sent=results
-                ) from exc
+                    raise TemporaryFailure(self._failed(exc)) from exc
+                raise ChannelError(self._failed(exc), sent=results) from exc
             except smtplib.SMTPRecipientsRefused as exc:
                 self.close()
-                raise TemporaryFailure(f"SMTP {c.smtp_host}:{c.smtp_port}: {_describe(exc)}") from exc
+                raise TemporaryFailure(self._failed(exc)) from exc
             except (OSError, smtplib.SMTPException) as exc:
                 data_sent = self._smtp is not None and self._smtp.data_sent
                 self.close()
-                if data_sent:
-                    results.append(
-                        MaybeSent(
-                            f"the connection to the SMTP server was lost after the whole email went out"
-                            f" ({_describe(exc)})"
-                        )
+                if not data_sent:
+                    raise ChannelError(self._failed(exc), sent=results) from exc
+                results.append(
+                    MaybeSent(
+                        "the connection to the SMTP server was lost after the whole email went out"
+                        f" ({_describe(exc)})"
                     )
-                    continue
-                raise ChannelError(
-                    f"SMTP {c.smtp_host}:{c.smtp_port}: {_describe(exc)}", sent=results
-                ) from exc
+                )
         return results
+
+    def _failed(self, exc: BaseException) -> str:
+        return f"SMTP {self.config.smtp_host}:{self.config.smtp_port}: {_describe(exc)}"
 
     def _send_kept(self, message: EmailMessage, key: str) -> Any:
         """Send on the connection kept from the last message (checked with NOOP when
@@ -598,11 +595,10 @@ class SmtpTransport(EmailTransport):
                 self.close()
                 smtp = None
         if smtp is None:
-            c = self.config
             try:
                 smtp = self._smtp = self._connect()
             except (OSError, smtplib.SMTPException) as exc:
-                raise ChannelError(f"SMTP {c.smtp_host}:{c.smtp_port}: {_describe(exc)}") from exc
+                raise ChannelError(self._failed(exc)) from exc
         smtp.data_sent = False
         result = self._send_one(smtp, message, key)
         smtp.used = time.monotonic()

@@ -65,8 +65,6 @@ class TemporaryFailure(ChannelError):
         self.retry_after = retry_after
 
 
-SENT = "sent:"
-CLAIMED = "claimed"
 # After this many temporary failures in a row the channel is taken to be down for the
 # rest of the batch: its other messages are not tried one by one.
 FAILURES_IN_A_ROW = 3
@@ -179,15 +177,14 @@ def deliver(transport: EmailTransport | SmsProvider, items: list[tuple[StepConte
             deliveries.append(Delivery(None, down))
             continue
         ledger = ctx.messages
-        before = ledger.claim(key)
+        state, sent_id = ledger.claim(key)
         doubt = ""
-        if before is not None and before.startswith(SENT):
-            deliveries.append(Delivery(before[len(SENT) :] or key, sent_before=True))
+        if state == "sent":
+            deliveries.append(Delivery(sent_id or key, sent_before=True))
             continue
-        if before is not None:
-            rule = getattr(transport, "in_doubt", "resend")
+        if state == "in_doubt":
             what = f"in doubt: an earlier attempt stopped while handing this {_channel(transport)} over"
-            if rule == "skip":
+            if transport.in_doubt == "skip":
                 ledger.sent(key, key)
                 deliveries.append(Delivery(key, in_doubt=f"{what}; taken as sent, not sent again"))
                 continue

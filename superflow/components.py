@@ -18,7 +18,7 @@ from superflow.events import Event
 
 if TYPE_CHECKING:
     from superflow.flow import Flow
-    from superflow.store import Participant
+    from superflow.store import MessageLedger, Participant
 
 
 class Component:
@@ -146,7 +146,7 @@ class StepContext:
     release: Callable[[str], None]
     evaluate: Callable[[dict[str, Any] | None], bool]
     #: The message ledger :func:`superflow.channels.deliver` keeps per message.
-    messages: Any = None
+    messages: MessageLedger | None = None
 
     @property
     def crm(self) -> Any:

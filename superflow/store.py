@@ -329,14 +329,18 @@ class MessageLedger:
         self.ttl = ttl
         self._claim = conn.register_script(CLAIM_SCRIPT)
 
-    def claim(self, key: str) -> str | None:
-        """``None`` when this call claimed ``key``; else what the ledger holds for it
-        (``"claimed"``, ``"sent:<id>"``, or ``"1"`` from before message ids were kept)."""
+    def claim(self, key: str) -> tuple[str, str]:
+        """Claim ``key`` unless the ledger already has it; returns ``(state, message id)``:
+        ``("new", "")`` when this call claimed it, ``("in_doubt", "")`` when an earlier
+        claim was never recorded, ``("sent", id)`` when it was recorded as sent (the id
+        is empty for entries from before message ids were kept)."""
         found = self._claim(keys=[ledger_key(key)], args=[self.ttl])
         if found is None:
-            return None
+            return "new", ""
         found = found.decode() if isinstance(found, bytes) else str(found)
-        return "sent:" if found == "1" else found
+        if found == "claimed":
+            return "in_doubt", ""
+        return "sent", found.removeprefix("sent:") if found != "1" else ""
 
     def sent(self, key: str, message_id: str) -> None:
         self.conn.set(ledger_key(key), f"sent:{message_id}", ex=self.ttl)

@@ -152,18 +152,25 @@ def test_a_temporary_refusal_is_retried_later_and_each_email_is_sent_once(sf_plu
     assert rt.store.stats(flow.id)["completed"] == 3
 
 
-def test_an_email_recorded_as_sent_by_a_killed_attempt_is_not_sent_again_but_counted(
-    sf_plugin, run_jobs, smtp_server
-):
+def claimed_by_a_killed_attempt(sf_plugin, smtp_server):
+    """Bo about to enter a one-email flow whose email a killed worker had already
+    claimed in the message ledger: ``(inbox, runtime, Bo's id, flow, ledger key)``."""
     inbox, port = smtp_server
     rt = smtp_runtime(sf_plugin, port)
     bo = rt.crm.create_person(first_name="Bo", email="bo@example.com")
     flow = started(rt, flow_doc([email_step("hello")]))
-    # A worker sent this email, recorded it in the ledger and died before storing the step.
-    ledger = MessageLedger(rt.redis)
-    assert ledger.claim(f"{flow.id}.1:hello") is None
-    ledger.sent(f"{flow.id}.1:hello", "<earlier@superflow.test>")
-    signed_up(rt, bo["id"])
+    key = f"{flow.id}.1:hello"
+    assert MessageLedger(rt.redis).claim(key) == ("new", "")
+    return inbox, rt, bo["id"], flow, key
+
+
+def test_an_email_recorded_as_sent_by_a_killed_attempt_is_not_sent_again_but_counted(
+    sf_plugin, run_jobs, smtp_server
+):
+    inbox, rt, bo, flow, key = claimed_by_a_killed_attempt(sf_plugin, smtp_server)
+    # ... and recorded it as sent, then died before storing the step.
+    MessageLedger(rt.redis).sent(key, "<earlier@superflow.test>")
+    signed_up(rt, bo)
     run_jobs(rt)
     assert inbox.messages == []
     p = rt.store.participant(f"{flow.id}.1")
@@ -175,13 +182,9 @@ def test_an_email_recorded_as_sent_by_a_killed_attempt_is_not_sent_again_but_cou
 def test_an_email_claimed_by_a_killed_attempt_is_in_doubt_sent_again_and_named(
     sf_plugin, run_jobs, smtp_server
 ):
-    inbox, port = smtp_server
-    rt = smtp_runtime(sf_plugin, port)
-    bo = rt.crm.create_person(first_name="Bo", email="bo@example.com")
-    flow = started(rt, flow_doc([email_step("hello")]))
-    # A worker claimed this email and died before it could record what happened.
-    assert MessageLedger(rt.redis).claim(f"{flow.id}.1:hello") is None
-    signed_up(rt, bo["id"])
+    # The worker died before it could record what happened.
+    inbox, rt, bo, flow, _ = claimed_by_a_killed_attempt(sf_plugin, smtp_server)
+    signed_up(rt, bo)
     run_jobs(rt)
     assert inbox.to() == ["bo@example.com"]
     notes = [h["note"] for h in rt.store.history(f"{flow.id}.1")]
