@@ -604,6 +604,14 @@ class SmtpTransport(EmailTransport):
         smtp.used = time.monotonic()
         return result
 
+    def probe(self) -> bool:
+        """The server takes connections again (and the login, if any)."""
+        try:
+            self._connect().quit()
+        except (OSError, smtplib.SMTPException):
+            return False
+        return True
+
     def close(self) -> None:
         if self._smtp is not None:
             try:

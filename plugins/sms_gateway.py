@@ -266,6 +266,15 @@ class HttpGateway(SmsProvider):
             found = None
         return str(found) if found not in (None, "") else key
 
+    def probe(self) -> bool:
+        """The gateway answers again: any reply to a GET of its URL but a 5xx or a
+        429 (a gateway's 404 or 405 for a GET still says it is up)."""
+        try:
+            reply = self.session.get(self.url, headers=self.headers, timeout=(3, 5))
+        except requests.RequestException:
+            return False
+        return reply.status_code < 500 and reply.status_code != 429
+
     def close(self) -> None:
         self.session.close()
 

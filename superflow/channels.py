@@ -109,6 +109,12 @@ class EmailTransport:
     def close(self) -> None:
         """Release connections."""
 
+    def probe(self) -> bool:
+        """Is the channel taking messages again, after an outage?  The tick asks
+        every few seconds while it is down.  ``True`` by default: the waiting
+        participants then simply try again."""
+        return True
+
 
 class SmsProvider:
     name: ClassVar[str] = ""
@@ -129,6 +135,12 @@ class SmsProvider:
     def close(self) -> None:
         """Release connections."""
 
+    def probe(self) -> bool:
+        """Is the channel taking messages again, after an outage?  The tick asks
+        every few seconds while it is down.  ``True`` by default: the waiting
+        participants then simply try again."""
+        return True
+
 
 @dataclass
 class Delivery:
@@ -137,6 +149,7 @@ class Delivery:
     ``sent_before``: an earlier attempt handed it over and stopped before the step
     was recorded (the id is the one it got then).  ``in_doubt`` says in words why
     the message may or may not have gone out, and what was decided.
+    ``channel_down``: not sent because the channel as a whole is down.
     """
 
     message_id: Any
@@ -144,6 +157,7 @@ class Delivery:
     sent_before: bool = False
     in_doubt: str = ""
     retry_after: float | None = None
+    channel_down: bool = False
 
 
 def deliver(transport: EmailTransport | SmsProvider, items: list[tuple[StepContext, Any]]) -> list[Delivery]:
@@ -164,8 +178,9 @@ def deliver(transport: EmailTransport | SmsProvider, items: list[tuple[StepConte
       into the participant's history;
     - a temporary failure releases the claim: that message is tried again later
       and the rest of the batch goes on; after ``FAILURES_IN_A_ROW`` in a row (or a
-      plain ``ChannelError``, such as a refused connection) the rest of the batch is
-      left for the retry without being tried.
+      plain ``ChannelError``, such as a refused connection) the channel is down: the
+      rest of the batch is not tried, and those messages wait for the channel to be
+      back (``channel_down``).
     """
     if transport.idempotent:
         return _deliver_all(transport, items)
@@ -174,7 +189,7 @@ def deliver(transport: EmailTransport | SmsProvider, items: list[tuple[StepConte
     for ctx, message in items:
         key = ctx.idempotency_key
         if down:
-            deliveries.append(Delivery(None, down))
+            deliveries.append(Delivery(None, down, channel_down=True))
             continue
         ledger = ctx.messages
         state, sent_id = ledger.claim(key)
@@ -196,12 +211,14 @@ def deliver(transport: EmailTransport | SmsProvider, items: list[tuple[StepConte
             failures += 1
             deliveries.append(Delivery(None, str(exc), retry_after=exc.retry_after))
             if failures >= FAILURES_IN_A_ROW:
-                down = f"{exc} ({failures} failures in a row; the rest of the batch waits)"
+                down = f"{exc} ({failures} failures in a row)"
+                for failed in deliveries[-failures:]:
+                    failed.channel_down = True
             continue
         except ChannelError as exc:
             ledger.release(key)
             down = str(exc)
-            deliveries.append(Delivery(None, down))
+            deliveries.append(Delivery(None, down, channel_down=True))
             continue
         failures = 0
         if isinstance(result, PermanentFailure):
@@ -223,7 +240,8 @@ def _deliver_all(
         ids: list[Any] = list(transport.send_many([(m, ctx.idempotency_key) for ctx, m in items]))
     except ChannelError as exc:
         ids = [*exc.sent, *([None] * (len(items) - len(exc.sent)))]
-        return [Delivery(i) if i is not None else Delivery(None, str(exc)) for i in ids]
+        down = not isinstance(exc, TemporaryFailure)
+        return [Delivery(i) if i is not None else Delivery(None, str(exc), channel_down=down) for i in ids]
     return [Delivery(i) for i in ids]
 
 
@@ -240,6 +258,12 @@ def result_of(
     for, if it asked)."""
     from superflow.components import StepResult
 
+    if delivery.channel_down:
+        return StepResult.retry(
+            0,
+            f"waiting for {channel} to work again: {delivery.error}",
+            channel=channel,
+        )
     if delivery.message_id is None:
         return StepResult.retry(
             delivery.retry_after if delivery.retry_after is not None else 60,

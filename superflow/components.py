@@ -69,7 +69,9 @@ class StepResult:
       "everyone else" branch);
     - ``goto(step_id)``: continue at another step of the flow;
     - ``retry(delay, reason)``: run this step again after ``delay`` seconds (a
-      temporary failure such as a CRM that answered 503);
+      temporary failure such as a CRM that answered 503); with ``channel="email"``
+      (or ``"sms"``) the channel is down as a whole: the participant waits until a
+      probe finds it back (:mod:`superflow.outages`), without using up an attempt;
     - ``exit(reason)``: the participant leaves the flow with that reason.
 
     ``outcome`` is a short line for the participant's history; ``sending`` describes a
@@ -87,6 +89,7 @@ class StepResult:
     reason: str = ""
     sending: dict[str, Any] | None = None
     counters: dict[str, int] = field(default_factory=dict)
+    channel: str = ""
 
     @classmethod
     def advance(cls, outcome: str = "", **extra: Any) -> StepResult:

@@ -43,6 +43,7 @@ class Config:
     scan_seconds: float = 60.0
     job_timeout: int = 600
     stuck_after_seconds: int = 900
+    heartbeat_seconds: float = 5.0
     keep_finished_days: float = 0.0
     controllable_clock: bool = False
     plugins: tuple[str, ...] | None = None

@@ -23,6 +23,7 @@ from superflow.processes import SUPERFLOW, spawn, stop
 from superflow.runtime import Runtime
 
 COUNTER_FIELD = "touches"
+HEARTBEAT = 1.0
 
 
 def crash_flow_doc() -> dict[str, Any]:
@@ -68,6 +69,7 @@ class CrashReport:
     in_doubt: int = 0
     email_counter: int = 0
     sms_counter: int = 0
+    after_kill_seconds: float = 0.0
 
     @property
     def lost_emails(self) -> int:
@@ -107,7 +109,10 @@ def run_crash_round(
     from superflow.plugins.local_crm.seed import seed_persons
     from superflow.plugins.outbox import Outbox
 
-    config = replace(config, stuck_after_seconds=2, tick_seconds=0.2, batch_size=25)
+    # Handing over must come from the heartbeat: a lease outlives the whole round.
+    config = replace(
+        config, stuck_after_seconds=600, heartbeat_seconds=HEARTBEAT, tick_seconds=0.2, batch_size=25
+    )
     rt = Runtime(config)
     rt.redis.flushall()
     started_at = time.monotonic()
@@ -129,7 +134,8 @@ def run_crash_round(
         os.environ,
         REDIS_URL=config.redis_url,
         SUPERFLOW_DATA_DIR=str(Path(config.data_dir).absolute()),
-        SUPERFLOW_STUCK_AFTER_SECONDS="2",
+        SUPERFLOW_STUCK_AFTER_SECONDS="600",
+        SUPERFLOW_HEARTBEAT_SECONDS=str(HEARTBEAT),
         SUPERFLOW_TICK_SECONDS="0.2",
         SUPERFLOW_BATCH_SIZE="25",
         SUPERFLOW_SECRET_KEY=config.secret_key or "crash",
@@ -154,9 +160,11 @@ def run_crash_round(
     try:
         rt.emit([Event("api.event", pid, {"name": "crash"}) for pid in person_ids])
         killed_after = _kill_mid_run(victim, lambda: len(emails_out()), kill_after, timeout)
+        killed_at = time.monotonic()
         survivor = spawn(worker_cmd, env=env)
         try:
             _wait_until_done(rt, flow.id, persons, timeout)
+            after_kill = time.monotonic() - killed_at
         finally:
             stop(survivor)
     finally:
@@ -186,6 +194,7 @@ def run_crash_round(
         in_doubt=in_doubt,
         email_counter=stats.get("email.sent", 0),
         sms_counter=stats.get("sms.sent", 0),
+        after_kill_seconds=after_kill,
     )
     rt.close()
     return report

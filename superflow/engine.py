@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import threading
 import time
 import uuid
 from collections import defaultdict
@@ -20,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from superflow import jobs, roster, store
+from superflow import heartbeat, jobs, outages, roster, store
 from superflow.components import StepContext, StepResult
 from superflow.events import Event
 from superflow.flow import Flow, parse_flow, settings_of
@@ -48,17 +49,27 @@ return 1
 """
 
 # Take a lease on many participants in one round trip: SET NX PX for each key,
-# or keep it when this job already holds it.  Returns 1/0 per key.
+# keep it when this job already holds it, or take it over when its holder is a
+# worker that stopped beating (ARGV[3]: the alive-key prefix, ARGV[4]: the prefix of
+# workers' tokens).  Returns 1/0 per key.
 LEASE_SCRIPT = """
 local got = {}
+local prefix_len = string.len(ARGV[4])
 for i, key in ipairs(KEYS) do
   if redis.call('SET', key, ARGV[1], 'NX', 'PX', ARGV[2]) then
     got[i] = 1
-  elseif redis.call('GET', key) == ARGV[1] then
-    redis.call('PEXPIRE', key, ARGV[2])
-    got[i] = 1
   else
-    got[i] = 0
+    local holder = redis.call('GET', key)
+    if holder == ARGV[1] then
+      redis.call('PEXPIRE', key, ARGV[2])
+      got[i] = 1
+    elseif holder and string.sub(holder, 1, prefix_len) == ARGV[4]
+        and redis.call('EXISTS', ARGV[3] .. holder) == 0 then
+      redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
+      got[i] = 1
+    else
+      got[i] = 0
+    end
   end
 end
 return got
@@ -77,11 +88,30 @@ end
 return renewed
 """
 
+# Give back the leases this job still holds (it failed): DEL each key whose value
+# is our token, so that RQ's retry, on any worker, can take them at once.
+RELEASE_SCRIPT = """
+for i, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then redis.call('DEL', key) end
+end
+return 1
+"""
+
+
+class LeaseLost(Exception):
+    """Another worker took over participants this job was moving (it was taken for
+    dead: frozen, or cut off from Redis, longer than the heartbeat): the round's
+    writes are dropped, and RQ's retry of the job finds each participant as the
+    other worker left it."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(f"{count} participants were taken over by another worker; this round wrote nothing")
+
 
 def _holds_leases(method: Any) -> Any:
     """An entry point of engine work: when its outermost call ends — committed or
-    failed — the heartbeat stops renewing the leases it took (a failed job's leases
-    then run out, and the tick hands its participants to another job)."""
+    failed — the heartbeat stops renewing the leases it took, and those a failure
+    left are given back (RQ's retry then takes them at once, on any worker)."""
 
     @functools.wraps(method)
     def run(self: Engine, *args: Any, **kwargs: Any) -> Any:
@@ -90,8 +120,8 @@ def _holds_leases(method: Any) -> Any:
             return method(self, *args, **kwargs)
         finally:
             self._depth -= 1
-            if not self._depth:
-                self._held.clear()
+            if not self._depth and self._held:
+                self._release_leases()
 
     return run
 
@@ -120,9 +150,17 @@ class Engine:
         self._lease_script = runtime.redis.register_script(LEASE_SCRIPT)
         self._messages = store.MessageLedger(runtime.redis)
         self._renew_script = runtime.redis.register_script(RENEW_SCRIPT)
-        # Lease keys this process holds now; the worker's heartbeat renews them.
+        self._release_script = runtime.redis.register_script(RELEASE_SCRIPT)
+        # Lease keys this process holds now; the worker's heartbeat renews them.  The
+        # lock keeps a renewal out of a commit's check that the leases are still ours.
         self._held: set[str] = set()
+        self._leases_lock = threading.Lock()
         self._depth = 0
+
+    def work_as(self, token: str) -> None:
+        """Hold leases under a beating worker's token (:mod:`superflow.heartbeat`):
+        when that worker stops beating, other workers may take its leases over."""
+        self._token = token
 
     # -- flows -------------------------------------------------------------
     def flow(self, flow_id: str, version: int) -> Flow | None:
@@ -483,6 +521,7 @@ class Engine:
         states = self.flow_states({p.flow_id for p in parts.values()})
         changes = Changes()
         changes.delete |= {store.lease_key(pid) for pid in leased}
+        channels_down = outages.down(self.rt.redis)
         work: list[_Work] = []
         for pid in leased:
             p = parts.get(pid)
@@ -492,7 +531,7 @@ class Engine:
             status, version = states.get(p.flow_id, ("ended", p.version))
             if status == "ended":
                 self._finish(changes, p, self.flow(p.flow_id, p.version), "cancelled", "flow ended", now)
-            elif p.wait and p.wait.get("u", 0) > now:
+            elif p.wait and p.wait.get("u", 0) > now and not _channel_back(p.wait, channels_down):
                 changes.in_flight(pid, False)
                 changes.wake_at(pid, p.wait["u"])
             elif status == "paused":
@@ -674,6 +713,13 @@ class Engine:
             self._move(changes, p, flow, r.goto, now)
         elif r.action == "goto":
             self._finish(changes, p, flow, "exited", f"no step {r.goto!r} to go to", now)
+        elif r.action == "retry" and r.channel:
+            # The channel is down: wait for it to be back, without using up an attempt.
+            attempts = int((w.wake or {}).get("n", 0)) if (w.wake or {}).get("k") == "retry" else 0
+            until = now + outages.RECHECK_SECONDS
+            wait = {"k": "retry", "u": until, "n": attempts, "c": r.channel}
+            changes.outages[r.channel][p.id] = r.reason
+            self._set_wait(changes, p, wait, now, r.reason)
         elif r.action == "retry":
             attempts = int((w.wake or {}).get("n", 0)) + 1 if (w.wake or {}).get("k") == "retry" else 1
             if attempts >= MAX_STEP_ATTEMPTS:
@@ -767,12 +813,29 @@ class Engine:
             changes.after.append(("move", p, flow.doc["success"]["move_to_flow"]))
 
     def _commit(self, changes: Changes) -> None:
-        """Write a round's changes and its next job in one MULTI/EXEC, then tell the hooks."""
-        pipe = self.rt.rq_redis.pipeline()
-        pipe.multi()
-        changes.commit(pipe, self._enqueue)
-        pipe.execute()
-        self._held -= changes.delete
+        """Write a round's changes and its next job in one MULTI/EXEC, then tell the hooks.
+
+        The leases the round releases are WATCHed and checked to be still ours: a
+        worker taken for dead (frozen, cut off) whose participants another worker
+        took over writes nothing, so that no round is ever committed twice."""
+        fenced = sorted(changes.delete & self._held)
+        with self._leases_lock:
+            pipe = self.rt.rq_redis.pipeline()
+            try:
+                if fenced:
+                    pipe.watch(*fenced)
+                    holders = pipe.mget(fenced)
+                    lost = [k for k, v in zip(fenced, holders, strict=True) if v != self._token.encode()]
+                    if lost:
+                        raise LeaseLost(len(lost))
+                pipe.multi()
+                changes.commit(pipe, self._enqueue)
+                pipe.execute()
+            except _watch_error():
+                raise LeaseLost(len(fenced)) from None
+            finally:
+                pipe.reset()
+            self._held -= changes.delete
         self._after(changes.after)
 
     def _enqueue(self, pids: list[str], pipe: Pipeline) -> None:
@@ -802,8 +865,10 @@ class Engine:
             return []
         ttl = int(self.rt.config.stuck_after_seconds * 1000)
         keys = [store.lease_key(pid) for pid in pids]
-        got = self._lease_script(keys=keys, args=[self._token, ttl])
-        self._held.update(key for key, ok in zip(keys, got, strict=True) if ok)
+        args = [self._token, ttl, heartbeat.ALIVE_PREFIX, heartbeat.TOKEN_PREFIX]
+        with self._leases_lock:
+            got = self._lease_script(keys=keys, args=args)
+            self._held.update(key for key, ok in zip(keys, got, strict=True) if ok)
         return [pid for pid, ok in zip(pids, got, strict=True) if ok]
 
     def renew_leases(self) -> int:
@@ -811,11 +876,20 @@ class Engine:
         a round that takes longer than ``SUPERFLOW_STUCK_AFTER_SECONDS`` is never
         taken for a dead one and run a second time at once.  Returns how many were
         still ours."""
-        keys = list(self._held)
-        if not keys:
-            return 0
-        ttl = int(self.rt.config.stuck_after_seconds * 1000)
-        return int(self._renew_script(keys=keys, args=[self._token, ttl]))
+        with self._leases_lock:
+            keys = list(self._held)
+            if not keys:
+                return 0
+            ttl = int(self.rt.config.stuck_after_seconds * 1000)
+            return int(self._renew_script(keys=keys, args=[self._token, ttl]))
+
+    def _release_leases(self) -> None:
+        with self._leases_lock:
+            keys, self._held = list(self._held), set()
+        try:
+            self._release_script(keys=keys, args=[self._token])
+        except Exception:
+            log.warning("could not give back %d leases; they run out by themselves", len(keys))
 
     # -- time --------------------------------------------------------------
     def tick(self, limit: int = 5000) -> dict[str, int]:
@@ -823,19 +897,23 @@ class Engine:
 
         Run every second by each worker; a lock lets one of them do it at a time.
         """
+        back = self._probe_channels()
         if not self.rt.redis.set(TICK_LOCK, self._token, nx=True, px=10_000):
             return {}
         try:
+            handed = self._hand_over_dead_workers()
             now = self.rt.clock.now()
             due = self.rt.redis.zrangebyscore(store.WAKEUPS, "-inf", now, start=0, num=limit)
+            due = list(dict.fromkeys(due + back))
             stale_before = time.time() - self.rt.config.stuck_after_seconds
             stuck = self.rt.redis.zrangebyscore(store.INFLIGHT, "-inf", stale_before, start=0, num=limit)
             if stuck:
                 # A participant whose lease is still held is being moved by a live job
                 # (its heartbeat keeps the lease): handing it to a second job would only
                 # see it dropped there and its clock started again.
-                held = self.rt.redis.mget([store.lease_key(pid) for pid in stuck])
-                stuck = [pid for pid, lease in zip(stuck, held, strict=True) if lease is None]
+                holders = self.rt.redis.mget([store.lease_key(pid) for pid in stuck])
+                live = heartbeat.beating(self.rt.redis, sorted({h for h in holders if h}))
+                stuck = [pid for pid, holder in zip(stuck, holders, strict=True) if holder not in live]
             events = self.rt.redis.zrangebyscore(DEFERRED_EVENTS, "-inf", time.time(), start=0, num=limit)
             if due or stuck:
                 changes = Changes()
@@ -856,6 +934,7 @@ class Engine:
                 pipe.execute()
             return {
                 "woken": len(due),
+                "handed_over": handed,
                 "recovered": len(stuck),
                 "events": len(events),
                 "scans": scanned,
@@ -863,6 +942,49 @@ class Engine:
             }
         finally:
             self.rt.redis.delete(TICK_LOCK)
+
+    def _probe_channels(self) -> list[str]:
+        """Ask each channel that is down (and whose probe is due) whether it works
+        again; return the participants that waited for the channels now back."""
+        back: list[str] = []
+        for channel in outages.claim_probes(self.rt.redis):
+            working = True
+            sending = getattr(self.rt, channel, None)
+            if sending is not None:
+                # A transport of its own: the one sending belongs to the job's thread.
+                transport = type(sending)(self.rt.config)
+                try:
+                    working = bool(transport.probe())
+                except Exception:
+                    log.exception("probing %s failed", channel)
+                    working = False
+                finally:
+                    transport.close()
+            if working:
+                what, waiting = outages.ended(self.rt.redis, channel)
+                since = float(what.get("since") or time.time())
+                log.warning(
+                    "%s works again after %.0f s down; %d participants go on",
+                    channel,
+                    time.time() - since,
+                    len(waiting),
+                )
+                back += waiting
+        return back
+
+    def _hand_over_dead_workers(self) -> int:
+        """Give the job of each worker that stopped beating to the others, at the
+        front of the queue; its participants' leases are taken over as it runs."""
+        handed = 0
+        for token, rq_name in heartbeat.dead_workers(self.rt.redis).items():
+            job_id = jobs.hand_over(self.rt, rq_name)
+            heartbeat.record_handover(self.rt.redis, rq_name, job_id)
+            if job_id:
+                handed += 1
+                log.warning("worker %s stopped beating; its job %s was handed over", rq_name, job_id)
+            else:
+                log.info("worker %s (%s) stopped beating while idle", rq_name, token)
+        return handed
 
     def purge_finished(self, now: float | None = None, limit: int = 1000) -> int:
         """Delete the participations that finished more than
@@ -1084,6 +1206,11 @@ class Engine:
             return self.registry.get(kind, name).label
         except UnknownComponent:
             return name
+
+
+def _channel_back(wait: dict[str, Any], down: set[str]) -> bool:
+    """A wait for a channel (``"c"``) that is no longer down has ended."""
+    return bool(wait.get("c")) and wait["c"] not in down
 
 
 def _watch_error() -> type[Exception]:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from rq import Retry
+from rq import Retry, Worker
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 
 from superflow.events import Event
 
@@ -20,6 +22,9 @@ if TYPE_CHECKING:
 
 RETRY = Retry(max=5)
 FAILURE_TTL = 7 * 86400
+# A job whose worker died this many times is not handed over again (it may be what
+# kills them): RQ's own clean-up retries or fails it, in minutes rather than seconds.
+MAX_HANDOVERS = 3
 
 
 def advance(pids: list[str]) -> None:
@@ -63,6 +68,41 @@ def _enqueue(rt: Runtime, func: str, args: tuple[Any, ...], pipeline: Pipeline |
         failure_ttl=FAILURE_TTL,
         pipeline=pipeline,
     )
+
+
+def hand_over(rt: Runtime, worker_name: str) -> str | None:
+    """Queue again, at the front, the job a dead RQ worker was running; returns the
+    new job's id, or ``None`` when it was idle (or the job finished after all)."""
+    conn = rt.rq_redis
+    worker = Worker.find_by_key(
+        Worker.redis_worker_namespace_prefix + worker_name, connection=conn, serializer=rt.queue.serializer
+    )
+    job_id = worker.get_current_job_id() if worker is not None else None
+    if not job_id:
+        return None
+    try:
+        job = Job.fetch(job_id, connection=conn, serializer=rt.queue.serializer)
+    except NoSuchJobError:
+        return None
+    handovers = int(job.meta.get("handed_over", 0))
+    if job.get_status() != JobStatus.STARTED or handovers >= MAX_HANDOVERS:
+        return None
+    pipe = conn.pipeline()
+    pipe.multi()
+    job.delete(pipeline=pipe)
+    again = rt.queue.enqueue(
+        job.func_name,
+        args=job.args,
+        kwargs=job.kwargs,
+        retry=RETRY,
+        result_ttl=0,
+        failure_ttl=FAILURE_TTL,
+        meta={"handed_over": handovers + 1},
+        at_front=True,
+        pipeline=pipe,
+    )
+    pipe.execute()
+    return again.id
 
 
 def enqueue_advance(rt: Runtime, pids: list[str], pipeline: Pipeline | None = None) -> None:

@@ -17,6 +17,8 @@ from typing import Any
 import redis
 from redis.client import Pipeline
 
+from superflow import outages
+
 FLOWS = "sf:flows"
 FLOW_SEQ = "sf:seq:flow"
 WAKEUPS = "sf:wakeups"
@@ -368,6 +370,8 @@ class Changes:
         self.delete: set[str] = set()
         self.advance: list[str] = []
         self.after: list[Any] = []
+        # Channels found down in this round: the participants waiting for each, and why.
+        self.outages: dict[str, dict[str, str]] = defaultdict(dict)
 
     def save(self, p: Participant, ts: float) -> None:
         p.updated = ts
@@ -419,6 +423,8 @@ class Changes:
             pipe.sadd(parked_key(flow_id), *pids)
         for person_id, flows in self.person_index.items():
             pipe.hset(person_key(person_id), mapping=flows)
+        for channel, waiting in self.outages.items():
+            outages.record(pipe, channel, list(waiting), next(reversed(waiting.values())))
         if self.delete:
             pipe.delete(*self.delete)
         if self.advance:

@@ -222,27 +222,44 @@ def test_a_connection_lost_after_the_data_is_taken_as_sent_not_sent_twice(sf_plu
     assert any("in doubt" in n and "taken as sent" in n for n in notes)
 
 
-def test_an_smtp_server_that_is_down_means_a_retry_not_a_loss(sf_plugin, run_jobs):
+def test_an_smtp_server_that_is_down_holds_the_emails_until_a_probe_finds_it_back(sf_plugin, run_jobs):
+    import time
+
+    from superflow import outages
+
     port = free_port()
     rt = smtp_runtime(sf_plugin, port)
-    cy = rt.crm.create_person(first_name="Cy", email="cy@example.com")
+    ids = [person(rt, name, f"{name.lower()}@example.com") for name in ("Ada", "Bo", "Cy")]
     flow = started(rt, flow_doc([email_step("hello")]))
-    signed_up(rt, cy["id"])
+    signed_up(rt, *ids)
     run_jobs(rt)
-    p = rt.store.participant(f"{flow.id}.1")
-    assert p.status == "active" and p.wait["k"] == "retry"
-    assert "will retry: email not sent: SMTP 127.0.0.1:" in p.history[-1]["note"]
+    waiting = rt.store.participants(rt.store.flow_participant_ids(flow.id)).values()
+    assert [p.status for p in waiting] == ["active"] * 3
+    assert all(p.wait["k"] == "retry" and p.wait["c"] == "email" for p in waiting)
+    assert "waiting for email to work again: SMTP 127.0.0.1:" in next(iter(waiting)).history[-1]["note"]
+    assert "email" in outages.outages(rt.redis)
+
+    # Probes while the server stays down cost the participants nothing: no attempt is
+    # used up, however long the outage lasts (clock moved past every retry limit).
+    for _ in range(2):
+        time.sleep(outages.FIRST_PAUSE * 2 + 0.1)
+        rt.clock.advance(3600)
+        run_jobs(rt)
+    waiting = rt.store.participants(rt.store.flow_participant_ids(flow.id)).values()
+    assert all(p.status == "active" and p.wait["n"] == 0 for p in waiting)
 
     inbox = Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        rt.clock.advance(61)
-        run_jobs(rt)
+        time.sleep(outages.MAX_PAUSE + 0.1)
+        run_jobs(rt)  # the probe finds the server back; nobody waits for their own retry time
     finally:
         controller.stop()
-    assert inbox.to() == ["cy@example.com"]
-    assert rt.store.participant(f"{flow.id}.1").status == "completed"
+    assert sorted(inbox.to()) == ["ada@example.com", "bo@example.com", "cy@example.com"]
+    assert rt.store.stats(flow.id)["completed"] == 3
+    assert rt.store.stats(flow.id).get("email.sent") == 3
+    assert outages.outages(rt.redis) == {}
 
 
 # -- TLS -----------------------------------------------------------------------
