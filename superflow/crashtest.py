@@ -99,13 +99,18 @@ def run_crash_round(
     timeout: float = 120.0,
     inbox: Any = None,
     smtp_port: int = 0,
+    freeze: bool = False,
 ) -> CrashReport:
     """Enrol ``persons``, SIGKILL the worker once ``kill_after`` emails went out, let
     a new worker finish, and count what every participant got.
 
     With ``inbox`` and ``smtp_port`` (a running :class:`superflow.testing.Inbox`
     SMTP server) the emails go out over SMTP, one message at a time, so the kill
-    lands in the middle of a batch; otherwise into the outbox."""
+    lands in the middle of a batch; otherwise into the outbox.
+
+    ``freeze`` stops the worker with SIGSTOP instead (a process paused, or cut off
+    from Redis, longer than the heartbeat) and lets it go on (SIGCONT) once the new
+    worker has finished its participants: what it then writes must change nothing."""
     from superflow.plugins.local_crm.seed import seed_persons
     from superflow.plugins.outbox import Outbox
 
@@ -159,12 +164,16 @@ def run_crash_round(
     victim = spawn(worker_cmd, env=env)
     try:
         rt.emit([Event("api.event", pid, {"name": "crash"}) for pid in person_ids])
-        killed_after = _kill_mid_run(victim, lambda: len(emails_out()), kill_after, timeout)
+        how = signal.SIGSTOP if freeze else signal.SIGKILL
+        killed_after = _kill_mid_run(victim, lambda: len(emails_out()), kill_after, timeout, how)
         killed_at = time.monotonic()
         survivor = spawn(worker_cmd, env=env)
         try:
             _wait_until_done(rt, flow.id, persons, timeout)
             after_kill = time.monotonic() - killed_at
+            if freeze:
+                os.kill(victim.pid, signal.SIGCONT)
+                time.sleep(HEARTBEAT * 3)  # it finishes its round, or finds it taken over
         finally:
             stop(survivor)
     finally:
@@ -200,13 +209,16 @@ def run_crash_round(
     return report
 
 
-def _kill_mid_run(victim: Any, emails: Any, kill_after: int, timeout: float) -> int:
+def _kill_mid_run(
+    victim: Any, emails: Any, kill_after: int, timeout: float, how: signal.Signals = signal.SIGKILL
+) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         sent = emails()
         if sent >= kill_after:
-            os.kill(victim.pid, signal.SIGKILL)
-            victim.wait()
+            os.kill(victim.pid, how)
+            if how == signal.SIGKILL:
+                victim.wait()
             return sent
         if victim.poll() is not None:
             raise RuntimeError(f"the worker exited by itself with code {victim.returncode}")

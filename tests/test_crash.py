@@ -29,6 +29,18 @@ def test_sigkill_mid_smtp_batch_loses_no_email_and_repeats_only_one_in_doubt(sf_
     assert report.email_counter == 150 and report.sms_counter == 150, "reports count each email once"
 
 
+def test_a_worker_frozen_mid_batch_is_taken_over_and_writes_nothing_when_it_wakes(sf_config, smtp_server):
+    inbox, port = smtp_server
+    report = run_crash_round(sf_config, persons=150, kill_after=40, inbox=inbox, smtp_port=port, freeze=True)
+    assert 0 < report.killed_after_emails < 150, "the freeze must land in the middle of the run"
+    assert report.lost_emails == 0
+    assert report.duplicate_emails <= report.in_doubt <= 1, "at most the email in doubt is repeated"
+    assert report.sms == 150 and report.duplicate_sms == 0
+    assert report.crm_writes == Counter({1: 150})
+    assert report.completed == 150 and report.stuck == 0
+    assert report.email_counter == 150 and report.sms_counter == 150, "the woken worker counted nothing twice"
+
+
 def test_a_round_longer_than_the_stuck_time_keeps_its_lease_and_is_not_run_twice(sf_plugin):
     import time
 
