@@ -24,7 +24,8 @@ What happens to a message:
   after a pause (``Retry-After`` when the gateway gives one, else 0.5 s, 1 s, 2 s …),
   at most ``TRIES`` times.  Then a 429/5xx is a
   :class:`~superflow.channels.TemporaryFailure` for that message alone (retried later,
-  after the gateway's ``Retry-After`` when it gave one; the rest of the batch goes on),
+  after the gateway's ``Retry-After`` when it gave one, else after ``MAX_WAIT``, times
+  the attempt: 10 s, 20 s, 30 s …; the rest of the batch goes on),
   and a gateway that could not be reached at all is a
   :class:`~superflow.channels.ChannelError`: the rest of the batch waits.  A
   ``Retry-After`` longer than ``MAX_WAIT`` ends the tries at once;
@@ -214,7 +215,10 @@ class HttpGateway(SmsProvider):
             try:
                 results.append(self._send_one(message, key))
             except GatewayBusy as exc:
-                raise TemporaryFailure(f"SMS gateway: {exc}", retry_after=exc.retry_after) from None
+                # Its tries already spanned a few seconds: the next attempt comes
+                # after the gateway's Retry-After, else after MAX_WAIT (×attempt).
+                pause = exc.retry_after if exc.retry_after is not None else self.max_wait
+                raise TemporaryFailure(f"SMS gateway: {exc}", retry_after=pause) from None
             except GatewayUnreachable as exc:
                 raise ChannelError(f"SMS gateway: {exc}", sent=results) from None
             except _MaybeSent as exc:

@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 MAX_ROUNDS = 100
 MAX_STEP_ATTEMPTS = 5
 TICK_LOCK = "sf:tick:lock"
+# How long a tick may hold its lock; one of a worker that stopped beating is taken at once.
+TICK_LOCK_MS = 10_000
 DEFERRED_EVENTS = "sf:deferred-events"
 SCAN_NEXT = "sf:scan:next"
 PERIODIC_NEXT = "sf:periodic:next"
@@ -863,13 +865,17 @@ class Engine:
         """Take a lease on each participant; return those this job got."""
         if not pids:
             return []
-        ttl = int(self.rt.config.stuck_after_seconds * 1000)
         keys = [store.lease_key(pid) for pid in pids]
-        args = [self._token, ttl, heartbeat.ALIVE_PREFIX, heartbeat.TOKEN_PREFIX]
+        args = self._lease_args(int(self.rt.config.stuck_after_seconds * 1000))
         with self._leases_lock:
             got = self._lease_script(keys=keys, args=args)
             self._held.update(key for key, ok in zip(keys, got, strict=True) if ok)
         return [pid for pid, ok in zip(pids, got, strict=True) if ok]
+
+    def _lease_args(self, ttl_ms: int) -> list[Any]:
+        """The lease script's arguments: a lease (or the tick lock) held by a worker
+        that stopped beating is taken over at once, not when it runs out."""
+        return [self._token, ttl_ms, heartbeat.ALIVE_PREFIX, heartbeat.TOKEN_PREFIX]
 
     def renew_leases(self) -> int:
         """Extend the leases this process holds (the worker's heartbeat calls it), so
@@ -897,14 +903,13 @@ class Engine:
 
         Run every second by each worker; a lock lets one of them do it at a time.
         """
-        back = self._probe_channels()
-        if not self.rt.redis.set(TICK_LOCK, self._token, nx=True, px=10_000):
+        self._probe_channels()
+        if not self._lease_script(keys=[TICK_LOCK], args=self._lease_args(TICK_LOCK_MS))[0]:
             return {}
         try:
             handed = self._hand_over_dead_workers()
             now = self.rt.clock.now()
             due = self.rt.redis.zrangebyscore(store.WAKEUPS, "-inf", now, start=0, num=limit)
-            due = list(dict.fromkeys(due + back))
             stale_before = time.time() - self.rt.config.stuck_after_seconds
             stuck = self.rt.redis.zrangebyscore(store.INFLIGHT, "-inf", stale_before, start=0, num=limit)
             if stuck:
@@ -941,12 +946,11 @@ class Engine:
                 "purged": purged,
             }
         finally:
-            self.rt.redis.delete(TICK_LOCK)
+            self._release_script(keys=[TICK_LOCK], args=[self._token])
 
-    def _probe_channels(self) -> list[str]:
+    def _probe_channels(self) -> None:
         """Ask each channel that is down (and whose probe is due) whether it works
-        again; return the participants that waited for the channels now back."""
-        back: list[str] = []
+        again; the participants that waited for the channels now back are due at once."""
         for channel in outages.claim_probes(self.rt.redis):
             working = True
             sending = getattr(self.rt, channel, None)
@@ -961,7 +965,7 @@ class Engine:
                 finally:
                     transport.close()
             if working:
-                what, waiting = outages.ended(self.rt.redis, channel)
+                what, waiting = outages.ended(self.rt.redis, channel, self._wake_now)
                 since = float(what.get("since") or time.time())
                 log.warning(
                     "%s works again after %.0f s down; %d participants go on",
@@ -969,8 +973,13 @@ class Engine:
                     time.time() - since,
                     len(waiting),
                 )
-                back += waiting
-        return back
+
+    def _wake_now(self, pipe: Pipeline, pids: list[str]) -> None:
+        changes = Changes()
+        now = self.rt.clock.now()
+        for pid in pids:
+            changes.wake_at(pid, now)
+        changes.commit(pipe, self._enqueue)
 
     def _hand_over_dead_workers(self) -> int:
         """Give the job of each worker that stopped beating to the others, at the

@@ -6,7 +6,7 @@ not go out wait for *the channel*, not each on a clock of their own: they are no
 charged a step attempt, and the tick probes the channel (the transport's
 ``probe()``) after a pause that grows from one second to :data:`MAX_PAUSE`.  The
 first probe that finds it back ends the outage, and those participants go on at
-the next tick.
+the next tick (the probe wakes them in the transaction that ends the outage).
 
 Keys (this module owns them):
 
@@ -19,7 +19,10 @@ Keys (this module owns them):
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
+
+from redis.exceptions import WatchError
 
 if TYPE_CHECKING:
     import redis
@@ -81,16 +84,27 @@ def claim_probes(conn: redis.Redis, now: float | None = None) -> list[str]:
     return list(conn.eval(CLAIM_SCRIPT, 1, OUTAGES, *args))
 
 
-def ended(conn: redis.Redis, channel: str) -> tuple[dict[str, str], list[str]]:
-    """The channel is back: end its outage; returns what it was (since, error) and
-    the participants that waited for it."""
-    pipe = conn.pipeline()
-    pipe.hgetall(outage_key(channel))
-    pipe.smembers(waiting_key(channel))
-    pipe.zrem(OUTAGES, channel)
-    pipe.delete(outage_key(channel), waiting_key(channel))
-    what, waiting, *_ = pipe.execute()
-    return what, sorted(waiting)
+def ended(
+    conn: redis.Redis, channel: str, wake: Callable[[Pipeline, list[str]], None]
+) -> tuple[dict[str, str], list[str]]:
+    """The channel is back: end its outage and, in the same transaction, ``wake``
+    the participants that waited for it (so none is left waiting for a probe that
+    already happened).  Returns what the outage was (since, error) and who waited."""
+    with conn.pipeline() as pipe:
+        while True:
+            try:
+                pipe.watch(waiting_key(channel))
+                what = pipe.hgetall(outage_key(channel))
+                waiting = sorted(pipe.smembers(waiting_key(channel)))
+                pipe.multi()
+                pipe.zrem(OUTAGES, channel)
+                pipe.delete(outage_key(channel), waiting_key(channel))
+                if waiting:
+                    wake(pipe, waiting)
+                pipe.execute()
+                return what, waiting
+            except WatchError:
+                continue
 
 
 def outages(conn: redis.Redis) -> dict[str, dict[str, str]]:

@@ -11,15 +11,15 @@ import time
 from functools import cached_property
 from typing import Any
 
-import redis
 from rq import Queue
 from rq.serializers import JSONSerializer
 
 from superflow import merge
 from superflow.clock import Clock
 from superflow.config import Config
-from superflow.embedded_redis import EmbeddedRedis, RedisUnavailable
+from superflow.embedded_redis import EmbeddedRedis
 from superflow.events import Event
+from superflow.redis_connection import connect
 from superflow.registry import Registry, load_registry
 from superflow.store import Store
 
@@ -102,25 +102,6 @@ class Runtime:
                 self.__dict__[name].close()
         if self.embedded is not None:
             self.embedded.stop()
-
-
-def connect(url: str, decode: bool) -> redis.Redis:
-    """A connection that is known to answer, or :class:`RedisUnavailable` naming the URL."""
-    try:
-        conn = redis.Redis.from_url(
-            url, decode_responses=decode, socket_connect_timeout=5, health_check_interval=30
-        )
-        conn.ping()
-    except (redis.RedisError, ValueError) as exc:
-        raise RedisUnavailable(f"cannot reach Redis at {_safe(url)}: {exc}") from None
-    return conn
-
-
-def _safe(url: str) -> str:
-    if "@" in url:
-        scheme, rest = url.split("://", 1)
-        return f"{scheme}://***@{rest.split('@', 1)[1]}"
-    return url
 
 
 def set_current(runtime: Runtime | None) -> None:

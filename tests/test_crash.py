@@ -64,6 +64,28 @@ def test_a_round_longer_than_the_stuck_time_keeps_its_lease_and_is_not_run_twice
     assert rt.redis.get(f"sf:lease:{pid}") is not None
 
 
+def test_a_worker_killed_in_the_middle_of_its_tick_does_not_hold_up_the_others(sf_plugin, run_jobs):
+    from conftest import email_step, flow_doc, participant_of, signed_up, started
+    from superflow import engine, heartbeat
+    from superflow.plugins.outbox import Outbox
+
+    rt = sf_plugin()
+    person = rt.crm.create_person(first_name="Ada", email="ada@example.com")
+    wait = {"id": "pause", "type": "wait", "settings": {"amount": 1, "unit": "days"}}
+    flow = started(rt, flow_doc([wait, email_step("hello")]))
+    signed_up(rt, person["id"])
+    run_jobs(rt)
+    rt.clock.advance(86400 + 60)
+    # A worker was killed while it held the tick lock: it no longer beats.
+    dead = heartbeat.Heartbeat(rt.redis, 30)
+    dead.beat()
+    rt.redis.set(engine.TICK_LOCK, dead.token, px=10_000)
+    dead.retire()
+    run_jobs(rt)
+    assert participant_of(rt, flow, person["id"]).status == "completed", "the day's wait ended on time"
+    assert Outbox(rt.config).count("email") == 1
+
+
 def _queued_events(rt):
     """The events waiting in the queue, taken out of it (run here instead of by a worker)."""
     from superflow.events import Event

@@ -262,6 +262,41 @@ def test_an_smtp_server_that_is_down_holds_the_emails_until_a_probe_finds_it_bac
     assert outages.outages(rt.redis) == {}
 
 
+def test_a_probe_that_finds_the_server_back_while_another_worker_ticks_still_lets_everyone_go_on(
+    sf_plugin, run_jobs
+):
+    import time
+
+    from superflow import engine, heartbeat, outages
+
+    port = free_port()
+    rt = smtp_runtime(sf_plugin, port)
+    ids = [person(rt, name, f"{name.lower()}@example.com") for name in ("Ada", "Bo")]
+    flow = started(rt, flow_doc([email_step("hello")]))
+    signed_up(rt, *ids)
+    run_jobs(rt)
+    assert "email" in outages.outages(rt.redis)
+
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        time.sleep(outages.FIRST_PAUSE + 0.1)
+        # Another worker, alive and beating, is in the middle of its tick: this
+        # worker's probe finds the server back but cannot take the tick itself.
+        other = heartbeat.Heartbeat(rt.redis, 30)
+        other.beat()
+        rt.redis.set(engine.TICK_LOCK, other.token, px=30_000)
+        assert rt.engine.tick() == {}
+        assert outages.outages(rt.redis) == {}
+        rt.redis.delete(engine.TICK_LOCK)
+        run_jobs(rt)
+    finally:
+        controller.stop()
+    assert sorted(inbox.to()) == ["ada@example.com", "bo@example.com"]
+    assert rt.store.stats(flow.id)["completed"] == 2
+
+
 # -- TLS -----------------------------------------------------------------------
 
 
