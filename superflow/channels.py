@@ -269,6 +269,7 @@ def result_of(
             delivery.retry_after if delivery.retry_after is not None else 60,
             f"{channel} not sent: {delivery.error}",
             counters={f"{channel}.failed": 1},
+            failed_on=channel,
         )
     if delivery.sent_before:
         outcome = f"{outcome} (by an earlier attempt that stopped before recording it; not sent twice)"

@@ -72,6 +72,9 @@ class StepResult:
       temporary failure such as a CRM that answered 503); with ``channel="email"``
       (or ``"sms"``) the channel is down as a whole: the participant waits until a
       probe finds it back (:mod:`superflow.outages`), without using up an attempt;
+      with ``failed_on="email"`` it is one message's temporary failure on that
+      channel: retried after ``delay`` unless the channel is down (or found down in
+      the same round), and then it waits for the channel like the others;
     - ``exit(reason)``: the participant leaves the flow with that reason.
 
     ``outcome`` is a short line for the participant's history; ``sending`` describes a
@@ -90,6 +93,7 @@ class StepResult:
     sending: dict[str, Any] | None = None
     counters: dict[str, int] = field(default_factory=dict)
     channel: str = ""
+    failed_on: str = ""
 
     @classmethod
     def advance(cls, outcome: str = "", **extra: Any) -> StepResult:

@@ -18,7 +18,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from superflow import heartbeat, jobs, outages, roster, store
@@ -584,7 +584,13 @@ class Engine:
             settings = self._settings(step_type, step)
             ctxs = [self._context(w, step, settings, persons.get(w.p.person_id), now) for w in members]
             results = self._run(step_type, ctxs, timed_out)
+            down = channels_down | {r.channel for r in results if r.channel}
             for w, result in zip(members, results, strict=True):
+                if result.action == "retry" and result.failed_on in down:
+                    # One message's temporary failure on a channel that is down: it
+                    # waits for the channel with the others, not on a clock of its own.
+                    why = f"waiting for {result.failed_on} to work again: {result.reason}"
+                    result = replace(result, channel=result.failed_on, reason=why)
                 self._apply(changes, w, step, result, now)
                 if w.p.status == "active" and w.p.wait is None:
                     next_round.append(w.p.id)

@@ -133,6 +133,29 @@ def test_a_gateway_that_stays_busy_means_a_retry_later_and_nothing_sent_twice(ga
     assert participant(rt, flow, ids[1]).status == "completed"
 
 
+def test_a_message_that_failed_in_a_batch_that_found_the_gateway_down_waits_for_the_gateway(
+    gateway_rt, run_jobs, gateway
+):
+    rt = gateway_rt()
+    for _ in range(3):
+        gateway.post(URL, status=503, json={"message": "maintenance"})
+    gateway.post(URL, json=ok("gw-bo"))
+    for _ in range(9):
+        gateway.post(URL, status=503, json={"message": "maintenance"})
+    names = ("Ada", "Bo", "Cy", "Dee", "Eve")
+    ids = [phone(rt, name, f"+479000001{n}") for n, name in enumerate(names)]
+    flow = started(rt, flow_doc([sms_step("Hello")]))
+    signed_up(rt, *ids)
+    run_jobs(rt)
+    ada, bo, *rest = (participant(rt, flow, pid) for pid in ids)
+    assert bo.status == "completed"
+    assert all(p.wait["c"] == "sms" for p in rest), "three failures in a row: the gateway is down"
+    # Ada's failure came before the others': she waits for the gateway with them, and
+    # her attempts are not used up by it.
+    assert ada.wait["k"] == "retry" and ada.wait.get("c") == "sms" and ada.wait["n"] == 0
+    assert ada.history[-1]["note"].startswith("waiting for sms to work again: sms not sent: SMS gateway")
+
+
 def test_a_long_retry_after_ends_the_call_at_once(gateway_rt, run_jobs, gateway):
     rt = gateway_rt()
     gateway.post(URL, status=429, headers={"Retry-After": "120"}, json={"message": "quota"})

@@ -281,7 +281,7 @@ def test_a_probe_that_finds_the_server_back_while_another_worker_ticks_still_let
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        time.sleep(outages.FIRST_PAUSE + 0.1)
+        time.sleep(outages.MAX_PAUSE + 0.1)  # a probe is due, however many ran before
         # Another worker, alive and beating, is in the middle of its tick: this
         # worker's probe finds the server back but cannot take the tick itself.
         other = heartbeat.Heartbeat(rt.redis, 30)
