@@ -178,7 +178,8 @@ def run(scenario: str, tmp: Path, persons: int, kills: int, rng: random.Random) 
         feeder = threading.Thread(target=feed, args=(rt, ids, spread), daemon=True)
         feeder.start()
         progress(20)
-        while len(handover_waits) < kills and not done():
+        give_up = time.monotonic() + 600
+        while len(handover_waits) < kills and not done() and time.monotonic() < give_up:
             busy = {
                 w.pid
                 for w in Worker.all(queue=rt.queue)

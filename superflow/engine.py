@@ -989,8 +989,9 @@ class Engine:
 
     def _hand_over_dead_workers(self) -> int:
         """Give the job of each worker that stopped beating to the others, at the
-        front of the queue; its participants' leases are taken over as it runs."""
-        handed = 0
+        front of the queue; its participants' leases are taken over as it runs.  A
+        job a worker took and died with before it started is queued again too."""
+        handed = len(jobs.rescue_stranded(self.rt, self.rt.config.heartbeat_seconds))
         for token, rq_name in heartbeat.dead_workers(self.rt.redis).items():
             job_id = jobs.hand_over(self.rt, rq_name)
             heartbeat.record_handover(self.rt.redis, rq_name, job_id)

@@ -7,10 +7,12 @@ pipeline so that the job is queued in the same MULTI/EXEC as the state it follow
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from rq import Retry, Worker
 from rq.exceptions import NoSuchJobError
+from rq.executions import Execution
 from rq.job import Job, JobStatus
 
 from superflow.events import Event
@@ -72,12 +74,16 @@ def _enqueue(rt: Runtime, func: str, args: tuple[Any, ...], pipeline: Pipeline |
 
 def hand_over(rt: Runtime, worker_name: str) -> str | None:
     """Queue again, at the front, the job a dead RQ worker was running; returns the
-    new job's id, or ``None`` when it was idle (or the job finished after all)."""
+    new job's id, or ``None`` when it was idle (or the job finished after all).
+
+    A worker killed between taking a job and starting it has no current job yet,
+    but RQ has recorded an execution of the job under its name: that job is its."""
     conn = rt.rq_redis
     worker = Worker.find_by_key(
         Worker.redis_worker_namespace_prefix + worker_name, connection=conn, serializer=rt.queue.serializer
     )
     job_id = worker.get_current_job_id() if worker is not None else None
+    job_id = job_id or _taken_by(rt, worker_name)
     if not job_id:
         return None
     try:
@@ -85,11 +91,12 @@ def hand_over(rt: Runtime, worker_name: str) -> str | None:
     except NoSuchJobError:
         return None
     handovers = int(job.meta.get("handed_over", 0))
-    if job.get_status() != JobStatus.STARTED or handovers >= MAX_HANDOVERS:
+    if job.get_status() not in (JobStatus.STARTED, JobStatus.QUEUED) or handovers >= MAX_HANDOVERS:
         return None
     pipe = conn.pipeline()
     pipe.multi()
     job.delete(pipeline=pipe)
+    pipe.lrem(rt.queue.intermediate_queue.key, 0, job.id)
     again = rt.queue.enqueue(
         job.func_name,
         args=job.args,
@@ -103,6 +110,44 @@ def hand_over(rt: Runtime, worker_name: str) -> str | None:
     )
     pipe.execute()
     return again.id
+
+
+def _taken_by(rt: Runtime, worker_name: str) -> str | None:
+    """The job RQ records as being executed by this worker, if any."""
+    registry = rt.queue.started_job_registry
+    for job_id, execution_id in registry.get_job_and_execution_ids(cleanup=False):
+        if Execution.fetch(execution_id, job_id, connection=rt.rq_redis).worker_name == worker_name:
+            return job_id
+    return None
+
+
+def rescue_stranded(rt: Runtime, older_than: float) -> list[str]:
+    """Queue again, at the front, the jobs a worker took off the queue and died with
+    before RQ recorded it as running them (left in RQ's intermediate list), once they
+    have been seen there for ``older_than`` seconds; RQ itself would only fail them
+    after ten minutes or more.  Returns their ids."""
+    queue = rt.queue
+    waiting = queue.intermediate_queue
+    ids = waiting.get_job_ids()
+    if not ids:
+        return []
+    running = {job_id for job_id, _ in queue.started_job_registry.get_job_and_execution_ids(cleanup=False)}
+    rescued: list[str] = []
+    for job_id in ids:
+        if job_id in running or waiting.set_first_seen(job_id):
+            continue
+        first_seen = waiting.get_first_seen(job_id)
+        if first_seen is None or time.time() - first_seen.timestamp() < older_than:
+            continue
+        job = queue.fetch_job(job_id)
+        pipe = rt.rq_redis.pipeline()
+        pipe.multi()
+        pipe.lrem(waiting.key, 0, job_id)
+        if job is not None:
+            queue.enqueue_job(job, pipeline=pipe, at_front=True)
+        pipe.execute()
+        rescued.append(job_id)
+    return rescued
 
 
 def enqueue_advance(rt: Runtime, pids: list[str], pipeline: Pipeline | None = None) -> None:

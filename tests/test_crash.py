@@ -86,6 +86,60 @@ def test_a_worker_killed_in_the_middle_of_its_tick_does_not_hold_up_the_others(s
     assert Outbox(rt.config).count("email") == 1
 
 
+def _taken_off_the_queue(rt):
+    """What a worker's dequeue does first: the job moves to RQ's intermediate list."""
+    job_id = rt.rq_redis.lmove(rt.queue.key, rt.queue.intermediate_queue.key).decode()
+    assert rt.queue.count == 0, "the sign-up's job is the only one"
+    return rt.queue.fetch_job(job_id)
+
+
+def test_a_job_whose_worker_was_killed_as_it_took_the_job_is_run_by_another(sf_plugin, run_jobs):
+    import time
+
+    from conftest import email_step, flow_doc, participant_of, signed_up, started
+    from superflow.plugins.outbox import Outbox
+
+    rt = sf_plugin(heartbeat_seconds=0.2)
+    person = rt.crm.create_person(first_name="Ada", email="ada@example.com")
+    flow = started(rt, flow_doc([email_step("hello")]))
+    run_jobs(rt)
+    signed_up(rt, person["id"])
+    _taken_off_the_queue(rt)  # and the worker was killed before it started the job
+    rt.engine.tick()
+    time.sleep(0.3)
+    run_jobs(rt)
+    assert participant_of(rt, flow, person["id"]).status == "completed"
+    assert Outbox(rt.config).count("email") == 1
+
+
+def test_a_job_whose_worker_was_killed_before_it_said_it_was_running_it_is_handed_over(sf_plugin, run_jobs):
+    from rq import Worker
+    from rq.executions import prepare_execution
+
+    from conftest import email_step, flow_doc, participant_of, signed_up, started
+    from superflow import heartbeat
+    from superflow.plugins.outbox import Outbox
+
+    rt = sf_plugin()
+    person = rt.crm.create_person(first_name="Ada", email="ada@example.com")
+    flow = started(rt, flow_doc([email_step("hello")]))
+    run_jobs(rt)
+    signed_up(rt, person["id"])
+    worker = Worker([rt.queue], connection=rt.rq_redis, serializer=rt.queue.serializer)
+    worker.register_birth()
+    beat = heartbeat.Heartbeat(rt.redis, 30)
+    beat.rq_name = worker.name
+    beat.beat()
+    # The worker took the job and RQ recorded its execution; then the worker was
+    # killed before it marked the job as its current one.
+    prepare_execution(worker, _taken_off_the_queue(rt))
+    beat.retire()
+    run_jobs(rt)
+    assert participant_of(rt, flow, person["id"]).status == "completed"
+    assert Outbox(rt.config).count("email") == 1
+    assert heartbeat.handovers(rt.redis)[0]["job"] is not None
+
+
 def _queued_events(rt):
     """The events waiting in the queue, taken out of it (run here instead of by a worker)."""
     from superflow.events import Event
