@@ -1,7 +1,8 @@
 """Email attachments uploaded from the designer: ``POST /email/attachments`` stores a
 file in ``<data>/attachments`` (where send email steps take their attachments from)
 and answers its name, path and size.  The 25 MB limit is enforced here, on the server,
-before the file is kept; the designer learns the address from the ``attachments``
+before the file is kept (the request itself may be up to ``SUPERFLOW_MAX_UPLOAD_BYTES``,
+default 32 MB, where every other route takes 1 MB); the designer learns the address from the ``attachments``
 setting's schema (``x-upload``)."""
 
 from __future__ import annotations
@@ -15,10 +16,14 @@ from werkzeug.utils import secure_filename
 from superflow import hookimpl
 from superflow.plugins.email import MAX_ATTACHMENTS_BYTES, attachments_dir, megabytes
 from superflow.webapp.auth import protect, role_required
+from superflow.webapp.limits import larger_body
 from superflow.webapp.runtime import runtime
 
 bp = protect(Blueprint("email_attachments", __name__))
 MULTIPART_SLACK = 64 * 1024
+MAX_NAME = 200
+"""Characters of a kept file name: with ``-<hash>`` added by :func:`_free_name` it
+stays under the 255 bytes file systems allow."""
 
 
 def _refused(status: int, message: str):
@@ -28,6 +33,7 @@ def _refused(status: int, message: str):
 
 
 @bp.post("/email/attachments")
+@larger_body
 @role_required("flow_admin", "content_editor")
 def upload():
     limit = MAX_ATTACHMENTS_BYTES
@@ -45,12 +51,25 @@ def upload():
         return _refused(
             413, f"{file.filename} is over {megabytes(limit)}; the limit is {megabytes(limit)} per attachment"
         )
-    name = secure_filename(file.filename) or "attachment"
+    name = stored_name(file.filename)
     folder = attachments_dir(runtime().config)
     folder.mkdir(parents=True, exist_ok=True)
     path = _free_name(folder, name, data)
     path.write_bytes(data)
     return jsonify({"name": file.filename, "path": path.name, "size": len(data)})
+
+
+def stored_name(filename: str) -> str:
+    """The name the file is kept under: ``filename`` made safe for a path, shortened
+    to :data:`MAX_NAME` characters (its extension kept) so that any name a browser
+    sends can be stored."""
+    name = secure_filename(filename) or "attachment"
+    if len(name) <= MAX_NAME:
+        return name
+    stem, dot, suffix = name.rpartition(".")
+    if not dot or len(suffix) > 16:
+        return name[:MAX_NAME]
+    return f"{stem[: MAX_NAME - len(suffix) - 1]}.{suffix}"
 
 
 def _free_name(folder: Path, name: str, data: bytes) -> Path:

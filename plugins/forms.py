@@ -1,7 +1,10 @@
 """Forms: "form submitted" as a trigger and as a success criterion.
 
 The web app turns a form post into ``form.submitted`` for the person, with the
-form's id in ``data["form_id"]``.
+form's id in ``data["form_id"]``.  An answer that needs the person's confirmation (a
+person the CRM already has, or consents and subscriptions given) becomes the event
+when the emailed link is confirmed (``data["confirmed"]`` true); a new person's
+answer that gives nothing to confirm becomes it at once.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ class FormSubmittedTrigger(Trigger):
     name = "form_submitted"
     label = "Form submitted"
     category = "Forms"
-    description = "When the person submits a form."
+    description = "When the person submits a form (once confirmed, for answers confirmed by email)."
     event_types = ("form.submitted",)
     settings_schema = FormSettings
 
@@ -50,7 +53,7 @@ class FormSubmittedCriterion(SuccessCriterion):
     name = "form_submitted"
     label = "Form submitted"
     category = "Forms"
-    description = "Success when the person submits the form."
+    description = "Success when the person submits the form (once confirmed, for answers confirmed by email)."
     event_types = ("form.submitted",)
     settings_schema = FormSettings
 

@@ -74,6 +74,7 @@ from superflow.channels import (
 )
 from superflow.crm import CrmError
 from superflow.events import Event
+from superflow.webapp.limits import BadJson, JsonTooDeep, loads, webhook_body
 
 DEFAULT_BODY = '{"to": "{to}", "from": "{sender}", "text": "{text}", "reference": "{reference}"}'
 PLACEHOLDER = re.compile(r"\{(to|sender|text|reference)\}")
@@ -311,8 +312,10 @@ def superflow_register_sms_providers(register):
 #   consent (purpose ``SUPERFLOW_SMS_CONSENT_PURPOSE``, default ``sms``) in the CRM
 #   and emits ``sms.stopped``; any other reply emits ``sms.received``.
 #
-# Both require ``SUPERFLOW_SMS_GATEWAY_WEBHOOK_SECRET``, given as ``?secret=`` in the
-# callback address, or as ``Authorization: Bearer <secret>`` or ``X-Webhook-Secret``.
+# Both require ``SUPERFLOW_SMS_GATEWAY_WEBHOOK_SECRET``, given in the ``X-Webhook-Secret``
+# header or as ``Authorization: Bearer <secret>`` (preferred), or as ``?secret=`` in the
+# callback address for gateways that cannot set headers (the access log shows it as
+# ``[redacted]``).  Bodies are bounded by ``SUPERFLOW_MAX_WEBHOOK_BYTES`` and JSON in depth.
 #
 # The sender of a reply is found with the CRM backend's ``find_person_by_mobile`` when
 # it has one, else through ``sf:sms:number:<digits>`` (person id; written when a
@@ -363,14 +366,27 @@ def _check_secret(config: Any) -> None:
         raise BadCallback("the webhook secret is missing or wrong", 403)
 
 
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
 def _items() -> list[dict[str, Any]]:
+    """The callback's items: a JSON object or list (bounded in depth), form fields, or
+    (no body) the query's fields; 415 for a body of another type."""
+    body: Any
     if request.is_json:
-        body = request.get_json(silent=True)
-        if body is None:
-            raise BadCallback("the body is not valid JSON")
-    else:
+        try:
+            body = loads(request.get_data(cache=True))
+        except JsonTooDeep as exc:
+            raise BadCallback(str(exc)) from None
+        except BadJson:
+            raise BadCallback("the body is not valid JSON") from None
+    elif request.mimetype in FORM_TYPES or not request.get_data(cache=True):
         body = request.form.to_dict() or request.args.to_dict()
         body.pop("secret", None)
+    else:
+        raise BadCallback(
+            f"the body must be JSON or form fields, not {request.mimetype or 'of no stated type'}", 415
+        )
     items = body if isinstance(body, list) else [body]
     if not items or not all(isinstance(item, dict) for item in items):
         raise BadCallback("the body must be a JSON object, a list of objects, or form fields")
@@ -388,6 +404,7 @@ def _bad(exc: BadCallback):
 
 
 @hooks.post("/receipts")
+@webhook_body
 def receipts():
     rt = _runtime()
     _check_secret(rt.config)
@@ -439,6 +456,7 @@ def _receipt(rt: Any, item: dict[str, Any]) -> int:
 
 
 @hooks.post("/inbound")
+@webhook_body
 def inbound():
     rt = _runtime()
     _check_secret(rt.config)

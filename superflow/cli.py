@@ -422,7 +422,8 @@ def users_list(state: State) -> None:
     from superflow import users as user_store
 
     for user in user_store.list_users(state.runtime.redis):
-        click.echo(f"{user['username']:24}  {user['role']}")
+        status = "" if user_store.active(user) else "  disabled"
+        click.echo(f"{user['username']:24}  {user['role']}{status}")
 
 
 @users.command("set-role")
@@ -438,6 +439,48 @@ def users_set_role(state: State, username: str, role: str) -> None:
     except user_store.UserError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{username} is now {role}")
+
+
+@users.command("set-password")
+@click.argument("username")
+@click.option("--password", default=None, help="Default: a new random one, printed once.")
+@pass_state
+def users_set_password(state: State, username: str, password: str | None) -> None:
+    """Give a user a new password; every session they have ends."""
+    import secrets
+
+    from superflow import users as user_store
+
+    chosen = password or secrets.token_urlsafe(12)
+    try:
+        user_store.set_password(state.runtime.redis, username, chosen)
+    except user_store.UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    shown = "" if password else f"; password: {chosen}"
+    click.echo(f"the password of {username} was changed; {username}'s sessions have ended{shown}")
+
+
+def _user_change(name: str, doc: str, done: str) -> None:
+    @users.command(name, help=doc)
+    @click.argument("username")
+    @pass_state
+    def command(state: State, username: str) -> None:
+        from superflow import users as user_store
+
+        try:
+            getattr(user_store, name)(state.runtime.redis, username)
+        except user_store.UserError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(done.format(username=username))
+
+
+_user_change(
+    "disable",
+    "Keep a user but stop them signing in; their sessions end at once.",
+    "{username} can no longer sign in",
+)
+_user_change("enable", "Let a disabled user sign in again.", "{username} can sign in again")
+_user_change("delete", "Remove a user; their sessions end at once.", "{username} was deleted")
 
 
 # -- hosted forms --------------------------------------------------------------

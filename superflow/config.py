@@ -45,6 +45,24 @@ class Config:
     stuck_after_seconds: int = 900
     heartbeat_seconds: float = 5.0
     keep_finished_days: float = 0.0
+    #: The render budget of one merge-tag template (superflow.merge): characters, seconds.
+    merge_max_output: int = 1_000_000
+    merge_max_seconds: float = 2.0
+    form_confirm_hours: float = 48.0
+    form_confirm_per_hour: int = 3
+    form_confirm_from: str = ""
+    signin_user_limit: int = 5
+    signin_ip_limit: int = 20
+    signin_window_seconds: int = 900
+    #: What one request may send (superflow.webapp.limits; docs/operators.md "Request limits").
+    max_request_bytes: int = 1024 * 1024
+    max_upload_bytes: int = 32 * 1024 * 1024
+    max_webhook_bytes: int = 512 * 1024
+    max_json_depth: int = 32
+    max_json_items: int = 50_000
+    max_query_bytes: int = 8192
+    max_form_fields: int = 1000
+    max_form_field_bytes: int = 500_000
     controllable_clock: bool = False
     plugins: tuple[str, ...] | None = None
     extra: Mapping[str, str] = field(default_factory=dict)

@@ -372,6 +372,10 @@ def _missing(where: str, component: Any, settings: dict[str, Any], flow: Flow) -
                 problems.append(f"{where}: {_humane(err['field'], err['message'])}")
     if not problems:
         problems += [f"{where}: {msg}" for msg in component.readiness(settings, flow)]
+    declared = merge_tag_fields(component)
+    for name, template in merge_templates(component, settings):
+        label = declared[name].metadata.get("label") or name
+        problems += [f"{where}: {label}: {problem}" for problem in merge.hazards(template)]
     return problems
 
 

@@ -4,8 +4,9 @@ A definition (checked by :class:`FormDefinition`) names its fields — each with
 name, label, type, whether it is required and the CRM person field it fills
 (``maps_to``) — the consents and subscriptions a submission grants, the selection
 the person is added to and the message shown afterwards.  One field must map to
-``email``: a submission creates the person with that address, or updates the one
-the CRM already has.
+``email``: a submission creates the person with that address; what it would change
+about a person the CRM already has, and every consent and subscription it gives,
+waits for the emailed confirmation (:mod:`superflow.form_confirmations`).
 
 Keys: ``sf:form:<id>`` (the definition, JSON), ``sf:forms`` (sorted set of ids by
 creation time), ``sf:seq:form`` (the last number given to a form created without

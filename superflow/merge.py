@@ -16,12 +16,41 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import string
 from collections.abc import Iterable
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, nodes
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import ChainableUndefined, StrictUndefined, TemplateError, nodes
+from jinja2.exceptions import SecurityError
+
+from superflow.config import Config
+from superflow.sandbox import (
+    INTERNAL_NAMES,
+    BoundedSandbox,
+    Limits,
+    MergeError,
+    MergeLimit,
+    MergeTooDeep,
+    MergeTooLarge,
+    MergeTooSlow,
+    run,
+)
+
+__all__ = [
+    "Limits",
+    "MergeError",
+    "MergeLimit",
+    "MergeTooDeep",
+    "MergeTooLarge",
+    "MergeTooSlow",
+    "check",
+    "hazards",
+    "known_names",
+    "normalise",
+    "render",
+    "scope",
+]
 
 ROOTS = ("person", "company", "our_contact", "flow", "event")
 SUPEROFFICE_TAG = re.compile(r"\[\[\s*([A-Za-z_][\w.]*)\s*\]\]")
@@ -40,10 +69,25 @@ PERSON_NAMES = frozenset(
 COMPANY_NAMES = frozenset({"id", "name", "category", "business"})
 ASSOCIATE_NAMES = frozenset({"id", "name", "email", "mobile"})
 FLOW_NAMES = frozenset({"id", "name"})
-
-
-class MergeError(ValueError):
-    """A template that cannot be rendered; the message names the tag."""
+LITERALS = (nodes.Const, nodes.TemplateData, nodes.List, nodes.Tuple, nodes.Dict)
+#: Filters that look up an attribute named by a written-out argument.
+ATTRIBUTE_FILTERS = frozenset(
+    {
+        "attr",
+        "map",
+        "select",
+        "selectattr",
+        "reject",
+        "rejectattr",
+        "sort",
+        "groupby",
+        "sum",
+        "unique",
+        "min",
+        "max",
+    }
+)
+UNSAFE_ATTRIBUTE = re.compile(r"attribute '([^']+)'")
 
 
 def _date(value: Any, fmt: str = "%Y-%m-%d") -> str:
@@ -61,16 +105,26 @@ def _blank_none(value: Any) -> Any:
     return "" if value is None else value
 
 
-def _environment(autoescape: bool) -> SandboxedEnvironment:
-    env = SandboxedEnvironment(
-        undefined=StrictUndefined, autoescape=autoescape, keep_trailing_newline=True, finalize=_blank_none
+def _environment(autoescape: bool, undefined: type = StrictUndefined) -> BoundedSandbox:
+    env = BoundedSandbox(
+        undefined=undefined, autoescape=autoescape, keep_trailing_newline=True, finalize=_blank_none
     )
-    env.filters["date"] = _date
+    env.add_filter("date", _date)
     return env
 
 
 TEXT = _environment(autoescape=False)
 HTML = _environment(autoescape=True)
+#: For the trial run at save: names no person has yet print as nothing.
+TRIAL = _environment(autoescape=False, undefined=ChainableUndefined)
+
+
+@cache
+def configured_limits() -> Limits:
+    """The render budget of this process: ``SUPERFLOW_MERGE_MAX_OUTPUT`` characters and
+    ``SUPERFLOW_MERGE_MAX_SECONDS`` seconds per template."""
+    config = Config.from_env()
+    return Limits(max_output=config.merge_max_output, max_seconds=config.merge_max_seconds)
 
 
 def normalise(template: str) -> str:
@@ -83,13 +137,35 @@ def _compiled(template: str, html: bool) -> Any:
     return (HTML if html else TEXT).from_string(normalise(template))
 
 
-def render(template: str, scope: dict[str, Any], *, html: bool = False) -> str:
-    """Fill a template from a scope made by :func:`scope`; ``html`` escapes values."""
+@lru_cache(maxsize=512)
+def _trial_compiled(template: str) -> Any:
+    return TRIAL.from_string(normalise(template))
+
+
+def render(template: str, scope: dict[str, Any], *, html: bool = False, limits: Limits | None = None) -> str:
+    """Fill a template from a scope made by :func:`scope`; ``html`` escapes values.
+
+    Every failure is a :class:`MergeError` naming the cause; going over the render
+    budget (``limits``, else :func:`configured_limits`) is a :class:`MergeLimit`
+    (:class:`MergeTooLarge`, :class:`MergeTooSlow`, :class:`MergeTooDeep`)."""
     if not template:
         return ""
     try:
-        return _compiled(template, html).render(scope)
+        return run(_compiled(template, html).generate(scope), limits or configured_limits())
+    except MergeError:
+        raise
+    except SecurityError as exc:
+        found = UNSAFE_ATTRIBUTE.search(str(exc))
+        raise MergeError(
+            f"merge tags may not use {found.group(1)}" if found else f"merge tags: {exc}"
+        ) from None
     except TemplateError as exc:
+        raise MergeError(f"merge tags: {exc}") from None
+    except OverflowError:
+        raise MergeTooLarge("the merge tags make too large a number") from None
+    except RecursionError:
+        raise MergeTooDeep("the merge tags call macros too deeply") from None
+    except (ArithmeticError, LookupError, TypeError, ValueError) as exc:
         raise MergeError(f"merge tags: {exc}") from None
 
 
@@ -156,4 +232,81 @@ def check(template: str, names: dict[str, frozenset[str]] | None = None) -> list
             root = node.node.name if isinstance(node.node, nodes.Name) else ""
             if root in names and node.attr not in names[root]:
                 problems.append(f"unknown merge tag {{{{ {root}.{node.attr} }}}}")
+        problems.extend(_static_hazards(tree))
+        problems.extend(_trial(template, names))
     return list(dict.fromkeys(problems))
+
+
+def hazards(template: str, names: dict[str, frozenset[str]] | None = None) -> list[str]:
+    """What makes a template fail whoever it is filled in for: Python internals,
+    methods of written-out text, ``attr()`` without a written-out name, and work over
+    the render budget with every field empty (:func:`check` includes these)."""
+    if not template:
+        return []
+    try:
+        tree = TEXT.parse(normalise(template))
+    except TemplateError:
+        return []
+    return list(dict.fromkeys(_static_hazards(tree) + _trial(template, names or known_names())))
+
+
+def _unsafe(name: str) -> bool:
+    return name.startswith("_") or name in INTERNAL_NAMES
+
+
+def _format_fields(text: str) -> list[str]:
+    """The parts of the names in ``'{0.a[b]}'``-style fields of a written-out text."""
+    try:
+        parsed = list(string.Formatter().parse(text))
+    except ValueError:
+        return []
+    return [part for _, name, _, _ in parsed if name for part in re.split(r"[.\[\]]", name) if part]
+
+
+def _static_hazards(tree: nodes.Template) -> list[str]:
+    """The sandbox's refusals that the template's text alone shows, so a flow that would
+    fail them for everyone cannot be saved."""
+    problems: list[str] = []
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Filter)):
+        if isinstance(node, nodes.Getattr):
+            if _unsafe(node.attr):
+                problems.append(f"merge tags may not use {node.attr}")
+            elif isinstance(node.node, LITERALS):
+                text = node.node.value if isinstance(node.node, nodes.Const) else None
+                unsafe = [p for p in _format_fields(text) if _unsafe(p)] if isinstance(text, str) else []
+                problems.extend(f"merge tags may not use {p}" for p in unsafe)
+                if not unsafe:
+                    problems.append(
+                        f"merge tags may not call .{node.attr} on written-out text or a list; use a filter"
+                        " instead, e.g. {{ person.first_name|upper }}"
+                    )
+        elif isinstance(node, nodes.Getitem):
+            key = node.arg.value if isinstance(node.arg, nodes.Const) else None
+            if isinstance(key, str) and _unsafe(key):
+                problems.append(f"merge tags may not use {key}")
+        elif node.name in ATTRIBUTE_FILTERS:
+            written = [
+                a.value for a in [*node.args, *(k.value for k in node.kwargs)] if isinstance(a, nodes.Const)
+            ]
+            if node.name == "attr" and not (node.args and isinstance(node.args[0], nodes.Const)):
+                problems.append("attr() needs a name written out, e.g. attr('first_name')")
+            problems.extend(
+                f"merge tags may not use {part}"
+                for value in written
+                if isinstance(value, str)
+                for part in value.split(".")
+                if _unsafe(part)
+            )
+    return problems
+
+
+def _trial(template: str, names: dict[str, frozenset[str]]) -> list[str]:
+    """Fill the template in once with every field empty: what goes over the render
+    budget then goes over it for everyone."""
+    try:
+        run(_trial_compiled(template).generate(scope({}, names=names)), configured_limits())
+    except MergeLimit as exc:
+        return [str(exc)]
+    except Exception:  # what depends on a person's data shows only when it is filled in
+        return []
+    return []

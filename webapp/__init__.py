@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, render_template, request
-from werkzeug.exceptions import HTTPException
+from flask import Flask, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from superflow.config import Config
 from superflow.runtime import Runtime, set_current
@@ -24,6 +24,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, runtime: Runtime | 
     set_current(runtime)
 
     from superflow.webapp import (
+        access_log,
         accounts,
         actions,
         api,
@@ -31,11 +32,14 @@ def create_app(test_config: Mapping[str, Any] | None = None, runtime: Runtime | 
         designer,
         forms,
         health,
+        limits,
         participants,
         tracking,
         views,
     )
 
+    limits.init_app(app, runtime.config)
+    access_log.init_app(app)
     auth.init_app(app)
     for blueprint in (
         auth.bp,
@@ -54,7 +58,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, runtime: Runtime | 
         app.register_blueprint(blueprint)
     links = admin_links(runtime)
     app.context_processor(lambda: {"admin_links": lambda: links})
-    for status in (400, 403, 404, 405):
+    for status in (400, 403, 404, 405, 413, 414, 415):
         app.register_error_handler(status, problem_page)
 
     @app.after_request
@@ -82,11 +86,20 @@ def admin_links(runtime: Runtime) -> list[dict[str, str]]:
 
 def problem_page(error: HTTPException) -> Any:
     """Errors of the admin's pages as a page in the admin's look, naming the cause;
-    the JSON API answers its own errors in its own shape."""
+    the JSON API answers its own errors in its own shape, the webhooks theirs
+    (``{"error": ...}``), and a JSON post elsewhere (a hosted form) gets the API's shape."""
+    if isinstance(error, RequestEntityTooLarge) and error.description == RequestEntityTooLarge.description:
+        from superflow.webapp.limits import too_large
+
+        error = too_large()
     if request.path.startswith("/api/"):
         from superflow.webapp.api_errors import from_http_exception
 
         return from_http_exception(error)
+    if request.path.startswith("/hooks/"):
+        return jsonify(error=error.description), error.code
+    if request.is_json or request.accept_mimetypes.best == "application/json":
+        return jsonify(errors=[{"field": "(request)", "message": error.description}]), error.code
     return render_template("problem.html", error=error), error.code
 
 

@@ -23,6 +23,7 @@ CAUSES = {
     409: "(state)",
     412: "If-Match",
     413: "(request)",
+    414: "(request)",
     415: "(request)",
     422: "(document)",
     428: "If-Match",
@@ -58,7 +59,18 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
+MAX_ERRORS = 100
+"""Errors listed in one answer: a body of 50,000 bad items would otherwise get
+megabytes of them back."""
+
+
 def response(status: int, errors: list[dict[str, str]], headers: dict[str, str] | None = None) -> Any:
+    if len(errors) > MAX_ERRORS:
+        more = len(errors) - MAX_ERRORS
+        errors = [
+            *errors[:MAX_ERRORS],
+            {"field": "(document)", "message": f"and {more:,} more errors like these"},
+        ]
     resp = jsonify({"errors": errors})
     resp.status_code = status
     for name, value in (headers or {}).items():

@@ -15,10 +15,19 @@ from typing import Any
 from flask import Blueprint, abort, g, jsonify, render_template, request, url_for
 from marshmallow import ValidationError
 
-from superflow import choices, content, flows
+from superflow import choices, content, flows, merge
 from superflow.channels import ChannelError
 from superflow.components import Content
-from superflow.flow import Flow, FlowInvalid, parse_flow, readiness_by_step, settings_of, warnings
+from superflow.flow import (
+    Flow,
+    FlowInvalid,
+    merge_tag_fields,
+    merge_templates,
+    parse_flow,
+    readiness_by_step,
+    settings_of,
+    warnings,
+)
 from superflow.registry import UnknownComponent
 from superflow.runtime import Runtime
 from superflow.webapp.api_jsonschema import component_entry
@@ -348,6 +357,21 @@ class _Refused(Exception):
         self.field = field
 
 
+def _merge_hazards(rt: Runtime, step_type: Any, settings: dict[str, Any]) -> list[dict[str, str]]:
+    """Merge tags that fail, or go over the render budget, whoever the person is
+    (:func:`superflow.merge.hazards`): refused before anything is filled in or sent,
+    naming the setting."""
+    declared = merge_tag_fields(step_type)
+    return [
+        {
+            "field": f"step.settings.{name}",
+            "message": f"{declared[name].metadata.get('label') or name}: {problem}",
+        }
+        for name, template in merge_templates(step_type, settings)
+        for problem in merge.hazards(template, rt.merge_names())
+    ]
+
+
 def _person_scope(rt: Runtime, person_id: str) -> dict[str, Any]:
     try:
         return content.person_scope(rt, person_id)
@@ -358,7 +382,9 @@ def _person_scope(rt: Runtime, person_id: str) -> dict[str, Any]:
 @bp.post("/designer/preview")
 @login_required
 def preview():
-    """What one step (as it stands in the designer, saved or not) would send to the person."""
+    """What one step (as it stands in the designer, saved or not) would send to the person.
+    Every signed-in role may preview (the role table's Flow content tab); merge tags
+    that fail for everyone or go over the render budget get a 422 naming the setting."""
     rt = runtime()
     body = _body()
     try:
@@ -366,6 +392,8 @@ def preview():
         scope = _person_scope(rt, str(body.get("person_id") or ""))
     except _Refused as exc:
         return _errors(422, [{"field": exc.field, "message": str(exc)}])
+    if hazards := _merge_hazards(rt, step_type, settings):
+        return _errors(422, hazards)
     try:
         found: list[Content] = list(step_type.preview(settings, scope, rt))
     except Exception as exc:  # a plugin's bug is shown, not a 500
@@ -386,6 +414,8 @@ def send_test():
         scope = _person_scope(rt, str(body.get("person_id") or ""))
         if not content.can_send_test(step_type):
             raise _Refused("step.type", f"{step_type.label} steps cannot send a test")
+        if hazards := _merge_hazards(rt, step_type, settings):
+            return _errors(422, hazards)
         message = step_type.send_test(settings, scope, rt, to)
     except _Refused as exc:
         return _errors(422, [{"field": exc.field, "message": str(exc)}])

@@ -2,33 +2,48 @@
 
 - ``GET /forms/<id>``: the form as a page.
 - ``POST /forms/<id>``: a browser's post (form-encoded: the page again with the
-  errors by the fields, or the form's message) or an integrator's (JSON: ``200
-  {"status": "ok", "message"}``, or ``400 {"errors": [{"field", "message"}]}``).
-  A good post creates the person in the CRM (or updates the one with that email
-  address), grants the form's consents and subscriptions, adds the person to its
-  selection and emits ``form.submitted`` (``data={"form_id", "fields", "created"}``).
+  errors by the fields, or "Thanks — check your inbox to confirm") or an
+  integrator's (JSON: ``200 {"status": "ok", "message"}``, or ``400 {"errors":
+  [{"field", "message"}]}``).  The answer is the same whether or not the CRM knew
+  the address, so a form tells nobody who is in the CRM.
+- ``GET /forms/<id>/confirm/<token>``: the emailed link's page — what was answered
+  and a Confirm button; opening it changes nothing (mail scanners open links).
+  ``POST`` to the same address confirms (once; the token is the proof, there is no
+  session and no CSRF token).
+
+A post proves nothing about who sent it (double opt-in, see
+:mod:`superflow.form_confirmations`).  A new address: the person is created with the
+submitted fields and added to the form's selection at once.  A known address:
+nothing in the CRM changes.  Either way one confirmation email goes out, and on
+confirmation the known person's fields are changed, and for everyone the consents
+and subscriptions are granted (``legal_basis`` "form <id>, confirmed by email").
+``form.submitted`` (``data={"form_id", "fields", "created", "confirmed"}``) is
+emitted at once for a new person whose answer gives no consent or subscription,
+else on confirmation.
 
 Spam protection: a hidden field (``website_url``) that people leave empty — a post
 with it filled in is answered as a success and nothing else happens; and at most
 ``rate_limit`` posts per hour from one address (IP) to one form (Redis counter
 ``sf:form-rate:<id>:<ip>:<hour>``), then 429 with ``Retry-After``.  What happened is
 counted in ``sf:form:<id>:stats`` (``submitted``, ``created``, ``invalid``, ``spam``,
-``rate_limited``).  Behind a reverse proxy the app must see the client's address
-(werkzeug's ``ProxyFix``).
+``rate_limited``, ``confirmations_sent``, ``confirmations_limited``, ``confirmed``).
+Behind a reverse proxy the app must see the client's address (werkzeug's
+``ProxyFix``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Blueprint, jsonify, render_template, request
+from flask import Blueprint, jsonify, render_template, request, url_for
 
-from superflow import forms
+from superflow import form_confirmations, forms
+from superflow.channels import ChannelError, PermanentFailure
 from superflow.crm import CrmError, person_value
 from superflow.events import Event
 from superflow.runtime import Runtime
@@ -40,6 +55,10 @@ log = logging.getLogger(__name__)
 bp = Blueprint("forms", __name__)
 
 WINDOW = 3600
+CHECK_INBOX = "Thanks — check your inbox to confirm"
+# The runtime's email transport is one object for the whole web process, and an SMTP
+# connection is not safe to share between threads: confirmation emails take turns.
+_SENDING = threading.Lock()
 
 
 def stats_key(form_id: str) -> str:
@@ -115,7 +134,7 @@ def submit(form_id: str):
     values = _values()
     if str(values.get(forms.HONEYPOT) or "").strip():
         rt.redis.hincrby(stats_key(form_id), "spam", 1)
-        return _done(form)
+        return _done(rt, form)
     clean, errors = forms.check_submission(form, values)
     if errors:
         rt.redis.hincrby(stats_key(form_id), "invalid", 1)
@@ -125,28 +144,19 @@ def submit(form_id: str):
         page = render_template("form.html", form=form, values=values, errors=shown, honeypot=forms.HONEYPOT)
         return page, 400
     try:
-        person_id, created = save_person(rt, form, clean)
+        receive(rt, form, clean)
     except CrmError as exc:
         log.warning("form %s: could not save the person: %s", form_id, exc)
         return _answer_error(
             503, "your answer could not be saved just now; please try again in a few minutes"
         )
-    rt.emit(
-        [
-            Event(
-                "form.submitted",
-                person_id,
-                {"form_id": form["id"], "fields": clean, "created": created},
-                source=f"form:{form['id']}",
-            )
-        ]
-    )
-    pipe = rt.redis.pipeline(transaction=False)
-    pipe.hincrby(stats_key(form_id), "submitted", 1)
-    if created:
-        pipe.hincrby(stats_key(form_id), "created", 1)
-    pipe.execute()
-    return _done(form)
+    except ChannelError as exc:
+        log.warning("form %s: the confirmation email could not be sent: %s", form_id, exc)
+        return _answer_error(
+            503, "the confirmation email could not be sent just now; please try again in a few minutes"
+        )
+    rt.redis.hincrby(stats_key(form_id), "submitted", 1)
+    return _done(rt, form)
 
 
 def _minutes(seconds: int) -> str:
@@ -154,34 +164,220 @@ def _minutes(seconds: int) -> str:
     return f"{minutes} minute{'s' if minutes > 1 else ''}"
 
 
-def _done(form: Mapping[str, Any]):
+def _done(rt: Runtime, form: Mapping[str, Any]):
+    """The same answer for every good post, whether the CRM knew the address or not."""
     if _wants_json():
-        return jsonify({"status": "ok", "message": form["success_message"]}), 200
-    return render_template("form.html", form=form, done=True, values={}, errors={}, honeypot=forms.HONEYPOT)
+        return jsonify({"status": "ok", "message": f"{CHECK_INBOX}."}), 200
+    return render_template(
+        "form.html",
+        form=form,
+        done=True,
+        check_inbox=CHECK_INBOX,
+        lifetime=_lifetime(rt),
+        values={},
+        errors={},
+        honeypot=forms.HONEYPOT,
+    )
 
 
-def save_person(rt: Runtime, form: Mapping[str, Any], clean: Mapping[str, Any]) -> tuple[str, bool]:
-    """Create the person with the submitted email address, or update the one the CRM
-    has; grant the consents and subscriptions, add to the selection.  Returns the
-    person's id and whether it was created."""
+def _lifetime(rt: Runtime) -> str:
+    hours = rt.config.form_confirm_hours
+    return "1 hour" if hours == 1 else f"{hours:g} hours"
+
+
+def receive(rt: Runtime, form: Mapping[str, Any], clean: Mapping[str, Any]) -> None:
+    """What a good post does before anyone confirms it.
+
+    A new address: the person is created with the submitted fields and added to the
+    form's selection; ``form.submitted`` is emitted at once unless consents or
+    subscriptions wait for the confirmation.  A known address: nothing in the CRM
+    changes.  Either way one confirmation email goes out (within the per-address
+    limit) and holds the rest."""
     crm = rt.crm
     changes = forms.person_changes(form, clean)
     email = changes["email"]
+    consents = forms.consents_given(form, clean)
     person = crm_call(crm, "find_person_by_email")(email)
-    created = person is None
     if person is None:
         digest = hashlib.blake2b(email.lower().encode(), digest_size=8).hexdigest()
         key = f"form:{form['id']}:{digest}:{int(time.time() // WINDOW)}"
         person = crm_call(crm, "create_person")(idempotency_key=key, **changes)
+        person_id = str(person["id"])
+        if form.get("selection"):
+            crm.add_to_selection(str(form["selection"]), [person_id])
+        waits = bool(consents or form["subscriptions"])
+        if not waits:
+            _emit(rt, form, person_id, clean, created=True, confirmed=False)
+        rt.redis.hincrby(stats_key(form["id"]), "created", 1)
+        pending = form_confirmations.Pending(
+            form_id=form["id"],
+            person_id=person_id,
+            created=True,
+            fields=dict(clean),
+            consents=consents,
+            subscriptions=list(form["subscriptions"]),
+            emit=waits,
+        )
     else:
-        update = {k: v for k, v in changes.items() if k != "email" and person_value(person, k) != v}
-        if update:
-            crm.update_persons([(str(person["id"]), update, f"form:{form['id']}:{uuid.uuid4().hex}")])
-    person_id = str(person["id"])
-    for purpose in forms.consents_given(form, clean):
-        crm_call(crm, "set_consent")(person_id, purpose, True, legal_basis=f"form {form['id']}")
-    for name in form["subscriptions"]:
+        pending = form_confirmations.Pending(
+            form_id=form["id"],
+            person_id=str(person["id"]),
+            created=False,
+            fields=dict(clean),
+            changes={k: v for k, v in changes.items() if k != "email"},
+            consents=consents,
+            subscriptions=list(form["subscriptions"]),
+            selection=str(form["selection"]) if form.get("selection") else None,
+        )
+    send_confirmation(rt, form, pending, str(person.get("email") or email).strip())
+
+
+def send_confirmation(
+    rt: Runtime, form: Mapping[str, Any], pending: form_confirmations.Pending, to: str
+) -> None:
+    """Keep the answer and email its link, unless the address had its share of
+    confirmation emails this hour (then nothing is kept or sent)."""
+    conn, config = rt.redis, rt.config
+    now = rt.clock.now()
+    if not form_confirmations.may_send(conn, to, config.form_confirm_per_hour, now):
+        conn.hincrby(stats_key(form["id"]), "confirmations_limited", 1)
+        return
+    token = form_confirmations.store(conn, config.secret_key, pending, config.form_confirm_hours, now)
+    path = url_for("forms.confirm_page", form_id=form["id"], token=token)
+    sender = config.form_confirm_from or config.setting("notify_from", form_confirmations.DEFAULT_FROM)
+    email = form_confirmations.message(
+        form, to, config.base_url.rstrip("/") + path, config.form_confirm_hours, sender
+    )
+    try:
+        with _SENDING:
+            [result] = rt.email.send_many([(email, f"form-confirm:{token.split('.', 1)[0]}")])
+    except ChannelError:
+        form_confirmations.forget(conn, token)
+        raise
+    if isinstance(result, PermanentFailure):
+        log.info("form %s: the confirmation email was refused: %s", form["id"], result.reason)
+        form_confirmations.forget(conn, token)
+        return
+    conn.hincrby(stats_key(form["id"]), "confirmations_sent", 1)
+
+
+def _emit(
+    rt: Runtime,
+    form: Mapping[str, Any],
+    person_id: str,
+    fields: Mapping[str, Any],
+    created: bool,
+    confirmed: bool,
+) -> None:
+    data = {"form_id": form["id"], "fields": dict(fields), "created": created, "confirmed": confirmed}
+    rt.emit([Event("form.submitted", person_id, data, source=f"form:{form['id']}")])
+
+
+# -- the confirmation link -------------------------------------------------------
+
+PRIVATE = {
+    "Cache-Control": "no-store, no-cache, must-revalidate, private",
+    "Pragma": "no-cache",
+    "Referrer-Policy": "no-referrer",
+    "X-Robots-Tag": "noindex",
+}
+
+
+def _confirm_answer(form: Mapping[str, Any] | None, state: str, status: int = 200, **extra: Any):
+    page = render_template("form_confirm.html", form=form, state=state, **extra)
+    return page, status, PRIVATE
+
+
+def _opened(rt: Runtime, form_id: str, token: str):
+    """The form and the pending answer behind a link, or the page that says why not."""
+    try:
+        form = forms.get(rt.redis, form_id)
+    except forms.FormNotFound:
+        return None, None, _confirm_answer(None, "gone", 410)
+    try:
+        pending = form_confirmations.open_link(rt.redis, rt.config.secret_key, form_id, token, rt.clock.now())
+    except form_confirmations.LinkInvalid as exc:
+        state = "expired" if exc.status == 410 else "invalid"
+        return form, None, _confirm_answer(form, state, exc.status, cause=exc.cause)
+    return form, pending, None
+
+
+@bp.get("/forms/<form_id>/confirm/<token>")
+def confirm_page(form_id: str, token: str):
+    """Shows what will be saved and a button; never applies anything (mail scanners
+    open links)."""
+    rt = runtime()
+    form, pending, problem = _opened(rt, form_id, token)
+    if problem:
+        return problem
+    if pending.confirmed_at is not None:
+        return _confirm_answer(form, "already")
+    return _confirm_answer(form, "ask", summary=_summary(form, pending), token=token)
+
+
+@bp.post("/forms/<form_id>/confirm/<token>")
+def confirm(form_id: str, token: str):
+    rt = runtime()
+    form, pending, problem = _opened(rt, form_id, token)
+    if problem:
+        return problem
+    try:
+        if pending.confirmed_at is not None or not form_confirmations.claim(rt.redis, token, rt.clock.now()):
+            return _confirm_answer(form, "already")
+    except form_confirmations.LinkInvalid as exc:
+        return _confirm_answer(form, "expired", exc.status, cause=exc.cause)
+    try:
+        found = apply_confirmed(rt, form, pending)
+    except CrmError as exc:
+        form_confirmations.release(rt.redis, token)
+        log.warning("form %s: could not apply a confirmed answer: %s", form_id, exc)
+        return _confirm_answer(form, "failed", 503, token=token)
+    except BaseException:
+        form_confirmations.release(rt.redis, token)
+        raise
+    form_confirmations.applied(rt.redis, token)
+    if not found:
+        return _confirm_answer(
+            form, "expired", 410, cause="we no longer have the details this answer was for"
+        )
+    rt.redis.hincrby(stats_key(form_id), "confirmed", 1)
+    return _confirm_answer(form, "confirmed")
+
+
+def apply_confirmed(rt: Runtime, form: Mapping[str, Any], pending: form_confirmations.Pending) -> bool:
+    """Write the confirmed answer: changed fields, consents, subscriptions and the
+    selection, then ``form.submitted`` if it waited.  False when the person is no
+    longer in the CRM."""
+    crm = rt.crm
+    person = crm.get_person(pending.person_id)
+    if person is None:
+        return False
+    person_id, nonce = str(person["id"]), pending.token.split(".", 1)[0]
+    update = {k: v for k, v in pending.changes.items() if person_value(person, k) != v}
+    if update:
+        crm.update_persons([(person_id, update, f"form-confirm:{nonce}")])
+    basis = f"form {form['id']}, confirmed by email"
+    for purpose in pending.consents:
+        crm_call(crm, "set_consent")(person_id, purpose, True, legal_basis=basis)
+    for name in pending.subscriptions:
         crm_call(crm, "set_subscription")(person_id, name, True)
-    if form.get("selection"):
-        crm.add_to_selection(str(form["selection"]), [person_id])
-    return person_id, created
+    if pending.selection:
+        crm.add_to_selection(pending.selection, [person_id])
+    if pending.emit:
+        _emit(rt, form, person_id, pending.fields, created=pending.created, confirmed=True)
+    return True
+
+
+def _summary(form: Mapping[str, Any], pending: form_confirmations.Pending) -> list[tuple[str, str]]:
+    """The answer as the visitor typed it: (label, value) of each filled-in field."""
+    rows = []
+    for f in form["fields"]:
+        if f["type"] == "hidden" or f["name"] not in pending.fields:
+            continue
+        value = pending.fields[f["name"]]
+        if f["type"] == "checkbox":
+            if not value:
+                continue
+            value = "Yes"
+        rows.append((f["label"], str(value)))
+    return rows

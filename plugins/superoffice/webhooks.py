@@ -8,6 +8,11 @@ answer goes back at once.  The ``test`` event SuperOffice posts when the webhook
 gets a plain 200 (docs/en/automation/webhook/reference/test-event.md).  ``person.created``
 needs nothing but the payload and is emitted straight away; everything else is mapped in a worker job
 (:func:`process`), which reads what it needs through the WebAPI.
+
+In that order: the body is bounded while it is read (``SUPERFLOW_MAX_WEBHOOK_BYTES``,
+413), the signature checked (401, or 400 when the header is no signature at all), the
+content type must be JSON (415), the JSON bounded in depth and its fields of the types
+SuperOffice sends (400); nothing is written or queued before all of that passed.
 """
 
 from __future__ import annotations
@@ -15,13 +20,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import logging
+import re
 from typing import Any
 
 from flask import Blueprint, jsonify, request
 
 from superflow.events import Event
+from superflow.webapp.limits import BadJson, JsonTooDeep, loads, webhook_body
 
 from .backend import SOURCE
 
@@ -39,16 +45,40 @@ def signature(secret: str, body: bytes) -> str:
     return base64.b64encode(digest).decode()
 
 
+SIGNATURE = re.compile(r"[A-Za-z0-9+/]{43}=")
+"""The form of a base64 HMAC-SHA256: 32 bytes are 43 characters and one ``=``."""
+EVENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
+"""SuperOffice sends a GUID; anything of up to 64 letters, digits, ``.``, ``_``, ``:``
+and ``-`` is taken, so the id is safe in a Redis key and a log line."""
+NAME = re.compile(r"[A-Za-z0-9._-]{1,100}")
+
+
+class Refused(Exception):
+    """A notification that is not used; answered with ``status`` and the message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 def verified(secret: str, body: bytes, given: str | None) -> bool:
-    return bool(given) and hmac.compare_digest(signature(secret, body), given.strip())
+    return bool(given) and hmac.compare_digest(signature(secret, body).encode(), given.strip().encode())
 
 
 def event_key(event_id: str) -> str:
     return f"sf:superoffice:event:{event_id}"
 
 
+@bp.errorhandler(Refused)
+def _refused(exc: Refused) -> Any:
+    return jsonify(error=str(exc)), exc.status
+
+
 @bp.post("/hooks/superoffice")
+@webhook_body
 def receive() -> Any:
+    """Size (while reading), signature, content type, then the JSON and its fields;
+    only then is anything written or queued."""
     from superflow.webapp.runtime import runtime
 
     rt = runtime()
@@ -56,25 +86,20 @@ def receive() -> Any:
     if not secret:
         log.error("SuperOffice webhook refused: SUPERFLOW_SUPEROFFICE_WEBHOOK_SECRET is not set")
         return jsonify(error="the SuperOffice webhook secret is not configured"), 503
-    body = request.get_data(cache=False)
-    given = request.headers.get(SIGNATURE_HEADER)
-    if not verified(secret, body, given):
-        log.warning(
-            "SuperOffice webhook from %s refused: %s signature",
-            request.remote_addr,
-            "bad" if given else "missing",
-        )
-        return jsonify(error=f"{'bad' if given else 'missing'} {SIGNATURE_HEADER}"), 401
+    body = request.get_data(cache=True)
+    check_signature(secret, body, request.headers.get(SIGNATURE_HEADER))
+    if not request.is_json:
+        raise Refused(415, f"the body must be sent as application/json, not {request.mimetype or 'no type'}")
     try:
-        payload = json.loads(body)
-    except ValueError:
-        return jsonify(error="the body is not JSON"), 400
-    if not isinstance(payload, dict):
-        return jsonify(error="the body is not a JSON object"), 400
-    name = str(payload.get("Event") or "").lower()
-    event_id = str(payload.get("EventId") or "")
-    if name in ("", "test") or not event_id:
+        payload = loads(body)
+    except JsonTooDeep as exc:
+        raise Refused(400, str(exc)) from None
+    except BadJson:
+        raise Refused(400, "the body is not JSON") from None
+    name = checked(payload)
+    if name == "test":
         return jsonify(ok=True, test=True)
+    event_id = payload["EventId"]
     if not rt.redis.set(event_key(event_id), "1", nx=True, ex=EVENT_TTL):
         return jsonify(ok=True, duplicate=True)
     if name == "person.created" and str(payload.get("PrimaryKey") or "").isdigit():
@@ -90,6 +115,50 @@ def receive() -> Any:
             failure_ttl=FAILURE_TTL,
         )
     return jsonify(ok=True)
+
+
+def check_signature(secret: str, body: bytes, given: str | None) -> None:
+    """:class:`Refused` unless ``given`` is the body's signature: 401 when missing or
+    wrong, 400 when it is not a signature at all (non-ASCII, not base64, too long)."""
+    if not given:
+        log.warning("SuperOffice webhook from %s refused: missing signature", request.remote_addr)
+        raise Refused(401, f"missing {SIGNATURE_HEADER}")
+    if not SIGNATURE.fullmatch(given.strip()):
+        log.warning("SuperOffice webhook from %s refused: malformed signature", request.remote_addr)
+        raise Refused(400, f"the {SIGNATURE_HEADER} header is not a base64 HMAC-SHA256 signature")
+    if not verified(secret, body, given):
+        log.warning("SuperOffice webhook from %s refused: bad signature", request.remote_addr)
+        raise Refused(401, f"bad {SIGNATURE_HEADER}")
+
+
+def checked(payload: Any) -> str:
+    """The event's name (lower case) once the payload's fields have the types
+    SuperOffice sends; :class:`Refused` (400) naming the first that does not."""
+    if not isinstance(payload, dict):
+        raise Refused(400, "the body is not a JSON object")
+    name = payload.get("Event")
+    if not isinstance(name, str) or not NAME.fullmatch(name):
+        raise Refused(400, "Event must be the event's name, such as contact.changed")
+    event_id = payload.get("EventId")
+    if not isinstance(event_id, str) or not EVENT_ID.fullmatch(event_id):
+        raise Refused(400, "EventId must be text of up to 64 letters, digits, '.', '_', ':' or '-'")
+    if name.lower() == "test":
+        return "test"
+    key = payload.get("PrimaryKey")
+    if isinstance(key, bool) or not (isinstance(key, int) or (isinstance(key, str) and key.isdigit())):
+        raise Refused(400, "PrimaryKey must be the changed record's number")
+    for field, kind, label in (
+        ("Changes", list, "a list of field names"),
+        ("Entity", str, "text"),
+        ("FieldValues", dict, "an object"),
+        ("Values", dict, "an object"),
+    ):
+        value = payload.get(field)
+        if value is not None and not isinstance(value, kind):
+            raise Refused(400, f"{field} must be {label}")
+    if not all(isinstance(change, str) for change in payload.get("Changes") or []):
+        raise Refused(400, "Changes must be a list of field names")
+    return name.lower()
 
 
 def process(payload: dict[str, Any]) -> None:
