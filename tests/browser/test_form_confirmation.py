@@ -5,6 +5,7 @@ applies the answer only when its Confirm button is pressed."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
@@ -13,7 +14,7 @@ from browser.conftest import AdminSite, wait_for
 from superflow import forms
 from superflow.plugins.outbox import Outbox
 
-SHOTS = Path("/tmp")
+Screenshot = Callable[[Page, str], Path]
 FORM = {
     "id": "newsletter-browser",
     "name": "Newsletter sign-up",
@@ -45,7 +46,9 @@ def confirmation_link(site: AdminSite, address: str) -> str:
         outbox.close()
 
 
-def test_a_known_address_is_confirmed_through_the_emailed_link(admin_site: AdminSite, page: Page):
+def test_a_known_address_is_confirmed_through_the_emailed_link(
+    admin_site: AdminSite, page: Page, screenshot: Screenshot
+):
     rt = admin_site.runtime
     forms.create(rt.redis, FORM, rt.crm.list_fields())
     person = rt.crm.create_person(first_name="Ingrid", last_name="Berg", email="ingrid.berg@example.com")
@@ -56,19 +59,19 @@ def test_a_known_address_is_confirmed_through_the_emailed_link(admin_site: Admin
     page.get_by_label("Yes, send me offers too").check()
     page.get_by_role("button", name="Send").click()
     expect(page.locator("#check-inbox")).to_have_text("Thanks — check your inbox to confirm.")
-    page.screenshot(path=str(SHOTS / "form-check-inbox.png"), full_page=True)
+    screenshot(page, "form-check-inbox")
     assert rt.crm.get_person(person["id"])["first_name"] == "Ingrid"
 
     page.goto(confirmation_link(admin_site, "ingrid.berg@example.com"))
     expect(page.get_by_role("heading", name="Confirm your answer")).to_be_visible()
     expect(page.locator("dl.answer")).to_contain_text("Inga")
-    page.screenshot(path=str(SHOTS / "form-confirm-ask.png"), full_page=True)
+    screenshot(page, "form-confirm-ask")
     assert rt.crm.get_person(person["id"])["first_name"] == "Ingrid"
 
     page.get_by_role("button", name="Confirm").click()
     expect(page.get_by_role("heading", name="Thank you — your answer is confirmed")).to_be_visible()
     expect(page.get_by_text(FORM["success_message"])).to_be_visible()
-    page.screenshot(path=str(SHOTS / "form-confirmed.png"), full_page=True)
+    screenshot(page, "form-confirmed")
     changed = rt.crm.get_person(person["id"])
     assert changed["first_name"] == "Inga" and changed["consents"]["emarketing"] is True
     assert changed["subscriptions"]["newsletter-browser"] is True
@@ -76,11 +79,11 @@ def test_a_known_address_is_confirmed_through_the_emailed_link(admin_site: Admin
     page.go_back()
     page.reload()
     expect(page.get_by_role("heading", name="Your answer is already confirmed")).to_be_visible()
-    page.screenshot(path=str(SHOTS / "form-already-confirmed.png"), full_page=True)
+    screenshot(page, "form-already-confirmed")
 
     page.goto(f"/forms/{FORM['id']}/confirm/not-a-real-link")
     expect(page.get_by_role("heading", name="This link is not valid")).to_be_visible()
     expect(page.get_by_role("link", name="fill in the form again")).to_have_attribute(
         "href", f"/forms/{FORM['id']}"
     )
-    page.screenshot(path=str(SHOTS / "form-link-invalid.png"), full_page=True)
+    screenshot(page, "form-link-invalid")
