@@ -448,6 +448,7 @@ class Engine:
             finally:
                 pipe.reset()
             break
+        jobs.drain_soon(self.rt)
         for p in created:
             self.registry.hook.superflow_participant_enrolled(participant=p, flow=flow)
         self._after(changes.after)
@@ -844,9 +845,13 @@ class Engine:
             finally:
                 pipe.reset()
             self._held -= changes.delete
+        if changes.advance:
+            jobs.drain_soon(self.rt)
         self._after(changes.after)
 
     def _enqueue(self, pids: list[str], pipe: Pipeline) -> None:
+        """Put the participants ready for their next step in the inbox, in the
+        round's transaction; :func:`jobs.drain_soon` follows the EXEC."""
         jobs.enqueue_advance(self.rt, pids, pipeline=pipe)
 
     def _after(self, after: list[Any]) -> None:
@@ -914,6 +919,7 @@ class Engine:
             return {}
         try:
             handed = self._hand_over_dead_workers()
+            jobs.drain_forgotten(self.rt)
             now = self.rt.clock.now()
             due = self.rt.redis.zrangebyscore(store.WAKEUPS, "-inf", now, start=0, num=limit)
             stale_before = time.time() - self.rt.config.stuck_after_seconds

@@ -7,7 +7,9 @@ pipeline so that the job is queued in the same MULTI/EXEC as the state it follow
 
 from __future__ import annotations
 
+import json
 import time
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from rq import Retry, Worker
@@ -15,6 +17,7 @@ from rq.exceptions import NoSuchJobError
 from rq.executions import Execution
 from rq.job import Job, JobStatus
 
+from superflow import inbox
 from superflow.events import Event
 
 if TYPE_CHECKING:
@@ -151,16 +154,67 @@ def rescue_stranded(rt: Runtime, older_than: float) -> list[str]:
 
 
 def enqueue_advance(rt: Runtime, pids: list[str], pipeline: Pipeline | None = None) -> None:
-    size = rt.config.batch_size
-    for start in range(0, len(pids), size):
-        _enqueue(rt, "superflow.jobs.advance", (pids[start : start + size],), pipeline)
+    """Put participants in the inbox of those ready for their next step.  With a
+    ``pipeline`` (in MULTI) they are written with the state they follow, and the
+    caller calls :func:`drain_soon` once it has executed."""
+    if pipeline is not None:
+        inbox.put(pipeline, inbox.ADVANCE, [str(p) for p in pids])
+    elif pids:
+        _put(rt, inbox.ADVANCE, [str(p) for p in pids])
 
 
-def enqueue_events(rt: Runtime, events: list[Event], pipeline: Pipeline | None = None) -> None:
-    size = rt.config.batch_size
-    for start in range(0, len(events), size):
-        chunk = [e.to_dict() for e in events[start : start + size]]
-        _enqueue(rt, "superflow.jobs.handle_events", (chunk,), pipeline)
+def enqueue_events(rt: Runtime, events: list[Event]) -> None:
+    """Put events in the engine's inbox; a drain job takes them at once when idle,
+    in batches of up to ``SUPERFLOW_BATCH_SIZE`` under load."""
+    if events:
+        _put(rt, inbox.EVENTS, [json.dumps(e.to_dict(), separators=(",", ":")) for e in events])
+
+
+def _put(rt: Runtime, kind: str, items: list[str]) -> None:
+    if inbox.put_and_flag(rt.redis, kind, items, _flag_ttl(rt)):
+        _enqueue_drain(rt, kind)
+
+
+def drain_soon(rt: Runtime, kind: str = inbox.ADVANCE) -> None:
+    """Make sure a drain job is queued for ``kind``'s inbox (after a MULTI/EXEC that
+    put items there)."""
+    if inbox.flag(rt.redis, kind, _flag_ttl(rt)):
+        _enqueue_drain(rt, kind)
+
+
+def drain_forgotten(rt: Runtime) -> list[str]:
+    """Queue a drain job for every inbox holding items that no queued job will take
+    (the tick calls it); returns those inboxes."""
+    kinds = inbox.forgotten(rt.redis)
+    for kind in kinds:
+        drain_soon(rt, kind)
+    return kinds
+
+
+def _flag_ttl(rt: Runtime) -> int:
+    return inbox.flag_seconds(rt.config.heartbeat_seconds)
+
+
+def _enqueue_drain(rt: Runtime, kind: str) -> None:
+    _enqueue(rt, "superflow.jobs.drain", (kind, uuid.uuid4().hex), None)
+
+
+def drain(kind: str, batch: str) -> None:
+    """Take up to ``SUPERFLOW_BATCH_SIZE`` items from ``kind``'s inbox (or, run again
+    after a worker died, the ones this batch took before) and handle them; when more
+    are waiting, another drain job is queued first so a second worker can share them."""
+    from superflow.runtime import current
+
+    rt = current()
+    items, left = inbox.Claimer(rt.redis)(kind, batch, rt.config.batch_size)
+    if left:
+        drain_soon(rt, kind)
+    if items:
+        if kind == inbox.EVENTS:
+            rt.engine.handle_events([Event.from_dict(json.loads(item)) for item in items])
+        else:
+            rt.engine.advance(items)
+    inbox.done(rt.redis, batch)
 
 
 def enqueue_deferred(rt: Runtime, entries: list[dict[str, Any]], pipeline: Pipeline | None = None) -> None:

@@ -52,6 +52,7 @@ def test_a_round_longer_than_the_stuck_time_keeps_its_lease_and_is_not_run_twice
     signed_up(rt, person["id"])
     rt.engine.handle_events(_queued_events(rt))
     pid = f"{flow.id}.1"
+    assert rt.store.participant(pid) is not None, "the sign-up enrolled the person"
     # A job is moving the participant (it holds the lease) for three times the stuck time,
     # its heartbeat renewing the lease, while the tick looks for stuck participants.
     assert rt.engine._lease([pid]) == [pid]
@@ -141,12 +142,14 @@ def test_a_job_whose_worker_was_killed_before_it_said_it_was_running_it_is_hande
 
 
 def _queued_events(rt):
-    """The events waiting in the queue, taken out of it (run here instead of by a worker)."""
+    """The events waiting in the engine's inbox, taken out of it with their drain job
+    (run here instead of by a worker)."""
+    import json
+
+    from superflow import inbox
     from superflow.events import Event
 
-    events = []
-    for job in rt.queue.get_jobs():
-        if job.func_name == "superflow.jobs.handle_events":
-            events += [Event.from_dict(e) for e in job.args[0]]
-            job.delete()
-    return events
+    rt.rq_redis.delete(rt.queue.key)
+    items, _ = inbox.Claimer(rt.redis)(inbox.EVENTS, "test", 10_000)
+    inbox.done(rt.redis, "test")
+    return [Event.from_dict(json.loads(item)) for item in items]

@@ -93,6 +93,7 @@ def test_unknown_flow_is_404(sf_runtime, base_url):
 def test_health_reports_redis_and_queue(base_url):
     body = requests.get(base_url + "/health", timeout=5).json()
     assert body["status"] == "ok" and body["redis"] == "ok" and body["queued_jobs"] == 0
+    assert body["waiting"] == {"events": 0, "advance": 0}
 
 
 def test_a_session_expires_after_eight_hours(sf_runtime, base_url):

@@ -6,6 +6,7 @@ import redis
 from flask import Blueprint, jsonify
 from rq import Worker
 
+from superflow import inbox
 from superflow.webapp.runtime import runtime
 
 bp = Blueprint("health", __name__)
@@ -17,7 +18,13 @@ def health():
     try:
         rt.redis.ping()
         workers = Worker.count(connection=rt.rq_redis)
-        body = {"status": "ok", "redis": "ok", "workers": workers, "queued_jobs": rt.queue.count}
+        body = {
+            "status": "ok",
+            "redis": "ok",
+            "workers": workers,
+            "queued_jobs": rt.queue.count,
+            "waiting": inbox.waiting(rt.redis),
+        }
         return jsonify(body)
     except redis.RedisError as exc:
         return jsonify({"status": "error", "redis": str(exc)}), 503
