@@ -22,8 +22,6 @@ import smtplib
 import ssl
 import time
 from collections.abc import Callable
-from email.message import EmailMessage as MimeMessage
-from email.utils import formataddr, formatdate, make_msgid
 from html import unescape
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -53,6 +51,7 @@ from superflow.components import (
 from superflow.content import deliver_test
 from superflow.crm import CrmError
 from superflow.merge import MergeError, render
+from superflow.plugins import smtp_message
 
 log = logging.getLogger(__name__)
 
@@ -640,12 +639,20 @@ class SmtpTransport(EmailTransport):
         return smtp
 
     def _send_one(self, smtp: smtplib.SMTP, message: EmailMessage, key: str) -> Any:
+        msg_id = smtp_message.message_id(message, key)
+        international = smtp_message.is_international(message)
         try:
-            mime = self._mime(message, key)
+            if international:
+                mime = smtp_message.international(message, msg_id)
+            else:
+                data = smtp_message.wire_bytes(message, msg_id)
         except (ValueError, TypeError) as exc:
             return PermanentFailure(f"the message cannot be written: {exc}")
         try:
-            smtp.send_message(mime, from_addr=message.from_address, to_addrs=[message.to])
+            if international:
+                smtp.send_message(mime, from_addr=message.from_address, to_addrs=[message.to])
+            else:
+                smtp.sendmail(message.from_address, [message.to], data)
         except smtplib.SMTPRecipientsRefused as exc:
             code, reply = next(iter(exc.recipients.values()))
             if 500 <= code < 600:
@@ -657,30 +664,7 @@ class SmtpTransport(EmailTransport):
             if 500 <= exc.smtp_code < 600:
                 return PermanentFailure(f"{exc.smtp_code} {_text(exc.smtp_error)}")
             raise
-        return mime["Message-ID"]
-
-    def _mime(self, m: EmailMessage, key: str) -> MimeMessage:
-        mime = MimeMessage()
-        mime["From"] = formataddr((m.from_name, m.from_address))
-        mime["To"] = m.to
-        mime["Subject"] = m.subject
-        mime["Date"] = formatdate()
-        mime["Message-ID"] = make_msgid(idstring=key.replace(":", "."), domain=m.from_address.split("@")[-1])
-        if m.reply_to:
-            mime["Reply-To"] = m.reply_to
-        for name, value in m.headers.items():
-            mime[name] = value
-        mime.set_content(m.text)
-        mime.add_alternative(m.html, subtype="html")
-        for attachment in m.attachments:
-            maintype, _, subtype = attachment["content_type"].partition("/")
-            mime.add_attachment(
-                attachment["data"],
-                maintype=maintype,
-                subtype=subtype or "octet-stream",
-                filename=attachment["name"],
-            )
-        return mime
+        return msg_id
 
 
 class _TrackedSMTP(smtplib.SMTP):
