@@ -1,10 +1,11 @@
 """The SMTP server and SMS gateway that ``fault_loop.py`` runs, each in a process of its own.
 
-    python benchmarks/fault_servers.py smtp --port P --record out.jsonl --mode mode.txt
+    python benchmarks/fault_servers.py smtp [--host H] --port P --record out.jsonl --mode mode.txt
     python benchmarks/fault_servers.py gateway --port P --record out.jsonl --mode mode.txt
 
-Each appends one JSON line per message it took to ``--record`` (the recipient and the
-message's id or reference), and reads how to behave from the ``--mode`` file before
+Each appends one JSON line per message it took to ``--record`` (the recipient, the
+message's id or reference, the time it arrived and, for email, its subject; ``event_latency.py``
+reads the last two), and reads how to behave from the ``--mode`` file before
 each message, so the loop can change it while it runs:
 
 - ``ok``: take every message;
@@ -45,9 +46,10 @@ class Recorder:
     def chance(self, words: list[str]) -> bool:
         return len(words) > 1 and self.rng.random() < float(words[1])
 
-    def took(self, to: str, ident: str) -> None:
+    def took(self, to: str, ident: str, subject: str = "") -> None:
+        record = {"to": to, "id": ident, "at": time.time(), "subject": subject}
         with self.lock, self.path.open("a") as out:
-            out.write(json.dumps({"to": to, "id": ident}) + "\n")
+            out.write(json.dumps(record) + "\n")
 
 
 class SmtpHandler:
@@ -64,23 +66,27 @@ class SmtpHandler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        ident = ""
+        ident = subject = ""
         for line in envelope.content.decode("utf-8", "replace").splitlines():
-            if line.lower().startswith("message-id:"):
-                ident = line.split(":", 1)[1].strip()
+            if not line:
                 break
+            name, _, value = line.partition(":")
+            if name.lower() == "message-id":
+                ident = value.strip()
+            elif name.lower() == "subject":
+                subject = value.strip()
         for to in envelope.rcpt_tos:
-            self.recorder.took(to, ident)
+            self.recorder.took(to, ident, subject)
         words = self.recorder.mode()
         if words[0] == "drop" and self.recorder.chance(words):
             server.transport.abort()
         return "250 OK"
 
 
-def serve_smtp(port: int, recorder: Recorder) -> None:
+def serve_smtp(host: str, port: int, recorder: Recorder) -> None:
     from aiosmtpd.controller import Controller
 
-    controller = Controller(SmtpHandler(recorder), hostname="127.0.0.1", port=port)
+    controller = Controller(SmtpHandler(recorder), hostname=host, port=port)
     controller.start()
     try:
         while True:
@@ -89,7 +95,7 @@ def serve_smtp(port: int, recorder: Recorder) -> None:
         controller.stop()
 
 
-def serve_gateway(port: int, recorder: Recorder) -> None:
+def serve_gateway(host: str, port: int, recorder: Recorder) -> None:
     turn = iter(range(10**12))
 
     class Handler(BaseHTTPRequestHandler):
@@ -130,18 +136,19 @@ def serve_gateway(port: int, recorder: Recorder) -> None:
                 time.sleep(float(words[2]))
             self.answer(200, {"id": ident})
 
-    ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+    ThreadingHTTPServer((host, port), Handler).serve_forever()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("kind", choices=["smtp", "gateway"])
+    parser.add_argument("--host", default="127.0.0.1", help="The address to listen on.")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--record", type=Path, required=True)
     parser.add_argument("--mode", type=Path, required=True)
     args = parser.parse_args()
     recorder = Recorder(args.record, args.mode)
-    (serve_smtp if args.kind == "smtp" else serve_gateway)(args.port, recorder)
+    (serve_smtp if args.kind == "smtp" else serve_gateway)(args.host, args.port, recorder)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from superflow import metrics
+
 if TYPE_CHECKING:
     from superflow.components import StepContext, StepResult
 
@@ -199,6 +201,8 @@ def deliver(transport: EmailTransport | SmsProvider, items: list[tuple[StepConte
             continue
         if state == "in_doubt":
             what = f"in doubt: an earlier attempt stopped while handing this {_channel(transport)} over"
+            decision = "skipped" if transport.in_doubt == "skip" else "resent"
+            metrics.count_in_doubt(ledger.conn, _channel_name(transport), decision)
             if transport.in_doubt == "skip":
                 ledger.sent(key, key)
                 deliveries.append(Delivery(key, in_doubt=f"{what}; taken as sent, not sent again"))
@@ -226,6 +230,7 @@ def deliver(transport: EmailTransport | SmsProvider, items: list[tuple[StepConte
             deliveries.append(Delivery(result, in_doubt=doubt))
         elif isinstance(result, MaybeSent):
             ledger.sent(key, key)
+            metrics.count_in_doubt(ledger.conn, _channel_name(transport), "taken_as_sent")
             deliveries.append(Delivery(key, in_doubt=f"in doubt: {result.reason}; taken as sent"))
         else:
             ledger.sent(key, str(result))
@@ -247,6 +252,10 @@ def _deliver_all(
 
 def _channel(transport: Any) -> str:
     return "email" if isinstance(transport, EmailTransport) else "message"
+
+
+def _channel_name(transport: Any) -> str:
+    return "email" if isinstance(transport, EmailTransport) else "sms"
 
 
 def result_of(

@@ -63,6 +63,8 @@ class Config:
     max_query_bytes: int = 8192
     max_form_fields: int = 1000
     max_form_field_bytes: int = 500_000
+    #: The bearer token ``GET /metrics`` asks for; empty: loopback only (docs/operators.md "Metrics").
+    metrics_token: str = ""
     controllable_clock: bool = False
     plugins: tuple[str, ...] | None = None
     extra: Mapping[str, str] = field(default_factory=dict)

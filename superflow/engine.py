@@ -229,6 +229,7 @@ class Engine:
         flow_ids = set().union(*listening.values())
         states = self.flow_states(flow_ids) if flow_ids else {}
         candidates: dict[tuple[str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
+        emitted: dict[str, float] = {}
         for event in events:
             if not event.person_id:
                 continue
@@ -242,8 +243,9 @@ class Engine:
                 trigger = self.registry.trigger(ref["type"])
                 if trigger.matches(event, self._settings(trigger, ref)):
                     candidates[(fid, event.type)][event.person_id] = event.data
+                    emitted[event.person_id] = event.emitted_at
         for (fid, source), data in candidates.items():
-            self.enrol(fid, list(data), source, event_data=data)
+            self.enrol(fid, list(data), source, event_data=data, emitted=emitted)
 
     def _events_for_participations(
         self,
@@ -314,6 +316,7 @@ class Engine:
             and self._wait_matches(flow, p, event)
         ):
             self._end_wait(changes, p)
+            p.event_at = event.emitted_at
             self._leave(changes, p, now, passed=True, note=f"{event.type} arrived")
             self._move(changes, p, flow, flow.next_of.get(p.step or ""), now)
             if p.status == "active":
@@ -355,11 +358,13 @@ class Engine:
         *,
         bypass_filters: bool = False,
         event_data: dict[str, dict[str, Any]] | None = None,
+        emitted: dict[str, float] | None = None,
     ) -> list[str]:
         """Enrol persons who pass the filters, the exclusion list and the
         re-enrolment rule; return the new participant ids.  ``event_data`` keeps, per
         person, the data of the event that enrolled them (merge tags read it as
-        ``event``).  A paused flow keeps the request and enrols on resume."""
+        ``event``), ``emitted`` when that event was emitted (for the event → step
+        latency).  A paused flow keeps the request and enrols on resume."""
         state = self.flow_states({flow_id}).get(flow_id)
         if state is None or state[0] not in ("running", "paused"):
             return []
@@ -387,10 +392,15 @@ class Engine:
             eligible = [pid for pid in eligible if pid not in excluded]
         if not eligible:
             return []
-        return self._enrol_eligible(flow, eligible, source, event_data or {})
+        return self._enrol_eligible(flow, eligible, source, event_data or {}, emitted or {})
 
     def _enrol_eligible(
-        self, flow: Flow, person_ids: list[str], source: str, event_data: dict[str, dict[str, Any]]
+        self,
+        flow: Flow,
+        person_ids: list[str],
+        source: str,
+        event_data: dict[str, dict[str, Any]],
+        emitted: dict[str, float],
     ) -> list[str]:
         """Create participants; WATCH on the persons' index keys keeps two jobs from
         enrolling one person twice."""
@@ -437,6 +447,7 @@ class Engine:
                         changes.delete.add(store.lease_key(restarted.id))
                     p = self._create(changes, flow, f"{flow.id}.{first + i}", person_id, source, now)
                     p.event = event_data.get(person_id) or {}
+                    p.event_at = emitted.get(person_id)
                     created.append(p)
                 changes.advance = [p.id for p in created]
                 pipe.multi()
@@ -691,6 +702,10 @@ class Engine:
     def _apply(self, changes: Changes, w: _Work, step: dict[str, Any], r: StepResult, now: float) -> None:
         """Record a step's result and move the participant as it says."""
         p, flow = w.p, w.flow
+        changes.metrics.step(step["type"], r)
+        if p.event_at:
+            changes.metrics.event_to_step(time.time() - p.event_at)
+            p.event_at = None
         if p.wait is not None:
             self._end_wait(changes, p)
         if r.action != "retry":

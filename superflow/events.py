@@ -25,6 +25,10 @@ class Event:
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     occurred_at: float = field(default_factory=time.time)
     source: str = ""
+    #: When the event was handed to the engine (wall clock): the start of the
+    #: event → step latency.  Set by whoever emits it, never taken from a caller's
+    #: data (``occurred_at`` may be in the past).
+    emitted_at: float = field(default_factory=time.time)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -34,6 +38,7 @@ class Event:
             "id": self.id,
             "occurred_at": self.occurred_at,
             "source": self.source,
+            "emitted_at": self.emitted_at,
         }
 
     @classmethod
@@ -45,4 +50,5 @@ class Event:
             id=raw.get("id") or uuid.uuid4().hex,
             occurred_at=float(raw.get("occurred_at") or time.time()),
             source=raw.get("source", ""),
+            emitted_at=float(raw.get("emitted_at") or time.time()),
         )

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from superflow import metrics
+
 if TYPE_CHECKING:
     from redis import Redis
     from redis.client import Pipeline
@@ -87,8 +89,12 @@ def put_and_flag(conn: Redis, kind: str, items: list[str], flag_ttl: int) -> boo
     """Append ``items`` and set the queued flag in one round trip; ``True`` when the
     flag was not set, i.e. the caller must queue a drain job."""
     pipe = conn.pipeline(transaction=False)
+    # Items first: a drain that clears the flag after this RPUSH takes them, and one
+    # that cleared it before lets the SET below succeed, so a new drain is queued.
     pipe.rpush(key(kind), *items)
     pipe.set(queued_key(kind), "1", nx=True, ex=flag_ttl)
+    if kind == EVENTS:
+        metrics.count_events(pipe, len(items))
     return bool(pipe.execute()[1])
 
 
@@ -112,9 +118,13 @@ class Claimer:
         return list(items), int(left)
 
 
-def done(conn: Redis, batch: str) -> None:
-    """The batch is handled: forget its claim."""
-    conn.delete(claim_key(batch))
+def done(conn: Redis, batch: str, events: int = 0) -> None:
+    """The batch is handled: forget its claim, and count the ``events`` it held as
+    handled (once, however often the batch ran)."""
+    pipe = conn.pipeline(transaction=True)
+    pipe.delete(claim_key(batch))
+    metrics.count_events_handled(pipe, events)
+    pipe.execute()
 
 
 def forgotten(conn: Redis) -> list[str]:

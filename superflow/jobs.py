@@ -214,7 +214,7 @@ def drain(kind: str, batch: str) -> None:
             rt.engine.handle_events([Event.from_dict(json.loads(item)) for item in items])
         else:
             rt.engine.advance(items)
-    inbox.done(rt.redis, batch)
+    inbox.done(rt.redis, batch, events=len(items) if kind == inbox.EVENTS else 0)
 
 
 def enqueue_deferred(rt: Runtime, entries: list[dict[str, Any]], pipeline: Pipeline | None = None) -> None:

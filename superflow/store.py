@@ -17,7 +17,7 @@ from typing import Any
 import redis
 from redis.client import Pipeline
 
-from superflow import outages
+from superflow import metrics, outages
 
 FLOWS = "sf:flows"
 FLOW_SEQ = "sf:seq:flow"
@@ -153,6 +153,9 @@ class Participant:
     entries: list[list[Any]] = field(default_factory=list, repr=False)
     visits: dict[str, int] = field(default_factory=dict)
     running: bool = False
+    #: When the event that enrolled the participant, or ended its wait, was
+    #: emitted; cleared by the step it sets going (the event → step latency metric).
+    event_at: float | None = None
     # The index (see index_of) the stored participant is in: what a commit takes it out of.
     indexed: str | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -177,6 +180,7 @@ class Participant:
             actions=d.get("acts", []),
             entries=d.get("h", []),
             visits=d.get("visits", {}),
+            event_at=d.get("ea"),
         )
         p.indexed = index_of(p.status, p.step)
         return p
@@ -198,6 +202,7 @@ class Participant:
             "succeeded": self.succeeded,
             "acts": self.actions,
             "visits": self.visits,
+            "ea": round(self.event_at, 3) if self.event_at else None,
         }
         d.update((k, v) for k, v in optional.items() if v)
         d["h"] = self.entries
@@ -372,6 +377,7 @@ class Changes:
         self.after: list[Any] = []
         # Channels found down in this round: the participants waiting for each, and why.
         self.outages: dict[str, dict[str, str]] = defaultdict(dict)
+        self.metrics = metrics.Tally()
 
     def save(self, p: Participant, ts: float) -> None:
         p.updated = ts
@@ -393,6 +399,7 @@ class Changes:
     def commit(self, pipe: Pipeline, enqueue: Any) -> None:
         """Queue every write on ``pipe`` (already in MULTI); ``enqueue(pids, pipe)``
         adds the advance jobs to the same transaction."""
+        self.metrics.write(pipe)
         if self.docs:
             pipe.mset({participant_key(pid): p.to_json() for pid, p in self.docs.items()})
             self._reindex(pipe)

@@ -33,6 +33,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, runtime: Runtime | 
         forms,
         health,
         limits,
+        metrics,
         participants,
         tracking,
         views,
@@ -49,6 +50,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, runtime: Runtime | 
         accounts.bp,
         designer.bp,
         health.bp,
+        metrics.bp,
         tracking.bp,
         forms.bp,
     ):
