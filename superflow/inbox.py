@@ -63,7 +63,9 @@ local claimed = redis.call('LRANGE', KEYS[3], 0, -1)
 if #claimed > 0 then
   return {claimed, redis.call('LLEN', KEYS[1])}
 end
-redis.call('DEL', KEYS[2])
+if ARGV[3] == '1' then
+  redis.call('DEL', KEYS[2])
+end
 local items = redis.call('LPOP', KEYS[1], ARGV[1])
 if not items then
   return {{}, 0}
@@ -72,10 +74,12 @@ redis.call('RPUSH', KEYS[3], unpack(items))
 redis.call('EXPIRE', KEYS[3], ARGV[2])
 return {items, redis.call('LLEN', KEYS[1])}
 """
-"""KEYS: inbox, its queued flag, the batch's claim; ARGV: how many, the claim's TTL.
-A batch that claimed before (a re-run) gets its own items again; otherwise the flag
-is cleared (so what comes next queues a new drain job) and up to ARGV[1] items move
-to the claim.  Returns the items and how many are left in the inbox."""
+"""KEYS: inbox, its queued flag, the batch's claim; ARGV: how many, the claim's TTL,
+``1`` on a drain job's first claim.  A batch that claimed before (a re-run) gets its
+own items again; otherwise up to ARGV[1] items move to the claim, and on the first
+claim the flag is cleared: the queued job has started, so what comes next queues a
+new one (later claims of the same job leave it, or a job that goes on taking
+batches would queue one per batch).  Returns the items and how many are left."""
 
 
 def put(conn: Redis | Pipeline, kind: str, items: list[str]) -> None:
@@ -109,12 +113,11 @@ class Claimer:
     def __init__(self, conn: Redis) -> None:
         self._script = conn.register_script(CLAIM)
 
-    def __call__(self, kind: str, batch: str, size: int) -> tuple[list[Any], int]:
+    def __call__(self, kind: str, batch: str, size: int, first: bool = True) -> tuple[list[Any], int]:
         """The batch's items (claimed now, or before by an earlier run of its job) and
-        how many items are left in the inbox."""
-        items, left = self._script(
-            keys=[key(kind), queued_key(kind), claim_key(batch)], args=[size, CLAIM_TTL]
-        )
+        how many items are left in the inbox; ``first`` for a job's first claim."""
+        keys = [key(kind), queued_key(kind), claim_key(batch)]
+        items, left = self._script(keys=keys, args=[size, CLAIM_TTL, "1" if first else "0"])
         return list(items), int(left)
 
 
