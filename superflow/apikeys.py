@@ -24,6 +24,8 @@ from typing import Any
 
 import redis
 
+from superflow.ratelimit import RateLimiter, Verdict
+
 INDEX = "sf:apikeys"
 PREFIX = "sf_"
 ROLES: dict[str, frozenset[str]] = {
@@ -39,6 +41,8 @@ and ``events`` (post events)."""
 DEFAULT_LIMIT = 600
 DEFAULT_WINDOW = 60
 LAST_USED_EVERY = 60
+MAX_REMEMBERED = 10_000
+"""Keys whose rate window a :class:`Gate` remembers before it starts afresh."""
 
 
 class ApiKeyError(ValueError):
@@ -76,6 +80,11 @@ def key_record(digest: str) -> str:
     return f"sf:apikey:{digest}"
 
 
+def key_id(digest: str) -> str:
+    """The short id ``list`` shows and rate limits count under."""
+    return digest[:12]
+
+
 def digest_of(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -106,13 +115,61 @@ def create(
 def authenticate(conn: redis.Redis, secret: str) -> ApiKey | None:
     """The key this secret belongs to, or ``None``.  Notes the time of use (at most
     once a minute per key, so that busy keys cost no extra write per request)."""
-    if not secret.startswith(PREFIX) or len(secret) > 200:
+    if not _well_formed(secret):
         return None
     digest = digest_of(secret)
-    raw = conn.hgetall(key_record(digest))
+    return _found(conn, digest, conn.hgetall(key_record(digest)), time.time())
+
+
+class Gate:
+    """Checks each API request's key and counts it against the key's rate limit: one
+    Redis round trip per request.
+
+    A key's rate window never changes once the key is made, so the gate remembers it
+    per key: from a key's second request on, the lookup of its record and the count
+    go to Redis in one pipeline.  The record itself is read on every request, so a
+    revoked key is refused on its very next request, in every process."""
+
+    def __init__(self, conn: redis.Redis, limiter: RateLimiter | None = None) -> None:
+        self.conn = conn
+        self.limiter = limiter or RateLimiter(conn)
+        self._windows: dict[str, int] = {}
+
+    def check(self, secret: str, now: float | None = None) -> tuple[ApiKey | None, Verdict | None]:
+        """``(key, verdict)`` with the request counted, or ``(None, None)`` for a
+        secret that is no key (nothing is counted then)."""
+        if not _well_formed(secret):
+            return None, None
+        now = time.time() if now is None else now
+        digest = digest_of(secret)
+        window = self._windows.get(digest)
+        if window is None:
+            key = _found(self.conn, digest, self.conn.hgetall(key_record(digest)), now)
+            if key is None:
+                return None, None
+            if len(self._windows) >= MAX_REMEMBERED:
+                self._windows.clear()
+            self._windows[digest] = key.window
+            return key, self.limiter.hit(key.id, key.limit, key.window, now)
+        pipe = self.conn.pipeline(transaction=False)
+        pipe.hgetall(key_record(digest))
+        self.limiter.count(pipe, key_id(digest), window, now)
+        replies = pipe.execute()
+        key = _found(self.conn, digest, replies[0], now)
+        if key is None:
+            self._windows.pop(digest, None)
+            return None, None
+        return key, self.limiter.verdict(replies, key.limit, window, now)
+
+
+def _well_formed(secret: str) -> bool:
+    return secret.startswith(PREFIX) and len(secret) <= 200
+
+
+def _found(conn: redis.Redis, digest: str, raw: dict[str, str], now: float) -> ApiKey | None:
+    """The key from its record as read (``None`` if there is none); notes its use."""
     if not raw or "role" not in raw:
         return None
-    now = time.time()
     if now - float(raw.get("last_used") or 0) > LAST_USED_EVERY:
         conn.hset(key_record(digest), "last_used", now)
     return _record(digest, raw)
@@ -142,7 +199,7 @@ def revoke(conn: redis.Redis, which: str) -> ApiKey:
 
 def _record(digest: str, raw: dict[str, str]) -> ApiKey:
     return ApiKey(
-        id=digest[:12],
+        id=key_id(digest),
         name=raw.get("name", ""),
         role=raw.get("role", ""),
         created=float(raw.get("created") or 0),

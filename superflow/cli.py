@@ -120,13 +120,35 @@ def demo(host: str, port: int, persons: int, workers: int) -> None:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True)
-@pass_state
-def web(state: State, host: str, port: int) -> None:
-    """Serve the web app."""
-    from superflow.webapp import create_app
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=None,
+    help="gunicorn worker processes [default: SUPERFLOW_WEB_WORKERS, else one per core, 2 to 16].",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Threads in each worker; 1: gunicorn's sync worker [default: SUPERFLOW_WEB_THREADS, else 4].",
+)
+@click.option("--dev", is_flag=True, help="werkzeug's server in one process instead (for debugging).")
+def web(host: str, port: int, workers: int | None, threads: int | None, dev: bool) -> None:
+    """Serve the web app with gunicorn (see docs/operators.md, "superflow web")."""
+    from superflow import webserver
 
-    app = create_app(runtime=state.runtime)
-    app.run(host=host, port=port, threaded=True, use_reloader=False)
+    config = Config.from_env()
+    if dev:
+        webserver.serve_dev(config, host=host, port=port)
+        return
+    workers = workers if workers is not None else config.web_workers
+    webserver.serve(
+        config,
+        host=host,
+        port=port,
+        workers=workers or webserver.default_workers(),
+        threads=threads if threads is not None else max(1, config.web_threads),
+    )
 
 
 @cli.command()

@@ -63,6 +63,12 @@ class Config:
     max_query_bytes: int = 8192
     max_form_fields: int = 1000
     max_form_field_bytes: int = 500_000
+    #: ``superflow web`` (superflow.webserver): gunicorn worker processes (0: by the
+    #: number of cores), threads in each, the access log, proxies trusted for X-Forwarded-*.
+    web_workers: int = 0
+    web_threads: int = 4
+    web_access_log: bool = True
+    proxy_fix: int = 0
     #: The bearer token ``GET /metrics`` asks for; empty: loopback only (docs/operators.md "Metrics").
     metrics_token: str = ""
     controllable_clock: bool = False

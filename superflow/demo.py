@@ -7,7 +7,10 @@ import os
 import random
 import secrets
 import signal
+import socket
+import subprocess
 import threading
+import time
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
@@ -73,6 +76,21 @@ class Traffic(threading.Thread):
             crm.add_to_selection(newsletter, [person_id])
 
 
+def wait_for_web(web: subprocess.Popen[bytes], host: str, port: int, seconds: float = 60) -> None:
+    """Wait until ``superflow web`` (gunicorn) answers, so the address printed next
+    works at once; a web that exits first stops the demo with its exit code."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if web.poll() is not None:
+            raise click.ClickException(f"the web app exited with code {web.returncode} at start")
+        try:
+            socket.create_connection((host, port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise click.ClickException(f"the web app did not listen on {host}:{port} within {seconds:.0f} s")
+
+
 def run_demo(config: Config, host: str, port: int, persons: int, workers: int) -> None:
     data = Path(config.data_dir).absolute()
     redis_server = EmbeddedRedis(data)
@@ -94,7 +112,9 @@ def run_demo(config: Config, host: str, port: int, persons: int, workers: int) -
         command = list(SUPERFLOW)
         for n in range(workers):
             children.append(spawn([*command, "worker", "--name", f"demo-{os.getpid()}-{n}"], env=env))
-        children.append(spawn([*command, "web", "--host", host, "--port", str(port)], env=env))
+        web = spawn([*command, "web", "--host", host, "--port", str(port)], env=env)
+        children.append(web)
+        wait_for_web(web, host, port)
         traffic = Traffic(rt)
         traffic.start()
         click.echo(f"superflow demo running at {config.base_url}/")

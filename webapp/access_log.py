@@ -1,10 +1,12 @@
 """The access log without secrets: ``?secret=`` (and ``?token=``, ``?api_key=``) in a
 logged request line shows as ``[redacted]``.
 
-``superflow web`` serves with werkzeug, whose access log goes to the ``werkzeug``
-logger; the filter sits on that logger, so every handler sees the redacted line.
-Callers that can should send secrets in a header instead (the SMS gateway takes
-``X-Webhook-Secret`` or ``Authorization: Bearer``)."""
+Two servers, two access logs: ``superflow web`` (gunicorn) formats its own lines,
+and its logger class (:class:`superflow.webserver.AccessLog`) passes every value it
+logs through :func:`redact`; ``superflow web --dev`` and in-process test servers
+(werkzeug) log to the ``werkzeug`` logger, where :class:`RedactSecrets` sits, so every
+handler sees the redacted line.  Callers that can should send secrets in a header
+instead (the SMS gateway takes ``X-Webhook-Secret`` or ``Authorization: Bearer``)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,6 @@ from typing import Any, TypeVar
 from flask import current_app, g, request
 
 from superflow import apikeys
-from superflow.ratelimit import RateLimiter
 from superflow.webapp.api_errors import ApiError
 from superflow.webapp.runtime import runtime
 
@@ -55,18 +54,17 @@ def authorise() -> None:
             headers={"WWW-Authenticate": 'Bearer realm="superflow"'},
         )
     rt = runtime()
-    key = apikeys.authenticate(rt.redis, secret)
-    if key is None:
+    gate = current_app.extensions.get("superflow.apikeys")
+    if gate is None:
+        gate = current_app.extensions["superflow.apikeys"] = apikeys.Gate(rt.redis)
+    key, verdict = gate.check(secret)
+    if key is None or verdict is None:
         raise ApiError(
             401,
             "this API key is not known (revoked or mistyped)",
             headers={"WWW-Authenticate": 'Bearer realm="superflow", error="invalid_token"'},
         )
     g.api_key = key
-    limiter = current_app.extensions.get("superflow.ratelimit")
-    if limiter is None:
-        limiter = current_app.extensions["superflow.ratelimit"] = RateLimiter(rt.redis)
-    verdict = limiter.hit(key.id, key.limit, key.window)
     g.rate = verdict
     if not verdict.allowed:
         raise ApiError(
