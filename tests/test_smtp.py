@@ -220,6 +220,10 @@ def test_a_connection_lost_after_the_data_is_taken_as_sent_not_sent_twice(sf_plu
     assert stats["completed"] == 2 and stats["email.sent"] == 2
     notes = [h["note"] for h in rt.store.history(f"{flow.id}.1")]
     assert any("in doubt" in n and "taken as sent" in n for n in notes)
+    from superflow.webapp import create_app
+
+    scraped = create_app(runtime=rt).test_client().get("/metrics").get_data(as_text=True)
+    assert 'superflow_messages_in_doubt_total{channel="email",decision="taken_as_sent"} 2.0' in scraped
 
 
 def test_an_smtp_server_that_is_down_holds_the_emails_until_a_probe_finds_it_back(sf_plugin, run_jobs):
