@@ -553,6 +553,15 @@ class SmtpTransport(EmailTransport):
     def __init__(self, config: Any) -> None:
         super().__init__(config)
         self._smtp: _TrackedSMTP | None = None
+        self._siblings: list[SmtpTransport] = []
+
+    def lanes(self) -> list[EmailTransport]:
+        """This connection and ``SUPERFLOW_SMTP_CONNECTIONS`` − 1 more, kept like it
+        across batches: a batch's emails go out over all of them at once."""
+        wanted = max(1, self.config.smtp_connections) - 1
+        while len(self._siblings) < wanted:
+            self._siblings.append(type(self)(self.config))
+        return [self, *self._siblings[:wanted]]
 
     def send_many(self, messages: list[tuple[EmailMessage, str]]) -> list[Any]:
         results: list[Any] = []
@@ -560,16 +569,16 @@ class SmtpTransport(EmailTransport):
             try:
                 results.append(self._send_kept(message, key))
             except smtplib.SMTPResponseException as exc:
-                self.close()
+                self._drop()
                 if 400 <= exc.smtp_code < 500:
                     raise TemporaryFailure(self._failed(exc)) from exc
                 raise ChannelError(self._failed(exc), sent=results) from exc
             except smtplib.SMTPRecipientsRefused as exc:
-                self.close()
+                self._drop()
                 raise TemporaryFailure(self._failed(exc)) from exc
             except (OSError, smtplib.SMTPException) as exc:
                 data_sent = self._smtp is not None and self._smtp.data_sent
-                self.close()
+                self._drop()
                 if not data_sent:
                     raise ChannelError(self._failed(exc), sent=results) from exc
                 results.append(
@@ -591,7 +600,7 @@ class SmtpTransport(EmailTransport):
             try:
                 smtp.noop()
             except (OSError, smtplib.SMTPException):
-                self.close()
+                self._drop()
                 smtp = None
         if smtp is None:
             try:
@@ -612,6 +621,12 @@ class SmtpTransport(EmailTransport):
         return True
 
     def close(self) -> None:
+        for sibling in self._siblings:
+            sibling.close()
+        self._drop()
+
+    def _drop(self) -> None:
+        """Close this lane's connection (a failed one), not the other lanes'."""
         if self._smtp is not None:
             try:
                 self._smtp.quit()

@@ -8,6 +8,7 @@ protected by the engine's at-most-once ledger instead.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -117,6 +118,14 @@ class EmailTransport:
         participants then simply try again."""
         return True
 
+    def lanes(self) -> list[EmailTransport]:
+        """Transports (this one first) that :func:`deliver` may hand a batch's
+        messages to at the same time, each from a thread of its own, each one message
+        at a time: for a transport that waits on the network per message (SMTP: four
+        round trips), more connections in flight.  Each lane may leave one message in
+        doubt when the worker dies.  Just this one by default."""
+        return [self]
+
 
 class SmsProvider:
     name: ClassVar[str] = ""
@@ -170,7 +179,9 @@ def deliver(transport: EmailTransport | SmsProvider, items: list[tuple[StepConte
     keeps duplicates out itself.  For the others each message is claimed in the
     message ledger *right before* it is handed over and recorded as sent (with its
     id) right after, one message at a time, so a worker killed mid-batch leaves at
-    most one message claimed and not recorded.  On a later attempt:
+    most one message claimed and not recorded — one per lane when the transport
+    sends on several connections at once (:meth:`EmailTransport.lanes`: the
+    messages are dealt to the lanes in turn).  On a later attempt:
 
     - recorded as sent: not sent again; the step counts it (the earlier attempt's
       record of the step was never stored);
@@ -186,6 +197,22 @@ def deliver(transport: EmailTransport | SmsProvider, items: list[tuple[StepConte
     """
     if transport.idempotent:
         return _deliver_all(transport, items)
+    lanes = transport.lanes()[: len(items)] if isinstance(transport, EmailTransport) else [transport]
+    if len(lanes) <= 1:
+        return _deliver_one_by_one(transport, items)
+    n = len(lanes)
+    with ThreadPoolExecutor(n, thread_name_prefix="superflow-lane") as pool:
+        shares = list(pool.map(_deliver_one_by_one, lanes, [items[i::n] for i in range(n)]))
+    deliveries: list[Delivery] = [None] * len(items)  # type: ignore[list-item]
+    for lane, share in enumerate(shares):
+        deliveries[lane::n] = share
+    return deliveries
+
+
+def _deliver_one_by_one(
+    transport: EmailTransport | SmsProvider, items: list[tuple[StepContext, Any]]
+) -> list[Delivery]:
+    """:func:`deliver`'s protocol on one transport (one lane), one message at a time."""
     deliveries: list[Delivery] = []
     failures, down = 0, ""
     for ctx, message in items:

@@ -4,12 +4,13 @@ TLS, and never twice after a crash."""
 from __future__ import annotations
 
 import ssl
+from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from conftest import email_step, flow_doc, signed_up, started
+from conftest import email_step, flow_doc, participant_of, signed_up, started
 from superflow.store import MessageLedger
 from superflow.testing import Inbox, free_port
 
@@ -447,3 +448,37 @@ def test_an_international_address_needs_a_server_with_smtputf8(sf_plugin, run_jo
         assert inbox.to() == ["ada@example.com"]
         assert bjorn.status == "exited" and "SMTPUTF8" in bjorn.reason
         assert rt.crm.get_person(ids[0])["email_blocked"] is False
+
+
+class CountsConnections(Inbox):
+    """Notes which connection (the client's address and port) each email came over."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.peers: list[Any] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.peers.append(session.peer)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_with_several_smtp_connections_a_batch_goes_out_over_all_of_them_each_email_once(sf_plugin, run_jobs):
+    port = free_port()
+    inbox = CountsConnections()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    addresses = [f"p{i}@example.com" for i in range(9)]
+    try:
+        rt = smtp_runtime(sf_plugin, port, smtp_connections=3)
+        ids = [person(rt, f"P{i}", address) for i, address in enumerate(addresses)]
+        flow = started(rt, flow_doc([email_step("hello")]))
+        signed_up(rt, *ids)
+        run_jobs(rt)
+    finally:
+        controller.stop()
+    assert sorted(inbox.to()) == sorted(addresses), "each email once"
+    assert len(set(inbox.peers)) == 3, "the batch went out over three connections"
+    stats = rt.store.stats(flow.id)
+    assert stats["completed"] == 9 and stats["email.sent"] == 9
+    for pid in ids:
+        assert participant_of(rt, flow, pid).last_sending is not None
