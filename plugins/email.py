@@ -431,7 +431,7 @@ class SendEmail(StepType):
             try:
                 return render(template, scope, html=html)
             except MergeError as exc:
-                raise ValueError(f"the test was not sent: {name}: {exc}") from None
+                raise ValueError(f"the test was not sent: {_field_label(name)}: {exc}") from None
 
         subject, html, text = self._compose(settings, fill)
         try:
@@ -457,7 +457,7 @@ class SendEmail(StepType):
         config = ctx.services.config
         scope = ctx.merge_scope()
         subject, html, text = self._compose(
-            s, lambda _, template, as_html: render(template, scope, html=as_html)
+            s, lambda name, template, as_html: _rendered(name, template, scope, as_html)
         )
         base = config.base_url.rstrip("/")
         pid, step_id, person_id = ctx.participant.id, ctx.step["id"], ctx.participant.person_id
@@ -680,6 +680,20 @@ class SmtpTransport(EmailTransport):
                 return PermanentFailure(f"{exc.smtp_code} {_text(exc.smtp_error)}")
             raise
         return msg_id
+
+
+def _field_label(name: str) -> str:
+    """A setting of the send email step as the marketer sees it ("Subject")."""
+    declared = SendEmailSettings._declared_fields.get(name)
+    return (declared.metadata.get("label") if declared is not None else None) or name
+
+
+def _rendered(name: str, template: str, scope: dict[str, Any], html: bool) -> str:
+    """``template`` filled in; a :class:`MergeError` names the setting it came from."""
+    try:
+        return render(template, scope, html=html)
+    except MergeError as exc:
+        raise type(exc)(f"{_field_label(name)}: {exc}") from None
 
 
 class _TrackedSMTP(smtplib.SMTP):

@@ -197,7 +197,7 @@ class SendSms(StepType):
                 scope = ctx.merge_scope()
                 text = compose(ctx.settings, lambda _, template, scope=scope: render(template, scope))
             except MergeError as exc:
-                results[i] = StepResult.exit(f"cannot send: {exc}")
+                results[i] = StepResult.exit(f"cannot send: Text: {exc}")
                 continue
             outgoing.append((i, ctx, SmsMessage(to=mobile, sender=ctx.settings["sender"], text=text)))
         deliveries = deliver(ctxs[0].services.sms, [(ctx, m) for _, ctx, m in outgoing]) if outgoing else []
@@ -231,7 +231,7 @@ class SendSms(StepType):
         try:
             text = compose(settings, lambda _, template: render(template, scope))
         except MergeError as exc:
-            raise ValueError(f"the test was not sent: text: {exc}") from None
+            raise ValueError(f"the test was not sent: Text: {exc}") from None
         return send_test_sms(services, settings["sender"], to, text, scope)
 
 

@@ -155,7 +155,7 @@ def test_a_participant_whose_event_makes_the_text_huge_exits_with_the_reason(sf_
     )
     run_jobs()
     huge = participant_of(sf_runtime, flow, people[0])
-    assert huge.status == "exited" and huge.reason == f"cannot send: {TOO_LARGE}"
+    assert huge.status == "exited" and huge.reason == f"cannot send: Subject: {TOO_LARGE}"
     (mail,) = Outbox(sf_runtime.config).messages("email")
     assert mail["subject"] == "Your code: " + "ab" * 1000
     assert participant_of(sf_runtime, flow, people[1]).status == "completed"
