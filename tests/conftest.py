@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
 import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 from werkzeug.serving import make_server
 
-from superflow import flows
+from superflow import flows, users
 from superflow.events import Event
 from superflow.flow import Flow
+from superflow.processes import SUPERFLOW
 from superflow.runtime import Runtime
 from superflow.store import Participant
 from superflow.webapp import create_app
@@ -89,3 +94,48 @@ def base_url(sf_runtime: Runtime) -> Iterator[str]:
     threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
+
+
+@pytest.fixture
+def sf(sf_config, sf_runtime):
+    """Run ``superflow ...`` in a subprocess on the test's Redis and data folder."""
+    env = dict(
+        os.environ,
+        REDIS_URL=sf_config.redis_url,
+        SUPERFLOW_DATA_DIR=str(sf_config.data_dir),
+        SUPERFLOW_SECRET_KEY="test-secret",
+    )
+
+    def run(*args, ok=True, extra_env=None):
+        result = subprocess.run(
+            [*SUPERFLOW, *args],
+            env=dict(env, **(extra_env or {})),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        if ok and result.returncode != 0:
+            raise AssertionError(f"superflow {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        return result
+
+    return run
+
+
+class AdminSession(requests.Session):
+    """A signed-in browser session that sends the CSRF token as the designer does."""
+
+    def __init__(self, rt, base_url: str, role: str) -> None:
+        super().__init__()
+        self.base = base_url
+        users.create(rt.redis, f"{role}-user", "correct horse battery", role)
+        page = self.get(base_url + "/login", timeout=5).text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        form = {"username": f"{role}-user", "password": "correct horse battery", "csrf_token": token}
+        home = self.post(base_url + "/login", data=form, timeout=5)
+        assert home.status_code == 200
+        self.headers["X-CSRF-Token"] = re.search(r'name="csrf_token" value="([^"]+)"', home.text).group(1)
+
+    def call(self, path: str, body: Any = None, **kwargs: Any) -> requests.Response:
+        if body is None and "files" not in kwargs:
+            return self.get(self.base + path, timeout=10, **kwargs)
+        return self.post(self.base + path, json=body, timeout=10, **kwargs)

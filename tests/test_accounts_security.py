@@ -4,15 +4,12 @@ users, and malformed CSRF tokens — through the real app on a real Redis."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 from urllib.parse import quote
 
 import pytest
 
 from superflow import users
-from superflow.processes import SUPERFLOW
 from superflow.webapp import create_app
 
 PASSWORD = "correct horse battery"
@@ -57,25 +54,6 @@ def browser(app, username, ip="192.0.2.10"):
 def signed_out(client):
     reply = client.get("/", follow_redirects=False)
     return reply.status_code == 302 and reply.headers["Location"].startswith("/login")
-
-
-@pytest.fixture
-def sf(sf_config, sf_runtime):
-    """``superflow ...`` as a real process on the test's Redis."""
-    env = dict(
-        os.environ,
-        REDIS_URL=sf_config.redis_url,
-        SUPERFLOW_DATA_DIR=str(sf_config.data_dir),
-        SUPERFLOW_SECRET_KEY="test-secret",
-    )
-
-    def run(*args, ok=True):
-        result = subprocess.run([*SUPERFLOW, *args], env=env, capture_output=True, text=True, timeout=60)
-        if ok and result.returncode != 0:
-            raise AssertionError(f"superflow {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-        return result
-
-    return run
 
 
 # -- where the browser goes after signing in -------------------------------------

@@ -9,35 +9,9 @@ import signal
 import subprocess
 import time
 
-import pytest
 import requests
 
 from superflow.processes import SUPERFLOW
-
-
-@pytest.fixture
-def sf(sf_config, sf_runtime):
-    """Run ``superflow ...`` in a subprocess on the test's Redis and data folder."""
-    env = dict(
-        os.environ,
-        REDIS_URL=sf_config.redis_url,
-        SUPERFLOW_DATA_DIR=str(sf_config.data_dir),
-        SUPERFLOW_SECRET_KEY="test-secret",
-    )
-
-    def run(*args, ok=True, extra_env=None):
-        result = subprocess.run(
-            [*SUPERFLOW, *args],
-            env=dict(env, **(extra_env or {})),
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        if ok and result.returncode != 0:
-            raise AssertionError(f"superflow {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-        return result
-
-    return run
 
 
 def test_validate_import_export_round_trip(sf, tmp_path):

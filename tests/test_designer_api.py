@@ -10,35 +10,15 @@ from typing import Any
 import pytest
 import requests
 
-from conftest import email_step, flow_doc, started
-from superflow import flows, users
+from conftest import AdminSession, email_step, flow_doc, started
+from superflow import flows
 from superflow.plugins.email import attachments_dir
 from superflow.plugins.outbox import Outbox
 
 
-class Admin(requests.Session):
-    """A signed-in browser session that sends the CSRF token as the designer does."""
-
-    def __init__(self, rt, base_url: str, role: str) -> None:
-        super().__init__()
-        self.base = base_url
-        users.create(rt.redis, f"{role}-user", "correct horse battery", role)
-        page = self.get(base_url + "/login", timeout=5).text
-        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-        form = {"username": f"{role}-user", "password": "correct horse battery", "csrf_token": token}
-        home = self.post(base_url + "/login", data=form, timeout=5)
-        assert home.status_code == 200
-        self.headers["X-CSRF-Token"] = re.search(r'name="csrf_token" value="([^"]+)"', home.text).group(1)
-
-    def call(self, path: str, body: Any = None, **kwargs: Any) -> requests.Response:
-        if body is None and "files" not in kwargs:
-            return self.get(self.base + path, timeout=10, **kwargs)
-        return self.post(self.base + path, json=body, timeout=10, **kwargs)
-
-
 @pytest.fixture
-def admin(sf_runtime, base_url) -> Admin:
-    return Admin(sf_runtime, base_url, "flow_admin")
+def admin(sf_runtime, base_url) -> AdminSession:
+    return AdminSession(sf_runtime, base_url, "flow_admin")
 
 
 def welcome(selection: str = "1") -> dict[str, Any]:
@@ -211,7 +191,7 @@ def test_attachments_upload_with_the_limit_on_the_server(admin, sf_runtime, base
         base_url + "/email/attachments", files={"file": ("a.txt", b"x")}, cookies=admin.cookies, timeout=5
     )
     assert forged.status_code == 400, "no CSRF token, no upload"
-    viewer = Admin(sf_runtime, base_url, "viewer")
+    viewer = AdminSession(sf_runtime, base_url, "viewer")
     assert viewer.post(base_url + "/email/attachments", files={"file": ("a.txt", b"x")}).status_code == 403
 
 
@@ -221,7 +201,7 @@ def test_the_designer_page_and_roles(admin, sf_runtime, base_url):
     boot = re.search(r'<script type="application/json" id="designer-boot">(.+?)</script>', page.text, re.S)
     assert boot and '"read_only": true' in boot.group(1) and "Pause it to edit" in boot.group(1)
     assert admin.call("/flows/new/design").status_code == 200
-    viewer = Admin(sf_runtime, base_url, "viewer")
+    viewer = AdminSession(sf_runtime, base_url, "viewer")
     assert viewer.call("/flows/new/design").status_code == 403
     assert viewer.call("/designer/save", {"flow_id": None, "doc": welcome()}).status_code == 403
     persons = admin.call("/designer/persons").json()["persons"]

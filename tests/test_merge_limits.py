@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
-from conftest import email_step, flow_doc, participant_of, started
-from superflow import merge, store, users
+from conftest import AdminSession, email_step, flow_doc, participant_of, started
+from superflow import merge, store
 from superflow.events import Event
 from superflow.plugins.outbox import Outbox
 
@@ -49,24 +48,6 @@ def vm_hwm_mb() -> float:
     return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024
 
 
-class SignedIn(requests.Session):
-    """A signed-in admin session that sends the CSRF token as the designer does."""
-
-    def __init__(self, rt: Any, base_url: str, role: str) -> None:
-        super().__init__()
-        self.base = base_url
-        users.create(rt.redis, f"{role}-user", "correct horse battery", role)
-        page = self.get(base_url + "/login", timeout=5).text
-        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-        form = {"username": f"{role}-user", "password": "correct horse battery", "csrf_token": token}
-        home = self.post(base_url + "/login", data=form, timeout=5)
-        self.headers["X-CSRF-Token"] = re.search(r'name="csrf_token" value="([^"]+)"', home.text).group(1)
-
-    def send(self, request: Any, **kwargs: Any) -> requests.Response:
-        kwargs["timeout"] = 60
-        return super().send(request, **kwargs)
-
-
 def step_with(subject: str) -> dict[str, Any]:
     return {"type": "send_email", "settings": email_step("x", subject=subject)["settings"]}
 
@@ -74,7 +55,7 @@ def step_with(subject: str) -> dict[str, Any]:
 def test_hostile_merge_tags_in_a_viewers_preview_are_refused_and_memory_stays_bounded(
     sf_runtime, base_url, people
 ):
-    viewer = SignedIn(sf_runtime, base_url, "viewer")
+    viewer = AdminSession(sf_runtime, base_url, "viewer")
     before = vm_hwm_mb()
     for template, reason in HOSTILE.items():
         reply = viewer.post(
@@ -101,7 +82,7 @@ def test_hostile_merge_tags_in_a_viewers_preview_are_refused_and_memory_stays_bo
 
 
 def test_a_test_send_with_a_hostile_tag_is_refused_naming_the_field(sf_runtime, base_url, people):
-    editor = SignedIn(sf_runtime, base_url, "content_editor")
+    editor = AdminSession(sf_runtime, base_url, "content_editor")
     reply = editor.post(
         base_url + "/designer/send-test",
         json={"step": step_with("{{ 'x'*300000000 }}"), "person_id": people[0], "to": "me@example.com"},
@@ -135,7 +116,7 @@ def test_the_api_refuses_to_save_a_flow_with_hostile_or_unsafe_tags(api, error_f
 
 
 def test_the_designer_refuses_to_save_a_flow_with_a_hostile_tag(sf_runtime, base_url):
-    admin = SignedIn(sf_runtime, base_url, "flow_admin")
+    admin = AdminSession(sf_runtime, base_url, "flow_admin")
     doc = flow_doc([email_step("hello", html="<p>{{ ('x'*1000)*1000*1000 }}</p>")], name="Bomb")
     reply = admin.post(base_url + "/designer/save", json={"doc": doc})
     assert reply.status_code == 422
