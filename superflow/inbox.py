@@ -143,7 +143,7 @@ def forgotten(conn: Redis) -> list[str]:
 
 
 def waiting(conn: Redis) -> dict[str, int]:
-    """Items waiting in each inbox (for ``superflow status`` and metrics)."""
+    """Items waiting in each inbox (for ``/health``)."""
     pipe = conn.pipeline(transaction=False)
     for kind in KINDS:
         pipe.llen(key(kind))
