@@ -548,6 +548,10 @@ class Engine:
             elif p.wait and p.wait.get("u", 0) > now and not _channel_back(p.wait, channels_down):
                 changes.in_flight(pid, False)
                 changes.wake_at(pid, p.wait["u"])
+                if p.wait.get("c"):
+                    # Woken by the end of one outage into the next: wait for this one
+                    # too, or its end would not wake the participant.
+                    changes.outages[p.wait["c"]][pid] = ""
             elif status == "paused":
                 changes.parked[p.flow_id].add(pid)
                 changes.in_flight(pid, False)

@@ -60,15 +60,16 @@ def waiting_key(channel: str) -> str:
 
 
 def record(pipe: Pipeline, channel: str, pids: list[str], error: str, now: float | None = None) -> None:
-    """Note (in the round's transaction) that ``channel`` is down with ``error`` and
-    these participants wait for it; its first probe is :data:`FIRST_PAUSE` away
-    unless one is already planned."""
+    """Note (in the round's transaction) that ``channel`` is down with ``error`` (an
+    empty one keeps the error noted before) and these participants wait for it; its
+    first probe is :data:`FIRST_PAUSE` away unless one is already planned."""
     now = time.time() if now is None else now
     key = outage_key(channel)
     pipe.sadd(waiting_key(channel), *pids)
     pipe.hsetnx(key, "since", now)
     pipe.hsetnx(key, "pause", FIRST_PAUSE)
-    pipe.hset(key, "error", error[:500])
+    if error:
+        pipe.hset(key, "error", error[:500])
     pipe.zadd(OUTAGES, {channel: now + FIRST_PAUSE}, nx=True)
 
 

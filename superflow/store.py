@@ -431,7 +431,8 @@ class Changes:
         for person_id, flows in self.person_index.items():
             pipe.hset(person_key(person_id), mapping=flows)
         for channel, waiting in self.outages.items():
-            outages.record(pipe, channel, list(waiting), next(reversed(waiting.values())))
+            error = next((e for e in reversed(waiting.values()) if e), "")
+            outages.record(pipe, channel, list(waiting), error)
         if self.delete:
             pipe.delete(*self.delete)
         if self.advance:

@@ -482,3 +482,34 @@ def test_with_several_smtp_connections_a_batch_goes_out_over_all_of_them_each_em
     assert stats["completed"] == 9 and stats["email.sent"] == 9
     for pid in ids:
         assert participant_of(rt, flow, pid).last_sending is not None
+
+
+def test_a_participant_woken_by_one_probe_into_a_new_outage_waits_for_that_one_too(sf_plugin, run_jobs):
+    import time
+
+    from superflow import outages
+
+    port = free_port()
+    rt = smtp_runtime(sf_plugin, port)
+    ada = person(rt, "Ada", "ada@example.com")
+    flow = started(rt, flow_doc([email_step("hello")]))
+    signed_up(rt, ada)
+    run_jobs(rt)
+    assert participant_of(rt, flow, ada).wait["c"] == "email"
+    # A probe finds the server back and wakes Ada; before her round runs, another
+    # participant's send finds the server down again.
+    outages.ended(rt.redis, "email", rt.engine._wake_now)
+    with rt.redis.pipeline() as pipe:
+        outages.record(pipe, "email", ["someone-else"], "SMTP 127.0.0.1: connection refused")
+        pipe.execute()
+    run_jobs(rt)  # Ada's round finds the channel down: she goes on waiting for it
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        time.sleep(outages.MAX_PAUSE + 0.1)
+        run_jobs(rt)  # the next probe finds the server back
+    finally:
+        controller.stop()
+    assert inbox.to() == ["ada@example.com"], "Ada's email went out when the server was back"
+    assert participant_of(rt, flow, ada).status == "completed"
