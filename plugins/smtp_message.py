@@ -9,8 +9,8 @@ newsletter, 0.8 ms with non-ASCII text): a header that is ASCII and fits on one
 line is written as it is (:class:`WirePolicy`, the bytes ``compat32`` would have
 written, without building a ``Header`` to find that out), and each multipart gets a
 random boundary up front (:func:`boundary`) instead of the generator searching the
-whole message with a new regular expression per part.  Non-ASCII names and subjects are RFC 2047 encoded, text parts
-quoted-printable, attachments base64 with RFC 2231 file names.
+whole message with a new regular expression per part.  Non-ASCII names and
+subjects are RFC 2047 encoded, text parts quoted-printable, attachments base64 with RFC 2231 file names.
 
 An address that is not ASCII (``bjørn@…``) needs SMTPUTF8 and UTF-8 headers, which
 ``compat32`` does not write: such a message is built with ``EmailMessage`` and the
@@ -29,7 +29,7 @@ from email.message import EmailMessage as MimeMessage
 from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
 from email.mime.text import MIMEText
-from email._policybase import Compat32
+from email.policy import Compat32
 from email.utils import formataddr, formatdate, make_msgid
 from typing import Any
 

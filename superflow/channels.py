@@ -212,56 +212,70 @@ def deliver(transport: EmailTransport | SmsProvider, items: list[tuple[StepConte
 def _deliver_one_by_one(
     transport: EmailTransport | SmsProvider, items: list[tuple[StepContext, Any]]
 ) -> list[Delivery]:
-    """:func:`deliver`'s protocol on one transport (one lane), one message at a time."""
+    """:func:`deliver`'s protocol on one transport (one lane), one message at a time.
+
+    A message's ``sent`` is recorded in the round trip that claims the next one (the
+    claim comes straight after the send, so it is no later than a write of its own),
+    and on its own after the last one, or when the batch stops on an error."""
     deliveries: list[Delivery] = []
     failures, down = 0, ""
-    for ctx, message in items:
-        key = ctx.idempotency_key
-        if down:
-            deliveries.append(Delivery(None, down, channel_down=True))
-            continue
-        ledger = ctx.messages
-        state, sent_id = ledger.claim(key)
-        doubt = ""
-        if state == "sent":
-            deliveries.append(Delivery(sent_id or key, sent_before=True))
-            continue
-        if state == "in_doubt":
-            what = f"in doubt: an earlier attempt stopped while handing this {_channel(transport)} over"
-            decision = "skipped" if transport.in_doubt == "skip" else "resent"
-            metrics.count_in_doubt(ledger.conn, _channel_name(transport), decision)
-            if transport.in_doubt == "skip":
-                ledger.sent(key, key)
-                deliveries.append(Delivery(key, in_doubt=f"{what}; taken as sent, not sent again"))
+    unrecorded: tuple[StepContext, str] | None = None
+    try:
+        for ctx, message in items:
+            key = ctx.idempotency_key
+            if down:
+                deliveries.append(Delivery(None, down, channel_down=True))
                 continue
-            doubt = f"{what}; sent again, so it may arrive twice"
-        try:
-            (result,) = transport.send_many([(message, key)])
-        except TemporaryFailure as exc:
-            ledger.release(key)
-            failures += 1
-            deliveries.append(Delivery(None, str(exc), retry_after=exc.retry_after))
-            if failures >= FAILURES_IN_A_ROW:
-                down = f"{exc} ({failures} failures in a row)"
-                for failed in deliveries[-failures:]:
-                    failed.channel_down = True
-            continue
-        except ChannelError as exc:
-            ledger.release(key)
-            down = str(exc)
-            deliveries.append(Delivery(None, down, channel_down=True))
-            continue
-        failures = 0
-        if isinstance(result, PermanentFailure):
-            ledger.release(key)
-            deliveries.append(Delivery(result, in_doubt=doubt))
-        elif isinstance(result, MaybeSent):
-            ledger.sent(key, key)
-            metrics.count_in_doubt(ledger.conn, _channel_name(transport), "taken_as_sent")
-            deliveries.append(Delivery(key, in_doubt=f"in doubt: {result.reason}; taken as sent"))
-        else:
-            ledger.sent(key, str(result))
-            deliveries.append(Delivery(result, in_doubt=doubt))
+            ledger = ctx.messages
+            if unrecorded is not None and unrecorded[0].messages is not ledger:
+                unrecorded[0].messages.sent(unrecorded[0].idempotency_key, unrecorded[1])
+                unrecorded = None
+            sent_before = (unrecorded[0].idempotency_key, unrecorded[1]) if unrecorded else None
+            state, sent_id = ledger.claim(key, sent=sent_before)
+            unrecorded = None
+            doubt = ""
+            if state == "sent":
+                deliveries.append(Delivery(sent_id or key, sent_before=True))
+                continue
+            if state == "in_doubt":
+                what = f"in doubt: an earlier attempt stopped while handing this {_channel(transport)} over"
+                decision = "skipped" if transport.in_doubt == "skip" else "resent"
+                metrics.count_in_doubt(ledger.conn, _channel_name(transport), decision)
+                if transport.in_doubt == "skip":
+                    unrecorded = (ctx, key)
+                    deliveries.append(Delivery(key, in_doubt=f"{what}; taken as sent, not sent again"))
+                    continue
+                doubt = f"{what}; sent again, so it may arrive twice"
+            try:
+                (result,) = transport.send_many([(message, key)])
+            except TemporaryFailure as exc:
+                ledger.release(key)
+                failures += 1
+                deliveries.append(Delivery(None, str(exc), retry_after=exc.retry_after))
+                if failures >= FAILURES_IN_A_ROW:
+                    down = f"{exc} ({failures} failures in a row)"
+                    for failed in deliveries[-failures:]:
+                        failed.channel_down = True
+                continue
+            except ChannelError as exc:
+                ledger.release(key)
+                down = str(exc)
+                deliveries.append(Delivery(None, down, channel_down=True))
+                continue
+            failures = 0
+            if isinstance(result, PermanentFailure):
+                ledger.release(key)
+                deliveries.append(Delivery(result, in_doubt=doubt))
+            elif isinstance(result, MaybeSent):
+                unrecorded = (ctx, key)
+                metrics.count_in_doubt(ledger.conn, _channel_name(transport), "taken_as_sent")
+                deliveries.append(Delivery(key, in_doubt=f"in doubt: {result.reason}; taken as sent"))
+            else:
+                unrecorded = (ctx, str(result))
+                deliveries.append(Delivery(result, in_doubt=doubt))
+    finally:
+        if unrecorded is not None:
+            unrecorded[0].messages.sent(unrecorded[0].idempotency_key, unrecorded[1])
     return deliveries
 
 

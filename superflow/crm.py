@@ -74,6 +74,12 @@ class CrmBackend:
         """Return the persons that exist among ``person_ids``, keyed by id."""
         raise NotImplementedError
 
+    def existing_persons(self, person_ids: Iterable[str]) -> set[str]:
+        """Which of ``person_ids`` exist: all the event API asks before it queues an
+        event.  This default reads the persons whole; a backend overrides it with a
+        lookup of ids alone."""
+        return set(self.get_persons(person_ids))
+
     def get_person(self, person_id: str) -> dict[str, Any] | None:
         return self.get_persons([person_id]).get(str(person_id))
 

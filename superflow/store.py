@@ -321,6 +321,7 @@ class Store:
 
 
 CLAIM_SCRIPT = """
+if KEYS[2] then redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[1]) end
 if redis.call('SET', KEYS[1], 'claimed', 'NX', 'EX', ARGV[1]) then return false end
 return redis.call('GET', KEYS[1])
 """
@@ -336,12 +337,19 @@ class MessageLedger:
         self.ttl = ttl
         self._claim = conn.register_script(CLAIM_SCRIPT)
 
-    def claim(self, key: str) -> tuple[str, str]:
+    def claim(self, key: str, sent: tuple[str, str] | None = None) -> tuple[str, str]:
         """Claim ``key`` unless the ledger already has it; returns ``(state, message id)``:
         ``("new", "")`` when this call claimed it, ``("in_doubt", "")`` when an earlier
         claim was never recorded, ``("sent", id)`` when it was recorded as sent (the id
-        is empty for entries from before message ids were kept)."""
-        found = self._claim(keys=[ledger_key(key)], args=[self.ttl])
+        is empty for entries from before message ids were kept).
+
+        ``sent`` is the previous message's ``(key, message id)``, recorded as
+        :meth:`sent` would, first, in the same round trip."""
+        if sent is None:
+            found = self._claim(keys=[ledger_key(key)], args=[self.ttl])
+        else:
+            keys = [ledger_key(key), ledger_key(sent[0])]
+            found = self._claim(keys=keys, args=[self.ttl, f"sent:{sent[1]}"])
         if found is None:
             return "new", ""
         found = found.decode() if isinstance(found, bytes) else str(found)

@@ -583,3 +583,9 @@ def test_shared_addresses_names_only_addresses_two_persons_have(tmp_path):
     assert crm.shared_addresses(["FAMILY@example.com", "cy@example.com", "nobody@example.com"]) == {
         "family@example.com"
     }
+
+
+def test_existing_persons_names_the_ids_that_exist(crm: LocalCrm, demo: dict) -> None:
+    ids = ["1", "150", "300"]
+    assert crm.existing_persons([*ids, "999999", "not-an-id", ids[0]]) == set(ids)
+    assert crm.existing_persons([]) == set()

@@ -18,7 +18,7 @@ HEADERS = [
     ("Subject", "x" * 70),
     ("Subject", "Your order  is\tready "),
     ("Subject", " leading space"),
-    ("List-Unsubscribe", "<https://example.com/u/abcdefabcdef0123456789>, <mailto:unsub@example.com?subject=u>"),
+    ("List-Unsubscribe", "<https://example.com/u/abcdefabcdef0123456789>, <mailto:u@example.com?subject=u>"),
     ("X-Note", "a " * 60),
     ("Subject", Header("Välkommen, Åsa", "utf-8")),
     ("X-Broken", "one\r\n two"),
@@ -56,7 +56,8 @@ def parts(data: bytes) -> dict[str, str]:
 def test_a_mail_client_reads_back_what_was_written(ascii_only):
     m = message()
     if ascii_only:
-        m = message(subject="Welcome", html=m.html.replace("Å", "A"), text=m.text.replace("Å", "A"), from_name="News")
+        plain = {"html": m.html.replace("Å", "A"), "text": m.text.replace("Å", "A")}
+        m = message(subject="Welcome", from_name="News", **plain)
     read = parts(smtp_message.wire_bytes(m, "<1@example.com>"))
     assert read["subject"] == m.subject
     assert read["from"] == f"{m.from_name} <news@example.com>"

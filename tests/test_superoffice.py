@@ -58,6 +58,12 @@ def test_missing_credentials_are_named(sf_config):
 
 
 # -- reading ---------------------------------------------------------------------
+def test_existing_persons_asks_for_the_ids_alone(rt, tenant):
+    assert rt.crm.existing_persons(["18", "17", "99", "x"]) == {"17", "18"}
+    assert tenant.calls("GET", "Person") == 1
+    assert len(tenant.rsps.calls) == 1  # no consents, subscriptions or projects read
+
+
 def test_get_persons_batches_fields_company_consents_and_user_fields(rt, tenant):
     persons = rt.crm.get_persons(["18", "17", "99"])
     assert list(persons) == ["18", "17"]

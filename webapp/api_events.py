@@ -52,7 +52,7 @@ def _accept(items: list[dict[str, Any]], path: str) -> dict[str, Any]:
     rt = runtime()
     where = (lambda i: f"{path}[{i}].") if path else (lambda i: "")
     ids = [item["person_id"] for item in items if item["person_id"]]
-    known = rt.crm.get_persons(ids) if ids else {}
+    known = rt.crm.existing_persons(ids) if ids else set()
     by_email: dict[str, str | None] = {}
     errors = []
     persons: list[str] = []

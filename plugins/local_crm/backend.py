@@ -172,6 +172,16 @@ class LocalCrm(CrmBackend):
         with self._reading() as conn:
             return load_persons(conn, ids)
 
+    def existing_persons(self, person_ids: Iterable[str]) -> set[str]:
+        """One query on the persons' ids per 500, nothing else read."""
+        ids = db.int_ids(person_ids)
+        found: set[str] = set()
+        with self._reading() as conn:
+            for chunk in db.chunks(ids):
+                rows = conn.execute(f"SELECT id FROM persons WHERE id IN ({db.marks(len(chunk))})", chunk)
+                found.update(str(row[0]) for row in rows)
+        return found
+
     def list_fields(self) -> list[FieldInfo]:
         """Built-in person fields, then company fields (``company.*``), then extra fields."""
         with self._reading() as conn:
