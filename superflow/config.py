@@ -36,7 +36,7 @@ class Config:
     smtp_cafile: str = ""
     smtp_timeout: float = 30.0
     #: SMTP connections one worker sends a batch's emails over at once (channels.deliver's lanes).
-    smtp_connections: int = 1
+    smtp_connections: int = 4
     secret_key: str = ""
     base_url: str = "http://127.0.0.1:5000"
     queue_prefix: str = "superflow"

@@ -150,6 +150,7 @@ def run_crash_round(
             SUPERFLOW_EMAIL_TRANSPORT="smtp",
             SUPERFLOW_SMTP_HOST="127.0.0.1",
             SUPERFLOW_SMTP_PORT=str(smtp_port),
+            SUPERFLOW_SMTP_CONNECTIONS=str(config.smtp_connections),
         )
         emails_before = len(inbox.messages)
 
