@@ -537,6 +537,7 @@ class Engine:
         changes.delete |= {store.lease_key(pid) for pid in leased}
         channels_down = outages.down(self.rt.redis)
         work: list[_Work] = []
+        goals: list[_Work] = []
         for pid in leased:
             p = parts.get(pid)
             if p is None or p.status != "active":
@@ -555,6 +556,12 @@ class Engine:
             elif status == "paused":
                 changes.parked[p.flow_id].add(pid)
                 changes.in_flight(pid, False)
+            elif p.wait and p.wait.get("k") == "goal":
+                goal = _Work(p, self.flow(p.flow_id, p.version), p.wait)
+                if goal.flow is None:
+                    self._finish(changes, p, None, "completed", "", now)
+                else:
+                    goals.append(goal)
             else:
                 flow = self._version_for(p, version)
                 if flow is None or p.step not in flow.steps:
@@ -568,7 +575,10 @@ class Engine:
                 self._leave(changes, w.p, now, passed=True)
                 self._move(changes, w.p, w.flow, w.flow.next_of.get(w.p.step or ""), now)
         work = [w for w in work if w.p.status == "active"]
-        persons = self.rt.crm.get_persons({w.p.person_id for w in work}) if work else {}
+        people = {w.p.person_id for w in work + goals}
+        persons = self.rt.crm.get_persons(people) if people else {}
+        for w in goals:
+            self._end_of_goal_window(changes, w, persons.get(w.p.person_id), now)
         excluded = self._excluded(work)
         ready: list[_Work] = []
         for w in work:
@@ -613,6 +623,19 @@ class Engine:
         changes.delete |= {store.run_key(w.p.id) for w in ready}
         self._commit(changes)
         return next_round
+
+    def _end_of_goal_window(
+        self, changes: Changes, w: _Work, person: dict[str, Any] | None, now: float
+    ) -> None:
+        """The days after the last step are over: a goal that holds now is met (a
+        state, such as a field's value), else the participation is completed."""
+        if person is not None:
+            for ref in w.flow.doc["success"]["criteria"]:
+                criterion = self.registry.criterion(ref["type"])
+                if criterion.holds(person, self._settings(criterion, ref), w.p):
+                    self._succeed(changes, w.p, w.flow, now, "success criteria met")
+                    return
+        self._finish(changes, w.p, w.flow, "completed", "", now)
 
     def _version_for(self, p: Participant, current: int) -> Flow | None:
         """Participants move to the flow's current version where their step still exists."""
@@ -763,6 +786,14 @@ class Engine:
         self, changes: Changes, p: Participant, flow: Flow | None, target: str | None, now: float
     ) -> None:
         if target is None:
+            days = int(flow.doc["success"].get("days_after") or 0) if flow is not None else 0
+            if days and flow is not None and flow.doc["success"]["criteria"] and not p.succeeded:
+                until = now + days * 86400
+                self._set_wait(
+                    changes, p, {"k": "goal", "u": until}, now, f"success still counts for {days} days"
+                )
+                changes.count(p.flow_id, now, after_last_step=1)
+                return
             self._finish(changes, p, flow, "completed", "", now, left=True)
             return
         if any(entry[1] == target and entry[2] == "step" for entry in p.entries):
@@ -813,6 +844,9 @@ class Engine:
         """End the participation; ``left``: it already left its step (went past the last one)."""
         if p.status != "active":
             return
+        if p.wait and p.wait.get("k") == "goal":
+            left = True
+            changes.count(p.flow_id, now, after_last_step=-1)
         self._end_wait(changes, p)
         if not left:
             self._leave(changes, p, now, passed=False)
@@ -835,6 +869,8 @@ class Engine:
             p.note(now, p.step, "succeeded", note)
             changes.save(p, now)
             changes.count(p.flow_id, now, succeeded=1)
+            if p.wait and p.wait.get("k") == "goal":
+                self._finish(changes, p, flow, "completed", "", now)
             return
         self._finish(changes, p, flow, "succeeded", note, now)
         if on_success == "move_to" and flow.doc["success"]["move_to_flow"]:

@@ -126,6 +126,11 @@ class SuccessSchema(_Strict):
     criteria = fields.List(fields.Nested(ComponentRefSchema), load_default=list)
     on_success = fields.String(load_default="stop", validate=validate.OneOf(ON_SUCCESS))
     move_to_flow = fields.String(load_default=None, allow_none=True)
+    days_after = fields.Integer(
+        load_default=0,
+        validate=validate.Range(0, 365),
+        metadata={"help": "Days after the last step in which success still counts (0: until the last step)"},
+    )
 
 
 class SendWindowSchema(_Strict):
@@ -316,7 +321,39 @@ def warnings(flow: Flow, registry: Registry, others: Iterable[Flow] = ()) -> lis
             seen.setdefault(key, i)
     for crit in doc["success"]["criteria"]:
         ask(None, "Success criterion", "success_criteria", crit)
+    found += _goal_after_the_end(flow, registry)
     found += _same_start(flow, registry, others)
+    return found
+
+
+def last_steps(flow: Flow) -> list[str]:
+    """The steps after which participants leave the flow (not a split: its branches go on)."""
+    return [
+        sid
+        for sid, following in flow.next_of.items()
+        if following is None and "branches" not in flow.steps[sid]
+    ]
+
+
+def _goal_after_the_end(flow: Flow, registry: Registry) -> list[tuple[str | None, str]]:
+    """A goal checked only while people are in the flow, when the flow ends on a step
+    that sends: the click or reply it asks for comes after they have left."""
+    success = flow.doc["success"]
+    if not success["criteria"] or success.get("days_after"):
+        return []
+    found: list[tuple[str | None, str]] = []
+    for step_id in last_steps(flow):
+        with contextlib.suppress(UnknownComponent):
+            if registry.step_type(flow.steps[step_id]["type"]).sends:
+                label = flow.step_label(step_id, registry)
+                found.append(
+                    (
+                        step_id,
+                        f"Success criteria: people leave the flow right after {label},"
+                        " so what they do after receiving it (a click, a reply, a visit) is not counted as"
+                        " success. Count success for some days after the last step, or add a wait after it.",
+                    )
+                )
     return found
 
 
