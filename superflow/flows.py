@@ -3,12 +3,14 @@ and the status changes that keep the trigger and criteria indexes right."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from typing import TYPE_CHECKING, Any
 
 from superflow import store
-from superflow.flow import Flow, FlowNotReady, parse_flow, readiness
+from superflow.flow import Flow, FlowNotReady, parse_flow, readiness, settings_of
+from superflow.sendwindow import zone
 
 if TYPE_CHECKING:
     from superflow.runtime import Runtime
@@ -147,17 +149,41 @@ def export(rt: Runtime, flow_id: str) -> dict[str, Any]:
     return get(rt, flow_id).doc
 
 
-def start(rt: Runtime, flow_id: str, *, by: str = "") -> Flow:
-    """Start a draft: refused with the full list of what is missing."""
+def start(rt: Runtime, flow_id: str, *, by: str = "", earlier_today: bool = False) -> Flow:
+    """Start a draft: refused with the full list of what is missing.
+
+    A trigger that scans (a date reached) looks from the start on; ``earlier_today``
+    makes its first look begin at midnight in the flow's time zone, so that those
+    whose moment came earlier today (see :func:`missed_today`) are enrolled too."""
     flow = get(rt, flow_id)
     if flow.status != "draft":
         raise FlowStateError(f"flow {flow_id} is {flow.status}; only a draft can be started")
     problems = readiness(flow, rt.registry)
     if problems:
         raise FlowNotReady(problems)
+    if earlier_today and _scans(rt, flow):
+        rt.redis.hset(store.flow_key(flow_id), "scanned_to", _midnight(rt, flow))
     set_status(rt, flow_id, "running")
     rt.redis.hset(store.flow_key(flow_id), mapping={"started_at": time.time(), "started_by": by})
     return get(rt, flow_id)
+
+
+def missed_today(rt: Runtime, flow: Flow) -> int:
+    """How many persons a scanning trigger found due earlier today (since midnight in
+    the flow's time zone): a flow started after its time of day would not enrol them
+    unless started with ``earlier_today``.  0 for other triggers."""
+    if not _scans(rt, flow):
+        return 0
+    trigger = rt.registry.trigger(flow.doc["trigger"]["type"])
+    settings = settings_of(trigger, flow.doc["trigger"].get("settings") or {})
+    events = trigger.scan(settings, rt, _midnight(rt, flow), rt.clock.now())
+    return len({event.person_id for event in events})
+
+
+def _midnight(rt: Runtime, flow: Flow) -> float:
+    tz = zone(None, flow.doc.get("timezone") or "UTC")
+    today = dt.datetime.fromtimestamp(rt.clock.now(), tz).date()
+    return dt.datetime.combine(today, dt.time(0, 0), tz).timestamp()
 
 
 def set_status(rt: Runtime, flow_id: str, status: str) -> None:

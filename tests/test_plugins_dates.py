@@ -159,3 +159,28 @@ def test_bad_settings_are_named(sf_runtime):
         "trigger.settings.time_zone": "unknown time zone 'Mars/Olympus'",
         "trigger.settings.yearly": "Not a valid boolean.",
     }
+
+
+def test_a_flow_started_after_its_time_of_day_says_who_it_missed_and_can_enrol_them(
+    sf_runtime, run_jobs, crm
+):
+    rt = sf_runtime
+    now = dt.datetime.fromtimestamp(rt.clock.now(), ZoneInfo("UTC"))
+    day = now.date() if now.hour < 10 else now.date() + dt.timedelta(days=1)
+    advance_to(rt, day, 10, 0)
+    ada = crm.create_person(first_name="Ada", birth_date=day.replace(year=1990).isoformat())["id"]
+    birthday = date_trigger(time="09:00", time_zone="UTC", person_time_zone=False)
+
+    late = flows.create(rt, flow_doc([SHORT_WAIT], trigger=birthday, name="Birthday, from now"))
+    assert flows.missed_today(rt, late) == 1, "Ada's birthday came at 09:00, before the start"
+    flows.start(rt, late.id)
+    caught_up = flows.create(rt, flow_doc([SHORT_WAIT], trigger=birthday, name="Birthday, today too"))
+    flows.start(rt, caught_up.id, earlier_today=True)
+    rt.clock.advance(rt.config.scan_seconds + 1)
+    run_jobs()
+
+    assert participant_of(rt, flows.get(rt, late.id), ada) is None
+    assert participant_of(rt, flows.get(rt, caught_up.id), ada) is not None
+    assert flows.missed_today(rt, flows.get(rt, caught_up.id)) == 1  # the count is of the day, not the flow
+    other = flows.create(rt, flow_doc([SHORT_WAIT], name="Not a date trigger"))
+    assert flows.missed_today(rt, other) == 0
