@@ -109,6 +109,7 @@ class SendEmailSettings(Schema):
             "label": "Attachments",
             "help": "Files in the data folder's attachments/ folder; at most 25 MB each and in all",
             "upload_url": "/email/attachments",
+            "content": True,
         },
     )
     tracking = fields.Boolean(load_default=True, metadata={"label": "Track opens and clicks"})

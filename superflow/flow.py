@@ -71,6 +71,19 @@ def merge_tag_fields(component: Any) -> dict[str, Any]:
     }
 
 
+def content_fields(component: Any) -> dict[str, Any]:
+    """A step's content: its texts (:func:`merge_tag_fields`) and the settings marked
+    ``metadata={"content": True}`` (an email's attachments).  Either role may change
+    them, also while the flow runs (:func:`superflow.flows.update_content`)."""
+    if component.settings_schema is None:
+        return {}
+    return {
+        name: declared
+        for name, declared in component.settings_schema().fields.items()
+        if declared.metadata.get("merge_tags") or declared.metadata.get("content")
+    }
+
+
 def merge_templates(component: Any, settings: dict[str, Any]) -> list[tuple[str, str]]:
     """The settings whose schema field is marked ``metadata={"merge_tags": True}``."""
     declared = merge_tag_fields(component)

@@ -3,13 +3,15 @@ and the status changes that keep the trigger and criteria indexes right."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import time
 from typing import TYPE_CHECKING, Any
 
 from superflow import store
-from superflow.flow import Flow, FlowNotReady, parse_flow, readiness, settings_of
+from superflow.flow import Flow, FlowInvalid, FlowNotReady, content_fields, parse_flow, readiness, settings_of
+from superflow.registry import UnknownComponent
 from superflow.sendwindow import zone
 
 if TYPE_CHECKING:
@@ -66,14 +68,86 @@ def get(rt: Runtime, flow_id: str, version: int | None = None) -> Flow:
 
 
 def update(rt: Runtime, flow_id: str, raw: Any, *, by: str = "") -> Flow:
-    """Store a new version.  A running flow must be paused first: participants keep
-    their place, and the previous version stays readable."""
+    """Store a new version.  A running flow must be paused first (participants keep
+    their place, and the previous version stays readable) — unless only content
+    changes (:func:`content_changes`), which goes to the next sends at once."""
     current = get(rt, flow_id)
-    if current.status == "running":
-        raise FlowStateError(f"flow {flow_id} is running; pause it before changing it")
     if current.status == "ended":
         raise FlowStateError(f"flow {flow_id} has ended; copy it to make changes")
     flow = parse_flow(raw, rt.registry, fields=rt.crm.list_fields())
+    if current.status == "running" and content_changes(current, flow, rt.registry) is None:
+        raise FlowStateError(
+            f"flow {flow_id} is running; pause it before changing more than its texts and attachments"
+        )
+    return _new_version(rt, current, flow, by)
+
+
+def update_content(
+    rt: Runtime, flow_id: str, step_id: str, settings: dict[str, Any], *, by: str = ""
+) -> Flow:
+    """Change one step's content (texts, subjects, attachments) as a new version, in
+    any status but ended, by either role: participants who have not reached the step
+    get the new content.  ``None`` takes a setting back to its default.  A setting
+    that is not content is refused, naming it."""
+    current = get(rt, flow_id)
+    if current.status == "ended":
+        raise FlowStateError(f"flow {flow_id} has ended; copy it to make changes")
+    if step_id not in current.steps:
+        raise FlowInvalid([{"field": "step", "message": f"this flow has no step {step_id!r}"}])
+    allowed = content_fields(rt.registry.step_type(current.steps[step_id]["type"]))
+    other = sorted(set(settings) - set(allowed))
+    if other:
+        raise FlowInvalid(
+            [{"field": name, "message": "not content: pause the flow to change it"} for name in other]
+        )
+    doc = json.loads(current.to_json())
+    stored = _find_step(doc["steps"], step_id).setdefault("settings", {})
+    for name, value in settings.items():
+        if value is None:
+            stored.pop(name, None)
+        else:
+            stored[name] = value
+    flow = parse_flow(doc, rt.registry, fields=rt.crm.list_fields())
+    return _new_version(rt, current, flow, by)
+
+
+def content_changes(old: Flow, new: Flow, registry: Any) -> list[str] | None:
+    """The steps whose content alone differs between two versions, or ``None`` when
+    anything else differs (the steps, their order, other settings, the trigger…)."""
+    if set(old.steps) != set(new.steps) or _without_content(old, registry) != _without_content(new, registry):
+        return None
+    return [sid for sid in new.steps if old.steps[sid].get("settings") != new.steps[sid].get("settings")]
+
+
+def _without_content(flow: Flow, registry: Any) -> str:
+    doc = json.loads(flow.to_json())
+    doc.pop("status", None)
+
+    def strip(steps: list[dict[str, Any]]) -> None:
+        for step in steps:
+            with contextlib.suppress(UnknownComponent):
+                for name in content_fields(registry.step_type(step["type"])):
+                    step.get("settings", {}).pop(name, None)
+            for branch in step.get("branches") or []:
+                strip(branch["steps"])
+            strip(step.get("everyone_else") or [])
+
+    strip(doc["steps"])
+    return json.dumps(doc, sort_keys=True)
+
+
+def _find_step(steps: list[dict[str, Any]], step_id: str) -> dict[str, Any]:
+    for step in steps:
+        if step["id"] == step_id:
+            return step
+        for inner in [*(b["steps"] for b in step.get("branches") or []), step.get("everyone_else") or []]:
+            with contextlib.suppress(KeyError):
+                return _find_step(inner, step_id)
+    raise KeyError(step_id)
+
+
+def _new_version(rt: Runtime, current: Flow, flow: Flow, by: str) -> Flow:
+    flow_id = current.id
     flow.doc["status"] = current.status
     version = current.version + 1
     doc = json.dumps(flow.doc, separators=(",", ":"))

@@ -96,7 +96,8 @@ def test_start_pause_resume_end(api, people, error_fields):
     flow = api.ok("POST", "/flows", 201, json=flow_doc([wait_step()]))
     path = f"/flows/{flow['id']}"
     assert api.ok("POST", f"{path}/start")["status"] == "running"
-    running_edit = api("PUT", path, json=flow_doc([wait_step()]), headers={"If-Match": "*"})
+    longer = flow_doc([{**wait_step(), "settings": {"amount": 2}}])
+    running_edit = api("PUT", path, json=longer, headers={"If-Match": "*"})
     assert running_edit.status_code == 409 and error_fields(running_edit) == ["status"]
     assert api.ok("POST", f"{path}/pause")["status"] == "paused"
     assert api("POST", f"{path}/pause").status_code == 409

@@ -266,8 +266,8 @@ def content_fields(step_type: Any) -> list[dict[str, Any]]:
 @bp.route("/flows/<flow_id>/content/<step_id>/edit", methods=["GET", "POST"])
 @role_required(*EDIT)
 def edit_content(flow_id: str, step_id: str):
-    """Change the texts of one step: saved as a new version of the flow (a running
-    flow must be paused first); an unknown merge tag is refused naming the field."""
+    """Change the texts of one step: saved as a new version of the flow, also while
+    it runs (the next sends use it); an unknown merge tag is refused naming the field."""
     rt = runtime()
     flow = existing_flow(rt, flow_id)
     if step_id not in flow.steps:
@@ -280,20 +280,16 @@ def edit_content(flow_id: str, step_id: str):
     errors: list[str] = []
     if request.method == "POST":
         values = {f["name"]: request.form.get(f["name"], "") for f in editable}
-        settings = flow.steps[step_id]["settings"]  # the step's dict inside flow.doc
-        for name, value in values.items():
-            if value.strip():
-                settings[name] = value
-            else:
-                settings.pop(name, None)
+        texts = {name: value if value.strip() else None for name, value in values.items()}
         try:
-            flows.update(rt, flow_id, flow.doc, by=g.user["username"])
+            flows.update_content(rt, flow_id, step_id, texts, by=g.user["username"])
         except flows.FlowStateError as exc:
             errors = [f"{exc}."]
         except FlowInvalid as exc:
             errors = [f"{e['field']}: {e['message']}" for e in exc.errors]
         else:
-            flash(f"{flow.step_label(step_id, rt.registry)} saved as version {flow.version + 1}.")
+            label = flow.step_label(step_id, rt.registry)
+            flash(f"{label} saved as version {flow.version + 1}; the next messages use it.")
             return redirect(url_for("views.content", flow_id=flow_id))
     return render_template(
         "content_edit.html",

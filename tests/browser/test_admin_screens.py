@@ -323,18 +323,14 @@ def test_users_screen_adds_a_user_and_changes_a_role(
     screenshot(page, "users")
 
 
-def test_a_content_editor_edits_texts_of_a_paused_flow(
+def test_a_content_editor_fixes_the_text_of_a_running_flow_without_pausing_it(
     signed_in: Callable[[str], Page], admin_site: AdminSite, people: list[str], screenshot: Screenshot
 ) -> None:
     rt = admin_site.runtime
     flow = started(rt, drip("Editable drip"))
     page = signed_in("editor")
     page.goto(f"/flows/{flow.id}/content/tips/edit")
-    page.get_by_label("Subject", exact=True).fill("Three tips for {{ person.first_name }}")
-    page.get_by_role("button", name="Save").click()
-    expect(page.locator("#errors")).to_contain_text("pause it before changing it")
-
-    rt.engine.pause(flow.id)
+    expect(page.get_by_text("what you save goes into the next messages")).to_be_visible()
     page.get_by_label("Subject", exact=True).fill("Tips for {{ person.shoe_size }}")
     page.get_by_role("button", name="Save").click()
     expect(page.locator("#errors")).to_contain_text("shoe_size")
@@ -344,6 +340,7 @@ def test_a_content_editor_edits_texts_of_a_paused_flow(
     page.get_by_label("Subject", exact=True).fill("Three tips for {{ person.first_name }}")
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_text("saved as version 2")).to_be_visible()
+    screenshot(page, "content-edit-running")
     page.goto(f"/flows/{flow.id}/content?person={people[0]}")
     expect(page.locator("article.message[data-step=tips] .subject")).to_have_text("Three tips for Ingrid")
-    assert flows.get(rt, flow.id).version == 2
+    assert flows.get(rt, flow.id).version == 2 and flows.get(rt, flow.id).status == "running"
