@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, ValidationError, fields, validates
 
 from superflow import hookimpl
 from superflow.components import SuccessCriterion, Trigger
@@ -18,19 +19,65 @@ class ApiEventSettings(Schema):
     )
 
 
+#: A typed sample event is at most this long (it is a sample, not a data store).
+MAX_SAMPLE_CHARS = 16_000
+
+
+def parse_sample(text: str | None) -> dict[str, Any]:
+    """The sample event data typed in the trigger's panel (``{}`` when none or not an object)."""
+    try:
+        data = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+class ApiEventTriggerSettings(ApiEventSettings):
+    sample = fields.String(
+        load_default="",
+        metadata={
+            "label": "Sample event data",
+            "widget": "textarea",
+            "help": "What the integration sends with the event, as JSON, for previews and tests"
+            ' until a real event arrives, e.g. {"items": [{"name": "Mug", "price": 12}]}',
+        },
+    )
+
+    @validates("sample")
+    def _sample_is_an_object(self, value: str, **kwargs: Any) -> None:
+        if not value or not value.strip():
+            return
+        if len(value) > MAX_SAMPLE_CHARS:
+            raise ValidationError(f"keep the sample event data under {MAX_SAMPLE_CHARS:,} characters")
+        try:
+            data = json.loads(value)
+        except ValueError as exc:
+            raise ValidationError(
+                f"the sample event data is not valid JSON: {exc.msg} (line {exc.lineno})"
+            ) from None
+        if not isinstance(data, dict):
+            raise ValidationError('the sample event data must be a JSON object, e.g. {"items": []}')
+
+
 class ApiEventTrigger(Trigger):
     name = "api_event"
     label = "API event"
     category = "Integrations"
     description = "When an integration sends the named event for the person."
     event_types = ("api.event",)
-    settings_schema = ApiEventSettings
+    settings_schema = ApiEventTriggerSettings
 
     def describe(self, settings: dict[str, Any]) -> str:
         return f"When the API event {settings.get('name', '?')!r} arrives"
 
     def matches(self, event: Any, settings: dict[str, Any]) -> bool:
         return event.data.get("name") == settings["name"]
+
+    def sample_event(self, settings: dict[str, Any]) -> dict[str, Any]:
+        """An integration's event has no fixed shape: the sample is what the marketer
+        typed (the designer prefers the last event really received)."""
+        sample = parse_sample(settings.get("sample"))
+        return {**sample, "name": settings.get("name") or sample.get("name") or ""}
 
 
 class ApiEventCriterion(SuccessCriterion):

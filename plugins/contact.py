@@ -448,6 +448,12 @@ class FieldChangedTrigger(Trigger):
     def matches(self, event: Any, settings: dict[str, Any]) -> bool:
         return changed(event.data.get("changes") or {}, watched(settings), settings.get("value"))
 
+    def sample_event(self, settings: dict[str, Any]) -> dict[str, Any]:
+        """What changed: each watched field with ``[value before, value after]``."""
+        after = settings.get("value")
+        names = watched(settings) or ["email"]
+        return {"changes": {name: ["", "" if after is None else after] for name in names}}
+
 
 class FieldChangedCriterion(SuccessCriterion):
     name = "field_changed"

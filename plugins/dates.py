@@ -47,7 +47,7 @@ class DateReachedSettings(Schema):
         load_default="birth_date",
         metadata={
             "label": "Date field",
-            "help": "birth_date or a date field of the person",
+            "help": "Birth date, or another date field of the person",
             "widget": "crm_field",
             "choices_from": "date_fields",
         },
@@ -93,6 +93,12 @@ class DateReached(Trigger):
     description = "On (or some days before or after) a date of the person: a birthday, a renewal date."
     settings_schema = DateReachedSettings
     scans = True
+
+    def sample_event(self, settings: dict[str, Any]) -> dict[str, Any]:
+        """The date reached: which field, the day it fell on and the field's value."""
+        field = settings.get("field") or "birth_date"
+        day = "2026-12-10"
+        return {"occasion": f"{field}:{day}", "date": day, "field": field, "value": "1815-12-10"}
 
     def readiness(self, settings: dict[str, Any], flow: Any) -> list[str]:
         problems = []

@@ -875,6 +875,13 @@ class _TrackedTrigger(Trigger):
             words += f" of flow {settings['flow']}"
         return words
 
+    def sample_event(self, settings: dict[str, Any]) -> dict[str, Any]:
+        """The email acted on (its flow and step) and, for a click, the link."""
+        data = {"flow_id": str(settings.get("flow") or "1"), "step_id": settings.get("step") or "email-1"}
+        if "link.clicked" in self.event_types:
+            data["url"] = (settings.get("url") or "https://example.com/offer").rstrip("*")
+        return data
+
     def matches(self, event: Any, settings: dict[str, Any]) -> bool:
         if settings.get("flow") and flow_of(event) != str(settings["flow"]):
             return False

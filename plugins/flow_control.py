@@ -44,13 +44,14 @@ class Wait(StepType):
 
     def readiness(self, settings: dict[str, Any], flow: Any) -> list[str]:
         if not settings.get("amount") and not settings.get("until"):
-            return ["amount or until is required"]
+            return ["say how long to wait (Wait for) or until when (Or wait until)"]
         return []
 
     def describe(self, settings: dict[str, Any]) -> str:
         if settings.get("until"):
             return f"Wait until {settings['until']}"
-        return f"Wait {settings.get('amount', '?')} {settings.get('unit', 'days')}"
+        amount, unit = settings.get("amount", "?"), str(settings.get("unit", "days"))
+        return f"Wait {amount} {unit.removesuffix('s') if amount == 1 else unit}"
 
     def execute(self, ctx: StepContext) -> StepResult:
         until = ctx.settings.get("until")
@@ -113,7 +114,7 @@ class WaitForAction(StepType):
         if settings.get("on_timeout") == "goto":
             target = settings.get("timeout_step")
             if not target:
-                problems.append("timeout_step is required when on_timeout is goto")
+                problems.append("timeout_step is required: choose the step to go to when nothing happened")
             elif target not in flow.steps:
                 problems.append(f"timeout_step: there is no step {target!r} in this flow")
         return problems

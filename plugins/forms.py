@@ -21,7 +21,12 @@ class FormSettings(Schema):
     form = fields.String(
         load_default=None,
         allow_none=True,
-        metadata={"label": "Form", "help": "The form's id; empty: any form"},
+        metadata={
+            "label": "Form",
+            "help": "The form whose answers start the flow; “Any form”: every form",
+            "choices_from": "forms",
+            "x-empty-label": "Any form",
+        },
     )
 
 
@@ -47,6 +52,15 @@ class FormSubmittedTrigger(Trigger):
 
     def matches(self, event: Any, settings: dict[str, Any]) -> bool:
         return _matches(event, settings)
+
+    def sample_event(self, settings: dict[str, Any]) -> dict[str, Any]:
+        """A submission: the form's id and the answers under their field names."""
+        return {
+            "form_id": str(settings.get("form") or "1"),
+            "fields": {"email": "ada@example.com", "first_name": "Ada", "message": "Please call me"},
+            "created": False,
+            "confirmed": True,
+        }
 
 
 class FormSubmittedCriterion(SuccessCriterion):

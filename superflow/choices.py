@@ -36,6 +36,14 @@ def _flows(rt: Runtime) -> list[Choice]:
     return [{"value": row["id"], "label": row["name"]} for row in flows.list_flows(rt)]
 
 
+def _forms(rt: Runtime) -> list[Choice]:
+    from superflow import forms
+
+    return [
+        {"value": str(f["id"]), "label": str(f.get("name") or f["id"])} for f in forms.list_forms(rt.redis)
+    ]
+
+
 SOURCES: dict[str, Callable[[Runtime], list[Choice]]] = {
     "selections": lambda rt: _by_id(rt.crm.list_selections()),
     "projects": lambda rt: _by_id(rt.crm.list_projects()),
@@ -48,6 +56,7 @@ SOURCES: dict[str, Callable[[Runtime], list[Choice]]] = {
     "company_fields": lambda rt: _fields(rt, lambda f: f.entity == "company"),
     "date_fields": lambda rt: _fields(rt, lambda f: f.type in ("date", "datetime")),
     "flows": _flows,
+    "forms": _forms,
 }
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +74,75 @@ def _print_error(exc: BaseException) -> None:
         click.echo(f"error: {exc}", err=True)
 
 
+DATA_ENV = ("SUPERFLOW_DATA_DIR", "SUPERFLOW_DATA")
+MAKES_DATA = frozenset({("worker",), ("users", "create"), ("crm", "seed"), ("crm", "person", "add")})
+"""Commands that may start a new data folder (``demo`` and ``web`` make theirs too)."""
+WEB_ADDRESS = "web-address"
+"""The file in the data folder where ``superflow web`` notes the address it serves."""
+
+
+def _uses_data_folder(config: Config) -> bool:
+    """Whether this configuration keeps anything in the data folder: the embedded
+    Redis, the local CRM's file, or the stored secret key."""
+    local_crm = config.crm == "local" and not config.setting("local_crm_path")
+    return not config.redis_url or local_crm or not config.secret_key
+
+
+def check_data_folder(config: Config, command: tuple[str, ...], environ: Any = None) -> None:
+    """Refuse to start an empty data folder by accident.
+
+    With no ``SUPERFLOW_DATA_DIR``, the data folder is ``./superflow-data`` of the
+    folder the command runs in; run elsewhere, a command would quietly start a new,
+    empty Redis and CRM there.  So when none is found, a command stops and says where
+    it looked and how to point at one — unless it is one that starts a data folder,
+    which then says that it made one."""
+    env = os.environ if environ is None else environ
+    folder = Path(config.data_dir).absolute()
+    if any(env.get(name) for name in DATA_ENV) or folder.exists() or not _uses_data_folder(config):
+        return
+    if command in MAKES_DATA:
+        click.echo(f"note: no data folder here; starting a new one at {folder}", err=True)
+        return
+    raise click.ClickException(
+        f"no data folder at {folder}: superflow keeps its data in ./superflow-data of the folder "
+        "you run it in. Run the command in the folder where you ran 'superflow demo' or "
+        "'superflow web', or point at the data folder with SUPERFLOW_DATA_DIR=/path/to/superflow-data."
+    )
+
+
+def record_web_address(config: Config) -> None:
+    """Note the address ``superflow web`` serves, for commands that print links."""
+    folder = Path(config.data_dir)
+    if not folder.exists() and not _uses_data_folder(config):
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / WEB_ADDRESS).write_text(config.base_url + "\n")
+    except OSError as exc:
+        click.echo(f"note: could not note the web app's address in {folder}: {exc}", err=True)
+
+
+def web_address(config: Config, environ: Any = None) -> str:
+    """The address people reach the web app at: ``SUPERFLOW_BASE_URL`` if set, else
+    the one ``superflow web`` noted in the data folder, else the configured default
+    (with a note on standard error that it is a guess)."""
+    env = os.environ if environ is None else environ
+    if env.get("SUPERFLOW_BASE_URL"):
+        return config.base_url.rstrip("/")
+    try:
+        noted = (Path(config.data_dir) / WEB_ADDRESS).read_text().strip()
+    except OSError:
+        noted = ""
+    if noted:
+        return noted.rstrip("/")
+    click.echo(
+        f"note: the web app's address is not known (no 'superflow web' has run on this data folder and "
+        f"SUPERFLOW_BASE_URL is not set); assuming {config.base_url}",
+        err=True,
+    )
+    return config.base_url.rstrip("/")
+
+
 class State:
     """Lazily built runtime, so ``--help`` and ``flows validate`` need no Redis."""
 
@@ -83,7 +154,9 @@ class State:
         if self._runtime is None:
             from superflow.runtime import Runtime, set_current
 
-            self._runtime = Runtime(Config.from_env())
+            config = Config.from_env()
+            check_data_folder(config, _command_path())
+            self._runtime = Runtime(config)
             set_current(self._runtime)
         return self._runtime
 
@@ -93,6 +166,16 @@ class State:
 
 
 pass_state = click.make_pass_decorator(State, ensure=True)
+
+
+def _command_path() -> tuple[str, ...]:
+    """The running command's names below ``superflow``, e.g. ``("crm", "seed")``."""
+    names: list[str] = []
+    ctx = click.get_current_context(silent=True)
+    while ctx is not None and ctx.parent is not None:
+        names.insert(0, ctx.info_name or "")
+        ctx = ctx.parent
+    return tuple(names)
 
 
 @click.group()
@@ -138,6 +221,9 @@ def web(host: str, port: int, workers: int | None, threads: int | None, dev: boo
     from superflow import webserver
 
     config = Config.from_env()
+    if not os.environ.get("SUPERFLOW_BASE_URL"):
+        config = replace(config, base_url=f"http://{_reachable(host)}:{port}")
+    record_web_address(config)
     if dev:
         webserver.serve_dev(config, host=host, port=port)
         return
@@ -149,6 +235,13 @@ def web(host: str, port: int, workers: int | None, threads: int | None, dev: boo
         workers=workers or webserver.default_workers(),
         threads=threads if threads is not None else max(1, config.web_threads),
     )
+
+
+def _reachable(host: str) -> str:
+    """The host part of the address a browser on this machine opens for ``host``."""
+    if host in ("", "0.0.0.0", "::"):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
 
 
 @cli.command()
@@ -527,7 +620,7 @@ def forms_create(state: State, file: Path) -> None:
         raise click.ClickException("the form is not valid:\n  " + "\n  ".join(exc.problems)) from None
     except form_store.FormExists as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"{state.runtime.config.base_url}/forms/{form['id']}")
+    click.echo(f"{web_address(state.runtime.config)}/forms/{form['id']}")
 
 
 @forms.command("list")
@@ -536,8 +629,10 @@ def forms_list(state: State) -> None:
     """Every form with its address."""
     from superflow import forms as form_store
 
-    for form in form_store.list_forms(state.runtime.redis):
-        click.echo(f"{form['id']:16}  {form['name']}  {state.runtime.config.base_url}/forms/{form['id']}")
+    forms_found = form_store.list_forms(state.runtime.redis)
+    base = web_address(state.runtime.config) if forms_found else ""
+    for form in forms_found:
+        click.echo(f"{form['id']:16}  {form['name']}  {base}/forms/{form['id']}")
 
 
 @forms.command("delete")
@@ -617,6 +712,116 @@ def crm_add_to_selection(state: State, selection_id: str, person_ids: tuple[str,
     """Add persons to a selection, as a CRM user would (emits CRM events)."""
     state.runtime.crm.add_to_selection(selection_id, list(person_ids))
     click.echo(f"added {len(person_ids)} person(s) to selection {selection_id}")
+
+
+@crm.group("person")
+def crm_person() -> None:
+    """Add, change and show a person (what the admin's People screen does)."""
+
+
+_SET_HELP = "A field and its value, e.g. birth_date=2026-12-03 (repeatable; an empty value clears)."
+
+
+def _assignments(pairs: tuple[str, ...]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(
+                f"give FIELD=VALUE, e.g. birth_date=2026-12-03 (not {pair!r})", param_hint="--set"
+            )
+        values[key.strip()] = value
+    return values
+
+
+def _person_changes(crm_backend: Any, pairs: tuple[str, ...]) -> dict[str, Any]:
+    from superflow import people
+
+    try:
+        return people.changes_from_text(people.person_fields(crm_backend), _assignments(pairs))
+    except people.PersonInputError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@crm_person.command("add")
+@click.option("--set", "pairs", multiple=True, required=True, metavar="FIELD=VALUE", help=_SET_HELP)
+@click.option("--company", "company_id", default=None, help="The id of the person's company.")
+@pass_state
+def crm_person_add(state: State, pairs: tuple[str, ...], company_id: str | None) -> None:
+    """Add a person, e.g. --set first_name=Ada --set email=ada@example.com."""
+    from superflow import people
+
+    crm_backend = state.runtime.crm
+    changes = {k: v for k, v in _person_changes(crm_backend, pairs).items() if v is not None}
+    if company_id:
+        changes["company_id"] = company_id
+    try:
+        person = crm_backend.create_person(idempotency_key=people.new_edit_key(), **changes)
+    except NotImplementedError:
+        raise click.ClickException("this CRM does not add persons from superflow") from None
+    click.echo(
+        f"added person {person['id']}: {person.get('full_name') or person.get('email') or ''}".rstrip(": ")
+    )
+
+
+@crm_person.command("update")
+@click.argument("person_id")
+@click.option("--set", "pairs", multiple=True, required=True, metavar="FIELD=VALUE", help=_SET_HELP)
+@pass_state
+def crm_person_update(state: State, person_id: str, pairs: tuple[str, ...]) -> None:
+    """Change a person's fields, e.g. 17 --set birth_date=2026-12-03."""
+    from superflow import people
+
+    crm_backend = state.runtime.crm
+    try:
+        people.get(crm_backend, person_id)
+        changes = _person_changes(crm_backend, pairs)
+        changed = people.update(crm_backend, person_id, changes, people.new_edit_key())
+    except (people.PersonNotFound, people.PersonInputError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if not changed:
+        click.echo(f"person {person_id}: nothing changed")
+        return
+    labels = {f.key: f.label for f in people.person_fields(crm_backend)}
+    for key, (old, new) in changed.items():
+        click.echo(
+            f"{labels.get(key, key)}: {people.shown(old) or '(empty)'} -> {people.shown(new) or '(empty)'}"
+        )
+
+
+@crm_person.command("show")
+@click.argument("person_id")
+@pass_state
+def crm_person_show(state: State, person_id: str) -> None:
+    """A person's fields, company, selections, consents, subscriptions and flows."""
+    from superflow import people
+
+    rt = state.runtime
+    try:
+        person = people.get(rt.crm, person_id)
+    except people.PersonNotFound as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{person.get('full_name') or 'Person ' + str(person['id'])} (person {person['id']})")
+    for field in people.person_fields(rt.crm):
+        click.echo(f"  {field.label + ':':22} {people.shown(people.value_of(person, field)) or '-'}")
+    company = person.get("company")
+    click.echo(f"company: {company['name']} (company {company['id']})" if company else "company: none")
+    names = {str(s["id"]): s["name"] for s in rt.crm.list_selections()}
+    selections = [names.get(str(s), f"selection {s}") for s in person.get("selections") or []]
+    click.echo(f"selections: {', '.join(selections) or 'none'}")
+    for title, flags, yes, no in (
+        ("consents", person.get("consents") or {}, "given", "withdrawn"),
+        ("subscriptions", person.get("subscriptions") or {}, "subscribed", "unsubscribed"),
+    ):
+        shown = ", ".join(f"{name} {yes if on else no}" for name, on in sorted(flags.items()))
+        click.echo(f"{title}: {shown or 'none'}")
+    rows = people.participations(rt, str(person["id"]))
+    click.echo("flows:" if rows else "flows: none")
+    for row in rows:
+        sent = row["last_sending"]
+        last = f"; last sent {sent.get('channel', '')} to {sent.get('to', '')}" if sent else ""
+        step = f" at {row['step_label']}" if row["step_label"] else ""
+        click.echo(f"  {row['flow_name']}: {row['status']}{step}{last} (participant {row['participant_id']})")
 
 
 # -- API keys ------------------------------------------------------------------

@@ -280,6 +280,14 @@ class Trigger(Component):
     def matches(self, event: Event, settings: dict[str, Any]) -> bool:
         raise NotImplementedError
 
+    def sample_event(self, settings: dict[str, Any]) -> dict[str, Any]:
+        """The data an event of this trigger carries, with made-up but real-looking
+        values: what ``{{ event.<key> }}`` shows in previews and test sends before a
+        real event enrolled anyone, and the ``event.*`` entries of the merge-tag
+        picker.  ``settings`` may be incomplete (a flow being built).  ``{}`` (the
+        default): the event carries nothing worth a merge tag."""
+        return {}
+
     def scan(self, settings: dict[str, Any], services: Any, start: float, end: float) -> list[Event]:
         """For ``scans`` triggers: an event for every person whose moment falls in
         ``(start, end]``.  Each event's ``data["occasion"]`` names the occasion (e.g.

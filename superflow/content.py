@@ -18,7 +18,7 @@ from marshmallow import ValidationError
 from superflow import merge
 from superflow.channels import PermanentFailure
 from superflow.components import StepType
-from superflow.flow import settings_of
+from superflow.flow import setting_label, settings_of
 from superflow.registry import UnknownComponent
 
 if TYPE_CHECKING:
@@ -66,21 +66,24 @@ def person_scope(
     return scope
 
 
-def settings_problems(messages: Any, prefix: str = "") -> list[str]:
-    """marshmallow's error messages as lines naming the field ("subject is required")."""
+def settings_problems(messages: Any, prefix: str = "", component: Any = None) -> list[str]:
+    """marshmallow's error messages as lines naming the field by the label
+    ``component``'s schema gives it ("Subject is required"; without a component, by
+    its key)."""
     if isinstance(messages, dict):
         found = []
         for key, value in messages.items():
             name = prefix if key == "_schema" else f"{prefix}.{key}" if prefix else str(key)
-            found += settings_problems(value, name)
+            found += settings_problems(value, name, component)
         return found
     if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        label = setting_label(component, prefix) if component is not None and prefix else prefix
         return [
-            f"{prefix} is required" if m == "Missing data for required field." else f"{prefix}: {m}"
+            f"{label} is required" if m == "Missing data for required field." else f"{label}: {m}"
             for m in messages
         ]
     if isinstance(messages, list):
-        return [line for m in messages for line in settings_problems(m, prefix)]
+        return [line for m in messages for line in settings_problems(m, prefix, component)]
     return [f"{prefix}: {messages}"]
 
 
@@ -101,7 +104,7 @@ def flow_content(rt: Runtime, flow: Flow, person_id: str) -> list[dict[str, Any]
     - ``can_send_test``: whether the step type can send a test.
 
     Raises :class:`UnknownPerson` for a person the CRM does not have."""
-    scope = person_scope(rt, person_id, flow)
+    scope = person_scope(rt, person_id, flow, _sample(rt, flow))
     items = []
     for step_id in sorted(flow.steps, key=lambda s: flow.number[s]):
         step = flow.steps[step_id]
@@ -128,7 +131,7 @@ def flow_content(rt: Runtime, flow: Flow, person_id: str) -> list[dict[str, Any]
         try:
             settings = settings_of(step_type, step["settings"])
         except ValidationError as exc:
-            item["problems"] = settings_problems(exc.messages)
+            item["problems"] = settings_problems(exc.messages, component=step_type)
             items.append(item)
             continue
         try:
@@ -161,12 +164,19 @@ def send_test(rt: Runtime, flow: Flow, step_id: str, person_id: str, to: str) ->
     try:
         settings = settings_of(step_type, step["settings"])
     except ValidationError as exc:
-        missing = "; ".join(settings_problems(exc.messages))
+        missing = "; ".join(settings_problems(exc.messages, component=step_type))
         raise ValueError(f"{where} cannot be sent yet: {missing}") from None
     if not to or not to.strip():
         raise ValueError("say where the test should go: an email address or a mobile number")
-    scope = person_scope(rt, person_id, flow)
+    scope = person_scope(rt, person_id, flow, _sample(rt, flow))
     return step_type.send_test(settings, scope, rt, to.strip())
+
+
+def _sample(rt: Runtime, flow: Flow) -> dict[str, Any]:
+    """The flow's sample event (:mod:`superflow.samples`): what ``event`` shows here."""
+    from superflow import samples
+
+    return samples.sample_event(rt.redis, rt.registry, flow.doc.get("trigger"), flow.id)
 
 
 def deliver_test(transport: Any, message: Any, scope: dict[str, Any]) -> str:

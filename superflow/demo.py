@@ -60,20 +60,37 @@ class Traffic(threading.Thread):
         self.every = every
         self.stopping = threading.Event()
         self.rng = random.Random(42)
+        crm = rt.crm
+        self.newsletter = crm.list_selections()[0]["id"]
+        members = set(crm.selection_members(self.newsletter))
+        self.candidates = [str(i) for i in range(1, crm.count_persons() + 1) if str(i) not in members]
+        self.rng.shuffle(self.candidates)
+
+    def plan(self) -> str:
+        """What the demo's traffic will do, in a line for the start-up banner."""
+        if not self.candidates:
+            return (
+                "  every demo person is in the newsletter already, so no one joins: add one with "
+                "'superflow crm person add --set email=...' and 'superflow crm add-to-selection', "
+                "or start afresh with an empty SUPERFLOW_DATA_DIR"
+            )
+        return (
+            f"  a person joins the newsletter every few seconds ({len(self.candidates)} to go); "
+            "watch 'Welcome series' move"
+        )
 
     def run(self) -> None:
+        if not self.candidates:
+            return
         crm = self.rt.crm
-        newsletter = crm.list_selections()[0]["id"]
-        members = set(crm.selection_members(newsletter))
-        candidates = [str(i) for i in range(1, crm.count_persons() + 1) if str(i) not in members]
-        self.rng.shuffle(candidates)
-        first, rest = candidates[:12], candidates[12:]
-        if first:
-            crm.add_to_selection(newsletter, first)
+        first, rest = self.candidates[:12], self.candidates[12:]
+        crm.add_to_selection(self.newsletter, first)
         for person_id in rest:
             if self.stopping.wait(self.every):
                 return
-            crm.add_to_selection(newsletter, [person_id])
+            crm.add_to_selection(self.newsletter, [person_id])
+        if not self.stopping.wait(self.every):
+            click.echo("  every demo person has joined the newsletter now; no more are added")
 
 
 def wait_for_web(web: subprocess.Popen[bytes], host: str, port: int, seconds: float = 60) -> None:
@@ -123,7 +140,7 @@ def run_demo(config: Config, host: str, port: int, persons: int, workers: int) -
         if "persons" in summary:
             click.echo(f"  demo CRM: {summary['persons']} persons in {data / 'crm.sqlite'}")
         click.echo(f"  Redis: embedded, {url}")
-        click.echo("  a person joins the newsletter every few seconds; watch 'Welcome series' move")
+        click.echo(traffic.plan())
         click.echo(
             f"  JSON API: {config.base_url}/api/v1/docs (key: superflow apikeys create NAME --role admin)"
         )

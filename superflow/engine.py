@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from superflow import heartbeat, jobs, outages, roster, store
+from superflow import failures, heartbeat, jobs, outages, roster, samples, store
 from superflow.components import StepContext, StepResult
 from superflow.events import Event
 from superflow.flow import Flow, parse_flow, settings_of
@@ -460,6 +460,8 @@ class Engine:
                 pipe.reset()
             break
         jobs.drain_soon(self.rt)
+        if created:
+            samples.remember(self.rt.redis, flow.id, created[-1].event)
         for p in created:
             self.registry.hook.superflow_participant_enrolled(participant=p, flow=flow)
         self._after(changes.after)
@@ -771,15 +773,24 @@ class Engine:
             wait = {"k": "retry", "u": until, "n": attempts, "c": r.channel}
             changes.outages[r.channel][p.id] = r.reason
             self._set_wait(changes, p, wait, now, r.reason)
+            self._trouble(changes, flow, step, r.reason, now)
         elif r.action == "retry":
             attempts = int((w.wake or {}).get("n", 0)) + 1 if (w.wake or {}).get("k") == "retry" else 1
+            self._trouble(changes, flow, step, r.reason, now)
             if attempts >= MAX_STEP_ATTEMPTS:
+                changes.trouble.failed(flow.id, step["id"])
+                changes.count(flow.id, now, **{failures.failed_counter(step["id"]): 1})
                 self._finish(changes, p, flow, "exited", r.reason, now)
             else:
                 wait = {"k": "retry", "u": now + float(r.until or 60) * attempts, "n": attempts}
                 self._set_wait(changes, p, wait, now, f"will retry: {r.reason}")
         else:
             self._finish(changes, p, flow, "exited", r.reason or "exited", now)
+
+    def _trouble(self, changes: Changes, flow: Flow, step: dict[str, Any], reason: str, now: float) -> None:
+        """Note a failure of the step, for the chart, Summary, Reports and the alert."""
+        label = flow.step_label(step["id"], self.registry)
+        changes.trouble.add(flow.id, step["id"], reason, now, flow_name=flow.name, step_label=label)
 
     # -- transitions ---------------------------------------------------------
     def _move(
@@ -816,6 +827,8 @@ class Engine:
     ) -> None:
         wait["u"] = round(float(wait["u"]), 3)
         p.wait = wait
+        if wait["k"] == "retry":
+            changes.count(p.flow_id, now, **{failures.retrying_counter(p.step or ""): 1})
         if note:
             p.note(now, p.step, "waiting", note)
         changes.save(p, now)
@@ -826,6 +839,8 @@ class Engine:
         if p.wait and p.wait.get("k") == "event":
             for event_type in p.wait.get("e", []):
                 changes.awaiting[event_type] -= 1
+        if p.wait and p.wait.get("k") == "retry":
+            changes.count(p.flow_id, p.updated, **{failures.retrying_counter(p.step or ""): -1})
         p.wait = None
         changes.wake_at(p.id, None)
         changes.in_flight(p.id, True)
@@ -903,6 +918,7 @@ class Engine:
         if changes.advance:
             jobs.drain_soon(self.rt)
         self._after(changes.after)
+        failures.alert_admins(self.rt, changes.trouble)
 
     def _enqueue(self, pids: list[str], pipe: Pipeline) -> None:
         """Put the participants ready for their next step in the inbox, in the

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -419,20 +420,75 @@ def _missing(where: str, component: Any, settings: dict[str, Any], flow: Flow) -
             component.settings_schema(unknown=RAISE).load(settings)
         except ValidationError as exc:
             for err in _flatten(exc.messages):
-                problems.append(f"{where}: {_humane(err['field'], err['message'])}")
+                problems.append(f"{where}: {_humane(setting_label(component, err['field']), err['message'])}")
     if not problems:
-        problems += [f"{where}: {msg}" for msg in component.readiness(settings, flow)]
-    declared = merge_tag_fields(component)
+        problems += [f"{where}: {labelled(component, msg)}" for msg in component.readiness(settings, flow)]
     for name, template in merge_templates(component, settings):
-        label = declared[name].metadata.get("label") or name
+        label = setting_label(component, name)
         problems += [f"{where}: {label}: {problem}" for problem in merge.hazards(template)]
+        unknown = [p for p in merge.check(template) if p.startswith(merge.UNKNOWN_TAG)]
+        problems += [f"{where}: {label}: {problem}" for problem in unknown]
     return problems
 
 
-def _humane(field_name: str, message: str) -> str:
+def _humane(label: str, message: str) -> str:
     if message == "Missing data for required field.":
-        return f"{field_name} is required"
-    return f"{field_name}: {message}"
+        return f"{label} is required"
+    return f"{label}: {message}"
+
+
+FIELD_AT_START = re.compile(
+    r"^([A-Za-z_][A-Za-z0-9_]*)((?:\[\d+\])?(?:\.[A-Za-z_][A-Za-z0-9_]*)*)(?=[\s:]|$)"
+)
+
+
+SNAKE_NAME = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b")
+
+
+def setting_label(component: Any, path: str) -> str:
+    """The marketer's name of the setting a marshmallow error path names: the label
+    the component's schema declares for it (``from_address`` → "From address",
+    ``html`` → "Email body"), then the label of each nested part after it
+    ("Attachments 1, name").  A setting without a label gets its name in words."""
+    parts = re.findall(r"[A-Za-z_][A-Za-z0-9_]*|\[\d+\]", path)
+    if not parts:
+        return path
+    declared = component.settings_schema().fields if component.settings_schema is not None else {}
+    words: list[str] = []
+    schema_fields: Any = declared
+    for part in parts:
+        if part.startswith("["):
+            if words:
+                words[-1] += f" {int(part[1:-1]) + 1}"
+            continue
+        found = schema_fields.get(part) if isinstance(schema_fields, dict) else None
+        label = (found.metadata.get("label") if found is not None else None) or part.replace("_", " ")
+        words.append(label if words else label[:1].upper() + label[1:])
+        inner = getattr(getattr(found, "inner", found), "schema", None)
+        schema_fields = inner.fields if inner is not None else None
+    return ", ".join(words)
+
+
+def labelled(component: Any, message: str) -> str:
+    """A component's own message with the settings it names given by their labels:
+    the setting it starts with (``time_zone is required: ...`` → "Time zone is
+    required: ...") and any other setting name with an underscore in it
+    (``timeout_step``), so the marketer reads the form's words."""
+    if component.settings_schema is None:
+        return message
+    declared = component.settings_schema().fields
+    found = FIELD_AT_START.match(message)
+    if found is not None and found.group(1) in declared:
+        message = setting_label(component, found.group(0)) + message[found.end() :]
+        start = len(setting_label(component, found.group(0)))
+    else:
+        start = 0
+
+    def named(m: re.Match[str]) -> str:
+        quoted = m.start() > 0 and m.string[m.start() - 1] in "'\"{"
+        return m.group(0) if quoted or m.group(0) not in declared else setting_label(component, m.group(0))
+
+    return message[:start] + SNAKE_NAME.sub(named, message[start:])
 
 
 def _check_components(doc: dict[str, Any], registry: Registry, errors: Errors) -> None:
@@ -457,7 +513,8 @@ def _check_settings(path: str, kind: str, ref: dict[str, Any], registry: Registr
             errors.append({"field": f"{path}.settings.{err['field']}", "message": err["message"]})
     for name, template in merge_templates(component, ref["settings"]):
         for problem in merge.check(template, errors.merge_names):
-            errors.append({"field": f"{path}.settings.{name}", "message": problem})
+            if not problem.startswith(merge.UNKNOWN_TAG):  # a problem for start, not an error: drafts save
+                errors.append({"field": f"{path}.settings.{name}", "message": problem})
     return component
 
 

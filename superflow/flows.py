@@ -9,7 +9,7 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
-from superflow import store
+from superflow import samples, store
 from superflow.flow import Flow, FlowInvalid, FlowNotReady, content_fields, parse_flow, readiness, settings_of
 from superflow.registry import UnknownComponent
 from superflow.sendwindow import zone
@@ -147,7 +147,15 @@ def _find_step(steps: list[dict[str, Any]], step_id: str) -> dict[str, Any]:
 
 
 def _new_version(rt: Runtime, current: Flow, flow: Flow, by: str) -> Flow:
+    """Store ``flow`` as the next version of ``current``.  A running flow's new
+    version must be ready to run as it is (its next sends use it): what would keep a
+    draft from starting is refused here, named."""
     flow_id = current.id
+    if current.status == "running":
+        flow.id, flow.version = current.id, current.version + 1
+        problems = not_ready(rt, flow)
+        if problems:
+            raise FlowInvalid([{"field": "(flow)", "message": problem} for problem in problems])
     flow.doc["status"] = current.status
     version = current.version + 1
     doc = json.dumps(flow.doc, separators=(",", ":"))
@@ -232,7 +240,7 @@ def start(rt: Runtime, flow_id: str, *, by: str = "", earlier_today: bool = Fals
     flow = get(rt, flow_id)
     if flow.status != "draft":
         raise FlowStateError(f"flow {flow_id} is {flow.status}; only a draft can be started")
-    problems = readiness(flow, rt.registry)
+    problems = not_ready(rt, flow)
     if problems:
         raise FlowNotReady(problems)
     if earlier_today and _scans(rt, flow):
@@ -258,6 +266,18 @@ def _midnight(rt: Runtime, flow: Flow) -> float:
     tz = zone(None, flow.doc.get("timezone") or "UTC")
     today = dt.datetime.fromtimestamp(rt.clock.now(), tz).date()
     return dt.datetime.combine(today, dt.time(0, 0), tz).timestamp()
+
+
+def not_ready(rt: Runtime, flow: Flow) -> list[str]:
+    """Everything that keeps ``flow`` from starting, each once: its readiness and
+    :func:`start_problems`."""
+    return list(dict.fromkeys(readiness(flow, rt.registry) + [m for _, m in start_problems(rt, flow)]))
+
+
+def start_problems(rt: Runtime, flow: Flow) -> list[tuple[str | None, str]]:
+    """What, besides :func:`superflow.flow.readiness`, keeps a flow from starting: merge
+    tags its trigger's event lacks and previews that fail (:func:`superflow.samples.content_problems`)."""
+    return samples.content_problems(rt, flow)
 
 
 def set_status(rt: Runtime, flow_id: str, status: str) -> None:

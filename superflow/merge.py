@@ -38,6 +38,7 @@ from superflow.sandbox import (
 )
 
 __all__ = [
+    "UNKNOWN_TAG",
     "Limits",
     "MergeError",
     "MergeLimit",
@@ -53,6 +54,8 @@ __all__ = [
 ]
 
 ROOTS = ("person", "company", "our_contact", "flow", "event")
+#: How :func:`check` begins the problem of a name no person, company, flow or event has.
+UNKNOWN_TAG = "unknown merge tag"
 SUPEROFFICE_TAG = re.compile(r"\[\[\s*([A-Za-z_][\w.]*)\s*\]\]")
 
 PERSON_ALIASES = {
@@ -160,13 +163,38 @@ def render(template: str, scope: dict[str, Any], *, html: bool = False, limits: 
             f"merge tags may not use {found.group(1)}" if found else f"merge tags: {exc}"
         ) from None
     except TemplateError as exc:
-        raise MergeError(f"merge tags: {exc}") from None
+        raise MergeError(f"merge tags: {_in_words(exc)}") from None
     except OverflowError:
         raise MergeTooLarge("the merge tags make too large a number") from None
     except RecursionError:
         raise MergeTooDeep("the merge tags call macros too deeply") from None
     except (ArithmeticError, LookupError, TypeError, ValueError) as exc:
-        raise MergeError(f"merge tags: {exc}") from None
+        raise MergeError(f"merge tags: {_in_words(exc)}") from None
+
+
+#: How a marketer calls the kinds of value Python names in its messages.
+KINDS = {
+    "int": "a number",
+    "float": "a number",
+    "bool": "yes or no",
+    "NoneType": "empty",
+    "str": "text",
+    "list": "a list",
+    "dict": "the data",
+    "PreviewEvent": "the data",
+}
+NOT_ITERABLE = re.compile(r"'(\w+)' object is not iterable")
+NO_ATTRIBUTE = re.compile(r"'(\w+) object' has no attribute '([^']+)'")
+
+
+def _in_words(exc: Exception) -> str:
+    """Python's and Jinja's messages about the data, in the words of the data."""
+    text = str(exc)
+    if found := NOT_ITERABLE.search(text):
+        return f"a for loop needs a list, but this value is {KINDS.get(found.group(1), found.group(1))}"
+    if found := NO_ATTRIBUTE.search(text):
+        return f"{KINDS.get(found.group(1), 'this value')} has no {found.group(2)!r}"
+    return text
 
 
 def scope(
@@ -213,9 +241,14 @@ def known_names(fields: Iterable[Any] = ()) -> dict[str, frozenset[str]]:
     }
 
 
-def check(template: str, names: dict[str, frozenset[str]] | None = None) -> list[str]:
+def check(
+    template: str, names: dict[str, frozenset[str]] | None = None, *, event: dict[str, Any] | None = None
+) -> list[str]:
     """Problems of a template: bad syntax, unknown roots, and — when ``names`` is
-    given — attributes that no person, company or flow has."""
+    given — attributes that no person, company or flow has.  With ``event`` (the
+    sample data of the flow's trigger, :mod:`superflow.samples`) an ``event`` tag the
+    sample lacks is unknown too, and the trial render fills the sample in.  Names are
+    keys: ``event.items`` is the event's ``items``, never a method of the data."""
     if not template:
         return []
     try:
@@ -226,18 +259,34 @@ def check(template: str, names: dict[str, frozenset[str]] | None = None) -> list
     problems: list[str] = []
     for node in tree.find_all(nodes.Name):
         if node.ctx == "load" and node.name not in ROOTS and node.name not in local:
-            problems.append(f"unknown merge tag {{{{ {node.name} }}}}")
+            problems.append(f"{UNKNOWN_TAG} {{{{ {node.name} }}}}")
     if names is not None:
-        for node in tree.find_all(nodes.Getattr):
+        names = _with_event(names, event)
+        for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
             root = node.node.name if isinstance(node.node, nodes.Name) else ""
-            if root in names and node.attr not in names[root]:
-                problems.append(f"unknown merge tag {{{{ {root}.{node.attr} }}}}")
+            attr = node.attr if isinstance(node, nodes.Getattr) else _written_key(node)
+            if root in names and attr is not None and attr not in names[root]:
+                problems.append(f"{UNKNOWN_TAG} {{{{ {root}.{attr} }}}}")
         problems.extend(_static_hazards(tree))
-        problems.extend(_trial(template, names))
+        problems.extend(_trial(template, names, event))
     return list(dict.fromkeys(problems))
 
 
-def hazards(template: str, names: dict[str, frozenset[str]] | None = None) -> list[str]:
+def _written_key(node: nodes.Getitem) -> str | None:
+    """The key of ``x["key"]`` when it is written out."""
+    key = node.arg.value if isinstance(node.arg, nodes.Const) else None
+    return key if isinstance(key, str) and not _unsafe(key) else None
+
+
+def _with_event(names: dict[str, frozenset[str]], event: dict[str, Any] | None) -> dict[str, frozenset[str]]:
+    if event is None:
+        return names
+    return {**names, "event": frozenset(k for k in event if isinstance(k, str))}
+
+
+def hazards(
+    template: str, names: dict[str, frozenset[str]] | None = None, *, event: dict[str, Any] | None = None
+) -> list[str]:
     """What makes a template fail whoever it is filled in for: Python internals,
     methods of written-out text, ``attr()`` without a written-out name, and work over
     the render budget with every field empty (:func:`check` includes these)."""
@@ -247,7 +296,7 @@ def hazards(template: str, names: dict[str, frozenset[str]] | None = None) -> li
         tree = TEXT.parse(normalise(template))
     except TemplateError:
         return []
-    return list(dict.fromkeys(_static_hazards(tree) + _trial(template, names or known_names())))
+    return list(dict.fromkeys(_static_hazards(tree) + _trial(template, names or known_names(), event)))
 
 
 def _unsafe(name: str) -> bool:
@@ -300,11 +349,11 @@ def _static_hazards(tree: nodes.Template) -> list[str]:
     return problems
 
 
-def _trial(template: str, names: dict[str, frozenset[str]]) -> list[str]:
-    """Fill the template in once with every field empty: what goes over the render
-    budget then goes over it for everyone."""
+def _trial(template: str, names: dict[str, frozenset[str]], event: dict[str, Any] | None = None) -> list[str]:
+    """Fill the template in once with every field empty (and ``event`` the sample, if
+    given): what goes over the render budget then goes over it for everyone."""
     try:
-        run(_trial_compiled(template).generate(scope({}, names=names)), configured_limits())
+        run(_trial_compiled(template).generate(scope({}, names=names, event=event)), configured_limits())
     except MergeLimit as exc:
         return [str(exc)]
     except Exception:  # what depends on a person's data shows only when it is filled in

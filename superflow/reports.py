@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from superflow import store
+from superflow import failures, store
 
 if TYPE_CHECKING:
     from superflow.flow import Flow
@@ -40,12 +40,15 @@ def days_between(since: dt.date, until: dt.date) -> list[dt.date]:
 
 
 def flow_report(rt: Runtime, flow: Flow, since: dt.date, until: dt.date) -> dict[str, Any]:
-    """Totals, per-step counts, exits, branches, channel figures and a day-by-day
+    """Totals, per-step counts (with who is retrying or failed the step, and why),
+    the steps in trouble, exits, branches, channel figures and a day-by-day
     series (UTC days, ``since`` to ``until`` inclusive); ``stats`` is the counters hash
     as read, for screens that show its per-step fields."""
     stats = rt.store.stats(flow.id)
+    order = sorted(flow.steps, key=flow.number.get)
+    trouble = failures.step_trouble(rt.redis, flow.id, order, stats)
     steps = []
-    for sid in sorted(flow.steps, key=flow.number.get):
+    for sid in order:
         prefix = f"step:{sid}:"
         steps.append(
             {
@@ -55,6 +58,7 @@ def flow_report(rt: Runtime, flow: Flow, since: dt.date, until: dt.date) -> dict
                 "at": stats.get(f"at:{sid}", 0),
                 "passed": stats.get(f"passed:{sid}", 0),
                 "counters": {k[len(prefix) :]: v for k, v in stats.items() if k.startswith(prefix)},
+                **trouble[sid],
             }
         )
     days = days_between(since, until)
@@ -73,6 +77,7 @@ def flow_report(rt: Runtime, flow: Flow, since: dt.date, until: dt.date) -> dict
         "totals": {k: v for k, v in stats.items() if ":" not in k},
         "success_rate": stats.get("succeeded", 0) / enrolled if enrolled else None,
         "steps": steps,
+        "trouble": [s for s in steps if s["retrying"] or s["failed"]],
         "exits": {k[5:]: v for k, v in stats.items() if k.startswith("exit:")},
         "branches": {k[7:]: v for k, v in stats.items() if k.startswith("branch:")},
         "daily": daily,

@@ -20,7 +20,7 @@ import functools
 import re
 import string
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +34,7 @@ from jinja2.sandbox import (
     UNSAFE_GENERATOR_ATTRIBUTES,
     ImmutableSandboxedEnvironment,
 )
-from jinja2.utils import generate_lorem_ipsum
+from jinja2.utils import generate_lorem_ipsum, pass_environment
 
 #: ``range()`` in a merge tag gives at most this many numbers (Jinja's sandbox: 100,000).
 MAX_RANGE = 10_000
@@ -355,6 +355,12 @@ def bounded_lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100)
     return generate_lorem_ipsum(n, html, min, max)
 
 
+@pass_environment
+def _attr(environment: Any, obj: Any, name: Any) -> Any:
+    """Jinja's ``attr`` filter, but what it names in a mapping is a key."""
+    return environment.getattr(obj, str(name))
+
+
 class BoundedCodeGenerator(CodeGenerator):
     """Jinja's code generator, but nothing is computed at compile time, ``~`` joins
     through :meth:`BoundedSandbox.bounded_concat` and every loop steps through
@@ -393,7 +399,11 @@ class BoundedCodeGenerator(CodeGenerator):
 
 class BoundedSandbox(ImmutableSandboxedEnvironment):
     """Jinja's immutable sandbox with every way of making text, numbers and work bounded
-    by the :class:`Budget` of the render under way."""
+    by the :class:`Budget` of the render under way.
+
+    A mapping in the merge data is data, never a Python object: ``event.items``,
+    ``event["items"]``, ``person.values`` and ``item|attr("count")`` mean its keys, at
+    any depth, and a key it lacks is undefined (not the dict's method of that name)."""
 
     intercepted_binops = frozenset({"*", "**", "+", "%"})
     code_generator_class = BoundedCodeGenerator
@@ -404,6 +414,7 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         self.globals["range"] = bounded_range
         self.globals["lipsum"] = bounded_lipsum
         self.filters = {name: _bounded(name, func) for name, func in self.filters.items()}
+        self.filters["attr"] = _bounded("attr", _attr)
 
     @staticmethod
     def _finalizer(finalize: Callable[[Any], Any] | None) -> Callable[[Any], Any]:
@@ -419,6 +430,26 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
     def add_filter(self, name: str, func: Callable[..., Any]) -> None:
         """Add a filter (e.g. ``date``) charged to the budget like Jinja's own."""
         self.filters[name] = _bounded(name, func)
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if isinstance(obj, Mapping):
+            return self._key(obj, attribute)
+        return super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        if isinstance(obj, Mapping):
+            return self._key(obj, argument)
+        return super().getitem(obj, argument)
+
+    def _key(self, obj: Mapping[Any, Any], name: Any) -> Any:
+        """``obj[name]``; a missing key is undefined, an internal name unsafe."""
+        try:
+            return obj[name]
+        except (TypeError, LookupError):
+            pass
+        if isinstance(name, str) and (name.startswith("_") or name in INTERNAL_NAMES):
+            return self.unsafe_undefined(obj, name)
+        return self.undefined(obj=obj, name=name)
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         if not super().is_safe_attribute(obj, attr, value) or attr in INTERNAL_NAMES:

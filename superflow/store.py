@@ -17,7 +17,7 @@ from typing import Any
 import redis
 from redis.client import Pipeline
 
-from superflow import metrics, outages
+from superflow import failures, metrics, outages
 
 FLOWS = "sf:flows"
 FLOW_SEQ = "sf:seq:flow"
@@ -385,6 +385,8 @@ class Changes:
         self.after: list[Any] = []
         # Channels found down in this round: the participants waiting for each, and why.
         self.outages: dict[str, dict[str, str]] = defaultdict(dict)
+        # Steps that failed in this round, and why (superflow.failures).
+        self.trouble = failures.Trouble()
         self.metrics = metrics.Tally()
 
     def save(self, p: Participant, ts: float) -> None:
@@ -441,6 +443,7 @@ class Changes:
         for channel, waiting in self.outages.items():
             error = next((e for e in reversed(waiting.values()) if e), "")
             outages.record(pipe, channel, list(waiting), error)
+        self.trouble.write(pipe)
         if self.delete:
             pipe.delete(*self.delete)
         if self.advance:

@@ -27,6 +27,7 @@ ROLES = {
     "content_editor": "Can edit flow content: the emails and texts of flows, not running them",
     "viewer": "Viewer: sees flows, reports and participants",
 }
+ROLE_NAMES = {"flow_admin": "Flow administrator", "content_editor": "Content editor", "viewer": "Viewer"}
 USERS = "sf:users"
 NAME = re.compile(r"^[A-Za-z0-9._@-]{1,80}$")
 MIN_PASSWORD = 10
@@ -34,6 +35,11 @@ MIN_PASSWORD = 10
 
 class UserError(ValueError):
     """A user request that cannot be carried out; the message says why."""
+
+
+def role_name(role: str) -> str:
+    """A role as the admin names it ("Content editor"), for every message a person reads."""
+    return ROLE_NAMES.get(role, role.replace("_", " ").capitalize())
 
 
 def user_key(username: str) -> str:

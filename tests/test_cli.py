@@ -56,8 +56,8 @@ def test_a_flow_that_is_not_ready_is_refused_with_the_list(sf, tmp_path):
     assert result.stderr.splitlines() == [
         "error: the flow cannot start yet:",
         "  Trigger: choose what starts the flow",
-        "  Step 1 'Send SMS': sender is required",
-        "  Step 1 'Send SMS': text is required",
+        "  Step 1 'Send SMS': Sender is required",
+        "  Step 1 'Send SMS': Text is required",
     ]
 
 

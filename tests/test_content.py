@@ -142,8 +142,8 @@ def test_the_event_and_missing_settings_in_a_preview(sf_runtime, office):
     flow = flows.create(sf_runtime, flow_doc(steps))
     hello, text = content.flow_content(sf_runtime, flow, office["ada"])
     assert hello["content"][0].subject == "Your plan: [event.plan]", "no event enrolled the person"
-    assert text["content"] == [] and text["problems"] == ["text is required"]
-    with pytest.raises(ValueError, match="Step 2 'Send SMS' cannot be sent yet: text is required"):
+    assert text["content"] == [] and text["problems"] == ["Text is required"]
+    with pytest.raises(ValueError, match="Step 2 'Send SMS' cannot be sent yet: Text is required"):
         content.send_test(sf_runtime, flow, "text", office["ada"], "+4790000001")
 
 

@@ -97,7 +97,7 @@ def test_check_names_unknown_merge_tags_missing_settings_and_warnings(admin, sf_
     assert itself["warnings"] == [], "a running flow does not start on the same condition as itself"
     checked = admin.call("/designer/check", {"doc": doc}).json()
     assert checked["errors"] == []
-    assert any(p["step_id"] == "bare" and "subject is required" in p["message"] for p in checked["problems"])
+    assert any(p["step_id"] == "bare" and "Subject is required" in p["message"] for p in checked["problems"])
     messages = {(w["step_id"], w["message"]) for w in checked["warnings"]}
     assert any(sid == "opened" and "tracking off" in m for sid, m in messages)
     assert any(sid == "fork" and "branch 2 can never be reached" in m for sid, m in messages)
@@ -119,18 +119,28 @@ def test_save_keeps_versions_and_refuses_bad_documents_whole(admin, sf_runtime):
     assert any(p["step_id"] == "later2" for p in again["problems"]), "an unfinished step saves, as a problem"
 
     doc["steps"][0]["settings"]["subject"] = "Hi {{ person.shoe_size }}"
+    kept = admin.call("/designer/save", {"flow_id": flow_id, "doc": doc})
+    assert kept.status_code == 200, "an unknown merge tag is a problem: the draft saves"
+    assert any(
+        p["step_id"] == "hello" and "unknown merge tag {{ person.shoe_size }}" in p["message"]
+        for p in kept.json()["problems"]
+    )
+    doc["steps"][0]["settings"]["from_address"] = "not an address"
     refused = admin.call("/designer/save", {"flow_id": flow_id, "doc": doc})
     assert refused.status_code == 422
-    assert refused.json()["errors"][0]["field"] == "steps[0].settings.subject"
-    assert refused.json()["unknown_merge_tags"][0]["tag"] == "person.shoe_size"
-    assert flows.get(sf_runtime, flow_id).version == 2, "nothing stored"
+    assert refused.json()["errors"][0]["field"] == "steps[0].settings.from_address"
+    assert flows.get(sf_runtime, flow_id).version == 3, "nothing stored"
 
     start = admin.call("/designer/start", {"flow_id": flow_id})
     assert start.status_code == 409 and any(p["step_id"] == "later2" for p in start.json()["problems"])
     doc = welcome()
     assert admin.call("/designer/save", {"flow_id": flow_id, "doc": doc}).status_code == 200
     assert admin.call("/designer/start", {"flow_id": flow_id}).json()["status"] == "running"
-    running = admin.call("/designer/save", {"flow_id": flow_id, "doc": doc})
+    retitled = welcome()
+    retitled["steps"][0]["settings"]["subject"] = "Welcome, {{ person.first_name }}!"
+    assert admin.call("/designer/save", {"flow_id": flow_id, "doc": retitled}).status_code == 200
+    retitled["reenrollment"] = "after_end"
+    running = admin.call("/designer/save", {"flow_id": flow_id, "doc": retitled})
     assert running.status_code == 409 and "pause it" in running.json()["errors"][0]["message"]
 
 

@@ -269,9 +269,10 @@ def test_editing_a_running_flow_needs_a_pause_and_keeps_versions(sf_runtime, run
     flow = started(rt, flow_doc(steps))
     signed_up(rt, people[0])
     run_jobs()
-    changed = flow_doc([steps[0], email_step("e1", subject="Version two")])
+    longer = flow_doc([{**steps[0], "settings": {"amount": 2, "unit": "days"}}, steps[1]])
     with pytest.raises(FlowStateError, match="pause it"):
-        flows.update(rt, flow.id, changed)
+        flows.update(rt, flow.id, longer)
+    changed = flow_doc([steps[0], email_step("e1", subject="Version two")])
     rt.engine.pause(flow.id)
     flows.update(rt, flow.id, changed)
     rt.engine.resume(flow.id)

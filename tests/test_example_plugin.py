@@ -208,7 +208,7 @@ def test_award_trigger_and_success_end_to_end(rt, run_jobs, caplog):
     history = [
         h["note"] for h in rt.store.history(participant_of(rt, welcome, ada).id) if h["kind"] == "step"
     ]
-    assert history == ["awarded 100 points", "waiting 1 days", "awarded 50 points"]
+    assert history == ["awarded 100 points", "waiting 1 day", "awarded 50 points"]
 
     # superflow_participant_finished logged every ending: four in the welcome flow,
     # two in the gold flow.
@@ -274,7 +274,7 @@ def test_a_flow_missing_points_cannot_start(rt):
     draft = flows.create(rt, doc)  # a draft may be saved with settings missing
     with pytest.raises(FlowNotReady) as refused:
         flows.start(rt, draft.id)
-    assert refused.value.problems == ["Step 1 'Award loyalty points': points is required"]
+    assert refused.value.problems == ["Step 1 'Award loyalty points': Points is required"]
 
 
 def test_a_field_name_that_is_not_an_identifier_is_reported(rt):
@@ -284,7 +284,7 @@ def test_a_field_name_that_is_not_an_identifier_is_reported(rt):
     with pytest.raises(FlowNotReady) as refused:
         flows.start(rt, draft.id)
     assert refused.value.problems == [
-        "Step 3 'Award loyalty points': field: 'loyalty points' is not a valid field name"
+        "Step 3 'Award loyalty points': Points field: 'loyalty points' is not a valid field name"
         " (use letters, digits and _)"
     ]
 

@@ -33,10 +33,10 @@ def test_a_draft_with_missing_settings_saves_but_cannot_start(registry):
     )
     flow = parse_flow(doc, registry)
     assert readiness(flow, registry) == [
-        "Step 1 'Wait': amount or until is required",
-        "Step 2 'Update contact': changes is required",
-        "Step 3 'Send email': subject is required",
-        "Step 3 'Send email': html is required",
+        "Step 1 'Wait': say how long to wait (Wait for) or until when (Or wait until)",
+        "Step 2 'Update contact': Changes is required",
+        "Step 3 'Send email': Subject is required",
+        "Step 3 'Send email': Body is required",
     ]
 
 
@@ -49,9 +49,9 @@ def test_starting_is_refused_with_the_whole_list(sf_runtime):
     with pytest.raises(FlowNotReady) as info:
         flows.start(sf_runtime, flow.id)
     assert info.value.problems == [
-        "Trigger 'Added to selection': selection is required",
-        "Step 1 'Send SMS': sender is required",
-        "Step 1 'Send SMS': text is required",
+        "Trigger 'Added to selection': Selection is required",
+        "Step 1 'Send SMS': Sender is required",
+        "Step 1 'Send SMS': Text is required",
     ]
     assert flows.get(sf_runtime, flow.id).status == "draft"
 
@@ -89,19 +89,20 @@ def test_malformed_documents_get_one_clear_error(registry):
     assert "format_version" in errors_of({"name": "x", "format_version": 2}, registry)
 
 
-def test_unknown_merge_tags_are_refused_at_save_naming_step_field_and_tag(sf_runtime):
+def test_unknown_merge_tags_save_as_a_draft_and_block_start_naming_step_field_and_tag(sf_runtime):
+    sf_runtime.crm.define_field("nickname", "Nickname", "text")
     doc = flow_doc(
         [email_step("e1", subject="Hi {{ person.nickname }}", html="{{ shoe_size }} [[company.colour]]")]
     )
-    with pytest.raises(FlowInvalid) as info:
-        flows.create(sf_runtime, doc)
-    assert info.value.errors == [
-        {"field": "steps[0].settings.subject", "message": "unknown merge tag {{ person.nickname }}"},
-        {"field": "steps[0].settings.html", "message": "unknown merge tag {{ shoe_size }}"},
-        {"field": "steps[0].settings.html", "message": "unknown merge tag {{ company.colour }}"},
-    ]
-    sf_runtime.crm.define_field("nickname", "Nickname", "text")
-    assert flows.create(sf_runtime, flow_doc([email_step("e1", subject="Hi {{ person.nickname }}")])).id
+    draft = flows.create(sf_runtime, doc)
+    with pytest.raises(FlowNotReady) as info:
+        flows.start(sf_runtime, draft.id)
+    unknown = {p for p in info.value.problems if "unknown merge tag" in p}
+    assert unknown == {
+        "Step 1 'Send email': Body: unknown merge tag {{ shoe_size }}",
+        "Step 1 'Send email': Body: unknown merge tag {{ company.colour }}",
+    }, "the CRM's extra field nickname is known"
+    assert flows.get(sf_runtime, draft.id).status == "draft"
 
 
 def test_broken_merge_syntax_is_refused_even_without_a_crm(registry):
@@ -120,8 +121,8 @@ def test_wait_for_action_must_point_at_real_steps(registry):
         ]
     )
     assert readiness(parse_flow(doc, registry), registry) == [
-        "Step 1 'Wait for action': step: there is no step 'nope' in this flow",
-        "Step 1 'Wait for action': timeout_step is required when on_timeout is goto",
+        "Step 1 'Wait for action': In the email of step: there is no step 'nope' in this flow",
+        "Step 1 'Wait for action': Go to step is required: choose the step to go to when nothing happened",
     ]
 
 

@@ -11,6 +11,7 @@ from conftest import email_step, flow_doc, participant_of, signed_up, started
 from superflow import flow as flows_doc
 from superflow import flows
 from superflow.flow import FlowInvalid
+from superflow.webapp.participants import waiting_words
 
 INVITE = email_step(
     "invite",
@@ -43,6 +44,7 @@ def test_a_click_the_day_after_the_last_email_counts_when_success_counts_for_day
     signed_up(rt, ada, bo)
     run_jobs(rt)
     assert participant_of(rt, flow, ada).status == "active", "Ada stays while her click may still come"
+    assert "success still counts until" in waiting_words(participant_of(rt, flow, bo))
 
     rt.clock.advance(86400)
     [message] = [m for m in inbox.messages if m["To"] == "ada@example.com"]

@@ -66,7 +66,8 @@ def test_event_data_of_the_enrolling_event_reaches_the_email(sf_runtime, run_job
                 email_step(
                     "cart", subject="You left {{ event.cart | length }} items", html=body, tracking=False
                 )
-            ]
+            ],
+            trigger={"type": "api_event", "settings": {"name": "signed_up", "sample": '{"cart": []}'}},
         ),
     )
     cart = [{"name": "Kettle", "qty": 1}, {"name": "Mugs <set of 4>", "qty": 2}]

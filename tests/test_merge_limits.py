@@ -127,7 +127,11 @@ def test_the_designer_refuses_to_save_a_flow_with_a_hostile_tag(sf_runtime, base
 
 
 def test_a_participant_whose_event_makes_the_text_huge_exits_with_the_reason(sf_runtime, run_jobs, people):
-    flow = started(sf_runtime, flow_doc([email_step("hello", subject="Your code: {{ event.code * 1000 }}")]))
+    signed_up = {"type": "api_event", "settings": {"name": "signed_up", "sample": '{"code": "ab"}'}}
+    flow = started(
+        sf_runtime,
+        flow_doc([email_step("hello", subject="Your code: {{ event.code * 1000 }}")], trigger=signed_up),
+    )
     sf_runtime.emit(
         [
             Event("api.event", people[0], {"name": "signed_up", "code": "x" * 2000}),

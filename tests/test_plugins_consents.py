@@ -60,4 +60,4 @@ def test_bad_settings_are_named(sf_runtime):
     draft = flows.create(sf_runtime, flow_doc([WAIT], filters=filters))
     with pytest.raises(FlowNotReady) as refused:
         flows.start(sf_runtime, draft.id)
-    assert refused.value.problems == ["Filter 'Email subscription': name is required"]
+    assert refused.value.problems == ["Filter 'Email subscription': Subscription is required"]

@@ -207,14 +207,14 @@ def test_readiness_checks_actions_and_values_it_can_know(sf_runtime):
         flows.start(sf_runtime, draft.id)
     where = "Step 1 'Update contact': "
     assert refused.value.problems == [
-        where + "changes[0].action: cannot add 'email': it is a text field (it can be: set, clear)",
-        where + "changes[1].value is required to set 'score' (use clear to empty it)",
-        where + "changes[2].value: 'soon' is not a time relative to now such as '+3 days' or '-2 hours'",
-        where + "changes[3].value: subtract needs a number, not 'many'",
-        where + "changes[4].value: '2nd of May' is not a date such as '2024-05-01'",
-        where + "changes[5].field: 'shoe size' is not a valid field name (use letters, digits and _;"
+        where + "Changes 1, Action: cannot add 'email': it is a text field (it can be: set, clear)",
+        where + "Changes 2, Value is required to set 'score' (use clear to empty it)",
+        where + "Changes 3, Value: 'soon' is not a time relative to now such as '+3 days' or '-2 hours'",
+        where + "Changes 4, Value: subtract needs a number, not 'many'",
+        where + "Changes 5, Value: '2nd of May' is not a date such as '2024-05-01'",
+        where + "Changes 6, Field: 'shoe size' is not a valid field name (use letters, digits and _;"
         " company fields start with 'company.')",
-        where + "changes[6].field: 'email' is changed twice in this step",
+        where + "Changes 7, Field: 'email' is changed twice in this step",
     ]
 
 
@@ -230,7 +230,7 @@ def test_wrong_types_and_missing_fields_are_named_on_save(sf_runtime):
     draft = flows.create(sf_runtime, doc)
     with pytest.raises(FlowNotReady) as refused:
         flows.start(sf_runtime, draft.id)
-    assert refused.value.problems == ["Step 1 'Update contact': changes[0].field is required"]
+    assert refused.value.problems == ["Step 1 'Update contact': Changes 1, Field is required"]
 
 
 # -- triggers -------------------------------------------------------------------------
@@ -374,11 +374,11 @@ def test_condition_readiness_names_what_is_wrong(sf_runtime):
     with pytest.raises(FlowNotReady) as refused:
         flows.start(sf_runtime, draft.id)
     assert refused.value.problems == [
-        "Filter 'Field value': value: 'greater_than' needs a number, not 'lots'",
-        "Filter 'Field value': value: 'last spring' is not a date ('2024-05-01') or a time relative"
+        "Filter 'Field value': Value: 'greater_than' needs a number, not 'lots'",
+        "Filter 'Field value': Value: 'last spring' is not a date ('2024-05-01') or a time relative"
         " to now ('-30 days')",
-        "Filter 'Field value': value is required when the operator is 'equals'",
-        "Filter 'Field value': operator: 'email' is a text field; it is never true or false",
+        "Filter 'Field value': Value is required when the operator is 'equals'",
+        "Filter 'Field value': Operator: 'email' is a text field; it is never true or false",
     ]
 
 

@@ -5,14 +5,16 @@ twice for one date, and only the dates of the window asked of the CRM."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from conftest import flow_doc, participant_of, started
+from conftest import AdminSession, flow_doc, participant_of, started
 from superflow import flows
 from superflow.flow import FlowInvalid, FlowNotReady
 
+pytest_plugins = ["api_fixtures"]
 SHORT_WAIT = {"id": "w", "type": "wait", "settings": {"amount": 1, "unit": "minutes"}}
 
 
@@ -140,7 +142,7 @@ def test_the_time_zone_must_be_chosen_when_the_flow_has_one(sf_runtime):
     with pytest.raises(FlowNotReady) as refused:
         flows.start(sf_runtime, draft.id)
     assert refused.value.problems == [
-        "Trigger 'Date reached': time_zone is required: the flow's time zone is 'Europe/Oslo', and the"
+        "Trigger 'Date reached': Time zone is required: the flow's time zone is 'Europe/Oslo', and the"
         " time of day would otherwise be in UTC"
     ]
     assert sf_runtime.registry.trigger("date_reached").describe(
@@ -184,3 +186,43 @@ def test_a_flow_started_after_its_time_of_day_says_who_it_missed_and_can_enrol_t
     assert flows.missed_today(rt, flows.get(rt, caught_up.id)) == 1  # the count is of the day, not the flow
     other = flows.create(rt, flow_doc([SHORT_WAIT], name="Not a date trigger"))
     assert flows.missed_today(rt, other) == 0
+
+
+def test_the_start_screen_offers_to_enrol_todays_matches(sf_runtime, base_url, run_jobs, crm):
+    rt = sf_runtime
+    now = dt.datetime.fromtimestamp(rt.clock.now(), ZoneInfo("UTC"))
+    day = now.date() if now.hour < 10 else now.date() + dt.timedelta(days=1)
+    advance_to(rt, day, 10, 0)
+    ada = crm.create_person(first_name="Ada", birth_date=day.replace(year=1990).isoformat())["id"]
+    birthday = date_trigger(time="09:00", time_zone="UTC", person_time_zone=False)
+    flow = flows.create(rt, flow_doc([SHORT_WAIT], trigger=birthday, name="Birthday"))
+    admin = AdminSession(rt, base_url, "flow_admin")
+
+    page = admin.get(f"{base_url}/flows/{flow.id}/start", timeout=10).text
+    assert "1 person was due earlier today" in page
+    assert 'name="earlier_today"' in page
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    started_page = admin.post(
+        f"{base_url}/flows/{flow.id}/start", data={"csrf_token": token, "earlier_today": "1"}, timeout=10
+    )
+    assert started_page.status_code == 200 and flows.get(rt, flow.id).status == "running"
+    rt.clock.advance(rt.config.scan_seconds + 1)
+    run_jobs()
+    assert participant_of(rt, flows.get(rt, flow.id), ada) is not None
+
+
+def test_the_api_starts_a_date_flow_with_todays_matches(sf_runtime, run_jobs, crm, api):
+    rt = sf_runtime
+    now = dt.datetime.fromtimestamp(rt.clock.now(), ZoneInfo("UTC"))
+    day = now.date() if now.hour < 10 else now.date() + dt.timedelta(days=1)
+    advance_to(rt, day, 10, 0)
+    ada = crm.create_person(first_name="Ada", birth_date=day.replace(year=1990).isoformat())["id"]
+    doc = flow_doc([SHORT_WAIT], trigger=date_trigger(time="09:00", time_zone="UTC", person_time_zone=False))
+    flow = api.ok("POST", "/flows", 201, json=doc)
+    assert api("POST", f"/flows/{flow['id']}/start", params={"earlier_today": "perhaps"}).status_code == 422
+    assert (
+        api.ok("POST", f"/flows/{flow['id']}/start", params={"earlier_today": "true"})["status"] == "running"
+    )
+    rt.clock.advance(rt.config.scan_seconds + 1)
+    run_jobs()
+    assert participant_of(rt, flows.get(rt, flow["id"]), ada) is not None

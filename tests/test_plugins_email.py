@@ -134,7 +134,7 @@ def test_a_missing_attachment_is_a_readiness_problem(sf_runtime):
         flows.start(rt, flow.id)
     [problem] = refused.value.problems
     assert problem.startswith(
-        "Step 1 'Send email': attachments: Brochure.pdf: there is no file 'brochure.pdf'"
+        "Step 1 'Send email': Attachments: Brochure.pdf: there is no file 'brochure.pdf'"
     )
 
 
@@ -216,7 +216,7 @@ def test_trigger_settings_in_words_and_readiness(sf_runtime):
     with pytest.raises(FlowNotReady) as refused:
         started(sf_runtime, doc)
     assert refused.value.problems == [
-        "Trigger 'Email opened': flow: choose the flow whose step 'offer' is meant"
+        "Trigger 'Email opened': Email of flow: choose the flow whose step 'offer' is meant"
     ]
 
 
@@ -264,7 +264,7 @@ def test_link_clicked_success_criterion(sf_runtime, run_jobs, people):
     with pytest.raises(FlowNotReady) as refused:
         started(rt, bad)
     assert refused.value.problems == [
-        "Success criterion 'Clicked a link': step: there is no step 'nope' in this flow"
+        "Success criterion 'Clicked a link': In the email of step: there is no step 'nope' in this flow"
     ]
 
 

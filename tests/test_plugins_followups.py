@@ -241,9 +241,9 @@ def test_settings_are_checked_with_the_field_named(sf_runtime):
     with pytest.raises(FlowNotReady) as refused:
         flows.start(rt, draft.id)
     assert refused.value.problems == [
-        "Step 1 'Create follow-up': title is required",
-        "Step 2 'Create follow-up': working_hours.end: 08:00 is not after 16:00",
-        "Step 3 'Create follow-up': duration_minutes: longer than the working day",
+        "Step 1 'Create follow-up': Title is required",
+        "Step 2 'Create follow-up': Working hours, To: 08:00 is not after 16:00",
+        "Step 3 'Create follow-up': Duration (minutes): longer than the working day",
     ]
 
 

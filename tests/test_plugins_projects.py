@@ -153,9 +153,9 @@ def test_settings_are_checked_with_the_field_named(sf_runtime):
     with pytest.raises(FlowNotReady) as refused:
         flows.start(rt, draft.id)
     assert refused.value.problems == [
-        "Trigger 'Added to project': project is required",
-        "Filter 'Member of project': project is required",
-        "Step 1 'Remove from project': project is required",
+        "Trigger 'Added to project': Project is required",
+        "Filter 'Member of project': Project is required",
+        "Step 1 'Remove from project': Project is required",
     ]
 
 

@@ -192,11 +192,10 @@ def test_settings_are_checked_with_the_field_named(sf_runtime, office):
         ),
         ("steps[0].settings.colour", "Unknown field."),
     }
-    with pytest.raises(FlowInvalid) as invalid:
-        flows.create(rt, flow_doc([sale_step(title="For {{ person.shoe_size }}")]))
-    assert invalid.value.errors == [
-        {"field": "steps[0].settings.title", "message": "unknown merge tag {{ person.shoe_size }}"}
-    ]
+    draft = flows.create(rt, flow_doc([sale_step(title="For {{ person.shoe_size }}")]))
+    with pytest.raises(FlowNotReady) as not_ready:
+        flows.start(rt, draft.id)
+    assert any("unknown merge tag {{ person.shoe_size }}" in p for p in not_ready.value.problems)
     with pytest.raises(FlowInvalid) as invalid:
         flows.create(rt, flow_doc([sale_step(owner={"rule": "everyone"})]))
     assert invalid.value.errors[0]["field"] == "steps[0].settings.owner.rule"
@@ -206,11 +205,11 @@ def test_settings_are_checked_with_the_field_named(sf_runtime, office):
     )
     with pytest.raises(FlowNotReady) as refused:
         flows.start(rt, draft.id)
-    assert refused.value.problems == ["Step 1 'Create sale': title is required"]
+    assert refused.value.problems == ["Step 1 'Create sale': Title is required"]
     draft = flows.create(rt, flow_doc([sale_step(owner={"rule": "associate"})]))
     with pytest.raises(FlowNotReady) as refused:
         flows.start(rt, draft.id)
-    assert refused.value.problems == ["Step 1 'Create sale': owner.associate: choose the associate"]
+    assert refused.value.problems == ["Step 1 'Create sale': Owner, Associate: choose the associate"]
     with pytest.raises(FlowInvalid) as invalid:
         flows.create(
             rt, flow_doc([WAIT], trigger={"type": "sale_created", "settings": {"min_amount": "big"}})

@@ -193,8 +193,8 @@ def test_settings_are_checked_with_the_field_named(sf_runtime):
     with pytest.raises(FlowNotReady) as refused:
         flows.start(rt, draft.id)
     first, second = refused.value.problems
-    assert first == "Step 1 'Run script': script is required"
-    assert second.startswith("Step 2 'Run script': script: there is no script 'nope' (installed: ")
+    assert first == "Step 1 'Run script': Script is required"
+    assert second.startswith("Step 2 'Run script': Script: there is no script 'nope' (installed: ")
     assert "recalculate_score" in second and "total_sales" in second
 
 

@@ -72,6 +72,6 @@ def test_success_in_the_triggering_selection_is_refused(sf_runtime, crm):
     with pytest.raises(FlowNotReady) as refused:
         flows.start(sf_runtime, draft.id)
     assert refused.value.problems == [
-        "Success criterion 'Added to selection': selection: the trigger enrols the members of this"
+        "Success criterion 'Added to selection': Selection: the trigger enrols the members of this"
         " selection, so everyone would succeed at once; choose another selection"
     ]

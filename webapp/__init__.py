@@ -35,6 +35,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, runtime: Runtime | 
         limits,
         metrics,
         participants,
+        people,
         tracking,
         views,
     )
@@ -47,6 +48,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, runtime: Runtime | 
         views.bp,
         actions.bp,
         participants.bp,
+        people.bp,
         accounts.bp,
         designer.bp,
         health.bp,
@@ -62,6 +64,11 @@ def create_app(test_config: Mapping[str, Any] | None = None, runtime: Runtime | 
     app.context_processor(lambda: {"admin_links": lambda: links})
     for status in (400, 403, 404, 405, 413, 414, 415):
         app.register_error_handler(status, problem_page)
+
+    @app.get("/favicon.ico")
+    def favicon() -> Any:
+        """Browsers ask every site for this; pages also link ``static/favicon.svg``."""
+        return app.send_static_file("favicon.ico")
 
     @app.after_request
     def security_headers(response):

@@ -15,7 +15,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 
 from superflow import flows, jobs, participation, store
 from superflow.channels import ChannelError
-from superflow.flow import Flow, FlowInvalid, merge_tag_fields, readiness
+from superflow.flow import Flow, FlowInvalid, merge_tag_fields, readiness, setting_label
 from superflow.runtime import Runtime
 from superflow.webapp import describe
 from superflow.webapp.auth import role_required
@@ -37,6 +37,8 @@ class Consequence:
     effects: list[str]
     refusal: str = ""
     danger: bool = False
+    #: A box to tick with the action: (form field, label).
+    choice: tuple[str, str] | None = None
 
 
 def _plural(n: int, one: str, many: str | None = None) -> str:
@@ -50,15 +52,28 @@ def consequence(rt: Runtime, flow: Flow, action: str) -> Consequence:
     if action == "start":
         problems = readiness(flow, rt.registry) if status == "draft" else []
         trigger = describe.component_words(rt.registry, "triggers", flow.doc["trigger"], describe.Labels(rt))
+        missed = flows.missed_today(rt, flow) if status == "draft" and not problems else 0
+        effects = [
+            f"From now on: {trigger or 'No trigger yet'}.",
+            "Everyone who matches and passes the filters is enrolled and goes through the steps.",
+        ]
+        if missed:
+            were = "was" if missed == 1 else "were"
+            effects.append(
+                f"{_plural(missed, 'person', 'persons')} {were} due earlier today, before the start"
+                f" ({trigger}): they are not enrolled unless you tick the box."
+            )
         return Consequence(
             "Start this flow?",
             "Start flow",
-            [
-                f"From now on: {trigger or 'No trigger yet'}.",
-                "Everyone who matches and passes the filters is enrolled and goes through the steps.",
-            ],
+            effects,
+            choice=("earlier_today", f"Also enrol {_plural(missed, 'person', 'persons')} from earlier today")
+            if missed
+            else None,
             refusal=(
-                f"This flow is {status}; only a draft can be started."
+                "This flow is paused: resume it to go on from where it stopped."
+                if status == "paused"
+                else f"This flow is {status}; only a draft can be started."
                 if status != "draft"
                 else ("It cannot start yet: " + "; ".join(problems) + ".")
                 if problems
@@ -143,7 +158,8 @@ def run(flow_id: str, action: str):
         return redirect(url_for("views.flow", flow_id=flow_id))
     try:
         if action == "start":
-            flows.start(rt, flow_id, by=g.user["username"])
+            earlier_today = request.form.get("earlier_today") == "1"
+            flows.start(rt, flow_id, by=g.user["username"], earlier_today=earlier_today)
             flash(f"“{flow.name}” is running.")
         elif action == "pause":
             rt.engine.pause(flow_id)
@@ -245,8 +261,19 @@ def send_test(flow_id: str, step_id: str):
     try:
         flash(content.send_test(rt, flow, step_id, person, to))
     except (ValueError, LookupError, NotImplementedError, ChannelError) as exc:
-        flash(f"The test was not sent: {str(exc).strip(chr(39))}", "error")
+        reason = str(exc).strip(chr(39))
+        said = reason.casefold().startswith("the test")  # the step type's words already say so
+        flash(reason[:1].upper() + reason[1:] if said else f"The test was not sent: {reason}", "error")
     return back
+
+
+def _in_words(step_type: Any, error: dict[str, str]) -> str:
+    """A save error for the content editor: the setting by its label, not its path
+    in the flow document (``steps[2].settings.subject``)."""
+    field = error["field"]
+    if field.startswith("("):
+        return error["message"]
+    return f"{setting_label(step_type, field.rsplit('.', 1)[-1])}: {error['message']}"
 
 
 def content_fields(step_type: Any) -> list[dict[str, Any]]:
@@ -286,7 +313,7 @@ def edit_content(flow_id: str, step_id: str):
         except flows.FlowStateError as exc:
             errors = [f"{exc}."]
         except FlowInvalid as exc:
-            errors = [f"{e['field']}: {e['message']}" for e in exc.errors]
+            errors = [_in_words(step_type, e) for e in exc.errors]
         else:
             label = flow.step_label(step_id, rt.registry)
             flash(f"{label} saved as version {flow.version + 1}; the next messages use it.")

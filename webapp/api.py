@@ -11,9 +11,10 @@ Resources live one per module (``api_flows``, ``api_participants``, ``api_events
 from __future__ import annotations
 
 import html
+import json
 from typing import Any
 
-from flask import Blueprint, Flask, Response, request, url_for
+from flask import Blueprint, Flask, Response, abort, request, send_from_directory, url_for
 from flask_smorest import Api
 from flask_smorest import Blueprint as ApiBlueprint
 from werkzeug.exceptions import HTTPException
@@ -34,37 +35,57 @@ bp = Blueprint("api", __name__, url_prefix=PREFIX)
 
 DOCS_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>superflow API</title>
-<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css">
+<link rel="icon" href="{icon}">
+<link rel="stylesheet" href="{css}">
 </head><body>
 <p style="font-family:sans-serif;margin:1em">The OpenAPI document:
 <a href="{spec}">{spec}</a>. Authorise with an API key (<code>superflow apikeys create</code>).</p>
 <div id="swagger-ui"></div>
-<script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
+<script src="{bundle}"></script>
 <script src="{init}"></script>
 </body></html>
 """
 
-DOCS_INIT = """window.ui = SwaggerUIBundle({url: %s, dom_id: "#swagger-ui"});\n"""
+# validatorUrl null: no badge fetched from swagger.io; the page asks nothing of another host.
+DOCS_INIT = """window.ui = SwaggerUIBundle({url: %s, dom_id: "#swagger-ui", validatorUrl: null});\n"""
+
+DOCS_ASSETS = frozenset({"swagger-ui.css", "swagger-ui-bundle.js"})
+"""The Swagger UI files the docs page uses, served from the ``flask-swagger-ui``
+package's copy of Swagger UI's dist folder: the page works offline and under the
+app's ``default-src 'self'`` policy (its set-up is a script of its own, ``docs.js``)."""
+
+
+def _swagger_dist() -> str:
+    from importlib.resources import files
+
+    return str(files("flask_swagger_ui") / "dist")
 
 
 @bp.get("/docs")
 def docs() -> Response:
     spec = url_for("api-docs.openapi_json")
-    page = DOCS_PAGE.format(spec=html.escape(spec), init=html.escape(url_for("api.docs_init")))
-    response = Response(page, mimetype="text/html")
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'self'; script-src 'self' https://cdn.jsdelivr.net; "
-        "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data:"
+    page = DOCS_PAGE.format(
+        spec=html.escape(spec),
+        icon=html.escape(url_for("favicon")),
+        css=html.escape(url_for("api.docs_asset", filename="swagger-ui.css")),
+        bundle=html.escape(url_for("api.docs_asset", filename="swagger-ui-bundle.js")),
+        init=html.escape(url_for("api.docs_init")),
     )
-    return response
+    return Response(page, mimetype="text/html")
 
 
 @bp.get("/docs.js")
 def docs_init() -> Response:
-    import json
-
     spec = url_for("api-docs.openapi_json")
     return Response(DOCS_INIT % json.dumps(spec), mimetype="text/javascript")
+
+
+@bp.get("/docs/<filename>")
+def docs_asset(filename: str) -> Response:
+    """Swagger UI's script and style sheet (cached a day; they change with the package)."""
+    if filename not in DOCS_ASSETS:
+        abort(404, description=f"The API docs have no file {filename}.")
+    return send_from_directory(_swagger_dist(), filename, max_age=86400)
 
 
 class SuperflowApi(Api):
@@ -80,7 +101,7 @@ class SuperflowApi(Api):
 
 def init_app(app: Flask) -> SuperflowApi:
     """Set up flask-smorest and register every API resource."""
-    from superflow.webapp import api_events, api_flows, api_participants, api_reports
+    from superflow.webapp import api_events, api_flows, api_participants, api_persons, api_reports
 
     app.config.update(
         API_TITLE="superflow",
@@ -108,7 +129,7 @@ def init_app(app: Flask) -> SuperflowApi:
     api.spec.components.schema("Flow", schema=FlowSchema)
     app.register_error_handler(ApiError, api_errors.from_api_error)
     app.register_blueprint(bp)
-    for resource in (api_flows.blp, api_participants.blp, api_events.blp, api_reports.blp):
+    for resource in (api_flows.blp, api_participants.blp, api_events.blp, api_reports.blp, api_persons.blp):
         _guard(resource)
         api.register_blueprint(resource)
     return api

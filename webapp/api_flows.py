@@ -17,7 +17,7 @@ from flask import request
 from flask_smorest import Blueprint
 
 from superflow import flows
-from superflow.flow import FlowSchema, readiness
+from superflow.flow import FlowSchema
 from superflow.runtime import Runtime
 from superflow.webapp.api_auth import by, needs
 from superflow.webapp.api_errors import ApiError
@@ -27,6 +27,7 @@ from superflow.webapp.api_schemas import (
     FlowOutSchema,
     FlowQuerySchema,
     ReadinessSchema,
+    StartQuerySchema,
     VersionsSchema,
 )
 from superflow.webapp.runtime import runtime
@@ -280,19 +281,20 @@ def flow_readiness(flow_id: str) -> dict[str, Any]:
     """What is missing before the flow can start (empty when it can)."""
     rt = runtime()
     existing(rt, flow_id)
-    problems = readiness(flows.get(rt, flow_id), rt.registry)
+    problems = flows.not_ready(rt, flows.get(rt, flow_id))
     return {"ready": not problems, "problems": problems}
 
 
 # -- running ----------------------------------------------------------------------
 @blp.route("/flows/<flow_id>/start", methods=["POST"])
+@blp.arguments(StartQuerySchema, location="query")
 @blp.response(200, FlowOutSchema)
 @needs("run")
-def start(flow_id: str) -> Any:
+def start(query: dict[str, Any], flow_id: str) -> Any:
     """Start a draft; refused (409) with everything that is missing."""
     rt = runtime()
     existing(rt, flow_id)
-    flows.start(rt, flow_id, by=by())
+    flows.start(rt, flow_id, by=by(), earlier_today=query["earlier_today"])
     return with_etag(flow_out(rt, flow_id))
 
 

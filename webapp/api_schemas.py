@@ -29,6 +29,16 @@ class FlowQuerySchema(_Strict):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
 
+class StartQuerySchema(_Strict):
+    earlier_today = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "For a trigger that looks for persons due at a time of day (a date reached):"
+            " also enrol those due earlier today, before the start."
+        },
+    )
+
+
 class FlowSummarySchema(_Strict):
     id = fields.String(required=True)
     name = fields.String(required=True)
@@ -216,6 +226,12 @@ class ReportQuerySchema(Schema):
     )
 
 
+class FailureReasonSchema(_Strict):
+    reason = fields.String(required=True)
+    count = fields.Integer(required=True, metadata={"description": "How often it was seen."})
+    last_seen = fields.Float(required=True, metadata={"description": "When it was last seen (Unix time)."})
+
+
 class StepReportSchema(_Strict):
     id = fields.String(required=True)
     label = fields.String(required=True)
@@ -223,6 +239,18 @@ class StepReportSchema(_Strict):
     at = fields.Integer(required=True, metadata={"description": "Participants at this step now."})
     passed = fields.Integer(required=True)
     counters = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    retrying = fields.Integer(
+        required=True, metadata={"description": "Participants waiting to try this step again."}
+    )
+    failed = fields.Integer(
+        required=True,
+        metadata={"description": "Participants that left the flow because this step kept failing."},
+    )
+    reasons = fields.List(
+        fields.Nested(FailureReasonSchema),
+        required=True,
+        metadata={"description": "The latest distinct reasons this step failed, newest first."},
+    )
 
 
 class DayReportSchema(_Strict):
@@ -235,6 +263,11 @@ class ReportSchema(_Strict):
     totals = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
     success_rate = fields.Float(allow_none=True, required=True)
     steps = fields.List(fields.Nested(StepReportSchema), required=True)
+    trouble = fields.List(
+        fields.Nested(StepReportSchema),
+        required=True,
+        metadata={"description": "The steps with participants retrying or failed."},
+    )
     exits = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
     branches = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
     daily = fields.List(fields.Nested(DayReportSchema), required=True)

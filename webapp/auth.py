@@ -188,7 +188,9 @@ def role_required(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., A
         @login_required
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             if g.user["role"] not in roles:
-                abort(403, description=f"This needs the role {' or '.join(roles)}.")
+                abort(
+                    403, description=f"This needs the role {' or '.join(users.role_name(r) for r in roles)}."
+                )
             return view(*args, **kwargs)
 
         return wrapped

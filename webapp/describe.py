@@ -8,6 +8,7 @@ particular step type, trigger or filter.
 from __future__ import annotations
 
 import contextlib
+import re
 from typing import Any
 
 from superflow import choices
@@ -74,8 +75,20 @@ def component_words(
         settings = settings_of(component, ref.get("settings") or {})
         words = component.describe(_named(component, settings, labels))
         if words:
-            return words
+            return merge_words(words)
     return component.label or ref["type"]
+
+
+MERGE_TAG = re.compile(r"\{\{\s*([A-Za-z_][\w.]*)\s*(?:\|[^}]*)?\}\}|\[\[\s*([A-Za-z_][\w.]*)\s*\]\]")
+
+
+def merge_words(text: str) -> str:
+    """Merge tags as the marketer reads them: ``{{ person.first_name | default("friend") }}``
+    → "[First name]" (the designer's chart writes them the same way)."""
+    return MERGE_TAG.sub(
+        lambda m: "[" + (m.group(1) or m.group(2)).rsplit(".", 1)[-1].replace("_", " ").capitalize() + "]",
+        text,
+    )
 
 
 def filter_words(registry: Registry, group: dict[str, Any], labels: Labels | None = None) -> dict[str, Any]:

@@ -15,16 +15,16 @@ from typing import Any
 from flask import Blueprint, abort, g, jsonify, render_template, request, url_for
 from marshmallow import ValidationError
 
-from superflow import choices, content, flows, merge
+from superflow import choices, content, flows, merge, samples
 from superflow.channels import ChannelError
 from superflow.components import Content
 from superflow.flow import (
     Flow,
     FlowInvalid,
-    merge_tag_fields,
     merge_templates,
     parse_flow,
     readiness_by_step,
+    setting_label,
     settings_of,
     warnings,
 )
@@ -69,9 +69,11 @@ def _urls(flow_id: str | None) -> dict[str, Any]:
         "start": url_for("designer.start"),
         "count": url_for("designer.count"),
         "preview": url_for("designer.preview"),
+        "merge_tags": url_for("designer.merge_tags"),
         "send_test": url_for("designer.send_test"),
         "persons": url_for("designer.persons"),
         "flow_page": url_for("views.flow", flow_id=flow_id) if flow_id else None,
+        "resume": url_for("actions.run", flow_id=flow_id, action="resume") if flow_id else None,
         "design": url_for("designer.design", flow_id="ID").replace("ID", "{id}"),
     }
 
@@ -145,15 +147,105 @@ def catalog():
             _palette_entry(rt, kind, name, item)
             for name, item in sorted(rt.registry.all(kind).items(), key=lambda kv: kv[1].label or kv[0])
         ]
-    found["merge_tags"] = [
-        {"tag": f"{root}.{name}", "label": name.replace("_", " ").capitalize(), "group": root.capitalize()}
-        for root, names in sorted(rt.merge_names().items())
-        for name in sorted(names)
-    ]
+    found["merge_tags"] = picker_tags(rt)
     found["flows"] = [
         choice | {"id": choice["value"], "name": choice["label"]} for choice in choices.choices(rt, "flows")
     ]
     return jsonify(found)
+
+
+#: What each merge-tag root is called in the picker, in the picker's order.
+ROOT_LABELS = {"person": "Person", "company": "Company", "our_contact": "Our contact", "flow": "Flow"}
+#: Names merge tags may use that a marketer never picks: ids and the aliases of
+#: SuperOffice's spelling (``firstname`` for ``first_name``), which mean the same.
+NOT_PICKED = frozenset({"id", "timezone", *merge.PERSON_ALIASES})
+BUILT_IN_LABELS = {
+    "birth_date": "Birth date",
+    "full_name": "Full name",
+    "first_name": "First name",
+    "last_name": "Last name",
+    "mobile": "Mobile phone",
+    "email": "Email address",
+    "language": "Language",
+    "name": "Name",
+    "category": "Category",
+    "business": "Business",
+}
+
+
+def picker_tags(rt: Runtime) -> list[dict[str, str]]:
+    """The merge-tag picker's entries for the person, company, our contact and flow:
+    each name once, in the CRM's words (an extra field's label), ids and aliases left out."""
+    labels: dict[str, str] = {}
+    try:
+        for f in rt.crm.list_fields():
+            root = "company" if f.entity == "company" else "person"
+            labels[f"{root}.{f.key.removeprefix('company.')}"] = f.label
+    except Exception:  # a CRM that does not answer leaves the built-in words
+        labels = {}
+    names = rt.merge_names()
+    found = []
+    for root, group in ROOT_LABELS.items():
+        entries = [
+            {
+                "tag": f"{root}.{name}",
+                "label": labels.get(f"{root}.{name}")
+                or BUILT_IN_LABELS.get(name)
+                or name.replace("_", " ").capitalize(),
+                "group": group,
+            }
+            for name in names.get(root, ())
+            if name not in NOT_PICKED and not name.startswith("_")
+        ]
+        found += sorted(entries, key=lambda e: e["label"].casefold())
+    return found
+
+
+def _event_picks(sample: dict[str, Any]) -> list[dict[str, str]]:
+    """The picker's ``event.*`` entries; a list is offered as a loop over it."""
+    found = []
+    for entry in samples.picker_entries(sample):
+        if entry.pop("loop", None):
+            items = _lookup(sample, entry["tag"])
+            first = items[0] if isinstance(items, list) and items else None
+            inner = (
+                next((k for k in first if isinstance(k, str) and k.isidentifier()), None)
+                if isinstance(first, dict)
+                else None
+            )
+            shown = "{{ item." + inner + " }}" if inner else "{{ item }}"
+            entry["insert"] = "{% for item in " + entry["tag"] + " %}" + shown + " {% endfor %}"
+        found.append(entry)
+    return found
+
+
+def _lookup(data: dict[str, Any], tag: str) -> Any:
+    node: Any = data
+    for part in tag.split(".")[1:]:
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
+def _sample(rt: Runtime, body: dict[str, Any]) -> dict[str, Any]:
+    """The sample event for the flow being designed (``trigger``, ``flow_id`` in the body)."""
+    trigger = body.get("trigger")
+    flow_id = body.get("flow_id")
+    return samples.sample_event(
+        rt.redis,
+        rt.registry,
+        trigger if isinstance(trigger, dict) else None,
+        str(flow_id) if flow_id else None,
+    )
+
+
+@bp.post("/designer/merge-tags")
+@login_required
+def merge_tags():
+    """The merge-tag picker's entries for a flow with the given ``trigger``: the
+    catalogue's, and the ``event.*`` data its trigger's event carries (the last event
+    received, else the trigger's sample)."""
+    rt = runtime()
+    return jsonify({"merge_tags": picker_tags(rt) + _event_picks(_sample(rt, _body()))})
 
 
 def _palette_entry(rt: Runtime, kind: str, name: str, item: Any) -> dict[str, Any]:
@@ -235,10 +327,54 @@ def review(rt: Runtime, doc: Any, flow_id: str | None) -> dict[str, Any]:
         return {"errors": exc.errors, "problems": [], "warnings": [], "unknown_merge_tags": tags}
     return {
         "errors": [],
-        "problems": _structured(readiness_by_step(flow, rt.registry)),
+        "problems": _structured(_start_problems(rt, flow)),
         "warnings": _structured(warnings(flow, rt.registry, _other_flows(rt))),
-        "unknown_merge_tags": [],
+        "unknown_merge_tags": _unknown_tags(rt, flow),
     }
+
+
+def _start_problems(rt: Runtime, flow: Flow) -> list[tuple[str | None, str]]:
+    """What keeps the flow from starting, each once: :func:`readiness_by_step` and
+    :func:`superflow.flows.start_problems` (merge tags and previews with the sample event)."""
+    return list(dict.fromkeys(readiness_by_step(flow, rt.registry) + flows.start_problems(rt, flow)))
+
+
+def _unknown_tags(rt: Runtime, flow: Flow) -> list[dict[str, Any]]:
+    """The merge tags of the flow's steps that no person, company or flow has, or that
+    the trigger's sample event lacks, by step and setting (the designer underlines them)."""
+    event = samples.sample_event(rt.redis, rt.registry, flow.doc.get("trigger"), flow.id or None)
+    names = rt.merge_names()
+    paths = dict(_step_paths(flow.doc.get("steps") or [], "steps"))
+    found = []
+    for step_id in sorted(flow.steps, key=flow.number.get):
+        try:
+            step_type = rt.registry.step_type(flow.steps[step_id]["type"])
+        except UnknownComponent:
+            continue
+        for name, template in merge_templates(step_type, flow.steps[step_id].get("settings") or {}):
+            for problem in merge.check(template, names, event=event):
+                if m := re.search(r"unknown merge tag \{\{(.+?)\}\}", problem):
+                    found.append(
+                        {
+                            "step_id": step_id,
+                            "field": name,
+                            "path": f"{paths.get(step_id, 'steps')}.settings.{name}",
+                            "tag": m.group(1).strip(),
+                        }
+                    )
+    return found
+
+
+def _step_paths(steps: list[dict[str, Any]], path: str) -> list[tuple[str, str]]:
+    """Each step's id with its path in the document (``steps[1].branches[0].steps[0]``)."""
+    found: list[tuple[str, str]] = []
+    for i, step in enumerate(steps):
+        here = f"{path}[{i}]"
+        found.append((str(step.get("id")), here))
+        for b, branch in enumerate(step.get("branches") or []):
+            found += _step_paths(branch.get("steps") or [], f"{here}.branches[{b}].steps")
+        found += _step_paths(step.get("everyone_else") or [], f"{here}.everyone_else")
+    return found
 
 
 def _other_flows(rt: Runtime) -> list[Flow]:
@@ -295,12 +431,23 @@ def save():
 @role_required(*DESIGN)
 def start():
     rt = runtime()
-    flow_id = str(_body().get("flow_id") or "")
+    body = _body()
+    flow_id = str(body.get("flow_id") or "")
     current = existing_flow(rt, flow_id)
+    earlier_today = body.get("earlier_today")
+    if earlier_today is None and current.status == "draft":
+        missed = flows.missed_today(rt, current)
+        if missed:
+            # Asked before starting: who was due earlier today is enrolled only if the marketer says so.
+            who = f"{missed} person was" if missed == 1 else f"{missed} persons were"
+            question = f"{who} due earlier today, before this start. Enrol them too?"
+            response = jsonify({"question": {"field": "earlier_today", "text": question, "count": missed}})
+            response.status_code = 409
+            return response
     try:
-        flows.start(rt, flow_id, by=g.user["username"])
+        flows.start(rt, flow_id, by=g.user["username"], earlier_today=bool(earlier_today))
     except flows.FlowNotReady:
-        response = jsonify({"problems": _structured(readiness_by_step(current, rt.registry))})
+        response = jsonify({"problems": _structured(_start_problems(rt, current))})
         response.status_code = 409
         return response
     except flows.FlowStateError as exc:
@@ -347,7 +494,8 @@ def _step_part(rt: Runtime, body: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     try:
         settings = settings_of(step_type, step.get("settings") or {})
     except ValidationError as exc:
-        raise _Refused("step.settings", "; ".join(content.settings_problems(exc.messages))) from None
+        problems = content.settings_problems(exc.messages, component=step_type)
+        raise _Refused("step.settings", "; ".join(problems)) from None
     return step_type, settings
 
 
@@ -357,24 +505,26 @@ class _Refused(Exception):
         self.field = field
 
 
-def _merge_hazards(rt: Runtime, step_type: Any, settings: dict[str, Any]) -> list[dict[str, str]]:
+def _merge_hazards(
+    rt: Runtime, step_type: Any, settings: dict[str, Any], event: dict[str, Any] | None = None
+) -> list[dict[str, str]]:
     """Merge tags that fail, or go over the render budget, whoever the person is
     (:func:`superflow.merge.hazards`): refused before anything is filled in or sent,
     naming the setting."""
-    declared = merge_tag_fields(step_type)
     return [
         {
             "field": f"step.settings.{name}",
-            "message": f"{declared[name].metadata.get('label') or name}: {problem}",
+            "message": f"{setting_label(step_type, name)}: {problem}",
         }
         for name, template in merge_templates(step_type, settings)
-        for problem in merge.hazards(template, rt.merge_names())
+        for problem in merge.hazards(template, rt.merge_names(), event=event)
     ]
 
 
-def _person_scope(rt: Runtime, person_id: str) -> dict[str, Any]:
+def _person_scope(rt: Runtime, person_id: str, event: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The person's merge scope with ``event`` the sample event of the flow."""
     try:
-        return content.person_scope(rt, person_id)
+        return content.person_scope(rt, person_id, event=event)
     except content.UnknownPerson as exc:
         raise _Refused("person_id", str(exc).strip("'\"")) from None
 
@@ -384,15 +534,18 @@ def _person_scope(rt: Runtime, person_id: str) -> dict[str, Any]:
 def preview():
     """What one step (as it stands in the designer, saved or not) would send to the person.
     Every signed-in role may preview (the role table's Flow content tab); merge tags
-    that fail for everyone or go over the render budget get a 422 naming the setting."""
+    that fail for everyone or go over the render budget get a 422 naming the setting.
+    ``event`` is the flow's sample event (``trigger`` and ``flow_id`` in the body say
+    which flow: :func:`superflow.samples.sample_event`)."""
     rt = runtime()
     body = _body()
+    event = _sample(rt, body)
     try:
         step_type, settings = _step_part(rt, body)
-        scope = _person_scope(rt, str(body.get("person_id") or ""))
+        scope = _person_scope(rt, str(body.get("person_id") or ""), event)
     except _Refused as exc:
         return _errors(422, [{"field": exc.field, "message": str(exc)}])
-    if hazards := _merge_hazards(rt, step_type, settings):
+    if hazards := _merge_hazards(rt, step_type, settings, event):
         return _errors(422, hazards)
     try:
         found: list[Content] = list(step_type.preview(settings, scope, rt))
@@ -409,12 +562,14 @@ def send_test():
     to = str(body.get("to") or "").strip()
     if not to:
         return _errors(422, [{"field": "to", "message": "say where the test should go"}])
+    event = _sample(rt, body)
     try:
         step_type, settings = _step_part(rt, body)
-        scope = _person_scope(rt, str(body.get("person_id") or ""))
+        scope = _person_scope(rt, str(body.get("person_id") or ""), event)
+        scope["event"] = dict(event)
         if not content.can_send_test(step_type):
             raise _Refused("step.type", f"{step_type.label} steps cannot send a test")
-        if hazards := _merge_hazards(rt, step_type, settings):
+        if hazards := _merge_hazards(rt, step_type, settings, event):
             return _errors(422, hazards)
         message = step_type.send_test(settings, scope, rt, to)
     except _Refused as exc:

@@ -20,13 +20,22 @@ per message; each also per step as ``step:<step id>:<counter>``), clicks per add
 in ``sf:flow:<flow id>:links:<step id>``, and the firsts are remembered in
 ``sf:flow:<flow id>:seen``.  The first open of a message and the first click of each
 of its links become events (``email.opened``, ``link.clicked``); repeats only count.
+
+Looking is not acting: an admin screen that shows a sent message passes it through
+:func:`for_viewing` first, which points tracked links straight at where they lead
+and drops the open pixel, so neither viewing it nor clicking its links (in a frame
+or a new tab, signed in or not) reaches these routes.  The routes themselves do not
+guess who is asking: a marketer who sends a flow's email to their own address and
+clicks it in the browser they are signed in with is a recipient and counts.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import logging
+import re
 from typing import Any
 
 from flask import Blueprint, Response, redirect, render_template, request
@@ -113,6 +122,32 @@ def record(rt: Runtime, token: tracking.Token) -> bool:
         data["url"] = token.url
     rt.emit([Event(counter, person_id, data, source="tracking")])
     return True
+
+
+# A sealed token as it appears in an address: base64url, no shorter than the smallest seal.
+TOKEN = rf"[A-Za-z0-9_-]{{{tracking.MIN_SEALED * 4 // 3},{tracking.MAX_TOKEN_CHARS}}}"
+CLICK_URL = re.compile(r"""(?:https?://[^\s"'<>()]*?)?/t/c/(""" + TOKEN + r")")
+PIXEL_IMG = re.compile(r"""(?i)<img\b[^>]*?/t/o/""" + TOKEN + r"""\.gif[^>]*>""")
+PIXEL_URL = re.compile(r"""(?:https?://[^\s"'<>()]*?)?/t/o/""" + TOKEN + r"\.gif")
+
+
+def for_viewing(body: str, secret: str, as_html: bool = True) -> str:
+    """A sent message's body as an admin screen may show it: every tracked link
+    replaced by the address it leads to (escaped for HTML when ``as_html``) and the
+    open pixel removed, so that looking at it records no open and following its
+    links no click.  A link whose token this server cannot open stays as it is (it
+    would count nothing here either)."""
+
+    def destination(match: re.Match[str]) -> str:
+        try:
+            url = tracking.open_token(secret, "c", match.group(1)).url
+        except tracking.TokenInvalid:
+            return match.group(0)
+        return html.escape(url) if as_html else url
+
+    body = PIXEL_IMG.sub("", body) if as_html else body
+    body = PIXEL_URL.sub("", body)
+    return CLICK_URL.sub(destination, body)
 
 
 @bp.get("/t/c/<token>")

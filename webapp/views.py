@@ -9,7 +9,8 @@ from typing import Any
 
 from flask import Blueprint, abort, g, jsonify, redirect, render_template, request, url_for
 
-from superflow import flows, reports, users
+from superflow import failures, flows, reports, users
+from superflow.engine import MAX_STEP_ATTEMPTS
 from superflow.flow import Flow, readiness
 from superflow.runtime import Runtime
 from superflow.webapp import describe
@@ -78,7 +79,7 @@ def can(action: str) -> bool:
 
 @bp.app_context_processor
 def permissions() -> dict[str, Any]:
-    return {"can": can, "role_label": lambda role: users.ROLES.get(role, role).split(":")[0]}
+    return {"can": can, "role_label": users.role_name}
 
 
 @bp.get("/")
@@ -122,6 +123,17 @@ def _remember(rt: Runtime, flow_id: str) -> None:
     pipe.execute()
 
 
+def step_trouble(rt: Runtime, flow: Flow, stats: dict[str, int]) -> dict[str, dict[str, Any]]:
+    """The flow's steps with participants retrying or failed, in step order: each with
+    ``label``, ``summary`` ("3 retrying · 1 failed") and its latest ``reasons``."""
+    order = sorted(flow.steps, key=flow.number.get)
+    found = failures.troubled(failures.step_trouble(rt.redis, flow.id, order, stats))
+    return {
+        sid: dict(entry, id=sid, label=flow.step_label(sid, rt.registry), summary=failures.summary(entry))
+        for sid, entry in found.items()
+    }
+
+
 def flow_page(flow: Flow, tab: str, stats: dict[str, int] | None = None, **context: Any) -> str:
     """A tab of the flow's page; ``stats`` when the caller has just read them."""
     rt = runtime()
@@ -147,9 +159,13 @@ def flow(flow_id: str):
     current = existing_flow(rt, flow_id)
     trigger = current.doc["trigger"]
     manual = bool(trigger) and rt.registry.trigger(trigger["type"]).allows_manual_enrolment
+    stats = rt.store.stats(current.id)
     return flow_page(
         current,
         "summary",
+        stats=stats,
+        trouble=step_trouble(rt, current, stats),
+        max_attempts=MAX_STEP_ATTEMPTS,
         words=describe.summary(rt.registry, current, describe.Labels(rt)),
         problems=readiness(current, rt.registry) if current.status == "draft" else [],
         manual_enrolment=manual,
@@ -171,9 +187,12 @@ def chart(flow_id: str):
     rt = runtime()
     current = existing_flow(rt, flow_id)
     labels = describe.Labels(rt)
+    stats = rt.store.stats(current.id)
     return flow_page(
         current,
         "chart",
+        stats=stats,
+        trouble=step_trouble(rt, current, stats),
         tree=describe.step_tree(rt.registry, current, labels),
         trigger_words=describe.component_words(rt.registry, "triggers", current.doc["trigger"], labels),
     )

@@ -283,6 +283,30 @@ class LocalCrm(CrmBackend):
             ).fetchone()
             return None if row is None else load_persons(conn, [row[0]])[str(row[0])]
 
+    def search_persons(self, text: str, offset: int = 0, limit: int = 25) -> list[Person]:
+        """Persons whose name, email address or id matches ``text`` (ignoring case; a
+        part of a name or address is enough), ordered by name then id, ``limit`` of
+        them from ``offset``: the admin's People search."""
+        words = text.split()
+        if not words or limit < 1:
+            return []
+        clauses, params = [], []
+        for word in words[:5]:
+            like = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            clauses.append(
+                "(first_name LIKE ? ESCAPE '\\' OR last_name LIKE ? ESCAPE '\\'"
+                " OR email LIKE ? ESCAPE '\\' OR CAST(id AS TEXT) = ?)"
+            )
+            params += [like, like, like, word]
+        query = (
+            f"SELECT id FROM persons WHERE {' AND '.join(clauses)}"
+            " ORDER BY lower(coalesce(first_name, '')), lower(coalesce(last_name, '')), id"
+            " LIMIT ? OFFSET ?"
+        )
+        with self._reading() as conn:
+            ids = [row[0] for row in conn.execute(query, [*params, int(limit), max(0, int(offset))])]
+            return list(load_persons(conn, ids).values()) if ids else []
+
     def shared_addresses(self, addresses: Iterable[str]) -> set[str]:
         """Which of these email addresses (lower case) more than one person has."""
         wanted = sorted({a.strip().lower() for a in addresses if a})

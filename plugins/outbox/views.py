@@ -4,20 +4,28 @@
 (``?page=``), filtered by ``?channel=email|sms`` and by ``?q=`` (a part of the
 recipient's address or number).  ``GET /outbox/<id>`` (``outbox.message``) shows one:
 its headers, subject, HTML body (in a sandboxed frame: no scripts, no forms, and the
-app's content security policy keeps remote images out, so viewing an email never
-"opens" it), plain-text part and attachments; for an SMS its text and size in SMS.
-Both need a signed-in user.
+app's content security policy keeps remote images out), plain-text part and
+attachments; for an SMS its text and size in SMS.  Both need a signed-in user.
+
+Looking is not acting: the body is shown through
+:func:`superflow.webapp.tracking.for_viewing`, so its tracked links lead straight to
+their destinations and its open pixel is gone; a link clicked in the preview opens
+in a tab of its own (the app's policy lets no other site into a frame).  Viewing a message or
+following its links here never records an open or a click for the recipient, and
+never moves them along a split.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import time
 from typing import Any
 
 from flask import Blueprint, abort, current_app, render_template, request
 
 from superflow.webapp.auth import login_required
+from superflow.webapp.tracking import for_viewing
 
 from . import Outbox
 
@@ -55,6 +63,17 @@ def _page_number(raw: str | None) -> int:
         return max(1, int(raw or 1))
     except ValueError:
         return 1
+
+
+HEAD = re.compile(r"(?i)<head\b[^>]*>")
+
+
+def _links_in_new_tabs(body: str) -> str:
+    """The body with ``<base target="_blank">`` in its head, so that its links open in
+    a new tab rather than inside the preview, where no other site may be shown."""
+    base = '<base target="_blank">'
+    head = HEAD.search(body)
+    return body[: head.end()] + base + body[head.end() :] if head else base + body
 
 
 @bp.get("")
@@ -100,6 +119,10 @@ def message(message_id: int):
         "summary": summary(found),
         "channel_label": CHANNELS.get(found["channel"], found["channel"]),
     }
+    if found["channel"] != "sms":
+        secret = current_app.extensions["superflow"].config.secret_key
+        details["html"] = _links_in_new_tabs(for_viewing(found["html"], secret)) if found["html"] else ""
+        details["text"] = for_viewing(found["text"], secret, as_html=False)
     if found["channel"] == "sms":
         from superflow.plugins.sms import count_segments
 

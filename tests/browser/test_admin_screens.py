@@ -221,7 +221,7 @@ def test_a_draft_that_cannot_start_lists_what_is_missing(
     flow = flows.create(admin_site.runtime, doc)
     page = signed_in("admin")
     page.goto(f"/flows/{flow.id}")
-    expect(page.locator("#missing")).to_contain_text("subject")
+    expect(page.locator("#missing")).to_contain_text("Subject is required")
     screenshot(page, "flow-summary-not-ready")
     page.goto(f"/flows/{flow.id}/start")
     expect(page.locator("#refusal")).to_contain_text("cannot start yet")
@@ -264,13 +264,13 @@ def test_a_content_editor_is_refused_flow_actions(
     expect(page.get_by_role("link", name="Pause")).to_have_count(0)
     expect(page.get_by_role("link", name="End flow")).to_have_count(0)
     page.goto(f"/flows/{flow.id}/end")
-    expect(page.locator("#cause")).to_contain_text("flow_admin")
+    expect(page.locator("#cause")).to_contain_text("Flow administrator")
     token = csrf_of(page)
     reply = page.request.post(f"{admin_site.url}/flows/{flow.id}/end", form={"csrf_token": token})
     assert reply.status == 403
     assert flows.get(rt, flow.id).status == "running"
     page.goto("/users")
-    expect(page.locator("#cause")).to_contain_text("flow_admin")
+    expect(page.locator("#cause")).to_contain_text("Flow administrator")
 
 
 def test_state_changes_without_the_csrf_token_are_refused(

@@ -120,6 +120,7 @@
   function stepComp(type) { return comp("step_types", type); }
   function label(kind, type) { var c = comp(kind, type); return c ? c.label : humanize(type || "unknown"); }
   var FIRST = ["messages", "flow control", "contact"];
+  var LAST = ["advanced", "other"];
   function grouped(list) {
     var groups = [], byName = {};
     list.forEach(function (c) {
@@ -127,14 +128,18 @@
       if (!byName[g]) { byName[g] = { name: g, items: [] }; groups.push(byName[g]); }
       byName[g].items.push(c);
     });
-    function rank(g) { var i = FIRST.indexOf(g.name.toLowerCase()); return i < 0 ? FIRST.length : i; }
+    groups.forEach(function (g) { g.items.sort(function (a, b) { return String(a.label).localeCompare(String(b.label)); }); });
+    function rank(g) {
+      var name = g.name.toLowerCase(), i = FIRST.indexOf(name), j = LAST.indexOf(name);
+      return i >= 0 ? i : j >= 0 ? FIRST.length + 1 + j : FIRST.length;
+    }
     return groups.sort(function (a, b) { return rank(a) - rank(b) || a.name.localeCompare(b.name); });
   }
-  /* Merge tags in words for the chart: "{{ person.first_name }}" → "‹First name›". */
+  /* Merge tags in words for the chart: "{{ person.first_name }}" → "[First name]". */
   function tagWords(text) {
     var labels = {};
     ((S.catalog && S.catalog.merge_tags) || []).forEach(function (t) { labels[t.tag] = t.label; });
-    return String(text).replace(TAG_RE, function (all, a, filters, b) { var tag = a || b; return "‹" + (labels[tag] || tag) + "›"; });
+    return String(text).replace(TAG_RE, function (all, a, filters, b) { var tag = a || b; return "[" + (labels[tag] || humanize(String(tag).split(".").pop())) + "]"; });
   }
   function componentSelect(kind, current, onPick, opts) {
     opts = opts || {};
@@ -397,13 +402,15 @@
     return uniq(S.check.problems.filter(function (p) { return p.step_id === id; }).map(function (p) { return p.message; }));
   }
   function problemsFor(id) { return uniq(errorsFor(id).concat(startProblemsFor(id))); }
-  /* "Step 1 'Send email': from_address is required" → the setting it names and the rest. */
+  /* "Step 1 'Send email': From address is required" → the message of the setting
+     it names (the server names settings by their labels). */
   function problemOfField(stepId, name, title) {
     var found = "";
     startProblemsFor(stepId).forEach(function (m) {
       var rest = m.replace(/^Step \d+ '.*?'(?: branch \d+)?: /, "");
       var key = rest.split(/[\s:]/)[0];
-      if (!found && key === name) found = title + rest.slice(key.length).replace(/^:/, ":");
+      var named = title && rest.indexOf(title) === 0 && /^($|[\s:,])/.test(rest.slice(title.length));
+      if (!found && (named || key === name)) found = named ? rest : title + rest.slice(key.length);
     });
     return found;
   }
@@ -416,8 +423,27 @@
     for (var i = 0; i < all.length; i++) if (all[i].field === path) return all[i].message;
     return "";
   }
+  /* A document path ("steps[0].settings.html") as the marketer's name of the
+     setting: the label the part's schema declares ("Body"), else the name in words. */
   function fieldWords(path) {
-    var last = String(path).split(".").pop().replace(/\[\d+\]$/, "");
+    path = String(path);
+    var last = path.split(".").pop().replace(/\[\d+\]$/, "");
+    var cut = path.lastIndexOf(".settings.");
+    if (cut >= 0) {
+      var owner = S.doc, ok = true;
+      path.slice(0, cut).replace(/([A-Za-z_]+)|\[(\d+)\]/g, function (all, key, index) {
+        if (!ok || !owner) { ok = false; return all; }
+        owner = key !== undefined ? owner[key] : owner[Number(index)];
+        return all;
+      });
+      var name = path.slice(cut + ".settings.".length).split(/[.[]/)[0];
+      var kind = /^trigger$/.test(path.slice(0, cut)) ? "triggers" : /^success\.criteria/.test(path) ? "success_criteria"
+        : /(^filters|\.condition$)/.test(path.slice(0, cut)) ? "filters" : "step_types";
+      var c = ok && owner && owner.type ? comp(kind, owner.type) : null;
+      var prop = c && c.schema && c.schema.properties ? c.schema.properties[name] : null;
+      if (prop && prop.title) return prop.title;
+      if (name) return humanize(name);
+    }
     return humanize(last);
   }
   function unknownTags(stepId, field) {
@@ -452,14 +478,15 @@
     if (c.sends === "sms") return settings.text ? "“" + truncate(tagWords(settings.text), 60) + "”" : "No text yet";
     if (type === "wait") {
       if (settings.until) return "Until " + String(settings.until).replace("T", " ").slice(0, 16);
-      if (settings.amount) return plural(settings.amount, (settings.unit || "days").replace(/s$/, ""), settings.unit || "days");
+      if (settings.amount) return plural(Number(settings.amount), (settings.unit || "days").replace(/s$/, ""), settings.unit || "days");
     }
     var props = (c.schema && c.schema.properties) || {};
     var parts = [];
     Object.keys(props).forEach(function (k) {
       var v = settings[k];
-      if (v === undefined || v === null || v === "" || typeof v === "object" || parts.length >= 2) return;
       var p = props[k];
+      if ((v === undefined || v === null) && choiceSource(p) && p["default"] !== undefined && p["default"] !== null) v = p["default"];
+      if (v === undefined || v === null || v === "" || typeof v === "object" || parts.length >= 2) return;
       var shown = p["x-enum-labels"] && p["x-enum-labels"][v] ? p["x-enum-labels"][v] : v === true ? "yes" : v === false ? "no" : String(v);
       if ((k === "step" || k === "timeout_step") && kind !== "triggers") {
         var target = findStep(String(v));
@@ -552,7 +579,10 @@
   }
   function triggerNode() {
     var t = S.doc.trigger;
-    var errs = areaErrors("trigger").length + S.check.problems.filter(function (p) { return !p.step_id && /^trigger/i.test(p.message); }).length;
+    var errs = areaErrors("trigger").length + S.check.problems.filter(function (p) {
+      if (p.step_id || !/^trigger/i.test(p.message)) return false;
+      return !(t && t.type) || p.message.indexOf("Trigger '" + label("triggers", t.type) + "'") === 0;
+    }).length;
     var selected = S.sel && S.sel.kind === "trigger";
     var title = t && t.type ? label("triggers", t.type) : "Choose a trigger";
     var words = t && t.type ? describeSettings("triggers", t.type, t.settings) : "When should a person be suggested for this flow?";
@@ -807,10 +837,19 @@
     popover(anchor, box);
     input.focus();
   }
+  /* Menu entries by category, in the palette's order (categories as grouped(), each
+     once; entries alphabetical within one). */
+  function menuItems(list) {
+    var out = [];
+    grouped(list).forEach(function (g) {
+      g.items.forEach(function (c) { out.push({ label: c.label, group: g.name, value: c.name }); });
+    });
+    return out;
+  }
   function pickComponent(anchor, kind, filterOk, cb) {
     listMenu(anchor, {
       aria: "Choose " + { filters: "a condition", success_criteria: "a success criterion", triggers: "a trigger" }[kind], placeholder: "Type to filter",
-      items: comps(kind).filter(filterOk || function () { return true; }).map(function (c) { return { label: c.label, group: c.category || "Other", value: c.name }; }),
+      items: menuItems(comps(kind).filter(filterOk || function () { return true; })),
       pick: function (it) { cb(it.value); },
     });
   }
@@ -818,7 +857,7 @@
     if (S.readOnly) return;
     listMenu(anchor, {
       aria: "Choose a step to add", placeholder: "Type to find a step",
-      items: comps("step_types").map(function (c) { return { label: c.label, group: c.category || "Other", value: c.name }; }),
+      items: menuItems(comps("step_types")),
       pick: function (it) { insertStep(it.value, laneKey, index); },
     });
   }
@@ -944,6 +983,8 @@
     els.panel.querySelectorAll("[data-merge-field]").forEach(function (el) { if (el._paint) el._paint(); });
     var box = els.panel.querySelector("[data-step-problems]");
     if (box && S.sel && S.sel.kind === "step") fillProblems(box, S.sel.id);
+    var trig = els.panel.querySelector("[data-trigger-problems]");
+    if (trig) fillTriggerProblems(trig);
   }
 
   function widget(name, prop, obj, ctx, id, setValue, required, title, wrap) {
@@ -959,7 +1000,7 @@
     }
     if (prop["enum"] && t !== "array") return enumSelect(prop, id, shown, setValue, required);
     var source = choiceSource(prop);
-    if (source) return choiceSelect(source, prop, id, v, setValue, required);
+    if (source) return choiceSelect(source, prop, id, v, setValue, required, prop["x-empty-label"]);
     if (ctx.kind !== "triggers" && (name === "step" || name === "timeout_step") && t === "string") return stepSelect(prop, id, v, setValue, /email/i.test(title));
     if (ctx.comp && ctx.comp.sends === "sms" && name === "text" || xw === "sms") return smsEditor(prop, id, v, setValue, ctx, name);
     if (xw === "html") return htmlEditor(prop, id, v, setValue, ctx, name);
@@ -1037,9 +1078,13 @@
   function choiceSelect(source, prop, id, v, setValue, required, emptyLabel) {
     var sel = h("select", { id: id, "data-choices": source });
     var holder = h("div", { class: "dz-choice" }, sel);
+    /* A setting with a default shows that default chosen (the date trigger's "Birth
+       date"), never a bare "—"; one without asks for a choice in words. */
+    var fallback = prop && prop["default"] !== undefined && prop["default"] !== null ? String(prop["default"]) : null;
+    if ((v === undefined || v === null || v === "") && fallback !== null) v = fallback;
     function fill(list) {
       sel.textContent = "";
-      sel.appendChild(h("option", { value: "", text: required ? "Choose…" : emptyLabel || "—" }));
+      if (fallback === null || emptyLabel) sel.appendChild(h("option", { value: "", text: emptyLabel || (required ? "Choose…" : "Choose " + (prop && prop.title ? prop.title.toLowerCase() : "one") + "…") }));
       var found = false;
       list.forEach(function (c) {
         var val = String(c.value);
@@ -1203,20 +1248,80 @@
     else { var pos = start + before.length + inner.length + (after || "").length; control.setSelectionRange(pos, pos); }
     control.dispatchEvent(new Event("input", { bubbles: true }));
   }
+  /* The toolbar's Link: asks for the address (http, https or mailto) and the link's
+     text (the selected text, if any), refuses an address that is not one, and only
+     then writes the <a> into the body. */
+  function validLink(text) {
+    var v = String(text || "").trim();
+    if (!v) return "Give the address the link goes to.";
+    if (/^mailto:[^@\s]+@[^@\s]+\.[^@\s]+$/i.test(v)) return "";
+    if (/^\{\{.+\}\}$/.test(v)) return "";
+    var u;
+    try { u = new URL(v); } catch (e) { return "That is not a web address: start it with https://, e.g. https://example.com/offer"; }
+    if (u.protocol !== "https:" && u.protocol !== "http:") return "A link must start with https:// or http:// (or mailto: for an email address).";
+    if (!u.hostname || u.hostname.indexOf(".") < 0) return "The address needs a domain, e.g. https://example.com/offer";
+    return "";
+  }
+  function escapeAttr(v) { return String(v).replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;"); }
+  function escapeText(v) { return String(v).replace(/&/g, "&amp;").replace(/</g, "&lt;"); }
+  function askLink(control) {
+    var start = control.selectionStart || 0, end = control.selectionEnd || start;
+    var chosen = control.value.slice(start, end);
+    var urlId = nextId("link-url"), textId = nextId("link-text");
+    var address = h("input", { type: "url", id: urlId, placeholder: "https://example.com/offer", "data-link-url": "", autocomplete: "url" });
+    var words = h("input", { type: "text", id: textId, value: chosen, placeholder: "Read the offer", "data-link-text": "" });
+    var msg = h("div", { class: "dz-msg", role: "alert", "data-link-error": "" });
+    var ok = h("button", { type: "submit", class: "primary", "data-link-insert": "" }, "Insert link");
+    var cancel = h("button", { type: "button" }, "Cancel");
+    var form = h("form", { method: "dialog", class: "dz-link-form", novalidate: "" },
+      h("h2", { id: "dz-link-title" }, "Insert a link"),
+      h("div", { class: "field" }, h("label", { "for": urlId }, "Web address"), address,
+        h("div", { class: "help" }, "Where the link goes: https://…, or mailto: and an email address")),
+      h("div", { class: "field" }, h("label", { "for": textId }, "Link text"), words,
+        h("div", { class: "help" }, "What the reader clicks; empty: the address itself")),
+      msg, h("div", { class: "inline dz-dlg-actions" }, ok, cancel));
+    var dlg = h("dialog", { class: "dz-dialog dz-link-dialog", "aria-labelledby": "dz-link-title" }, form);
+    document.body.appendChild(dlg);
+    function done() { dlg.close(); dlg.remove(); control.focus(); }
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var problem = validLink(address.value);
+      msg.textContent = problem;
+      address.setAttribute("aria-invalid", problem ? "true" : "false");
+      if (problem) { address.focus(); return; }
+      var href = address.value.trim();
+      var text = words.value.trim() || href.replace(/^mailto:/i, "");
+      var link = '<a href="' + escapeAttr(href) + '">' + (chosen && words.value.trim() === chosen.trim() ? chosen : escapeText(text)) + "</a>";
+      done();
+      control.value = control.value.slice(0, start) + link + control.value.slice(end);
+      control.setSelectionRange(start + link.length, start + link.length);
+      control.dispatchEvent(new Event("input", { bubbles: true }));
+    });
+    cancel.addEventListener("click", done);
+    dlg.addEventListener("cancel", function (e) { e.preventDefault(); done(); });
+    dlg.showModal();
+    address.focus();
+  }
   function mergeTagButton(control) {
     var btn = h("button", { type: "button", class: "small link dz-tag-btn", "aria-haspopup": "listbox", "aria-label": "Insert a merge tag into " + (control.id ? (document.querySelector('label[for="' + control.id + '"]') || {}).textContent || "the field" : "the field") }, "{ } Insert merge tag");
     btn.addEventListener("click", function () { openTagMenu(btn, control); });
     return btn;
   }
+  /* The picker asks for this flow's tags: the catalogue's and its trigger's event data. */
   function openTagMenu(anchor, control) {
     var start = control.selectionStart, end = control.selectionEnd;
-    listMenu(anchor, {
-      aria: "Insert a merge tag", placeholder: "Type to find a merge tag",
-      items: ((S.catalog && S.catalog.merge_tags) || []).map(function (t) { return { label: t.label, group: t.group, hint: t.tag, value: t.tag }; }),
-      pick: function (it) {
-        if (start !== null && start !== undefined) control.setSelectionRange(start, end);
-        insertAt(control, "{{ " + it.value + " }}", "");
-      },
+    function show(tags) {
+      listMenu(anchor, {
+        aria: "Insert a merge tag", placeholder: "Type to find a merge tag",
+        items: tags.map(function (t) { return { label: t.label, group: t.group, hint: t.insert ? "for each in " + t.tag : t.tag, value: t.insert || "{{ " + t.tag + " }}" }; }),
+        pick: function (it) {
+          if (start !== null && start !== undefined) control.setSelectionRange(start, end);
+          insertAt(control, it.value, "");
+        },
+      });
+    }
+    api("POST", url("merge_tags"), { trigger: S.doc.trigger, flow_id: S.boot.flow_id }).then(function (r) {
+      show(r.ok && r.data.merge_tags ? r.data.merge_tags : ((S.catalog && S.catalog.merge_tags) || []));
     });
   }
   function htmlEditor(prop, id, v, setValue, ctx, name) {
@@ -1226,7 +1331,7 @@
     var bar = h("div", { class: "dz-toolbar", role: "toolbar", "aria-label": "Formatting" },
       tool("B", "Bold", function () { insertAt(ta, "<strong>", "</strong>", "bold text"); }),
       tool("I", "Italic", function () { insertAt(ta, "<em>", "</em>", "italic text"); }),
-      tool("Link", "Link", function () { insertAt(ta, '<a href="https://">', "</a>", "link text"); }),
+      tool("Link", "Link", function () { askLink(ta); }),
       tool("¶", "Paragraph", function () { insertAt(ta, "<p>", "</p>\n", "New paragraph"); }),
       S.readOnly ? null : mergeTagButton(ta));
     bar.addEventListener("keydown", function (e) {
@@ -1406,7 +1511,7 @@
       if (!S.person || !document.body.contains(out)) return;
       var s = ++seq;
       out.classList.add("dz-loading");
-      api("POST", url("preview"), { step: { type: st.type, settings: st.settings || {} }, person_id: S.person.id }).then(function (r) {
+      api("POST", url("preview"), { step: { type: st.type, settings: st.settings || {} }, person_id: S.person.id, trigger: S.doc.trigger, flow_id: S.boot.flow_id }).then(function (r) {
         if (s !== seq) return;
         out.classList.remove("dz-loading");
         out.textContent = "";
@@ -1466,7 +1571,7 @@
       msg.className = "dz-msg";
       if (!S.person) { msg.textContent = "Choose a person for the preview first: the test uses their details."; return; }
       btn.disabled = true;
-      api("POST", url("send_test"), { step: { type: st.type, settings: st.settings || {} }, person_id: S.person.id, to: to.value.trim() }).then(function (r) {
+      api("POST", url("send_test"), { step: { type: st.type, settings: st.settings || {} }, person_id: S.person.id, to: to.value.trim(), trigger: S.doc.trigger, flow_id: S.boot.flow_id }).then(function (r) {
         btn.disabled = false;
         if (r.ok) { msg.className = "dz-msg dz-ok"; msg.textContent = r.data.message || "Sent."; }
         else msg.textContent = (r.data.errors || []).map(function (e) { return (e.field === "to" ? "Send the test to: " : "") + e.message; }).join("; ") || "The test could not be sent.";
@@ -1625,14 +1730,27 @@
     return sec;
   }
 
+  /* What the trigger still needs, kept in step with the trigger as it is now: a
+     chosen trigger never shows the "choose what starts the flow" of an older check. */
+  function fillTriggerProblems(box) {
+    var t = S.doc.trigger;
+    var probs = areaErrors("trigger").map(function (e) { return fieldWords(e.field) + ": " + e.message; })
+      .concat(S.check.problems.filter(function (p) {
+        if (p.step_id || !/^trigger/i.test(p.message)) return false;
+        if (t && t.type) return p.message.indexOf("Trigger '" + label("triggers", t.type) + "'") === 0;
+        return true;
+      }).map(function (p) { return p.message; }));
+    box.textContent = "";
+    if (probs.length) box.appendChild(problemBox("Before this flow can start", probs));
+  }
   function triggerPanel() {
     var t = S.doc.trigger;
     var box = h("div", { class: "dz-panel-body", "data-panel": "trigger" });
     box.appendChild(panelHead("Trigger", "When people enter"));
     box.appendChild(h("p", { class: "muted small" }, "The trigger suggests a person for the flow; the filters then decide whether they may enter."));
-    var probs = areaErrors("trigger").map(function (e) { return fieldWords(e.field) + ": " + e.message; })
-      .concat(S.check.problems.filter(function (p) { return !p.step_id && /trigger/i.test(p.message); }).map(function (p) { return p.message; }));
-    if (probs.length) box.appendChild(problemBox("Before this flow can start", probs));
+    var probBox = h("div", { "data-trigger-problems": "" });
+    fillTriggerProblems(probBox);
+    box.appendChild(probBox);
     var id = nextId("trig");
     var pick = componentSelect("triggers", t ? t.type : "", function (type) {
       commit(function () { S.doc.trigger = type ? { type: type, settings: {} } : null; });
@@ -1757,6 +1875,15 @@
     if (!S.readOnly) box.appendChild(h("button", { type: "button", class: "small", "data-add-criterion": "", "aria-haspopup": "listbox", onclick: function (e) {
       pickComponent(e.currentTarget, "success_criteria", null, function (type) { commit(function () { sc.criteria.push({ type: type, settings: {} }); }); });
     } }, "+ Add criterion"));
+    if (sc.criteria.length) {
+      var daysId = nextId("days");
+      var days = h("input", { id: daysId, type: "number", min: "0", max: "365", step: "1", value: String(sc.days_after || 0), "data-days-after": "", style: "width:6rem" });
+      days.addEventListener("input", function () { snapshot("success.days_after"); sc.days_after = Math.max(0, parseInt(days.value, 10) || 0); edited(); });
+      box.appendChild(h("div", { class: "field dz-field", "data-path": "success.days_after" },
+        h("label", { "for": daysId }, "Success still counts for (days after the last step)"), days,
+        h("div", { class: "help" }, "0: only while people are in the flow. A click on the last email comes after it: give it a few days."),
+        h("div", { class: "dz-msg" }, fieldError("success.days_after"))));
+    }
     var onId = nextId("on");
     var on = h("select", { id: onId, "data-on-success": "" });
     Object.keys(ON_SUCCESS).forEach(function (k) { on.appendChild(h("option", { value: k, text: ON_SUCCESS[k], selected: sc.on_success === k })); });
@@ -1839,6 +1966,7 @@
     var box = h("div", { class: "dz-panel-body", "data-panel": "overview" });
     box.appendChild(h("div", { class: "dz-panel-head" }, h("div", null, h("div", { class: "dz-kind" }, "Overview"), h("h2", { id: "dz-panel-title" }, "Checks"))));
     var list = h("div", { "data-checks": "" });
+    fillChecks(list);
     box.appendChild(list);
     box.appendChild(h("section", { class: "dz-section dz-keys" }, h("h3", null, "Keyboard"),
       h("dl", { class: "facts small" },
@@ -1925,7 +2053,9 @@
     els.redo.disabled = S.readOnly || !S.future.length;
     els.save.disabled = S.readOnly || !!S.saving;
     els.start.disabled = S.readOnly || !!S.saving || (S.boot.can_start === false && S.boot.status !== "draft" && S.boot.status !== "paused");
-    els.start.hidden = S.boot.status === "running" || S.boot.status === "ended";
+    els.start.hidden = S.boot.status !== "draft";
+    els.resume.hidden = S.boot.status !== "paused" || !S.boot.urls.resume;
+    els.resume.disabled = S.readOnly || !!S.saving;
     els.settingsBtn.setAttribute("aria-pressed", S.sel && S.sel.kind === "settings" ? "true" : "false");
   }
 
@@ -1979,11 +2109,11 @@
     }
     return fieldWords(field);
   }
-  function confirmDialog(title, text, okText) {
+  function confirmDialog(title, text, okText, cancelText) {
     return new Promise(function (resolve) {
       var dlg = h("dialog", { class: "dz-dialog", "aria-labelledby": "dz-dlg-title" });
       var ok = h("button", { type: "button", class: "primary", "data-confirm": "" }, okText);
-      var cancel = h("button", { type: "button" }, "Cancel");
+      var cancel = h("button", { type: "button" }, cancelText || "Cancel");
       add(dlg, [h("h2", { id: "dz-dlg-title" }, title), h("p", null, text), h("div", { class: "inline dz-dlg-actions" }, ok, cancel)]);
       document.body.appendChild(dlg);
       function done(v) { dlg.close(); dlg.remove(); resolve(v); }
@@ -2003,7 +2133,20 @@
       saved.then(function (ok) {
         if (!ok) return;
         S.startProblems = null;
-        api("POST", url("start"), { flow_id: S.boot.flow_id }).then(function (r) {
+        send({ flow_id: S.boot.flow_id });
+      });
+    });
+    /* A trigger that looks for persons due at a time of day asks, when that time has
+       passed today, whether those due earlier today are enrolled too. */
+    function send(body) {
+        api("POST", url("start"), body).then(function (r) {
+          if (r.data && r.data.question) {
+            confirmDialog("Enrol those due earlier today?", r.data.question.text, "Enrol them too", "Start from now").then(function (also) {
+              body[r.data.question.field] = also;
+              send(body);
+            });
+            return;
+          }
           if (r.ok) {
             S.boot.status = r.data.status || "running";
             flash("ok", "The flow is running.");
@@ -2026,6 +2169,21 @@
             flash("error", "The flow did not start: " + ((r.data.errors || [])[0] || { message: "the server said " + r.status }).message);
           }
         });
+    }
+  }
+
+  /* A paused flow goes on where it stopped: saved first when edited, then resumed
+     through the flow's resume action (a form post, as on the flow's page). */
+  function resume() {
+    if (S.readOnly || !S.boot.urls.resume) return;
+    var name = S.doc.name || "this flow";
+    confirmDialog("Resume “" + name + "”?", "Participants waiting at a step go on from where they stopped, and the people who matched while the flow was paused are enrolled.", "Resume flow").then(function (yes) {
+      if (!yes) { els.resume.focus(); return; }
+      (S.dirty ? save() : Promise.resolve(true)).then(function (ok) {
+        if (!ok) return;
+        var form = h("form", { method: "post", action: S.boot.urls.resume, hidden: "" }, h("input", { type: "hidden", name: "csrf_token", value: csrf() }));
+        document.body.appendChild(form);
+        form.submit();
       });
     });
   }
@@ -2059,11 +2217,12 @@
     els.settingsBtn = h("button", { type: "button", "data-flow-settings": "", onclick: function () { select({ kind: "settings" }, true); } }, "Flow settings");
     els.save = h("button", { type: "button", "data-save": "", title: "Save (Ctrl+S)", onclick: function () { save(); } }, "Save");
     els.start = h("button", { type: "button", class: "primary", "data-start": "", onclick: start }, "Start flow");
+    els.resume = h("button", { type: "button", class: "primary", "data-resume": "", onclick: resume }, "Resume flow");
     var crumbs = h("div", { class: "crumbs" }, h("a", { href: "/" }, "Flows"), " › ",
       b.urls.flow_page ? h("a", { href: b.urls.flow_page, "data-crumb-flow": "" }, b.doc.name || "Flow") : (els.crumb = h("span", null, "New flow")), " › Designer");
     els.head = h("div", { class: "page-head dz-head" },
       h("div", { class: "dz-titles" }, h("h1", null, els.title, " ", els.status), els.state),
-      h("div", { class: "actions" }, els.versions, els.problemsBtn, S.readOnly ? null : [els.undo, els.redo], els.settingsBtn, S.readOnly ? null : [els.save, els.start]));
+      h("div", { class: "actions" }, els.versions, els.problemsBtn, S.readOnly ? null : [els.undo, els.redo], els.settingsBtn, S.readOnly ? null : [els.save, els.start, els.resume]));
     els.flash = h("div", { class: "dz-flashes" });
     els.palette = h("aside", { class: "dz-palette", "aria-label": "Step palette" });
     els.canvas = h("div", { class: "dz-canvas", role: "region", "aria-label": "The flow", "data-canvas": "" });
