@@ -163,20 +163,28 @@ def test_bad_settings_are_named(sf_runtime):
     }
 
 
+NINE_UTC = date_trigger(time="09:00", time_zone="UTC", person_time_zone=False)
+
+
+def born_today_at_ten(rt, crm) -> str:
+    """The clock at 10:00 UTC of a day (today or tomorrow), and Ada, whose birthday it is:
+    a 09:00 birthday flow started now has already missed her."""
+    now = dt.datetime.fromtimestamp(rt.clock.now(), ZoneInfo("UTC"))
+    day = now.date() if now.hour < 10 else now.date() + dt.timedelta(days=1)
+    advance_to(rt, day, 10, 0)
+    return crm.create_person(first_name="Ada", birth_date=day.replace(year=1990).isoformat())["id"]
+
+
 def test_a_flow_started_after_its_time_of_day_says_who_it_missed_and_can_enrol_them(
     sf_runtime, run_jobs, crm
 ):
     rt = sf_runtime
-    now = dt.datetime.fromtimestamp(rt.clock.now(), ZoneInfo("UTC"))
-    day = now.date() if now.hour < 10 else now.date() + dt.timedelta(days=1)
-    advance_to(rt, day, 10, 0)
-    ada = crm.create_person(first_name="Ada", birth_date=day.replace(year=1990).isoformat())["id"]
-    birthday = date_trigger(time="09:00", time_zone="UTC", person_time_zone=False)
+    ada = born_today_at_ten(rt, crm)
 
-    late = flows.create(rt, flow_doc([SHORT_WAIT], trigger=birthday, name="Birthday, from now"))
+    late = flows.create(rt, flow_doc([SHORT_WAIT], trigger=NINE_UTC, name="Birthday, from now"))
     assert flows.missed_today(rt, late) == 1, "Ada's birthday came at 09:00, before the start"
     flows.start(rt, late.id)
-    caught_up = flows.create(rt, flow_doc([SHORT_WAIT], trigger=birthday, name="Birthday, today too"))
+    caught_up = flows.create(rt, flow_doc([SHORT_WAIT], trigger=NINE_UTC, name="Birthday, today too"))
     flows.start(rt, caught_up.id, earlier_today=True)
     rt.clock.advance(rt.config.scan_seconds + 1)
     run_jobs()
@@ -190,12 +198,9 @@ def test_a_flow_started_after_its_time_of_day_says_who_it_missed_and_can_enrol_t
 
 def test_the_start_screen_offers_to_enrol_todays_matches(sf_runtime, base_url, run_jobs, crm):
     rt = sf_runtime
-    now = dt.datetime.fromtimestamp(rt.clock.now(), ZoneInfo("UTC"))
-    day = now.date() if now.hour < 10 else now.date() + dt.timedelta(days=1)
-    advance_to(rt, day, 10, 0)
-    ada = crm.create_person(first_name="Ada", birth_date=day.replace(year=1990).isoformat())["id"]
-    birthday = date_trigger(time="09:00", time_zone="UTC", person_time_zone=False)
-    flow = flows.create(rt, flow_doc([SHORT_WAIT], trigger=birthday, name="Birthday"))
+    ada = born_today_at_ten(rt, crm)
+
+    flow = flows.create(rt, flow_doc([SHORT_WAIT], trigger=NINE_UTC, name="Birthday"))
     admin = AdminSession(rt, base_url, "flow_admin")
 
     page = admin.get(f"{base_url}/flows/{flow.id}/start", timeout=10).text
@@ -213,11 +218,8 @@ def test_the_start_screen_offers_to_enrol_todays_matches(sf_runtime, base_url, r
 
 def test_the_api_starts_a_date_flow_with_todays_matches(sf_runtime, run_jobs, crm, api):
     rt = sf_runtime
-    now = dt.datetime.fromtimestamp(rt.clock.now(), ZoneInfo("UTC"))
-    day = now.date() if now.hour < 10 else now.date() + dt.timedelta(days=1)
-    advance_to(rt, day, 10, 0)
-    ada = crm.create_person(first_name="Ada", birth_date=day.replace(year=1990).isoformat())["id"]
-    doc = flow_doc([SHORT_WAIT], trigger=date_trigger(time="09:00", time_zone="UTC", person_time_zone=False))
+    ada = born_today_at_ten(rt, crm)
+    doc = flow_doc([SHORT_WAIT], trigger=NINE_UTC)
     flow = api.ok("POST", "/flows", 201, json=doc)
     assert api("POST", f"/flows/{flow['id']}/start", params={"earlier_today": "perhaps"}).status_code == 422
     assert (
