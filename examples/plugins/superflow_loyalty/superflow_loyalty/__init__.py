@@ -21,9 +21,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from superflow import hookimpl
-from superflow.components import StepContext, StepResult, StepType, SuccessCriterion, Trigger
-from superflow.crm import CrmError
+from superflow import CrmError, StepContext, StepResult, StepType, SuccessCriterion, Trigger, hookimpl
 
 log = logging.getLogger(__name__)
 
