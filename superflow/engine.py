@@ -631,13 +631,18 @@ class Engine:
     ) -> None:
         """The days after the last step are over: a goal that holds now is met (a
         state, such as a field's value), else the participation is completed."""
-        if person is not None:
-            for ref in w.flow.doc["success"]["criteria"]:
-                criterion = self.registry.criterion(ref["type"])
-                if criterion.holds(person, self._settings(criterion, ref), w.p):
-                    self._succeed(changes, w.p, w.flow, now, "success criteria met")
-                    return
+        if person is not None and self._goal_holds(w.flow, person, w.p):
+            self._succeed(changes, w.p, w.flow, now, "success criteria met")
+            return
         self._finish(changes, w.p, w.flow, "completed", "", now)
+
+    def _goal_holds(self, flow: Flow, person: dict[str, Any], p: Participant) -> bool:
+        """A success criterion holds for the person as they are now (a state, not an event)."""
+        for ref in flow.doc["success"]["criteria"]:
+            criterion = self.registry.criterion(ref["type"])
+            if criterion.holds(person, self._settings(criterion, ref), p):
+                return True
+        return False
 
     def _version_for(self, p: Participant, current: int) -> Flow | None:
         """Participants move to the flow's current version where their step still exists."""
@@ -670,11 +675,8 @@ class Engine:
         selection = flow.doc.get("exclusion_selection")
         if selection and (selection, p.person_id) in excluded:
             return "in the exclusion selection"
-        if not p.succeeded:
-            for ref in flow.doc["success"]["criteria"]:
-                criterion = self.registry.criterion(ref["type"])
-                if criterion.holds(person, self._settings(criterion, ref), p):
-                    return "success"
+        if not p.succeeded and self._goal_holds(flow, person, p):
+            return "success"
         step_type = self.registry.step_type(flow.steps[p.step or ""]["type"])
         if step_type.sends and not (w.wake and w.wake.get("k") == "event"):
             tz = zone(person.get("timezone"), flow.doc["timezone"])

@@ -7,6 +7,7 @@ import contextlib
 import datetime as dt
 import json
 import time
+from copy import deepcopy
 from typing import TYPE_CHECKING, Any
 
 from superflow import samples, store
@@ -70,12 +71,12 @@ def get(rt: Runtime, flow_id: str, version: int | None = None) -> Flow:
 def update(rt: Runtime, flow_id: str, raw: Any, *, by: str = "") -> Flow:
     """Store a new version.  A running flow must be paused first (participants keep
     their place, and the previous version stays readable) — unless only content
-    changes (:func:`content_changes`), which goes to the next sends at once."""
+    changes (:func:`content_only`), which goes to the next sends at once."""
     current = get(rt, flow_id)
     if current.status == "ended":
         raise FlowStateError(f"flow {flow_id} has ended; copy it to make changes")
     flow = parse_flow(raw, rt.registry, fields=rt.crm.list_fields())
-    if current.status == "running" and content_changes(current, flow, rt.registry) is None:
+    if current.status == "running" and not content_only(current, flow, rt.registry):
         raise FlowStateError(
             f"flow {flow_id} is running; pause it before changing more than its texts and attachments"
         )
@@ -100,64 +101,46 @@ def update_content(
         raise FlowInvalid(
             [{"field": name, "message": "not content: pause the flow to change it"} for name in other]
         )
-    doc = json.loads(current.to_json())
-    stored = _find_step(doc["steps"], step_id).setdefault("settings", {})
+    draft = deepcopy(current)  # its steps index still points into its own document
+    stored = draft.steps[step_id].setdefault("settings", {})
     for name, value in settings.items():
         if value is None:
             stored.pop(name, None)
         else:
             stored[name] = value
-    flow = parse_flow(doc, rt.registry, fields=rt.crm.list_fields())
+    flow = parse_flow(draft.doc, rt.registry, fields=rt.crm.list_fields())
     return _new_version(rt, current, flow, by)
 
 
-def content_changes(old: Flow, new: Flow, registry: Any) -> list[str] | None:
-    """The steps whose content alone differs between two versions, or ``None`` when
-    anything else differs (the steps, their order, other settings, the trigger…)."""
-    if set(old.steps) != set(new.steps) or _without_content(old, registry) != _without_content(new, registry):
-        return None
-    return [sid for sid in new.steps if old.steps[sid].get("settings") != new.steps[sid].get("settings")]
+def content_only(old: Flow, new: Flow, registry: Any) -> bool:
+    """Whether nothing but content differs between two versions (not the steps, their
+    order, other settings, the trigger…)."""
+    if set(old.steps) != set(new.steps):
+        return False
+    return _without_content(old, registry) == _without_content(new, registry)
 
 
 def _without_content(flow: Flow, registry: Any) -> str:
-    doc = json.loads(flow.to_json())
-    doc.pop("status", None)
-
-    def strip(steps: list[dict[str, Any]]) -> None:
-        for step in steps:
-            with contextlib.suppress(UnknownComponent):
-                for name in content_fields(registry.step_type(step["type"])):
-                    step.get("settings", {}).pop(name, None)
-            for branch in step.get("branches") or []:
-                strip(branch["steps"])
-            strip(step.get("everyone_else") or [])
-
-    strip(doc["steps"])
-    return json.dumps(doc, sort_keys=True)
-
-
-def _find_step(steps: list[dict[str, Any]], step_id: str) -> dict[str, Any]:
-    for step in steps:
-        if step["id"] == step_id:
-            return step
-        for inner in [*(b["steps"] for b in step.get("branches") or []), step.get("everyone_else") or []]:
-            with contextlib.suppress(KeyError):
-                return _find_step(inner, step_id)
-    raise KeyError(step_id)
+    bare = deepcopy(flow)
+    bare.doc.pop("status", None)
+    for step in bare.steps.values():
+        with contextlib.suppress(UnknownComponent):
+            for name in content_fields(registry.step_type(step["type"])):
+                step.get("settings", {}).pop(name, None)
+    return json.dumps(bare.doc, sort_keys=True)
 
 
 def _new_version(rt: Runtime, current: Flow, flow: Flow, by: str) -> Flow:
     """Store ``flow`` as the next version of ``current``.  A running flow's new
     version must be ready to run as it is (its next sends use it): what would keep a
     draft from starting is refused here, named."""
-    flow_id = current.id
+    flow_id, version = current.id, current.version + 1
     if current.status == "running":
-        flow.id, flow.version = current.id, current.version + 1
+        flow.id, flow.version = flow_id, version
         problems = not_ready(rt, flow)
         if problems:
             raise FlowInvalid([{"field": "(flow)", "message": problem} for problem in problems])
     flow.doc["status"] = current.status
-    version = current.version + 1
     doc = json.dumps(flow.doc, separators=(",", ":"))
     pipe = rt.redis.pipeline()
     pipe.hset(store.versions_key(flow_id), str(version), doc)
