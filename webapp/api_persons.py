@@ -11,94 +11,20 @@ from typing import Any
 
 from flask import request
 from flask_smorest import Blueprint
-from marshmallow import Schema, validate
-from marshmallow import fields as ma
 
 from superflow import people
 from superflow.webapp.api_auth import needs
 from superflow.webapp.api_errors import ApiError
+from superflow.webapp.api_schemas import (
+    PersonListSchema,
+    PersonOutSchema,
+    PersonPatchedSchema,
+    PersonPatchSchema,
+    PersonQuerySchema,
+)
 from superflow.webapp.runtime import runtime
 
 blp = Blueprint("api_persons", __name__, url_prefix="/api/v1", description="Persons in the CRM.")
-
-MAX_CHANGES = 100
-
-
-class _Ordered(Schema):
-    class Meta:
-        ordered = True
-
-
-class PersonQuerySchema(_Ordered):
-    q = ma.String(
-        required=True,
-        validate=validate.Length(min=1, max=200),
-        metadata={"description": "Part of a name or email address, or a person id."},
-    )
-    offset = ma.Integer(load_default=0, validate=validate.Range(min=0, max=1_000_000))
-    limit = ma.Integer(load_default=25, validate=validate.Range(min=1, max=people.MAX_PAGE))
-
-
-class PersonSummarySchema(_Ordered):
-    id = ma.String(required=True)
-    full_name = ma.String(required=True)
-    email = ma.String(required=True, allow_none=True)
-    mobile = ma.String(required=True, allow_none=True)
-    company = ma.String(required=True, allow_none=True, metadata={"description": "The company's name."})
-
-
-class PersonListSchema(_Ordered):
-    persons = ma.List(ma.Nested(PersonSummarySchema), required=True)
-    offset = ma.Integer(required=True)
-    limit = ma.Integer(required=True)
-    next_offset = ma.Integer(
-        required=True, allow_none=True, metadata={"description": "Pass it as offset for the next page."}
-    )
-
-
-class FlowPartSchema(_Ordered):
-    flow_id = ma.String(required=True)
-    flow_name = ma.String(required=True)
-    participant_id = ma.String(required=True)
-    status = ma.String(required=True)
-    step = ma.String(required=True, allow_none=True)
-    step_label = ma.String(required=True)
-    enrolled = ma.Float(required=True)
-    last_sending = ma.Dict(required=True, allow_none=True)
-
-
-class PersonOutSchema(_Ordered):
-    id = ma.String(required=True)
-    full_name = ma.String(required=True)
-    values = ma.Dict(
-        data_key="fields",
-        keys=ma.String(),
-        required=True,
-        metadata={"description": "Every field of the person by key (see the CRM's field list)."},
-    )
-    company = ma.Dict(required=True, allow_none=True)
-    consents = ma.Dict(keys=ma.String(), values=ma.Boolean(), required=True)
-    subscriptions = ma.Dict(keys=ma.String(), values=ma.Boolean(), required=True)
-    selections = ma.List(ma.String(), required=True)
-    flows = ma.List(ma.Nested(FlowPartSchema), required=True)
-
-
-class PersonPatchSchema(_Ordered):
-    values = ma.Dict(
-        data_key="fields",
-        keys=ma.String(validate=validate.Length(min=1, max=100)),
-        required=True,
-        validate=validate.Length(min=1, max=MAX_CHANGES),
-        metadata={
-            "description": 'New values by field key, e.g. {"birth_date": "1980-04-02"}; null clears a field.'
-        },
-    )
-
-
-class PersonPatchedSchema(PersonOutSchema):
-    changed = ma.Dict(
-        required=True, metadata={"description": "What changed: {field: [old value, new value]}."}
-    )
 
 
 def _out(person: dict[str, Any]) -> dict[str, Any]:

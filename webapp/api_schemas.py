@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from superflow import people
 from superflow.flow import STATUSES
 from superflow.store import FINAL_STATUSES
 
@@ -293,3 +294,79 @@ class PluginSchema(_Strict):
 class PluginsSchema(_Strict):
     plugins = fields.List(fields.Nested(PluginSchema), required=True)
     components = fields.List(fields.Nested(ComponentSchema), required=True)
+
+
+# -- persons ----------------------------------------------------------------------
+MAX_CHANGES = 100
+
+
+class PersonQuerySchema(_Strict):
+    q = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "Part of a name or email address, or a person id."},
+    )
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=1_000_000))
+    limit = fields.Integer(load_default=25, validate=validate.Range(min=1, max=people.MAX_PAGE))
+
+
+class PersonSummarySchema(_Strict):
+    id = fields.String(required=True)
+    full_name = fields.String(required=True)
+    email = fields.String(required=True, allow_none=True)
+    mobile = fields.String(required=True, allow_none=True)
+    company = fields.String(required=True, allow_none=True, metadata={"description": "The company's name."})
+
+
+class PersonListSchema(_Strict):
+    persons = fields.List(fields.Nested(PersonSummarySchema), required=True)
+    offset = fields.Integer(required=True)
+    limit = fields.Integer(required=True)
+    next_offset = fields.Integer(
+        required=True, allow_none=True, metadata={"description": "Pass it as offset for the next page."}
+    )
+
+
+class FlowPartSchema(_Strict):
+    flow_id = fields.String(required=True)
+    flow_name = fields.String(required=True)
+    participant_id = fields.String(required=True)
+    status = fields.String(required=True)
+    step = fields.String(required=True, allow_none=True)
+    step_label = fields.String(required=True)
+    enrolled = fields.Float(required=True)
+    last_sending = fields.Dict(required=True, allow_none=True)
+
+
+class PersonOutSchema(_Strict):
+    id = fields.String(required=True)
+    full_name = fields.String(required=True)
+    values = fields.Dict(
+        data_key="fields",
+        keys=fields.String(),
+        required=True,
+        metadata={"description": "Every field of the person by key (see the CRM's field list)."},
+    )
+    company = fields.Dict(required=True, allow_none=True)
+    consents = fields.Dict(keys=fields.String(), values=fields.Boolean(), required=True)
+    subscriptions = fields.Dict(keys=fields.String(), values=fields.Boolean(), required=True)
+    selections = fields.List(fields.String(), required=True)
+    flows = fields.List(fields.Nested(FlowPartSchema), required=True)
+
+
+class PersonPatchSchema(_Strict):
+    values = fields.Dict(
+        data_key="fields",
+        keys=fields.String(validate=validate.Length(min=1, max=100)),
+        required=True,
+        validate=validate.Length(min=1, max=MAX_CHANGES),
+        metadata={
+            "description": 'New values by field key, e.g. {"birth_date": "1980-04-02"}; null clears a field.'
+        },
+    )
+
+
+class PersonPatchedSchema(PersonOutSchema):
+    changed = fields.Dict(
+        required=True, metadata={"description": "What changed: {field: [old value, new value]}."}
+    )
