@@ -452,6 +452,7 @@ class Engine:
                 changes.advance = [p.id for p in created]
                 pipe.multi()
                 changes.commit(pipe, self._enqueue)
+                samples.remember(pipe, flow.id, created[-1].event)
                 pipe.execute()
                 self._held -= changes.delete
             except _watch_error():
@@ -460,8 +461,6 @@ class Engine:
                 pipe.reset()
             break
         jobs.drain_soon(self.rt)
-        if created:
-            samples.remember(self.rt.redis, flow.id, created[-1].event)
         for p in created:
             self.registry.hook.superflow_participant_enrolled(participant=p, flow=flow)
         self._after(changes.after)
