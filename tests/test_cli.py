@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 
 import requests
@@ -158,3 +159,98 @@ def test_users_are_made_with_a_role_and_a_hashed_password(sf, sf_runtime):
     short = sf("users", "create", "ola", "--password", "short", ok=False)
     assert short.stderr.strip() == "Error: a password needs at least 10 characters"
     assert "already a user 'kari'" in sf("users", "create", "kari", ok=False).stderr
+
+
+PLUGIN_COMMANDS = '''
+import click
+
+from superflow import hookimpl
+
+
+@hookimpl
+def superflow_register_commands(cli):
+    @cli.command()
+    @click.pass_obj
+    def acme(context):
+        """Check the Acme integration."""
+        click.echo(f"acme ready on the {context.config.crm} CRM")
+
+    @cli.command("web")
+    def not_the_web_app():
+        """Would take the built-in command's name."""
+'''
+
+FAILING_COMMANDS = """
+from superflow import hookimpl
+
+
+@hookimpl
+def superflow_register_commands(cli):
+    raise RuntimeError("the acme_broken plugin cannot add its commands")
+"""
+
+
+def test_plugin_commands_join_the_built_in_ones_and_a_failing_plugin_is_left_out(sf, tmp_path):
+    site = tmp_path / "site"
+    for name, source in (("acme_cmds", PLUGIN_COMMANDS), ("acme_broken", FAILING_COMMANDS)):
+        dist = site / f"{name}-0.1.dist-info"
+        dist.mkdir(parents=True)
+        (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n")
+        (dist / "entry_points.txt").write_text(f"[superflow]\n{name} = {name}\n")
+        (site / f"{name}.py").write_text(source)
+    env = {"PYTHONPATH": str(site)}
+
+    listed = sf("--help", extra_env=env)
+    commands = [line.split()[0] for line in listed.stdout.split("Commands:\n")[1].splitlines()]
+    assert commands == [
+        "acme",
+        "apikeys",
+        "crm",
+        "demo",
+        "enroll",
+        "events",
+        "flows",
+        "forms",
+        "history",
+        "participants",
+        "plugins",
+        "stuck",
+        "superoffice",
+        "users",
+        "web",
+        "worker",
+    ]
+    assert "plugin acme_broken failed to add its commands" in listed.stderr
+    assert "the acme_broken plugin cannot add its commands" in listed.stderr
+    assert "plugin acme_cmds: a command 'web' exists already; the plugin's is left out" in listed.stderr
+    assert sf("acme", extra_env=env).stdout == "acme ready on the local CRM\n"
+    assert "Serve the web app with gunicorn" in sf("web", "--help", extra_env=env).stdout
+
+
+def test_importing_the_cli_loads_no_plugin():
+    code = (
+        "import sys, superflow.cli; "
+        "print(sorted(m for m in sys.modules if m.startswith(('superflow.plugins', 'superflow.registry'))))"
+    )
+    loaded = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]"
+
+
+def test_the_local_crm_commands_start_a_data_folder_only_when_adding(tmp_path, sf_config):
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("SUPERFLOW_DATA_DIR", "SUPERFLOW_DATA", "REDIS_URL")
+    }
+    env.update(REDIS_URL=sf_config.redis_url, SUPERFLOW_SECRET_KEY="test-secret")
+
+    def run(*args):
+        return subprocess.run([*SUPERFLOW, *args], cwd=tmp_path, env=env, capture_output=True, text=True)
+
+    shown = run("crm", "person", "show", "1")
+    assert shown.returncode == 1
+    assert f"no data folder at {tmp_path / 'superflow-data'}" in shown.stderr
+    assert not (tmp_path / "superflow-data").exists()
+    added = run("crm", "person", "add", "--set", "first_name=Grace", "--set", "email=grace@example.com")
+    assert added.returncode == 0, added.stderr
+    assert f"note: no data folder here; starting a new one at {tmp_path / 'superflow-data'}" in added.stderr
+    assert added.stdout.startswith("added person ")
+    assert "grace@example.com" in run("crm", "person", "show", added.stdout.split()[2].rstrip(":")).stdout

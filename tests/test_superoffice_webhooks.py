@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from test_superoffice_fake import SECRET, SETTINGS, FakeTenant, fixture
 
 from conftest import email_step, flow_doc, participant_of, started
+from superflow.cli.context import CommandContext
 from superflow.plugins.superoffice import commands
 from superflow.plugins.superoffice.polling import SelectionPoll
 from superflow.plugins.superoffice.webhooks import signature
@@ -228,11 +229,13 @@ def test_cli_group_is_added(monkeypatch, tenant):
     monkeypatch.setenv("SUPERFLOW_CRM", "superoffice")
     monkeypatch.setenv("SUPERFLOW_SUPEROFFICE_ACCESS_TOKEN", "valid-token")
     result = CliRunner().invoke(
-        group, ["superoffice", "register-webhook", "--url", "https://x.test/hooks/superoffice"]
+        group,
+        ["superoffice", "register-webhook", "--url", "https://x.test/hooks/superoffice"],
+        obj=CommandContext(),
     )
     assert result.exit_code == 0, result.output
     assert "posts" in result.output
-    result = CliRunner().invoke(group, ["superoffice", "check"])
+    result = CliRunner().invoke(group, ["superoffice", "check"], obj=CommandContext())
     assert result.exit_code == 1 and "PROBLEM" in result.output  # the registered URL is not the base URL
 
 

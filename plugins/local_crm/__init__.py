@@ -1,8 +1,10 @@
 """The built-in ``local`` CRM backend: an embedded SQLite CRM for trying superflow out,
-for demos and for tests, with no CRM account needed; and the scripts it gives the
-"run script" step."""
+for demos and for tests, with no CRM account needed; the scripts it gives the
+"run script" step; and the ``superflow crm`` commands."""
 
 from collections.abc import Callable
+
+import click
 
 from superflow import hookimpl
 from superflow.components import Script
@@ -21,3 +23,10 @@ def superflow_register_crm_backends(register: Callable[[type[CrmBackend]], None]
 def superflow_register_scripts(register: Callable[[Script], None]) -> None:
     register(RecalculateScore())
     register(TotalSales())
+
+
+@hookimpl
+def superflow_register_commands(cli: click.Group) -> None:
+    from .commands import add_commands
+
+    add_commands(cli)

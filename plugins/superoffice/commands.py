@@ -6,8 +6,7 @@ from typing import Any
 
 import click
 
-from superflow.config import Config
-from superflow.crm import CrmError
+from superflow import CrmError
 
 from .client import SuperOfficeClient
 from .events import SUBSCRIBED
@@ -15,11 +14,11 @@ from .events import SUBSCRIBED
 WEBHOOK_NAME = "superflow"
 
 
-def target_url(config: Config) -> str:
+def target_url(config: Any) -> str:
     return config.base_url.rstrip("/") + "/hooks/superoffice"
 
 
-def register_webhook(client: SuperOfficeClient, config: Config, url: str | None = None) -> dict[str, Any]:
+def register_webhook(client: SuperOfficeClient, config: Any, url: str | None = None) -> dict[str, Any]:
     """Create the tenant's ``superflow`` webhook (POST Webhook), or update it when it
     exists (GET Webhook?nameFilter=, PUT Webhook/{id}): docs/en/automation/webhook/register.md,
     docs/en/api/reference/restful/rest/Webhook/v1Webhook_{GetAllWebhooks,PostWebhook,PutWebhook}.md.
@@ -47,7 +46,7 @@ def register_webhook(client: SuperOfficeClient, config: Config, url: str | None 
     )
 
 
-def check(client: SuperOfficeClient, config: Config) -> list[tuple[bool, str]]:
+def check(client: SuperOfficeClient, config: Any) -> list[tuple[bool, str]]:
     """Each check of the configuration, end to end, as ``(ok, line)``."""
     lines: list[tuple[bool, str]] = []
 
@@ -86,6 +85,10 @@ def check(client: SuperOfficeClient, config: Config) -> list[tuple[bool, str]]:
 
 
 def add_commands(cli: click.Group) -> None:
+    """Add ``superflow superoffice ...`` to ``cli``; the commands read the
+    configuration from the context object the ``superflow`` command gives every
+    command (``ctx.obj.config``)."""
+
     @cli.group("superoffice")
     def superoffice() -> None:
         """The SuperOffice CRM: webhook registration and configuration checks."""
@@ -94,17 +97,19 @@ def add_commands(cli: click.Group) -> None:
     @click.option(
         "--url", default=None, help="Where SuperOffice posts (default: base URL + /hooks/superoffice)."
     )
-    def register(url: str | None) -> None:
+    @click.pass_obj
+    def register(context: Any, url: str | None) -> None:
         """Register (or update) superflow's webhook in the tenant."""
-        config = Config.from_env()
+        config = context.config
         saved = register_webhook(SuperOfficeClient(config), config, url)
         events = len(saved.get("Events") or [])
         click.echo(f"webhook {saved.get('WebhookId')} posts {events} events to {saved.get('TargetUrl')}")
 
     @superoffice.command("check")
-    def check_command() -> None:
+    @click.pass_obj
+    def check_command(context: Any) -> None:
         """Check the SuperOffice configuration end to end."""
-        config = Config.from_env()
+        config = context.config
         lines = check(SuperOfficeClient(config), config)
         for ok, line in lines:
             click.echo(f"{'ok     ' if ok else 'PROBLEM'} {line}")
