@@ -16,15 +16,28 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from superflow import hookimpl
-from superflow.channels import EmailMessage, SmsMessage, deliver, result_of
-from superflow.components import Content, StepContext, StepResult, StepType
-from superflow.content import deliver_test
-from superflow.merge import MergeError, render
-
-from .email import checked_address
-from .owners import describe_owner, find_associate, owner_field, owner_problems, resolve_owner
-from .sms import checked_number, segment_details
+from superflow import (
+    Content,
+    EmailMessage,
+    MergeError,
+    SmsMessage,
+    StepContext,
+    StepResult,
+    StepType,
+    checked_address,
+    checked_number,
+    deliver,
+    deliver_test,
+    describe_owner,
+    find_associate,
+    hookimpl,
+    owner_field,
+    owner_problems,
+    render,
+    resolve_owner,
+    result_of,
+    segment_details,
+)
 
 RULES = ("our_contact", "our_service_contact", "associate")
 NOBODY = {"unassigned": "Notify nobody (skip the step)"}

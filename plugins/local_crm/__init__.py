@@ -4,9 +4,7 @@ for demos and for tests, with no CRM account needed; and the scripts it gives th
 
 from collections.abc import Callable
 
-from superflow import hookimpl
-from superflow.components import Script
-from superflow.crm import CrmBackend
+from superflow import CrmBackend, Script, hookimpl
 
 from .backend import LocalCrm
 from .scripts import RecalculateScore, TotalSales

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from superflow.components import Script
-from superflow.crm import CrmError
+from superflow import CrmError, Script
 
 
 def _number(arguments: dict[str, Any], key: str, default: float) -> float:

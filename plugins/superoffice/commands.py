@@ -6,8 +6,7 @@ from typing import Any
 
 import click
 
-from superflow.config import Config
-from superflow.crm import CrmError
+from superflow import Config, CrmError
 
 from .client import SuperOfficeClient
 from .events import SUBSCRIBED
