@@ -124,7 +124,7 @@ class DateReached(Trigger):
     def matches(self, event: Any, settings: dict[str, Any], services: Services) -> bool:
         return False
 
-    def scan(self, settings: dict[str, Any], services: Any, start: float, end: float) -> list[Event]:
+    def scan(self, settings: dict[str, Any], services: Services, start: float, end: float) -> list[Event]:
         if end - start > MAX_WINDOW_DAYS * 86400:
             log.warning("date trigger: a window of %.0f days scanned as its last year", (end - start) / 86400)
             start = end - MAX_WINDOW_DAYS * 86400

@@ -20,6 +20,7 @@ from superflow import (
     Content,
     EmailMessage,
     MergeError,
+    Services,
     SmsMessage,
     StepContext,
     StepResult,
@@ -160,7 +161,7 @@ class _Notify(StepType):
         return self._compose(ctx.settings, to, ctx.services, lambda _, template: render(template, scope))
 
     def _compose(
-        self, settings: dict[str, Any], to: str, services: Any, fill: Callable[[str, str], str]
+        self, settings: dict[str, Any], to: str, services: Services, fill: Callable[[str, str], str]
     ) -> Any:
         """The message to ``to``, filled by ``fill(setting, template)``: what a send, a
         preview and a test all render alike."""
@@ -169,7 +170,7 @@ class _Notify(StepType):
     def _content(self, message: Any) -> Content:
         raise NotImplementedError
 
-    def preview(self, settings: dict[str, Any], scope: dict[str, Any], services: Any) -> list[Content]:
+    def preview(self, settings: dict[str, Any], scope: dict[str, Any], services: Services) -> list[Content]:
         """The notification as the colleague the person's data leads to would get it."""
         owner = resolve_owner(settings["recipient"], _crm_person(scope))
         problem, to = "", ""
@@ -199,7 +200,7 @@ class _Notify(StepType):
         content.problems = [*problems, *([problem] if problem else [])]
         return [content]
 
-    def send_test(self, settings: dict[str, Any], scope: dict[str, Any], services: Any, to: str) -> str:
+    def send_test(self, settings: dict[str, Any], scope: dict[str, Any], services: Services, to: str) -> str:
         """One test notification to ``to`` (not to the colleague) now."""
         to = self._checked(to)
 
@@ -241,7 +242,7 @@ class NotifyByEmail(_Notify):
         return message
 
     def _compose(
-        self, settings: dict[str, Any], to: str, services: Any, fill: Callable[[str, str], str]
+        self, settings: dict[str, Any], to: str, services: Services, fill: Callable[[str, str], str]
     ) -> EmailMessage:
         text = fill("body", settings["body"])
         return EmailMessage(
@@ -281,7 +282,7 @@ class NotifyBySms(_Notify):
         return f"Text {describe_owner(settings.get('recipient'), 'our_contact')}"
 
     def _compose(
-        self, settings: dict[str, Any], to: str, services: Any, fill: Callable[[str, str], str]
+        self, settings: dict[str, Any], to: str, services: Services, fill: Callable[[str, str], str]
     ) -> SmsMessage:
         return SmsMessage(to=to, sender=settings["sender"], text=fill("text", settings["text"]))
 

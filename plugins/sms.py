@@ -11,6 +11,7 @@ from superflow import (
     Content,
     MergeError,
     PermanentFailure,
+    Services,
     SmsMessage,
     StepContext,
     StepResult,
@@ -64,7 +65,7 @@ def compose(settings: dict[str, Any], fill: Callable[[str, str], str]) -> str:
     return fill("text", settings["text"])
 
 
-def send_test_sms(services: Any, sender: str, to: str, text: str, scope: dict[str, Any]) -> str:
+def send_test_sms(services: Services, sender: str, to: str, text: str, scope: dict[str, Any]) -> str:
     """One test SMS now, straight to the provider under a key of its own; ``[Test] ``
     is put in front of the text."""
     number = checked_number(to)
@@ -129,7 +130,7 @@ class SendSms(StepType):
             results[i] = result_of(delivery, "sms", message.to, outcome, {"sms.segments": counted.parts})
         return [results[i] for i in range(len(ctxs))]
 
-    def preview(self, settings: dict[str, Any], scope: dict[str, Any], services: Any) -> list[Content]:
+    def preview(self, settings: dict[str, Any], scope: dict[str, Any], services: Services) -> list[Content]:
         person = scope["person"]
         mobile = (person.get("mobile") or "").strip()
         content = Content("sms", to=mobile, sender=settings["sender"])
@@ -144,7 +145,7 @@ class SendSms(StepType):
             content.problems.append(f"this person would not get it: {problem} (they would {then})")
         return [content]
 
-    def send_test(self, settings: dict[str, Any], scope: dict[str, Any], services: Any, to: str) -> str:
+    def send_test(self, settings: dict[str, Any], scope: dict[str, Any], services: Services, to: str) -> str:
         checked_number(to)
         try:
             text = compose(settings, lambda _, template: render(template, scope))

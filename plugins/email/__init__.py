@@ -383,7 +383,7 @@ class SendEmail(StepType):
             html = PREHEADER.format(preheader) + html
         return subject, html, text
 
-    def preview(self, settings: dict[str, Any], scope: dict[str, Any], services: Any) -> list[Content]:
+    def preview(self, settings: dict[str, Any], scope: dict[str, Any], services: Services) -> list[Content]:
         """The email as the person would get it, before its links are made tracked
         (``details["tracking"]`` says whether they will be)."""
         person = scope["person"]
@@ -412,7 +412,7 @@ class SendEmail(StepType):
             content.problems.append(f"this person would not get it: {problem} (they would {then})")
         return [content]
 
-    def send_test(self, settings: dict[str, Any], scope: dict[str, Any], services: Any, to: str) -> str:
+    def send_test(self, settings: dict[str, Any], scope: dict[str, Any], services: Services, to: str) -> str:
         """One test email now, straight to the transport: no tracked links, no
         unsubscribe token, a key of its own (never the ledger of real sends)."""
         address = checked_address(to)
