@@ -8,8 +8,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validates
 
-from superflow import hookimpl
-from superflow.components import SuccessCriterion, Trigger
+from superflow import Services, SuccessCriterion, Trigger, hookimpl
 
 
 class ApiEventSettings(Schema):
@@ -70,7 +69,7 @@ class ApiEventTrigger(Trigger):
     def describe(self, settings: dict[str, Any]) -> str:
         return f"When the API event {settings.get('name', '?')!r} arrives"
 
-    def matches(self, event: Any, settings: dict[str, Any]) -> bool:
+    def matches(self, event: Any, settings: dict[str, Any], services: Services) -> bool:
         return event.data.get("name") == settings["name"]
 
     def sample_event(self, settings: dict[str, Any]) -> dict[str, Any]:
@@ -91,7 +90,7 @@ class ApiEventCriterion(SuccessCriterion):
     def describe(self, settings: dict[str, Any]) -> str:
         return f"When the API event {settings.get('name', '?')!r} arrives"
 
-    def matches(self, event: Any, settings: dict[str, Any], participant: Any) -> bool:
+    def matches(self, event: Any, settings: dict[str, Any], participant: Any, services: Services) -> bool:
         return event.data.get("name") == settings["name"]
 
 
@@ -104,7 +103,7 @@ class ManualTrigger(Trigger):
     def describe(self, settings: dict[str, Any]) -> str:
         return "People are added by hand (CLI, API or admin)"
 
-    def matches(self, event: Any, settings: dict[str, Any]) -> bool:
+    def matches(self, event: Any, settings: dict[str, Any], services: Services) -> bool:
         return False
 
 

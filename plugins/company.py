@@ -16,9 +16,7 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 from marshmallow.fields import Raw
 
-from superflow import hookimpl
-from superflow.components import Filter, Trigger
-from superflow.plugins.contact import changed, describe_watch, same, watch_problems
+from superflow import Filter, Services, Trigger, changed, describe_watch, hookimpl, same, watch_problems
 
 PREFIX = "company."
 MEMBERSHIP = {"in": "is one of", "not_in": "is none of"}
@@ -52,7 +50,9 @@ class _CompanyValue(Filter):
         verb = MEMBERSHIP.get(settings.get("operator", "in"), "is one of")
         return f"Company {self.attribute} {verb} {values}"
 
-    def matches(self, person: dict[str, Any], settings: dict[str, Any], participant: Any) -> bool:
+    def matches(
+        self, person: dict[str, Any], settings: dict[str, Any], participant: Any, services: Services
+    ) -> bool:
         value = (person.get("company") or {}).get(self.attribute)
         found = value is not None and any(same(value, wanted) for wanted in settings["values"])
         return found if settings["operator"] == "in" else not found
@@ -117,7 +117,7 @@ class CompanyChanged(Trigger):
     def describe(self, settings: dict[str, Any]) -> str:
         return describe_watch({**settings, "fields": _qualified(settings)}, "any company field")
 
-    def matches(self, event: Any, settings: dict[str, Any]) -> bool:
+    def matches(self, event: Any, settings: dict[str, Any], services: Services) -> bool:
         return changed(company_changes(event), _qualified(settings), settings.get("value"), PREFIX)
 
 

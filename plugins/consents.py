@@ -11,8 +11,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from superflow import hookimpl
-from superflow.components import Filter
+from superflow import Filter, Services, hookimpl
 
 
 class ConsentSettings(Schema):
@@ -41,7 +40,9 @@ class HasConsent(Filter):
         purpose = settings.get("purpose", "emarketing")
         return f"Has consent for {purpose}" if settings.get("granted", True) else f"No consent for {purpose}"
 
-    def matches(self, person: dict[str, Any], settings: dict[str, Any], participant: Any) -> bool:
+    def matches(
+        self, person: dict[str, Any], settings: dict[str, Any], participant: Any, services: Services
+    ) -> bool:
         given = bool((person.get("consents") or {}).get(settings["purpose"]))
         return given is settings["granted"]
 
@@ -69,7 +70,9 @@ class Subscribed(Filter):
         name = settings.get("name", "?")
         return f"Subscribed to {name}" if settings.get("subscribed", True) else f"Not subscribed to {name}"
 
-    def matches(self, person: dict[str, Any], settings: dict[str, Any], participant: Any) -> bool:
+    def matches(
+        self, person: dict[str, Any], settings: dict[str, Any], participant: Any, services: Services
+    ) -> bool:
         subscribed = bool((person.get("subscriptions") or {}).get(settings["name"]))
         return subscribed is settings["subscribed"]
 

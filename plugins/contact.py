@@ -1,48 +1,44 @@
 """The contact's own data: update it, filter on it, trigger and succeed on changes.
 
-The field conditions here (:func:`compare`) also serve the company, consent and
-language filters of the neighbouring modules and the branches of a split.
+The comparing itself (:func:`superflow.compare` and its neighbours) is the core's,
+shared with the company, consent and date plugins and the branches of a split.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import math
-import re
-import time
 from typing import Any
 
 from marshmallow import Schema, fields, validate
 from marshmallow.fields import Raw
 
-from superflow import hookimpl
-from superflow import runtime as _runtime
-from superflow.components import Filter, StepContext, StepResult, StepType, SuccessCriterion, Trigger
-from superflow.crm import CrmError, FieldInfo, person_value
-from superflow.sendwindow import zone
-
-# -- conditions -----------------------------------------------------------------------
-OPERATORS = {
-    "equals": "is",
-    "not_equals": "is not",
-    "contains": "contains",
-    "starts_with": "starts with",
-    "greater_than": "is more than",
-    "less_than": "is less than",
-    "before": "is before",
-    "after": "is after",
-    "in_list": "is one of",
-    "is_empty": "is empty",
-    "is_not_empty": "is not empty",
-    "is_true": "is true",
-    "is_false": "is false",
-}
-VALUELESS = frozenset({"is_empty", "is_not_empty", "is_true", "is_false"})
-UNITS = {"minute": 60, "hour": 3600, "day": 86400, "week": 7 * 86400}
-RELATIVE = re.compile(r"^\s*([+-]?\s*\d+)\s*(minute|hour|day|week)s?\s*$", re.IGNORECASE)
-FIELD_NAME = re.compile(r"^[A-Za-z_][\w.:-]*$")
-TRUE_WORDS = frozenset({"true", "yes", "1", "on"})
-FALSE_WORDS = frozenset({"false", "no", "0", "off", ""})
+from superflow import (
+    OPERATORS,
+    VALUELESS,
+    CrmError,
+    FieldInfo,
+    Filter,
+    Services,
+    StepContext,
+    StepResult,
+    StepType,
+    SuccessCriterion,
+    Trigger,
+    as_moment,
+    as_number,
+    as_text,
+    as_truth,
+    changed,
+    compare,
+    describe_watch,
+    field_name_problem,
+    hookimpl,
+    person_value,
+    relative_seconds,
+    watch_problems,
+    watched,
+    zone,
+)
 
 # Fields every CRM backend gives (the person dict of superflow.crm) and their types:
 # readiness can check an action or operator against them without asking the CRM.
@@ -62,151 +58,6 @@ KNOWN_TYPES = {
 }
 
 
-def engine_now() -> float:
-    """The engine's time (the controllable clock in tests), for relative dates in
-    conditions: filters are not handed the time."""
-    current = _runtime.running()
-    return current.clock.now() if current is not None else time.time()
-
-
-def field_name_problem(name: Any, setting: str = "field") -> str | None:
-    if not isinstance(name, str) or not FIELD_NAME.match(name):
-        return (
-            f"{setting}: {name!r} is not a valid field name (use letters, digits and _;"
-            " company fields start with 'company.')"
-        )
-    return None
-
-
-def relative_seconds(value: Any) -> float | None:
-    """``"-30 days"`` → seconds; ``None`` when ``value`` is not a relative time."""
-    if not isinstance(value, str):
-        return None
-    if value.strip().lower() in ("now", "today"):
-        return 0.0
-    match = RELATIVE.match(value)
-    if not match:
-        return None
-    return int(match.group(1).replace(" ", "")) * UNITS[match.group(2).lower()]
-
-
-def _moment(value: Any) -> tuple[dt.datetime, bool] | None:
-    """A stored date or datetime as an aware datetime, and whether it was a date only."""
-    if isinstance(value, dt.datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)), False
-    if isinstance(value, dt.date):
-        return dt.datetime.combine(value, dt.time(), dt.UTC), True
-    if not isinstance(value, str) or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        if len(text) == 10:
-            return dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), dt.UTC), True
-        parsed = dt.datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)), False
-
-
-def _reference(expected: Any, now: float) -> tuple[dt.datetime, bool] | None:
-    """The moment a before/after condition compares with: relative to now, or a date."""
-    seconds = relative_seconds(expected)
-    if seconds is not None:
-        moment = dt.datetime.fromtimestamp(now + seconds, dt.UTC)
-        whole_days = seconds % 86400 == 0
-        return moment, whole_days
-    return _moment(expected)
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else str(value).strip().lower()
-
-
-def _truthy(value: Any) -> bool | None:
-    if isinstance(value, bool):
-        return value
-    if value is None:
-        return False
-    if isinstance(value, int | float):
-        return value != 0
-    word = _text(value)
-    if word in TRUE_WORDS:
-        return True
-    if word in FALSE_WORDS:
-        return False
-    return None
-
-
-def _items(expected: Any) -> list[Any]:
-    if isinstance(expected, list | tuple):
-        return list(expected)
-    if isinstance(expected, str):
-        return [part.strip() for part in expected.split(",") if part.strip()]
-    return [expected]
-
-
-def compare(actual: Any, operator: str, expected: Any, now: float | None = None) -> bool:
-    """One condition on one field value.  Numbers compare as numbers, text ignores
-    case, dates compare as dates ("-30 days" is 30 days before now), and a
-    multi-value (list) field matches when any of its values does."""
-    if operator == "is_empty":
-        return actual in (None, "", [], {})
-    if operator == "is_not_empty":
-        return actual not in (None, "", [], {})
-    if operator in ("is_true", "is_false"):
-        return _truthy(actual) is (operator == "is_true")
-    if isinstance(actual, list) and operator not in ("not_equals",):
-        return any(compare(item, operator, expected, now) for item in actual)
-    if operator == "contains":
-        return _text(expected) in _text(actual) if actual is not None else False
-    if operator == "starts_with":
-        return actual is not None and _text(actual).startswith(_text(expected))
-    if operator in ("greater_than", "less_than"):
-        a, b = _number(actual), _number(expected)
-        if a is None or b is None:
-            return False
-        return a > b if operator == "greater_than" else a < b
-    if operator in ("before", "after"):
-        return _before_after(actual, operator, expected, engine_now() if now is None else now)
-    if operator == "in_list":
-        return any(same(actual, item) for item in _items(expected))
-    if operator == "not_equals":
-        if isinstance(actual, list):
-            return not any(same(item, expected) for item in actual)
-        return not same(actual, expected)
-    return same(actual, expected)
-
-
-def _before_after(actual: Any, operator: str, expected: Any, now: float) -> bool:
-    mine, ref = _moment(actual), _reference(expected, now)
-    if mine is None or ref is None:
-        return False
-    (a, a_date_only), (b, b_whole_days) = mine, ref
-    if a_date_only and b_whole_days:
-        left, right = a.date(), b.astimezone(dt.UTC).date()
-        return left < right if operator == "before" else left > right
-    return a < b if operator == "before" else a > b
-
-
-def same(actual: Any, expected: Any) -> bool:
-    if isinstance(actual, bool) or isinstance(expected, bool):
-        return _truthy(actual) is _truthy(expected) and _truthy(actual) is not None
-    a, b = _number(actual), _number(expected)
-    if a is not None and b is not None:
-        return a == b
-    return _text(actual) == _text(expected)
-
-
 def condition_problems(settings: dict[str, Any]) -> list[str]:
     """What the schema cannot tell about a field condition: the operator's value."""
     problems = []
@@ -222,9 +73,9 @@ def condition_problems(settings: dict[str, Any]) -> list[str]:
         return problems
     if value is None or value == "" or value == []:
         return [*problems, f"value is required when the operator is {operator!r}"]
-    if operator in ("greater_than", "less_than") and _number(value) is None:
+    if operator in ("greater_than", "less_than") and as_number(value) is None:
         problems.append(f"value: {operator!r} needs a number, not {value!r}")
-    elif operator in ("before", "after") and _reference(value, 0.0) is None:
+    elif operator in ("before", "after") and relative_seconds(value) is None and as_moment(value) is None:
         problems.append(
             f"value: {value!r} is not a date ('2024-05-01') or a time relative to now ('-30 days')"
         )
@@ -278,8 +129,11 @@ class FieldFilter(Filter):
     def describe(self, settings: dict[str, Any]) -> str:
         return describe_condition(settings)
 
-    def matches(self, person: dict[str, Any], settings: dict[str, Any], participant: Any) -> bool:
-        return compare(person_value(person, settings["field"]), settings["operator"], settings.get("value"))
+    def matches(
+        self, person: dict[str, Any], settings: dict[str, Any], participant: Any, services: Services
+    ) -> bool:
+        value = person_value(person, settings["field"])
+        return compare(value, settings["operator"], settings.get("value"), services.clock.now())
 
 
 class FieldValueCriterion(SuccessCriterion):
@@ -296,14 +150,18 @@ class FieldValueCriterion(SuccessCriterion):
     def describe(self, settings: dict[str, Any]) -> str:
         return f"When {describe_condition(settings)}"
 
-    def matches(self, event: Any, settings: dict[str, Any], participant: Any) -> bool:
+    def matches(self, event: Any, settings: dict[str, Any], participant: Any, services: Services) -> bool:
         changes = event.data.get("changes") or {}
         if settings["field"] not in changes:
             return False
-        return compare(changes[settings["field"]][1], settings["operator"], settings.get("value"))
+        after = changes[settings["field"]][1]
+        return compare(after, settings["operator"], settings.get("value"), services.clock.now())
 
-    def holds(self, person: dict[str, Any], settings: dict[str, Any], participant: Any) -> bool:
-        return compare(person_value(person, settings["field"]), settings["operator"], settings.get("value"))
+    def holds(
+        self, person: dict[str, Any], settings: dict[str, Any], participant: Any, services: Services
+    ) -> bool:
+        value = person_value(person, settings["field"])
+        return compare(value, settings["operator"], settings.get("value"), services.clock.now())
 
 
 # -- simple contact filters -------------------------------------------------------------
@@ -327,8 +185,10 @@ class HasEmail(Filter):
     def describe(self, settings: dict[str, Any]) -> str:
         return "Has a usable email address" if settings.get("usable", True) else "Has an email address"
 
-    def matches(self, person: dict[str, Any], settings: dict[str, Any], participant: Any) -> bool:
-        if not _text(person.get("email")):
+    def matches(
+        self, person: dict[str, Any], settings: dict[str, Any], participant: Any, services: Services
+    ) -> bool:
+        if not as_text(person.get("email")):
             return False
         return not (settings["usable"] and person.get("email_blocked"))
 
@@ -339,8 +199,10 @@ class HasMobile(Filter):
     category = "Contact"
     description = "The person has a mobile number."
 
-    def matches(self, person: dict[str, Any], settings: dict[str, Any], participant: Any) -> bool:
-        return bool(_text(person.get("mobile")))
+    def matches(
+        self, person: dict[str, Any], settings: dict[str, Any], participant: Any, services: Services
+    ) -> bool:
+        return bool(as_text(person.get("mobile")))
 
 
 class LanguageSettings(Schema):
@@ -362,11 +224,13 @@ class Language(Filter):
     def describe(self, settings: dict[str, Any]) -> str:
         return "Language is " + " or ".join(settings.get("languages") or ["?"])
 
-    def matches(self, person: dict[str, Any], settings: dict[str, Any], participant: Any) -> bool:
-        language = _text(person.get("language")).replace("_", "-")
+    def matches(
+        self, person: dict[str, Any], settings: dict[str, Any], participant: Any, services: Services
+    ) -> bool:
+        language = as_text(person.get("language")).replace("_", "-")
         if not language:
             return False
-        wanted = [_text(code).replace("_", "-") for code in settings["languages"]]
+        wanted = [as_text(code).replace("_", "-") for code in settings["languages"]]
         return any(language == code or language.startswith(code + "-") for code in wanted)
 
 
@@ -395,42 +259,6 @@ class FieldChangedSettings(Schema):
     )
 
 
-def watched(settings: dict[str, Any]) -> list[str]:
-    names = list(settings.get("fields") or [])
-    if settings.get("field"):
-        names.insert(0, settings["field"])
-    return list(dict.fromkeys(names))
-
-
-def changed(changes: dict[str, Any], names: list[str], value: Any, prefix: str = "") -> bool:
-    """Whether ``changes`` (``{field: [old, new]}``) changed one of ``names`` (any
-    field starting with ``prefix`` when there are none), to ``value`` if given."""
-    hits = [key for key in changes if (key in names if names else key.startswith(prefix))]
-    if not hits:
-        return False
-    return value is None or any(same(changes[key][1], value) for key in hits)
-
-
-def watch_problems(settings: dict[str, Any]) -> list[str]:
-    problems = []
-    for i, name in enumerate(settings.get("fields") or []):
-        problem = field_name_problem(name, f"fields[{i}]")
-        if problem:
-            problems.append(problem)
-    if settings.get("field") is not None:
-        problem = field_name_problem(settings["field"])
-        if problem:
-            problems.append(problem)
-    return problems
-
-
-def describe_watch(settings: dict[str, Any], anything: str = "any field") -> str:
-    names = watched(settings)
-    what = " or ".join(names) if names else anything
-    to = f" to {settings['value']!r}" if settings.get("value") is not None else ""
-    return f"When {what} changes{to}"
-
-
 class FieldChangedTrigger(Trigger):
     name = "field_changed"
     label = "Contact changed"
@@ -445,7 +273,7 @@ class FieldChangedTrigger(Trigger):
     def describe(self, settings: dict[str, Any]) -> str:
         return describe_watch(settings)
 
-    def matches(self, event: Any, settings: dict[str, Any]) -> bool:
+    def matches(self, event: Any, settings: dict[str, Any], services: Services) -> bool:
         return changed(event.data.get("changes") or {}, watched(settings), settings.get("value"))
 
     def sample_event(self, settings: dict[str, Any]) -> dict[str, Any]:
@@ -469,7 +297,7 @@ class FieldChangedCriterion(SuccessCriterion):
     def describe(self, settings: dict[str, Any]) -> str:
         return describe_watch(settings)
 
-    def matches(self, event: Any, settings: dict[str, Any], participant: Any) -> bool:
+    def matches(self, event: Any, settings: dict[str, Any], participant: Any, services: Services) -> bool:
         return changed(event.data.get("changes") or {}, watched(settings), settings.get("value"))
 
 
@@ -483,7 +311,7 @@ class PersonCreated(Trigger):
     def describe(self, settings: dict[str, Any]) -> str:
         return "When a person is created in the CRM"
 
-    def matches(self, event: Any, settings: dict[str, Any]) -> bool:
+    def matches(self, event: Any, settings: dict[str, Any], services: Services) -> bool:
         return True
 
 
@@ -668,10 +496,10 @@ class UpdateContact(StepType):
         if action == "clear":
             return None
         if action in ("add", "subtract"):
-            delta = _number(value)
+            delta = as_number(value)
             if delta is None:
                 raise Refused(f"cannot {action} {value!r}: {field!r} needs a number")
-            current = _number(person_value(ctx.person or {}, field)) or 0.0
+            current = as_number(person_value(ctx.person or {}, field)) or 0.0
             total = current + (delta if action == "add" else -delta)
             return int(total) if total.is_integer() else total
         if action in ("set_now", "set_relative"):
@@ -687,12 +515,12 @@ class UpdateContact(StepType):
 def _as_type(value: Any, info: FieldInfo) -> Any:
     """A value typed in the designer (often text) as the field's type wants it."""
     if info.type == "number" and isinstance(value, str):
-        number = _number(value)
+        number = as_number(value)
         if number is None:
             raise Refused(f"{value!r} is not a number (for {info.key!r})")
         return int(number) if number.is_integer() else number
     if info.type == "bool" and not isinstance(value, bool):
-        truth = _truthy(value) if value is not None else None
+        truth = as_truth(value) if value is not None else None
         if truth is None:
             raise Refused(f"{value!r} is not true or false (for {info.key!r})")
         return truth
@@ -709,11 +537,11 @@ def _not_for(field: str, action: str, field_type: str) -> str:
 def _value_problems(where: str, field: str, action: str, value: Any, known: str | None) -> list[str]:
     if action == "set" and value is None:
         return [f"{where}.value is required to set {field!r} (use clear to empty it)"]
-    if action in ("add", "subtract") and _number(value) is None:
+    if action in ("add", "subtract") and as_number(value) is None:
         return [f"{where}.value: {action} needs a number, not {value!r}"]
     if action == "set_relative" and relative_seconds(value) is None:
         return [f"{where}.value: {value!r} is not a time relative to now such as '+3 days' or '-2 hours'"]
-    if action == "set" and known == "date" and isinstance(value, str) and _moment(value) is None:
+    if action == "set" and known == "date" and isinstance(value, str) and as_moment(value) is None:
         return [f"{where}.value: {value!r} is not a date such as '2024-05-01'"]
     return []
 

@@ -1,7 +1,7 @@
 """Dates: the "date reached" trigger — birthdays, anniversaries, renewal dates.
 
 It fires on time rather than on an event: the engine hands it each window of time
-``(start, end]`` it scans (see "Triggers that fire on time" in docs/plugins.md).
+``(start, end]`` it scans (see "Triggers that fire on time" in docs/plugins/hooks.md).
 The trigger works out which calendar dates have their moment — the date moved by
 the offset, at the time of day — inside the window, and asks the CRM for the
 persons on exactly those dates (``persons_on_dates``), so a scan costs the persons
@@ -19,12 +19,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from superflow import hookimpl
-from superflow.components import Trigger
-from superflow.crm import CrmError
-from superflow.events import Event
-from superflow.plugins.contact import field_name_problem
-from superflow.sendwindow import zone
+from superflow import CrmError, Event, Services, Trigger, field_name_problem, hookimpl, zone
 
 log = logging.getLogger(__name__)
 
@@ -126,10 +121,10 @@ class DateReached(Trigger):
         own = " or the person's own" if settings.get("person_time_zone", True) else ""
         return f"{when[0].upper()}{when[1:]}{every}, at {settings.get('time', '09:00')} ({zone_name}{own})"
 
-    def matches(self, event: Any, settings: dict[str, Any]) -> bool:
+    def matches(self, event: Any, settings: dict[str, Any], services: Services) -> bool:
         return False
 
-    def scan(self, settings: dict[str, Any], services: Any, start: float, end: float) -> list[Event]:
+    def scan(self, settings: dict[str, Any], services: Services, start: float, end: float) -> list[Event]:
         if end - start > MAX_WINDOW_DAYS * 86400:
             log.warning("date trigger: a window of %.0f days scanned as its last year", (end - start) / 86400)
             start = end - MAX_WINDOW_DAYS * 86400

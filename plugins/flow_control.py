@@ -11,8 +11,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from superflow import hookimpl
-from superflow.components import StepContext, StepResult, StepType
+from superflow import StepContext, StepResult, StepType, hookimpl, untracked_warnings
 
 UNITS = {"minutes": 60, "hours": 3600, "days": 86400, "weeks": 7 * 86400}
 ACTIONS = {
@@ -120,8 +119,6 @@ class WaitForAction(StepType):
         return problems
 
     def warnings(self, settings: dict[str, Any], flow: Any) -> list[str]:
-        from superflow.plugins.email import untracked_warnings
-
         return untracked_warnings(settings, flow)
 
     def describe(self, settings: dict[str, Any]) -> str:

@@ -10,12 +10,22 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from superflow import hookimpl
-from superflow.components import StepContext, StepResult, StepType, SuccessCriterion
-from superflow.crm import CrmError
-from superflow.merge import MergeError, render
-
-from .owners import associate_name, describe_owner, owner_field, owner_problems, resolve_owner
+from superflow import (
+    CrmError,
+    MergeError,
+    Services,
+    StepContext,
+    StepResult,
+    StepType,
+    SuccessCriterion,
+    associate_name,
+    describe_owner,
+    hookimpl,
+    owner_field,
+    owner_problems,
+    render,
+    resolve_owner,
+)
 
 TYPES = {"appointment": "Appointment", "meeting": "Meeting", "phone_call": "Phone call", "task": "Task"}
 DUE = {"after": "After a while", "first_free_slot": "First free time in the owner's calendar"}
@@ -277,7 +287,7 @@ class FollowUpCreatedCriterion(SuccessCriterion):
         kind = TYPES.get(settings.get("type") or "", "follow-up").lower()
         return f"When a {kind} is created for the person"
 
-    def matches(self, event: Any, settings: dict[str, Any], participant: Any) -> bool:
+    def matches(self, event: Any, settings: dict[str, Any], participant: Any, services: Services) -> bool:
         return not settings.get("type") or event.data.get("type") == settings["type"]
 
 

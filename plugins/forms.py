@@ -13,8 +13,7 @@ from typing import Any
 
 from marshmallow import Schema, fields
 
-from superflow import hookimpl
-from superflow.components import SuccessCriterion, Trigger
+from superflow import Services, SuccessCriterion, Trigger, hookimpl
 
 
 class FormSettings(Schema):
@@ -50,7 +49,7 @@ class FormSubmittedTrigger(Trigger):
     def describe(self, settings: dict[str, Any]) -> str:
         return f"When the person submits {_which(settings)}"
 
-    def matches(self, event: Any, settings: dict[str, Any]) -> bool:
+    def matches(self, event: Any, settings: dict[str, Any], services: Services) -> bool:
         return _matches(event, settings)
 
     def sample_event(self, settings: dict[str, Any]) -> dict[str, Any]:
@@ -74,7 +73,7 @@ class FormSubmittedCriterion(SuccessCriterion):
     def describe(self, settings: dict[str, Any]) -> str:
         return f"When the person submits {_which(settings)}"
 
-    def matches(self, event: Any, settings: dict[str, Any], participant: Any) -> bool:
+    def matches(self, event: Any, settings: dict[str, Any], participant: Any, services: Services) -> bool:
         return _matches(event, settings)
 
 

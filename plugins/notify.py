@@ -16,15 +16,29 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from superflow import hookimpl
-from superflow.channels import EmailMessage, SmsMessage, deliver, result_of
-from superflow.components import Content, StepContext, StepResult, StepType
-from superflow.content import deliver_test
-from superflow.merge import MergeError, render
-
-from .email import checked_address
-from .owners import describe_owner, find_associate, owner_field, owner_problems, resolve_owner
-from .sms import checked_number, segment_details
+from superflow import (
+    Content,
+    EmailMessage,
+    MergeError,
+    Services,
+    SmsMessage,
+    StepContext,
+    StepResult,
+    StepType,
+    checked_address,
+    checked_number,
+    deliver,
+    deliver_test,
+    describe_owner,
+    find_associate,
+    hookimpl,
+    owner_field,
+    owner_problems,
+    render,
+    resolve_owner,
+    result_of,
+    segment_details,
+)
 
 RULES = ("our_contact", "our_service_contact", "associate")
 NOBODY = {"unassigned": "Notify nobody (skip the step)"}
@@ -147,7 +161,7 @@ class _Notify(StepType):
         return self._compose(ctx.settings, to, ctx.services, lambda _, template: render(template, scope))
 
     def _compose(
-        self, settings: dict[str, Any], to: str, services: Any, fill: Callable[[str, str], str]
+        self, settings: dict[str, Any], to: str, services: Services, fill: Callable[[str, str], str]
     ) -> Any:
         """The message to ``to``, filled by ``fill(setting, template)``: what a send, a
         preview and a test all render alike."""
@@ -156,7 +170,7 @@ class _Notify(StepType):
     def _content(self, message: Any) -> Content:
         raise NotImplementedError
 
-    def preview(self, settings: dict[str, Any], scope: dict[str, Any], services: Any) -> list[Content]:
+    def preview(self, settings: dict[str, Any], scope: dict[str, Any], services: Services) -> list[Content]:
         """The notification as the colleague the person's data leads to would get it."""
         owner = resolve_owner(settings["recipient"], _crm_person(scope))
         problem, to = "", ""
@@ -186,7 +200,7 @@ class _Notify(StepType):
         content.problems = [*problems, *([problem] if problem else [])]
         return [content]
 
-    def send_test(self, settings: dict[str, Any], scope: dict[str, Any], services: Any, to: str) -> str:
+    def send_test(self, settings: dict[str, Any], scope: dict[str, Any], services: Services, to: str) -> str:
         """One test notification to ``to`` (not to the colleague) now."""
         to = self._checked(to)
 
@@ -228,7 +242,7 @@ class NotifyByEmail(_Notify):
         return message
 
     def _compose(
-        self, settings: dict[str, Any], to: str, services: Any, fill: Callable[[str, str], str]
+        self, settings: dict[str, Any], to: str, services: Services, fill: Callable[[str, str], str]
     ) -> EmailMessage:
         text = fill("body", settings["body"])
         return EmailMessage(
@@ -268,7 +282,7 @@ class NotifyBySms(_Notify):
         return f"Text {describe_owner(settings.get('recipient'), 'our_contact')}"
 
     def _compose(
-        self, settings: dict[str, Any], to: str, services: Any, fill: Callable[[str, str], str]
+        self, settings: dict[str, Any], to: str, services: Services, fill: Callable[[str, str], str]
     ) -> SmsMessage:
         return SmsMessage(to=to, sender=settings["sender"], text=fill("text", settings["text"]))
 

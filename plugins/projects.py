@@ -8,9 +8,17 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from superflow import hookimpl
-from superflow.components import Filter, StepContext, StepResult, StepType, SuccessCriterion, Trigger
-from superflow.crm import CrmError
+from superflow import (
+    CrmError,
+    Filter,
+    Services,
+    StepContext,
+    StepResult,
+    StepType,
+    SuccessCriterion,
+    Trigger,
+    hookimpl,
+)
 
 
 class ProjectSettings(Schema):
@@ -118,7 +126,7 @@ class AddedToProject(Trigger):
         as_what = f" as {settings['member_type']}" if settings.get("member_type") else ""
         return f"When a person is added to project {settings.get('project', '?')}{as_what}"
 
-    def matches(self, event: Any, settings: dict[str, Any]) -> bool:
+    def matches(self, event: Any, settings: dict[str, Any], services: Services) -> bool:
         if str(event.data.get("project_id")) != str(settings["project"]):
             return False
         wanted = settings.get("member_type")
@@ -135,7 +143,9 @@ class InProject(Filter):
     def describe(self, settings: dict[str, Any]) -> str:
         return f"Member of project {settings.get('project', '?')}"
 
-    def matches(self, person: dict[str, Any], settings: dict[str, Any], participant: Any) -> bool:
+    def matches(
+        self, person: dict[str, Any], settings: dict[str, Any], participant: Any, services: Services
+    ) -> bool:
         return str(settings["project"]) in [str(p) for p in person.get("projects") or []]
 
 
@@ -150,10 +160,12 @@ class AddedToProjectCriterion(SuccessCriterion):
     def describe(self, settings: dict[str, Any]) -> str:
         return f"When the person is in project {settings.get('project', '?')}"
 
-    def matches(self, event: Any, settings: dict[str, Any], participant: Any) -> bool:
+    def matches(self, event: Any, settings: dict[str, Any], participant: Any, services: Services) -> bool:
         return str(event.data.get("project_id")) == str(settings["project"])
 
-    def holds(self, person: dict[str, Any], settings: dict[str, Any], participant: Any) -> bool:
+    def holds(
+        self, person: dict[str, Any], settings: dict[str, Any], participant: Any, services: Services
+    ) -> bool:
         return str(settings["project"]) in [str(p) for p in person.get("projects") or []]
 
 

@@ -7,12 +7,23 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from superflow import hookimpl
-from superflow.components import StepContext, StepResult, StepType, SuccessCriterion, Trigger
-from superflow.crm import CrmError
-from superflow.merge import MergeError, render
-
-from .owners import associate_name, describe_owner, owner_field, owner_problems, resolve_owner
+from superflow import (
+    CrmError,
+    MergeError,
+    Services,
+    StepContext,
+    StepResult,
+    StepType,
+    SuccessCriterion,
+    Trigger,
+    associate_name,
+    describe_owner,
+    hookimpl,
+    owner_field,
+    owner_problems,
+    render,
+    resolve_owner,
+)
 
 STATUSES = {
     "open": "Open",
@@ -176,7 +187,7 @@ class RequestCreatedTrigger(Trigger):
     def describe(self, settings: dict[str, Any]) -> str:
         return f"When {describe_request_filter(settings)} is created"
 
-    def matches(self, event: Any, settings: dict[str, Any]) -> bool:
+    def matches(self, event: Any, settings: dict[str, Any], services: Services) -> bool:
         return request_matches(event.data, settings)
 
 
@@ -191,7 +202,7 @@ class RequestCreatedCriterion(SuccessCriterion):
     def describe(self, settings: dict[str, Any]) -> str:
         return f"When {describe_request_filter(settings)} is created for the person"
 
-    def matches(self, event: Any, settings: dict[str, Any], participant: Any) -> bool:
+    def matches(self, event: Any, settings: dict[str, Any], participant: Any, services: Services) -> bool:
         return request_matches(event.data, settings)
 
 

@@ -14,8 +14,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from superflow import hookimpl
-from superflow.components import StepContext, StepResult, StepType
+from superflow import StepContext, StepResult, StepType, hookimpl
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +48,9 @@ def _current_runtime() -> Any | None:
     way to the script registry; without a runtime the check is left to the step,
     which records a missing script in the participant's history.
     """
-    from superflow import runtime
+    from superflow.runtime import running
 
-    return runtime.running()
+    return running()
 
 
 def _short(text: str) -> str:

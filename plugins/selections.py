@@ -7,8 +7,7 @@ from typing import Any
 
 from marshmallow import Schema, fields
 
-from superflow import hookimpl
-from superflow.components import Filter, StepContext, StepResult, StepType, SuccessCriterion, Trigger
+from superflow import Filter, Services, StepContext, StepResult, StepType, SuccessCriterion, Trigger, hookimpl
 
 
 class SelectionSettings(Schema):
@@ -34,7 +33,7 @@ class AddedToSelection(Trigger):
     def describe(self, settings: dict[str, Any]) -> str:
         return f"When a person is added to selection {settings.get('selection', '?')}"
 
-    def matches(self, event: Any, settings: dict[str, Any]) -> bool:
+    def matches(self, event: Any, settings: dict[str, Any], services: Services) -> bool:
         return str(event.data.get("selection_id")) == str(settings["selection"])
 
 
@@ -63,10 +62,12 @@ class AddedToSelectionCriterion(SuccessCriterion):
     def describe(self, settings: dict[str, Any]) -> str:
         return f"When the person is in selection {settings.get('selection', '?')}"
 
-    def matches(self, event: Any, settings: dict[str, Any], participant: Any) -> bool:
+    def matches(self, event: Any, settings: dict[str, Any], participant: Any, services: Services) -> bool:
         return str(event.data.get("selection_id")) == str(settings["selection"])
 
-    def holds(self, person: dict[str, Any], settings: dict[str, Any], participant: Any) -> bool:
+    def holds(
+        self, person: dict[str, Any], settings: dict[str, Any], participant: Any, services: Services
+    ) -> bool:
         return str(settings["selection"]) in [str(s) for s in person.get("selections") or []]
 
 
@@ -80,7 +81,9 @@ class InSelection(Filter):
     def describe(self, settings: dict[str, Any]) -> str:
         return f"Member of selection {settings.get('selection', '?')}"
 
-    def matches(self, person: dict[str, Any], settings: dict[str, Any], participant: Any) -> bool:
+    def matches(
+        self, person: dict[str, Any], settings: dict[str, Any], participant: Any, services: Services
+    ) -> bool:
         return str(settings["selection"]) in [str(s) for s in person.get("selections", [])]
 
 

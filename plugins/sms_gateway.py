@@ -61,20 +61,24 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 
-from superflow import hookimpl
-from superflow.channels import (
+from superflow import (
+    BadJson,
     ChannelError,
+    CrmError,
+    Event,
+    JsonTooDeep,
     MaybeSent,
     PermanentFailure,
     SmsMessage,
     SmsProvider,
     TemporaryFailure,
+    hookimpl,
+    loads,
+    request_services,
+    webhook_body,
 )
-from superflow.crm import CrmError
-from superflow.events import Event
-from superflow.webapp.limits import BadJson, JsonTooDeep, loads, webhook_body
 
 DEFAULT_BODY = '{"to": "{to}", "from": "{sender}", "text": "{text}", "reference": "{reference}"}'
 PLACEHOLDER = re.compile(r"\{(to|sender|text|reference)\}")
@@ -338,18 +342,15 @@ class BadCallback(Exception):
         self.status = status
 
 
-def number_key(number: str) -> str:
-    return f"sf:sms:number:{digits_of(number)}"
+def number_name(number: str) -> str:
+    """Where the person last texted at ``number`` is kept, in the ``sms`` plugin store."""
+    return f"number:{digits_of(number)}"
 
 
 def digits_of(number: str) -> str:
     """``+47 900 00 000``, ``0047 90000000`` and ``4790000000`` alike: ``4790000000``."""
     digits = re.sub(r"\D", "", number or "")
     return digits[2:] if digits.startswith("00") else digits
-
-
-def _runtime() -> Any:
-    return current_app.extensions["superflow"]
 
 
 def _check_secret(config: Any) -> None:
@@ -406,7 +407,7 @@ def _bad(exc: BadCallback):
 @hooks.post("/receipts")
 @webhook_body
 def receipts():
-    rt = _runtime()
+    rt = request_services()
     _check_secret(rt.config)
     items = _items()
     recorded = 0
@@ -439,7 +440,7 @@ def _receipt(rt: Any, item: dict[str, Any]) -> int:
         return 1
     to = _text(item, config, "sms_gateway_receipt_to_path", "to")
     if to and digits_of(to):
-        rt.redis.set(number_key(to), participant.person_id, ex=NUMBER_TTL)
+        rt.plugin_store("sms").set(number_name(to), participant.person_id, ttl=NUMBER_TTL)
     data = {
         "participant_id": pid,
         "step_id": step,
@@ -458,7 +459,7 @@ def _receipt(rt: Any, item: dict[str, Any]) -> int:
 @hooks.post("/inbound")
 @webhook_body
 def inbound():
-    rt = _runtime()
+    rt = request_services()
     _check_secret(rt.config)
     results = [_reply(rt, item) for item in _items()]
     return jsonify(results[0] if len(results) == 1 else {"results": results})
@@ -469,7 +470,7 @@ def _person_with_mobile(rt: Any, number: str) -> str:
     if find is not None:
         person = find(number)
         return str(person["id"]) if person else ""
-    return rt.redis.get(number_key(number)) or ""
+    return rt.plugin_store("sms").get(number_name(number)) or ""
 
 
 def _reply(rt: Any, item: dict[str, Any]) -> dict[str, Any]:

@@ -2,9 +2,9 @@
 
 The names a plugin needs are importable from here (``from superflow import
 StepType, StepResult, hookimpl``), each listed in ``__all__`` and documented in
-docs/plugins.md.  The modules they come from are loaded when a name is first asked
-for, so that importing ``superflow`` (as every plugin module does for ``hookimpl``)
-loads nothing else.
+docs/plugins/ (the built-in plugins import nothing else of superflow's).  The
+modules they come from are loaded when a name is first asked for, so that importing
+``superflow`` (as every plugin module does for ``hookimpl``) loads nothing else.
 """
 
 from __future__ import annotations
@@ -36,7 +36,18 @@ PUBLIC: dict[str, str] = {
         ),
         "superflow.components",
     ),
+    **dict.fromkeys(
+        (
+            "Counters",
+            "PluginStore",
+            "Services",
+        ),
+        "superflow.services",
+    ),
     "Event": "superflow.events",
+    "Flow": "superflow.flow",
+    "ParticipantView": "superflow.participant_view",
+    "Config": "superflow.config",
     **dict.fromkeys(
         (
             "ChannelError",
@@ -47,32 +58,172 @@ PUBLIC: dict[str, str] = {
             "SmsMessage",
             "SmsProvider",
             "TemporaryFailure",
+            "checked_address",
+            "deliver",
+            "result_of",
         ),
         "superflow.channels",
     ),
-    **dict.fromkeys(("CrmBackend", "CrmError", "FieldInfo", "UnknownField"), "superflow.crm"),
-    **dict.fromkeys(("MergeError", "MergeLimit", "render"), "superflow.merge"),
+    "deliver_test": "superflow.content",
+    **dict.fromkeys(
+        (
+            "CrmBackend",
+            "CrmError",
+            "Emit",
+            "FieldInfo",
+            "UnknownField",
+            "person_value",
+        ),
+        "superflow.crm",
+    ),
+    **dict.fromkeys(
+        (
+            "MergeError",
+            "MergeLimit",
+            "render",
+        ),
+        "superflow.merge",
+    ),
+    "zone": "superflow.sendwindow",
+    **dict.fromkeys(
+        (
+            "OPERATORS",
+            "VALUELESS",
+            "as_moment",
+            "as_number",
+            "as_text",
+            "as_truth",
+            "changed",
+            "compare",
+            "describe_watch",
+            "field_name_problem",
+            "relative_seconds",
+            "same",
+            "watch_problems",
+            "watched",
+        ),
+        "superflow.comparisons",
+    ),
+    **dict.fromkeys(
+        (
+            "Owner",
+            "associate_name",
+            "describe_owner",
+            "find_associate",
+            "owner_field",
+            "owner_problems",
+            "resolve_owner",
+        ),
+        "superflow.owners",
+    ),
+    **dict.fromkeys(
+        (
+            "Segments",
+            "checked_number",
+            "count_segments",
+            "describe_text",
+            "segment_details",
+        ),
+        "superflow.sms_text",
+    ),
+    **dict.fromkeys(
+        (
+            "EMAIL_ACTIONS",
+            "rewrite_links",
+            "seal",
+            "unsubscribe_url",
+            "untracked_warnings",
+        ),
+        "superflow.tracking",
+    ),
+    **dict.fromkeys(
+        (
+            "login_required",
+            "protect",
+            "role_required",
+        ),
+        "superflow.webapp.auth",
+    ),
+    **dict.fromkeys(
+        (
+            "BadJson",
+            "JsonTooDeep",
+            "larger_body",
+            "loads",
+            "webhook_body",
+        ),
+        "superflow.webapp.limits",
+    ),
+    "request_services": "superflow.webapp.runtime",
+    "for_viewing": "superflow.webapp.tracking",
 }
 
 __all__ = [
     "hookimpl",
+    "as_moment",
+    "as_number",
+    "as_text",
+    "as_truth",
+    "associate_name",
+    "BadJson",
+    "changed",
     "ChannelError",
+    "checked_address",
+    "checked_number",
+    "compare",
     "Component",
+    "Config",
     "Content",
+    "count_segments",
+    "Counters",
     "CrmBackend",
     "CrmError",
+    "deliver",
+    "deliver_test",
+    "describe_owner",
+    "describe_text",
+    "describe_watch",
+    "EMAIL_ACTIONS",
     "EmailMessage",
     "EmailTransport",
+    "Emit",
     "Event",
+    "field_name_problem",
     "FieldInfo",
+    "Flow",
     "Filter",
+    "find_associate",
+    "for_viewing",
+    "JsonTooDeep",
+    "larger_body",
+    "loads",
+    "login_required",
     "MaybeSent",
     "MergeError",
     "MergeLimit",
+    "OPERATORS",
+    "Owner",
+    "owner_field",
+    "owner_problems",
     "PeriodicTask",
+    "ParticipantView",
     "PermanentFailure",
+    "person_value",
+    "PluginStore",
+    "protect",
+    "relative_seconds",
     "render",
+    "request_services",
+    "resolve_owner",
+    "result_of",
+    "rewrite_links",
+    "role_required",
+    "same",
     "Script",
+    "seal",
+    "segment_details",
+    "Segments",
+    "Services",
     "SmsMessage",
     "SmsProvider",
     "StepContext",
@@ -82,6 +233,13 @@ __all__ = [
     "TemporaryFailure",
     "Trigger",
     "UnknownField",
+    "unsubscribe_url",
+    "untracked_warnings",
+    "VALUELESS",
+    "watch_problems",
+    "watched",
+    "webhook_body",
+    "zone",
 ]
 
 if TYPE_CHECKING:
@@ -94,6 +252,25 @@ if TYPE_CHECKING:
         SmsMessage,
         SmsProvider,
         TemporaryFailure,
+        checked_address,
+        deliver,
+        result_of,
+    )
+    from superflow.comparisons import (
+        OPERATORS,
+        VALUELESS,
+        as_moment,
+        as_number,
+        as_text,
+        as_truth,
+        changed,
+        compare,
+        describe_watch,
+        field_name_problem,
+        relative_seconds,
+        same,
+        watch_problems,
+        watched,
     )
     from superflow.components import (
         Component,
@@ -107,9 +284,30 @@ if TYPE_CHECKING:
         SuccessCriterion,
         Trigger,
     )
-    from superflow.crm import CrmBackend, CrmError, FieldInfo, UnknownField
+    from superflow.config import Config
+    from superflow.content import deliver_test
+    from superflow.crm import CrmBackend, CrmError, Emit, FieldInfo, UnknownField, person_value
     from superflow.events import Event
+    from superflow.flow import Flow
     from superflow.merge import MergeError, MergeLimit, render
+    from superflow.owners import (
+        Owner,
+        associate_name,
+        describe_owner,
+        find_associate,
+        owner_field,
+        owner_problems,
+        resolve_owner,
+    )
+    from superflow.participant_view import ParticipantView
+    from superflow.sendwindow import zone
+    from superflow.services import Counters, PluginStore, Services
+    from superflow.sms_text import Segments, checked_number, count_segments, describe_text, segment_details
+    from superflow.tracking import EMAIL_ACTIONS, rewrite_links, seal, unsubscribe_url, untracked_warnings
+    from superflow.webapp.auth import login_required, protect, role_required
+    from superflow.webapp.limits import BadJson, JsonTooDeep, larger_body, loads, webhook_body
+    from superflow.webapp.runtime import request_services
+    from superflow.webapp.tracking import for_viewing
 
 
 def __getattr__(name: str) -> Any:

@@ -12,6 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from marshmallow import ValidationError, validate
+
 from superflow import metrics
 
 if TYPE_CHECKING:
@@ -330,3 +332,13 @@ def result_of(
         sending={"channel": channel, "status": "sent", "to": to, "id": delivery.message_id},
         counters={f"{channel}.sent": 1, **(counters or {})},
     )
+
+
+def checked_address(to: str) -> str:
+    """``to`` stripped, or ``ValueError`` naming it when it is not an email address."""
+    address = (to or "").strip()
+    try:
+        validate.Email()(address)
+    except ValidationError:
+        raise ValueError(f"{to!r} is not an email address") from None
+    return address

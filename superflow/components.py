@@ -17,7 +17,9 @@ from superflow import merge
 from superflow.events import Event
 
 if TYPE_CHECKING:
+    from superflow.crm import CrmBackend
     from superflow.flow import Flow
+    from superflow.services import Services
     from superflow.store import MessageLedger, Participant
 
 
@@ -58,7 +60,7 @@ class StepResult:
     """What a step type tells the engine to do next.
 
     Build one with the class methods; the engine honours them as documented in
-    ``docs/plugins.md``:
+    ``docs/plugins/advanced.md``:
 
     - ``advance``: go on to the next step (the default);
     - ``wait(until)``: park the participant until the timestamp, then go on;
@@ -148,7 +150,7 @@ class StepContext:
     now: float
     idempotency_key: str
     retried: bool
-    services: Any
+    services: Services
     claim: Callable[[str], bool]
     release: Callable[[str], None]
     evaluate: Callable[[dict[str, Any] | None], bool]
@@ -156,7 +158,7 @@ class StepContext:
     messages: MessageLedger | None = None
 
     @property
-    def crm(self) -> Any:
+    def crm(self) -> CrmBackend:
         return self.services.crm
 
     def merge_scope(self) -> dict[str, Any]:
@@ -245,7 +247,7 @@ class StepType(Component):
         """For steps that return ``wait_for_event``: what happens when nothing came."""
         return StepResult.advance("timed out")
 
-    def preview(self, settings: dict[str, Any], scope: dict[str, Any], services: Any) -> list[Content]:
+    def preview(self, settings: dict[str, Any], scope: dict[str, Any], services: Services) -> list[Content]:
         """What this step would send to the person whose merge ``scope`` is given
         (:func:`superflow.content.person_scope`): one :class:`Content` per message,
         rendered as :meth:`execute` would render it.  Never raise for bad content:
@@ -253,7 +255,7 @@ class StepType(Component):
         nothing)."""
         return []
 
-    def send_test(self, settings: dict[str, Any], scope: dict[str, Any], services: Any, to: str) -> str:
+    def send_test(self, settings: dict[str, Any], scope: dict[str, Any], services: Services, to: str) -> str:
         """Send one test of this step's message, rendered for the person of ``scope``,
         to the address or number ``to`` now, through the configured transport or
         provider and outside any flow: the subject starts with "[Test] ", links are not
@@ -271,13 +273,17 @@ class Trigger(Component):
     running flows by them, so a trigger is only asked about events it can match.
     Triggers that fire on time rather than on events (a date reached) set
     ``scans`` and implement :meth:`scan`, which the engine calls periodically.
+
+    Every method that runs in the engine is handed the :class:`superflow.Services`
+    (CRM, clock, config, the plugin store) as ``services``, the same for filters,
+    success criteria, scripts and periodic tasks.
     """
 
     event_types: ClassVar[tuple[str, ...]] = ()
     allows_manual_enrolment: ClassVar[bool] = True
     scans: ClassVar[bool] = False
 
-    def matches(self, event: Event, settings: dict[str, Any]) -> bool:
+    def matches(self, event: Event, settings: dict[str, Any], services: Services) -> bool:
         raise NotImplementedError
 
     def sample_event(self, settings: dict[str, Any]) -> dict[str, Any]:
@@ -288,7 +294,7 @@ class Trigger(Component):
         default): the event carries nothing worth a merge tag."""
         return {}
 
-    def scan(self, settings: dict[str, Any], services: Any, start: float, end: float) -> list[Event]:
+    def scan(self, settings: dict[str, Any], services: Services, start: float, end: float) -> list[Event]:
         """For ``scans`` triggers: an event for every person whose moment falls in
         ``(start, end]``.  Each event's ``data["occasion"]`` names the occasion (e.g.
         ``"birth_date:2026-12-10"``); the engine enrols a person at most once per
@@ -307,7 +313,11 @@ class Filter(Component):
     needs_participant: ClassVar[bool] = False
 
     def matches(
-        self, person: dict[str, Any], settings: dict[str, Any], participant: Participant | None
+        self,
+        person: dict[str, Any],
+        settings: dict[str, Any],
+        participant: Participant | None,
+        services: Services,
     ) -> bool:
         raise NotImplementedError
 
@@ -322,10 +332,14 @@ class SuccessCriterion(Component):
 
     event_types: ClassVar[tuple[str, ...]] = ()
 
-    def matches(self, event: Event, settings: dict[str, Any], participant: Participant) -> bool:
+    def matches(
+        self, event: Event, settings: dict[str, Any], participant: Participant, services: Services
+    ) -> bool:
         return False
 
-    def holds(self, person: dict[str, Any], settings: dict[str, Any], participant: Participant) -> bool:
+    def holds(
+        self, person: dict[str, Any], settings: dict[str, Any], participant: Participant, services: Services
+    ) -> bool:
         return False
 
 
@@ -343,7 +357,7 @@ class Script:
     description: ClassVar[str] = ""
 
     def run(
-        self, person: dict[str, Any], participant: Participant, services: Any, arguments: dict[str, Any]
+        self, person: dict[str, Any], participant: Participant, services: Services, arguments: dict[str, Any]
     ) -> str:
         raise NotImplementedError
 
@@ -352,13 +366,13 @@ class PeriodicTask:
     """Work a plugin wants done every ``every_seconds`` (engine time): the workers'
     tick queues :meth:`run` as a job when it is due, one at a time across all
     workers.  Keep it incremental (ask for what changed since the last run, which
-    you may keep in Redis under a key of your own) and quick; emit events for what
+    you may keep in ``services.plugin_store(namespace)``) and quick; emit events for what
     you find rather than doing the work inline."""
 
     name: ClassVar[str] = ""
     label: ClassVar[str] = ""
     every_seconds: ClassVar[float] = 300.0
 
-    def run(self, services: Any) -> str:
+    def run(self, services: Services) -> str:
         """Do one round; return a short line for the log."""
         raise NotImplementedError

@@ -2,7 +2,7 @@
 
 A CRM backend plugin registers a subclass of :class:`CrmBackend` through the
 ``superflow_register_crm_backends`` hook.  The core builds one instance per process
-with the configuration and an ``emit`` callable; the backend calls ``emit`` with the
+with the configuration, an ``emit`` callable and the services; the backend calls ``emit`` with the
 events its changes cause (the same events a real CRM's webhooks would send), and the
 core routes them to the engine.
 
@@ -32,9 +32,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from superflow.events import Event
+
+if TYPE_CHECKING:
+    from superflow.services import Services
 
 Emit = Callable[[list[Event]], None]
 
@@ -65,9 +68,13 @@ class CrmBackend:
     name: ClassVar[str] = ""
     label: ClassVar[str] = ""
 
-    def __init__(self, config: Any, emit: Emit) -> None:
+    def __init__(self, config: Any, emit: Emit, services: Services | None = None) -> None:
+        """``services`` is the process's :class:`superflow.services.Services` (a
+        backend keeps what it must remember in ``services.plugin_store(name)``); ``None``
+        for a backend built alone, as a CRM's own tests do."""
         self.config = config
         self.emit = emit
+        self.services = services
 
     # -- reading -----------------------------------------------------------
     def get_persons(self, person_ids: Iterable[str]) -> dict[str, dict[str, Any]]:

@@ -25,6 +25,7 @@ from superflow import failures, heartbeat, jobs, outages, roster, samples, store
 from superflow.components import StepContext, StepResult
 from superflow.events import Event
 from superflow.flow import Flow, parse_flow, settings_of
+from superflow.participant_view import ParticipantView
 from superflow.registry import UnknownComponent
 from superflow.sendwindow import next_opening, zone
 from superflow.store import Changes, Participant
@@ -241,7 +242,7 @@ class Engine:
                     continue
                 ref = flow.doc["trigger"]
                 trigger = self.registry.trigger(ref["type"])
-                if trigger.matches(event, self._settings(trigger, ref)):
+                if trigger.matches(event, self._settings(trigger, ref), self.rt):
                     candidates[(fid, event.type)][event.person_id] = event.data
                     emitted[event.person_id] = event.emitted_at
         for (fid, source), data in candidates.items():
@@ -338,7 +339,7 @@ class Engine:
         for ref in flow.doc["success"]["criteria"]:
             criterion = self.registry.criterion(ref["type"])
             if event.type in criterion.event_types and criterion.matches(
-                event, self._settings(criterion, ref), p
+                event, self._settings(criterion, ref), p, self.rt
             ):
                 return True
         return False
@@ -462,7 +463,7 @@ class Engine:
             break
         jobs.drain_soon(self.rt)
         for p in created:
-            self.registry.hook.superflow_participant_enrolled(participant=p, flow=flow)
+            self.registry.hook.superflow_participant_enrolled(participant=ParticipantView.of(p), flow=flow)
         self._after(changes.after)
         return [p.id for p in created]
 
@@ -509,7 +510,7 @@ class Engine:
         if person is None:
             return False
         filt = self.registry.filter(ref["type"])
-        return bool(filt.matches(person, self._settings(filt, ref), participant))
+        return bool(filt.matches(person, self._settings(filt, ref), participant, self.rt))
 
     # -- stepping ----------------------------------------------------------
     @_holds_leases
@@ -639,7 +640,7 @@ class Engine:
         """A success criterion holds for the person as they are now (a state, not an event)."""
         for ref in flow.doc["success"]["criteria"]:
             criterion = self.registry.criterion(ref["type"])
-            if criterion.holds(person, self._settings(criterion, ref), p):
+            if criterion.holds(person, self._settings(criterion, ref), p, self.rt):
                 return True
         return False
 
@@ -933,10 +934,12 @@ class Engine:
             try:
                 if item[0] == "step":
                     _, p, step, result = item
-                    hook.superflow_step_executed(participant=p, step=step, result=result)
+                    hook.superflow_step_executed(participant=ParticipantView.of(p), step=step, result=result)
                 elif item[0] == "finished":
                     _, p, status, reason = item
-                    hook.superflow_participant_finished(participant=p, status=status, reason=reason)
+                    hook.superflow_participant_finished(
+                        participant=ParticipantView.of(p), status=status, reason=reason
+                    )
                 elif item[0] == "move":
                     _, p, target = item
                     self.enrol(target, [p.person_id], f"moved from flow {p.flow_id}", bypass_filters=True)

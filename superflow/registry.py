@@ -38,7 +38,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "superflow.plugins.notify",
     "superflow.plugins.scripts",
     "superflow.plugins.email",
-    "superflow.plugins.attachments",
+    "superflow.plugins.email.attachments",
     "superflow.plugins.sms",
     "superflow.plugins.sms_gateway",
     "superflow.plugins.outbox",

@@ -21,6 +21,7 @@ from superflow.embedded_redis import EmbeddedRedis
 from superflow.events import Event
 from superflow.redis_connection import connect
 from superflow.registry import Registry, load_registry
+from superflow.services import PluginStore
 from superflow.store import Store
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ class Runtime:
     @cached_property
     def crm(self) -> Any:
         backend = self.registry.get("crm_backends", self.config.crm)
-        return backend(self.config, self.emit)
+        return backend(self.config, self.emit, services=self)
 
     @cached_property
     def email(self) -> Any:
@@ -95,6 +96,23 @@ class Runtime:
 
         if events:
             jobs.enqueue_events(self, events)
+
+    def plugin_store(self, namespace: str) -> PluginStore:
+        """A plugin's own keys, ``sf:<namespace>:…`` (:class:`superflow.services.Services`)."""
+        return PluginStore(self.redis, namespace)
+
+    def enqueue(self, function: str, *args: Any) -> None:
+        """Queue ``function(services, *args)`` (a dotted name) as a job with the
+        engine's standard retries, for a plugin's work that must not run inline."""
+        from superflow.jobs import FAILURE_TTL, RETRY
+
+        self.queue.enqueue(
+            "superflow.services.run_plugin_job",
+            args=(function, list(args)),
+            retry=RETRY,
+            result_ttl=0,
+            failure_ttl=FAILURE_TTL,
+        )
 
     def close(self) -> None:
         for name in ("crm", "email", "sms"):

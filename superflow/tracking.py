@@ -30,11 +30,15 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 from html import escape, unescape
+from typing import TYPE_CHECKING, Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+if TYPE_CHECKING:
+    from superflow.flow import Flow
 
 VERSION = 1
 KINDS = {"c": "tracked link", "o": "open pixel", "u": "unsubscribe link"}
@@ -215,3 +219,25 @@ def rewrite_links(
     if closing:
         return html[: closing.start()] + pixel + html[closing.start() :]
     return html + pixel
+
+
+#: What a person can do with a tracked email, as the flow's words say it.
+EMAIL_ACTIONS = {"email.opened": "opened the email", "link.clicked": "clicked a link in the email"}
+
+
+def untracked_warnings(settings: dict[str, Any], flow: Flow) -> list[str]:
+    """Opens and clicks of an email with tracking off are never seen: a wait, split,
+    filter or criterion on them never fires."""
+    if settings.get("action", "email.opened") not in EMAIL_ACTIONS:
+        return []
+    ref = settings.get("step")
+    emails = {
+        sid: step
+        for sid, step in flow.steps.items()
+        if step["type"] == "send_email" and (not ref or sid == ref)
+    }
+    off = [sid for sid, step in emails.items() if step.get("settings", {}).get("tracking") is False]
+    if emails and len(off) == len(emails):
+        which = f"the email of step {flow.step_label(off[0])}" if ref else "every email of this flow"
+        return [f"step: {which} has tracking off, so opens and clicks are never seen"]
+    return []

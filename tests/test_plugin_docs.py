@@ -1,6 +1,7 @@
 """Every hook has its documentation section (the datasette way): a hook added to
-``superflow.hookspecs`` without a ``## name(params)`` section in docs/plugins.md, or
-whose parameters changed, fails here."""
+``superflow.hookspecs`` without a ``## name(params)`` section in docs/plugins/hooks.md,
+whose parameters changed, or whose typed signature there is not the hookspec's, fails
+here; and every hookspec is typed."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 
 from superflow import hookspecs
 
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "plugins.md"
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "plugins" / "hooks.md"
 HEADING = re.compile(r"^## (superflow_\w+)\((.*)\)\s*$", re.MULTILINE)
 
 HOOKS = sorted(
@@ -26,7 +27,7 @@ HOOKS = sorted(
 def documented() -> dict[str, list[str]]:
     sections: dict[str, list[str]] = {}
     for name, params in HEADING.findall(DOCS.read_text(encoding="utf-8")):
-        assert name not in sections, f"docs/plugins.md has two sections for {name}"
+        assert name not in sections, f"docs/plugins/hooks.md has two sections for {name}"
         sections[name] = [p.strip() for p in params.split(",") if p.strip()]
     return sections
 
@@ -46,10 +47,32 @@ def test_hook_has_a_docstring(hook):
 def test_hook_is_documented_with_its_parameters(hook, documented):
     params = list(inspect.signature(getattr(hookspecs, hook)).parameters)
     heading = f"## {hook}({', '.join(params)})"
-    assert hook in documented, f"docs/plugins.md needs a section titled {heading!r}"
-    assert documented[hook] == params, f"docs/plugins.md: the section of {hook} should be {heading!r}"
+    assert hook in documented, f"docs/plugins/hooks.md needs a section titled {heading!r}"
+    assert documented[hook] == params, f"docs/plugins/hooks.md: the section of {hook} should be {heading!r}"
 
 
 def test_no_section_for_a_hook_that_does_not_exist(documented):
     unknown = sorted(set(documented) - set(HOOKS))
-    assert not unknown, f"docs/plugins.md documents hooks that superflow.hookspecs lacks: {unknown}"
+    assert not unknown, f"docs/plugins/hooks.md documents hooks that superflow.hookspecs lacks: {unknown}"
+
+
+def typed_signature(hook: str) -> str:
+    signature = inspect.signature(getattr(hookspecs, hook))
+    params = ", ".join(f"{name}: {p.annotation}" for name, p in signature.parameters.items())
+    return f"def {hook}({params}) -> {signature.return_annotation}"
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_hook_is_typed(hook):
+    signature = inspect.signature(getattr(hookspecs, hook))
+    untyped = [name for name, p in signature.parameters.items() if p.annotation is inspect.Parameter.empty]
+    assert not untyped, f"hookspec {hook}: type its parameters {untyped}"
+    assert signature.return_annotation is not inspect.Signature.empty, f"hookspec {hook}: type its return"
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_hook_section_shows_the_typed_signature(hook):
+    expected = typed_signature(hook)
+    assert f"```python\n{expected}\n```" in DOCS.read_text(encoding="utf-8"), (
+        f"docs/plugins/hooks.md: the section of {hook} should show\n{expected}"
+    )

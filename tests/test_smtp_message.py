@@ -9,7 +9,7 @@ from email.header import Header
 import pytest
 
 from superflow.channels import EmailMessage
-from superflow.plugins import smtp_message
+from superflow.plugins.email import smtp_message
 
 COMPAT32 = policy.compat32.clone(linesep="\r\n")
 HEADERS = [

@@ -223,7 +223,7 @@ def test_a_retried_create_never_makes_a_second_record(rt, tenant):
 
 def test_a_create_interrupted_after_the_post_is_found_not_repeated(rt, tenant):
     key = "flow1.p2:step"
-    Ledger(rt.redis).begin(key)  # the crashed run marked it pending ...
+    Ledger(rt.plugin_store("superoffice")).begin(key)  # the crashed run marked it pending ...
     tenant._post_sale(
         None,
         None,
@@ -237,7 +237,7 @@ def test_a_create_interrupted_after_the_post_is_found_not_repeated(rt, tenant):
 
 def test_interrupted_follow_up_and_request_are_found_not_repeated(rt, tenant):
     key = "flow1.p3:step"
-    Ledger(rt.redis).begin(key)
+    Ledger(rt.plugin_store("superoffice")).begin(key)
     tenant._post_appointment(
         None,
         None,
@@ -254,7 +254,7 @@ def test_interrupted_follow_up_and_request_are_found_not_repeated(rt, tenant):
     # the crash came between POST Ticket and POST TicketMessage: the retry finds the ticket
     # without messages and gives it its first message instead of making a second ticket
     key = "flow1.p4:step"
-    Ledger(rt.redis).begin(key)
+    Ledger(rt.plugin_store("superoffice")).begin(key)
     tenant._post_ticket(None, None, {"Title": "Help", "Person": {"PersonId": 17}})
     request = rt.crm.create_request("17", "Help", first_message="Hi", idempotency_key=key)
     assert len(tenant.tickets) == 1 and tenant.calls("POST", "Ticket") == 0
@@ -263,7 +263,7 @@ def test_interrupted_follow_up_and_request_are_found_not_repeated(rt, tenant):
 
     # and a ticket whose message carries the reference is found through the TicketMessage archive
     key = "flow1.p5:step"
-    Ledger(rt.redis).begin(key)
+    Ledger(rt.plugin_store("superoffice")).begin(key)
     made = tenant._post_ticket(None, None, {"Title": "Other", "Person": {"PersonId": 17}})[1]
     tenant._post_message(
         None, None, {"Ticket": {"TicketId": made["TicketId"]}, "Body": f"x {reference(key)}"}

@@ -6,9 +6,7 @@ from collections.abc import Callable
 
 import click
 
-from superflow import hookimpl
-from superflow.components import Script
-from superflow.crm import CrmBackend
+from superflow import CrmBackend, Script, hookimpl
 
 from .backend import LocalCrm
 from .scripts import RecalculateScore, TotalSales

@@ -18,8 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
-from superflow.crm import CrmBackend, CrmError, Emit, FieldInfo
-from superflow.events import Event
+from superflow import CrmBackend, CrmError, Emit, Event, FieldInfo, Services
 
 from . import db
 from .fields import (
@@ -65,8 +64,8 @@ class LocalCrm(CrmBackend):
     name = "local"
     label = "Local CRM (embedded SQLite)"
 
-    def __init__(self, config: Any, emit: Emit) -> None:
-        super().__init__(config, emit)
+    def __init__(self, config: Any, emit: Emit, services: Services | None = None) -> None:
+        super().__init__(config, emit, services)
         self.path = database_path(config)
         self._local = threading.local()
         self._lock = threading.Lock()

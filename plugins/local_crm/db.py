@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from superflow.crm import CrmError
+from superflow import CrmError
 
 CHUNK_SIZE = 500
 ID_COLUMNS = frozenset(

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from superflow.crm import CrmError, FieldInfo, UnknownField
+from superflow import CrmError, FieldInfo, UnknownField
 
 # A "list" field is a pick list: it holds one of its choices (any text if it has none).
 FIELD_TYPES = ("text", "number", "date", "datetime", "bool", "list")

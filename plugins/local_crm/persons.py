@@ -7,7 +7,7 @@ import json
 import sqlite3
 from typing import Any
 
-from superflow.crm import FieldInfo
+from superflow import FieldInfo
 
 from .db import chunks, marks, str_id
 from .fields import COMPANY_COLUMNS, COMPANY_PREFIX

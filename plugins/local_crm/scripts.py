@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from superflow.components import Script
-from superflow.crm import CrmError
+from superflow import CrmError, Script, Services
 
 
 def _number(arguments: dict[str, Any], key: str, default: float) -> float:
@@ -16,7 +15,7 @@ def _number(arguments: dict[str, Any], key: str, default: float) -> float:
     return value
 
 
-def _sales(services: Any, person: dict[str, Any], arguments: dict[str, Any]) -> list[dict[str, Any]]:
+def _sales(services: Services, person: dict[str, Any], arguments: dict[str, Any]) -> list[dict[str, Any]]:
     """The person's sales, only those in ``arguments["stages"]`` when given."""
     list_sales = getattr(services.crm, "list_sales", None)
     if list_sales is None:
@@ -27,7 +26,7 @@ def _sales(services: Any, person: dict[str, Any], arguments: dict[str, Any]) -> 
     return [sale for sale in list_sales(person["id"]) if not stages or sale["stage"] in stages]
 
 
-def _write(services: Any, person: dict[str, Any], field: Any, value: float) -> str:
+def _write(services: Services, person: dict[str, Any], field: Any, value: float) -> str:
     """Set a number field of the person; say what happened.  The value is absolute, so
     writing it again after a crash is harmless."""
     known = {f.key: f for f in services.crm.list_fields() if f.entity == "person"}
@@ -47,7 +46,9 @@ class RecalculateScore(Script):
         '(10). Arguments: {"field": "score", "points_per_sale": 10, "stages": ["won"]} (all optional).'
     )
 
-    def run(self, person: dict[str, Any], participant: Any, services: Any, arguments: dict[str, Any]) -> str:
+    def run(
+        self, person: dict[str, Any], participant: Any, services: Services, arguments: dict[str, Any]
+    ) -> str:
         per_sale = _number(arguments, "points_per_sale", 10)
         sales = _sales(services, person, arguments)
         written = _write(services, person, arguments.get("field", "score"), len(sales) * per_sale)
@@ -62,7 +63,9 @@ class TotalSales(Script):
         'Arguments: {"field": "sales_total", "stages": ["won"]} (all optional).'
     )
 
-    def run(self, person: dict[str, Any], participant: Any, services: Any, arguments: dict[str, Any]) -> str:
+    def run(
+        self, person: dict[str, Any], participant: Any, services: Services, arguments: dict[str, Any]
+    ) -> str:
         sales = _sales(services, person, arguments)
         total = round(sum(sale["amount"] or 0 for sale in sales), 2)
         written = _write(services, person, arguments.get("field", "sales_total"), total)

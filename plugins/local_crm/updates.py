@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
-from superflow.crm import CrmError
+from superflow import CrmError
 
 from .db import applied, chunks, int_ids, marks, now, record_keys, require_associate, str_id
 from .fields import ASSOCIATE_FIELDS, COMPANY_COLUMNS, COMPANY_PREFIX, PERSON_COLUMNS

@@ -24,8 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from superflow import hookimpl
-from superflow.channels import EmailMessage, EmailTransport, SmsMessage, SmsProvider
+from superflow import EmailMessage, EmailTransport, SmsMessage, SmsProvider, hookimpl
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (

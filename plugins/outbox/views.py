@@ -24,8 +24,7 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, render_template, request
 
-from superflow.webapp.auth import login_required
-from superflow.webapp.tracking import for_viewing
+from superflow import count_segments, for_viewing, login_required, request_services
 
 from . import Outbox
 
@@ -40,9 +39,7 @@ def outbox() -> Outbox:
     """The app's outbox database (one per app; connections are per thread)."""
     found = current_app.extensions.get("superflow.outbox")
     if found is None:
-        found = current_app.extensions["superflow.outbox"] = Outbox(
-            current_app.extensions["superflow"].config
-        )
+        found = current_app.extensions["superflow.outbox"] = Outbox(request_services().config)
     return found
 
 
@@ -91,7 +88,7 @@ def index():
         {**m, "when": when(m["created"]), "summary": summary(m), "channel_label": CHANNELS.get(m["channel"])}
         for m in box.page(channel or None, search, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
     ]
-    config = current_app.extensions["superflow"].config
+    config = request_services().config
     in_use = "outbox" in (config.email_transport, config.sms_provider)
     return render_template(
         "outbox/index.html",
@@ -120,11 +117,9 @@ def message(message_id: int):
         "channel_label": CHANNELS.get(found["channel"], found["channel"]),
     }
     if found["channel"] != "sms":
-        secret = current_app.extensions["superflow"].config.secret_key
+        secret = request_services().config.secret_key
         details["html"] = _links_in_new_tabs(for_viewing(found["html"], secret)) if found["html"] else ""
         details["text"] = for_viewing(found["text"], secret, as_html=False)
     if found["channel"] == "sms":
-        from superflow.plugins.sms import count_segments
-
         details["segments"] = count_segments(found["text"])
     return render_template("outbox/message.html", m=details)

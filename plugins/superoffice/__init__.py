@@ -5,9 +5,7 @@ its WebAPI, webhooks that start and advance flows, a poll for selection members,
 from collections.abc import Callable
 from typing import Any
 
-from superflow import hookimpl
-from superflow.components import PeriodicTask
-from superflow.crm import CrmBackend
+from superflow import CrmBackend, PeriodicTask, hookimpl
 
 from .backend import SuperOfficeCrm
 from .polling import SelectionPoll

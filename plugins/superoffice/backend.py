@@ -27,14 +27,11 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 
-import redis
-
-from superflow.crm import CrmBackend, CrmError, Emit, FieldInfo, UnknownField
-from superflow.events import Event
+from superflow import CrmBackend, CrmError, Emit, Event, FieldInfo, PluginStore, Services, UnknownField
 
 from . import mapping
 from .client import NotFound, SuperOfficeClient, SuperOfficeError
-from .ledger import PREFIX, Ledger
+from .ledger import NAMESPACE, Ledger
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +64,9 @@ DEFAULT_LEGAL_BASE = "CONSENT"
 Record = dict[str, Any]
 
 
-def selection_key(selection_id: str) -> str:
+def selection_key(store: PluginStore, selection_id: str) -> str:
     """The Redis set mirroring a static selection's person members."""
-    return f"{PREFIX}:selection:{selection_id}:members"
+    return store.key("selection", selection_id, "members")
 
 
 def reference(idempotency_key: str) -> str:
@@ -101,29 +98,22 @@ class SuperOfficeCrm(CrmBackend):
         self,
         config: Any,
         emit: Emit,
+        services: Services | None = None,
         client: SuperOfficeClient | None = None,
-        redis_conn: redis.Redis | None = None,
     ) -> None:
-        super().__init__(config, emit)
+        super().__init__(config, emit, services)
         self.client = client or SuperOfficeClient(config)
         self.user_fields = mapping.parse_user_fields(config.setting("superoffice_person_fields"))
-        self._redis = redis_conn
         self._lists: dict[str, list[Record]] = {}
         self._tz: Record | None = None
 
     # -- plumbing ---------------------------------------------------------------
     @property
     def ledger(self) -> Ledger:
-        """The ledger on the runtime's Redis (the one whose ``emit`` we were given)."""
-        if self._redis is None:
-            owner = getattr(self.emit, "__self__", None)
-            conn = getattr(owner, "redis", None)
-            if conn is None:
-                from superflow.runtime import current
-
-                conn = current().redis
-            self._redis = conn
-        return Ledger(self._redis)
+        """The ledger in the plugin store of the services we were built with."""
+        if self.services is None:
+            raise CrmError("the SuperOffice backend needs the services (its ledger is in their plugin store)")
+        return Ledger(self.services.plugin_store(NAMESPACE))
 
     def _emit(self, events: list[Event]) -> None:
         if events:
@@ -251,13 +241,14 @@ class SuperOfficeCrm(CrmBackend):
             found[pid]["subscriptions"] = {name: tid not in opted_out for tid, name in types.items()}
 
     def _fill_selections(self, persons: dict[str, Record]) -> None:
-        known = sorted(self.ledger.redis.smembers(f"{PREFIX}:selections") or [])
+        store = self.ledger.store
+        known = sorted(store.redis.smembers(store.key("selections")) or [])
         if not known or not persons:
             return
-        pipe = self.ledger.redis.pipeline()
+        pipe = store.redis.pipeline()
         order = [(sid, pid) for sid in known for pid in persons]
         for sid, pid in order:
-            pipe.sismember(selection_key(sid), pid)
+            pipe.sismember(selection_key(store, sid), pid)
         for (sid, pid), member in zip(order, pipe.execute(), strict=True):
             if member:
                 persons[pid]["selections"].append(str(sid))
@@ -680,13 +671,13 @@ class SuperOfficeCrm(CrmBackend):
         return [{"ContactId": companies.get(pid, 0), "PersonId": int(pid)} for pid in person_ids]
 
     def _mirror(self, selection_id: str, person_ids: list[str], added: bool) -> None:
-        conn = self.ledger.redis
-        if not conn.sismember(f"{PREFIX}:selections", str(selection_id)):
+        store = self.ledger.store
+        if not store.redis.sismember(store.key("selections"), str(selection_id)):
             return
         if added:
-            conn.sadd(selection_key(str(selection_id)), *person_ids)
+            store.redis.sadd(selection_key(store, str(selection_id)), *person_ids)
         else:
-            conn.srem(selection_key(str(selection_id)), *person_ids)
+            store.redis.srem(selection_key(store, str(selection_id)), *person_ids)
 
     def add_to_project(
         self,

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from superflow.crm import CrmError
+from superflow import CrmError
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from superflow import CrmError
+from superflow import Config, CrmError
 
 from .client import SuperOfficeClient
 from .events import SUBSCRIBED
@@ -14,11 +14,11 @@ from .events import SUBSCRIBED
 WEBHOOK_NAME = "superflow"
 
 
-def target_url(config: Any) -> str:
+def target_url(config: Config) -> str:
     return config.base_url.rstrip("/") + "/hooks/superoffice"
 
 
-def register_webhook(client: SuperOfficeClient, config: Any, url: str | None = None) -> dict[str, Any]:
+def register_webhook(client: SuperOfficeClient, config: Config, url: str | None = None) -> dict[str, Any]:
     """Create the tenant's ``superflow`` webhook (POST Webhook), or update it when it
     exists (GET Webhook?nameFilter=, PUT Webhook/{id}): docs/en/automation/webhook/register.md,
     docs/en/api/reference/restful/rest/Webhook/v1Webhook_{GetAllWebhooks,PostWebhook,PutWebhook}.md.
@@ -46,7 +46,7 @@ def register_webhook(client: SuperOfficeClient, config: Any, url: str | None = N
     )
 
 
-def check(client: SuperOfficeClient, config: Any) -> list[tuple[bool, str]]:
+def check(client: SuperOfficeClient, config: Config) -> list[tuple[bool, str]]:
     """Each check of the configuration, end to end, as ``(ok, line)``."""
     lines: list[tuple[bool, str]] = []
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from superflow.events import Event
+from superflow import Event
 
 from . import mapping
 from .backend import SOURCE, SuperOfficeCrm

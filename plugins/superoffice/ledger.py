@@ -1,4 +1,4 @@
-"""What the SuperOffice backend remembers in Redis, under ``sf:superoffice:*``.
+"""What the SuperOffice backend remembers in Redis, in its plugin store ``sf:superoffice:*``.
 
 SuperOffice has no idempotency keys of its own, so the backend keeps them: the result
 of every write by its key (a write seen again returns it and changes nothing), a
@@ -14,9 +14,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import redis
+from superflow import PluginStore
 
-PREFIX = "sf:superoffice"
+NAMESPACE = "superoffice"
 DONE_TTL = 90 * 86400
 PENDING_TTL = 86400
 SNAPSHOT_TTL = 400 * 86400
@@ -24,43 +24,43 @@ MARK_TTL = 14 * 86400
 
 
 class Ledger:
-    def __init__(self, conn: redis.Redis) -> None:
-        self.redis = conn
+    def __init__(self, store: PluginStore) -> None:
+        self.store = store
 
     # -- idempotency ------------------------------------------------------------
     def result(self, key: str | None) -> tuple[bool, Any]:
         """``(True, result)`` if a write with this key was applied before."""
         if key is None:
             return False, None
-        raw = self.redis.get(f"{PREFIX}:done:{key}")
+        raw = self.store.get(f"done:{key}")
         return (False, None) if raw is None else (True, json.loads(raw))
 
     def begin(self, key: str | None) -> bool:
         """Mark a create as in flight; True if it was already (a crash left it so)."""
         if key is None:
             return False
-        return not self.redis.set(f"{PREFIX}:pending:{key}", "1", nx=True, ex=PENDING_TTL)
+        return not self.store.set(f"pending:{key}", "1", ttl=PENDING_TTL, only_if_new=True)
 
     def record(self, key: str | None, result: Any) -> None:
         if key is None:
             return
-        pipe = self.redis.pipeline()
-        pipe.set(f"{PREFIX}:done:{key}", json.dumps(result), ex=DONE_TTL)
-        pipe.delete(f"{PREFIX}:pending:{key}")
+        pipe = self.store.redis.pipeline()
+        pipe.set(self.store.key("done", key), json.dumps(result), ex=DONE_TTL)
+        pipe.delete(self.store.key("pending", key))
         pipe.execute()
 
     # -- what persons looked like ---------------------------------------------------
     def snapshot(self, person_id: str) -> dict[str, Any] | None:
-        raw = self.redis.get(f"{PREFIX}:person:{person_id}")
+        raw = self.store.get(f"person:{person_id}")
         return None if raw is None else json.loads(raw)
 
     def remember(self, person_id: str, values: dict[str, Any]) -> None:
-        self.redis.set(f"{PREFIX}:person:{person_id}", json.dumps(values, default=str), ex=SNAPSHOT_TTL)
+        self.store.set(f"person:{person_id}", json.dumps(values, default=str), ttl=SNAPSHOT_TTL)
 
     # -- events already emitted ---------------------------------------------------
     def first_time(self, mark: str, ttl: int = MARK_TTL) -> bool:
         """True the first time ``mark`` is seen (SET NX): emit then, and only then."""
-        return bool(self.redis.set(f"{PREFIX}:{mark}", "1", nx=True, ex=ttl))
+        return self.store.set(mark, "1", ttl=ttl, only_if_new=True)
 
     def forget(self, mark: str) -> None:
-        self.redis.delete(f"{PREFIX}:{mark}")
+        self.store.delete(mark)

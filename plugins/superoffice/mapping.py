@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from superflow.crm import CrmError, FieldInfo
+from superflow import CrmError, FieldInfo
 
 PERSON_COLUMNS = [
     "personId",

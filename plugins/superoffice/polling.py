@@ -20,16 +20,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from superflow.components import PeriodicTask
-from superflow.events import Event
+from superflow import Event, PeriodicTask, Services
 
 from .backend import SOURCE, selection_key
-from .ledger import PREFIX
+from .ledger import NAMESPACE
 from .mapping import list_value
-
-SINCE_KEY = f"{PREFIX}:poll:selections:since"
-KNOWN_KEY = f"{PREFIX}:selections"
-DYNAMIC_KEY = f"{PREFIX}:selections:dynamic"
 
 
 class SelectionPoll(PeriodicTask):
@@ -37,12 +32,15 @@ class SelectionPoll(PeriodicTask):
     label = "SuperOffice: new selection members"
     every_seconds: ClassVar[float] = 300.0
 
-    def run(self, services: Any) -> str:
+    def run(self, services: Services) -> str:
         if services.config.crm != "superoffice":
             return "skipped: the CRM is not SuperOffice"
-        crm, conn = services.crm, services.redis
+        crm, store = services.crm, services.plugin_store(NAMESPACE)
+        conn = store.redis
+        since_key, known_key = store.key("poll", "selections", "since"), store.key("selections")
+        dynamic_key = store.key("selections", "dynamic")
         started = datetime.fromtimestamp(services.clock.now(), UTC).strftime("%Y-%m-%dT%H:%M:%S")
-        since = conn.get(SINCE_KEY)
+        since = conn.get(since_key)
         where = (
             f"lastMembershipChange afterTime '{since}' or updatedDate afterTime '{since}'" if since else ""
         )
@@ -52,20 +50,20 @@ class SelectionPoll(PeriodicTask):
         for row in rows:
             sid = str(row["selectionId"])
             if is_static(row.get("kind")):
-                conn.srem(DYNAMIC_KEY, sid)
+                conn.srem(dynamic_key, sid)
             else:
-                conn.sadd(DYNAMIC_KEY, sid)
-        dynamic = sorted((s for s in conn.smembers(DYNAMIC_KEY) or () if s not in changed), key=int)
+                conn.sadd(dynamic_key, sid)
+        dynamic = sorted((s for s in conn.smembers(dynamic_key) or () if s not in changed), key=int)
         events: list[Event] = []
         for sid in changed + dynamic:
             members = set(crm.selection_members(sid))
-            first = not conn.sismember(KNOWN_KEY, sid)
-            known = set() if first else set(conn.smembers(selection_key(sid)))
+            first = not conn.sismember(known_key, sid)
+            known = set() if first else set(conn.smembers(selection_key(store, sid)))
             pipe = conn.pipeline()
-            pipe.delete(selection_key(sid))
+            pipe.delete(selection_key(store, sid))
             if members:
-                pipe.sadd(selection_key(sid), *members)
-            pipe.sadd(KNOWN_KEY, sid)
+                pipe.sadd(selection_key(store, sid), *members)
+            pipe.sadd(known_key, sid)
             pipe.execute()
             if not first:
                 data = {"selection_id": sid}
@@ -73,7 +71,7 @@ class SelectionPoll(PeriodicTask):
                     Event("selection.member_added", pid, data, source=SOURCE)
                     for pid in sorted(members - known)
                 ]
-        conn.set(SINCE_KEY, started)
+        conn.set(since_key, started)
         if events:
             services.emit(events)
         return (

@@ -26,10 +26,10 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 
-from superflow.events import Event
-from superflow.webapp.limits import BadJson, JsonTooDeep, loads, webhook_body
+from superflow import BadJson, Event, JsonTooDeep, Services, loads, request_services, webhook_body
 
 from .backend import SOURCE
+from .ledger import NAMESPACE
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +65,6 @@ def verified(secret: str, body: bytes, given: str | None) -> bool:
     return bool(given) and hmac.compare_digest(signature(secret, body).encode(), given.strip().encode())
 
 
-def event_key(event_id: str) -> str:
-    return f"sf:superoffice:event:{event_id}"
-
-
 @bp.errorhandler(Refused)
 def _refused(exc: Refused) -> Any:
     return jsonify(error=str(exc)), exc.status
@@ -79,9 +75,7 @@ def _refused(exc: Refused) -> Any:
 def receive() -> Any:
     """Size (while reading), signature, content type, then the JSON and its fields;
     only then is anything written or queued."""
-    from superflow.webapp.runtime import runtime
-
-    rt = runtime()
+    rt = request_services()
     secret = rt.config.setting("superoffice_webhook_secret")
     if not secret:
         log.error("SuperOffice webhook refused: SUPERFLOW_SUPEROFFICE_WEBHOOK_SECRET is not set")
@@ -100,20 +94,12 @@ def receive() -> Any:
     if name == "test":
         return jsonify(ok=True, test=True)
     event_id = payload["EventId"]
-    if not rt.redis.set(event_key(event_id), "1", nx=True, ex=EVENT_TTL):
+    if not rt.plugin_store(NAMESPACE).set(f"event:{event_id}", "1", ttl=EVENT_TTL, only_if_new=True):
         return jsonify(ok=True, duplicate=True)
     if name == "person.created" and str(payload.get("PrimaryKey") or "").isdigit():
         rt.emit([Event("person.created", str(payload["PrimaryKey"]), {}, source=SOURCE)])
     else:
-        from superflow.jobs import FAILURE_TTL, RETRY
-
-        rt.queue.enqueue(
-            "superflow.plugins.superoffice.webhooks.process",
-            args=(payload,),
-            retry=RETRY,
-            result_ttl=0,
-            failure_ttl=FAILURE_TTL,
-        )
+        rt.enqueue("superflow.plugins.superoffice.webhooks.process", payload)
     return jsonify(ok=True)
 
 
@@ -161,11 +147,9 @@ def checked(payload: Any) -> str:
     return name.lower()
 
 
-def process(payload: dict[str, Any]) -> None:
-    """RQ job: map one verified payload to superflow events and hand them to the engine."""
-    from superflow.runtime import current
-
+def process(services: Services, payload: dict[str, Any]) -> None:
+    """Job (:meth:`Services.enqueue`): map one verified payload to superflow events and
+    hand them to the engine."""
     from .events import events_for
 
-    rt = current()
-    rt.emit(events_for(rt.crm, payload))
+    services.emit(events_for(services.crm, payload))

@@ -21,7 +21,16 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from superflow import CrmError, StepContext, StepResult, StepType, SuccessCriterion, Trigger, hookimpl
+from superflow import (
+    CrmError,
+    Services,
+    StepContext,
+    StepResult,
+    StepType,
+    SuccessCriterion,
+    Trigger,
+    hookimpl,
+)
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +131,7 @@ class PointsReached(Trigger):
     def describe(self, settings: dict[str, Any]) -> str:
         return f"When {settings.get('field', DEFAULT_FIELD)} reaches {settings.get('threshold', '?')}"
 
-    def matches(self, event: Any, settings: dict[str, Any]) -> bool:
+    def matches(self, event: Any, settings: dict[str, Any], services: Services) -> bool:
         change = (event.data.get("changes") or {}).get(settings["field"])
         if not change:
             return False
@@ -144,11 +153,13 @@ class TierReached(SuccessCriterion):
     def describe(self, settings: dict[str, Any]) -> str:
         return f"When {settings.get('field', DEFAULT_FIELD)} is at least {settings.get('threshold', '?')}"
 
-    def matches(self, event: Any, settings: dict[str, Any], participant: Any) -> bool:
+    def matches(self, event: Any, settings: dict[str, Any], participant: Any, services: Services) -> bool:
         change = (event.data.get("changes") or {}).get(settings["field"])
         return bool(change) and points_of(change[1]) >= settings["threshold"]
 
-    def holds(self, person: dict[str, Any], settings: dict[str, Any], participant: Any) -> bool:
+    def holds(
+        self, person: dict[str, Any], settings: dict[str, Any], participant: Any, services: Services
+    ) -> bool:
         value = (person.get("fields") or {}).get(settings["field"])
         return points_of(value) >= settings["threshold"]
 

@@ -16,8 +16,7 @@ from pathlib import Path
 from flask import Blueprint
 from marshmallow import Schema, fields, validate
 
-from superflow import hookimpl
-from superflow.components import StepContext, StepResult, StepType
+from superflow import StepContext, StepResult, StepType, hookimpl
 
 LEVELS = {"bronze": "Bronze", "silver": "Silver", "gold": "Gold"}
 

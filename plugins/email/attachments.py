@@ -13,11 +13,9 @@ from pathlib import Path
 from flask import Blueprint, jsonify, request
 from werkzeug.utils import secure_filename
 
-from superflow import hookimpl
-from superflow.plugins.email import MAX_ATTACHMENTS_BYTES, attachments_dir, megabytes
-from superflow.webapp.auth import protect, role_required
-from superflow.webapp.limits import larger_body
-from superflow.webapp.runtime import runtime
+from superflow import hookimpl, larger_body, protect, request_services, role_required
+
+from . import MAX_ATTACHMENTS_BYTES, attachments_dir, megabytes
 
 bp = protect(Blueprint("email_attachments", __name__))
 MULTIPART_SLACK = 64 * 1024
@@ -52,7 +50,7 @@ def upload():
             413, f"{file.filename} is over {megabytes(limit)}; the limit is {megabytes(limit)} per attachment"
         )
     name = stored_name(file.filename)
-    folder = attachments_dir(runtime().config)
+    folder = attachments_dir(request_services().config)
     folder.mkdir(parents=True, exist_ok=True)
     path = _free_name(folder, name, data)
     path.write_bytes(data)

@@ -28,34 +28,40 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
-from superflow import hookimpl, tracking
-from superflow.channels import (
+from superflow import (
+    EMAIL_ACTIONS,
     ChannelError,
+    Content,
+    CrmError,
     EmailMessage,
     EmailTransport,
-    MaybeSent,
-    PermanentFailure,
-    TemporaryFailure,
-    deliver,
-    result_of,
-)
-from superflow.components import (
-    Content,
     Filter,
+    MaybeSent,
+    MergeError,
+    PermanentFailure,
+    Services,
     StepContext,
     StepResult,
     StepType,
     SuccessCriterion,
+    TemporaryFailure,
     Trigger,
+    checked_address,
+    deliver,
+    deliver_test,
+    hookimpl,
+    render,
+    result_of,
+    rewrite_links,
+    seal,
+    unsubscribe_url,
+    untracked_warnings,
 )
-from superflow.content import deliver_test
-from superflow.crm import CrmError
-from superflow.merge import MergeError, render
-from superflow.plugins import smtp_message
+
+from . import smtp_message
 
 log = logging.getLogger(__name__)
 
-EMAIL_ACTIONS = {"email.opened": "opened the email", "link.clicked": "clicked a link in the email"}
 MAX_ATTACHMENTS_BYTES = 25 * 1024 * 1024
 # The preheader: shown by inboxes after the subject, hidden in the message itself.
 PREHEADER = '<div style="display:none;max-height:0;overflow:hidden;mso-hide:all" aria-hidden="true">{}</div>'
@@ -138,10 +144,10 @@ def attachments_dir(config: Any = None) -> Path:
     schemas are checked without one at hand), else of the environment's
     configuration."""
     if config is None:
-        from superflow import runtime
-        from superflow.config import Config
+        from superflow import Config
+        from superflow.runtime import running
 
-        current = runtime.running()
+        current = running()
         config = current.config if current is not None else Config.from_env()
     return Path(config.data_dir) / "attachments"
 
@@ -200,22 +206,14 @@ def unsubscribe_token(
 ) -> str:
     """The sealed token of an email's unsubscribe link: withdraws e-marketing consent,
     or cancels ``subscription`` when the step names one."""
-    return tracking.seal(secret, "u", participant_id, step_id, person_id, subscription)
-
-
-def tracking_signature(
-    secret: str, kind: str, participant_id: str, step_id: str, url: str = "", person_id: str = ""
-) -> str:
-    """The sealed token of a tracked link (``kind`` ``"c"``, with its URL) or open pixel
-    (``"o"``); :func:`superflow.tracking.open_token` opens and checks it."""
-    return tracking.seal(secret, kind, participant_id, step_id, person_id, url)
+    return seal(secret, "u", participant_id, step_id, person_id, subscription)
 
 
 def add_tracking(
     html: str, base: str, secret: str, participant_id: str, step_id: str, person_id: str = ""
 ) -> str:
     """Route the body's web links through the tracking address and add an open pixel."""
-    return tracking.rewrite_links(html, base, secret, participant_id, step_id, person_id)
+    return rewrite_links(html, base, secret, participant_id, step_id, person_id)
 
 
 def _address_key(address: str) -> str:
@@ -227,16 +225,6 @@ def _address_key(address: str) -> str:
 
 def _sender(name: str, address: str) -> str:
     return f"{name} <{address}>" if name else address
-
-
-def checked_address(to: str) -> str:
-    """``to`` stripped, or ``ValueError`` naming it when it is not an email address."""
-    address = (to or "").strip()
-    try:
-        validate.Email()(address)
-    except ValidationError:
-        raise ValueError(f"{to!r} is not an email address") from None
-    return address
 
 
 class SendEmail(StepType):
@@ -365,9 +353,10 @@ class SendEmail(StepType):
         first = dict.fromkeys((i for i, _, _ in written), True)
         if checked:
             visit = ctx0.idempotency_key[len(f"{ctx0.participant.id}:{ctx0.step['id']}") :]
-            key = f"sf:sent-to:{ctx0.flow.id}:{ctx0.step['id']}{visit}"
+            store = ctx0.services.plugin_store("sent-to")
+            key = store.key(f"{ctx0.flow.id}:{ctx0.step['id']}{visit}")
             addresses = [_address_key(message.to) for _, _, message in checked]
-            pipe = ctx0.services.redis.pipeline()
+            pipe = store.redis.pipeline()
             for address, (_, ctx, _) in zip(addresses, checked, strict=True):
                 pipe.hsetnx(key, address, ctx.participant.person_id)
             pipe.hmget(key, addresses)
@@ -394,7 +383,7 @@ class SendEmail(StepType):
             html = PREHEADER.format(preheader) + html
         return subject, html, text
 
-    def preview(self, settings: dict[str, Any], scope: dict[str, Any], services: Any) -> list[Content]:
+    def preview(self, settings: dict[str, Any], scope: dict[str, Any], services: Services) -> list[Content]:
         """The email as the person would get it, before its links are made tracked
         (``details["tracking"]`` says whether they will be)."""
         person = scope["person"]
@@ -423,7 +412,7 @@ class SendEmail(StepType):
             content.problems.append(f"this person would not get it: {problem} (they would {then})")
         return [content]
 
-    def send_test(self, settings: dict[str, Any], scope: dict[str, Any], services: Any, to: str) -> str:
+    def send_test(self, settings: dict[str, Any], scope: dict[str, Any], services: Services, to: str) -> str:
         """One test email now, straight to the transport: no tracked links, no
         unsubscribe token, a key of its own (never the ledger of real sends)."""
         address = checked_address(to)
@@ -465,7 +454,7 @@ class SendEmail(StepType):
         if s["tracking"]:
             html = add_tracking(html, base, config.secret_key, pid, step_id, person_id)
         token = unsubscribe_token(config.secret_key, pid, step_id, person_id, s["subscription"] or "")
-        unsubscribe = tracking.unsubscribe_url(base, token)
+        unsubscribe = unsubscribe_url(base, token)
         return EmailMessage(
             to=person["email"].strip(),
             subject=subject,
@@ -744,24 +733,6 @@ class EmailActionSettings(Schema):
     )
 
 
-def untracked_warnings(settings: dict[str, Any], flow: Any) -> list[str]:
-    """Opens and clicks of an email with tracking off are never seen: a wait, split,
-    filter or criterion on them never fires."""
-    if settings.get("action", "email.opened") not in EMAIL_ACTIONS:
-        return []
-    ref = settings.get("step")
-    emails = {
-        sid: step
-        for sid, step in flow.steps.items()
-        if step["type"] == "send_email" and (not ref or sid == ref)
-    }
-    off = [sid for sid, step in emails.items() if step.get("settings", {}).get("tracking") is False]
-    if emails and len(off) == len(emails):
-        which = f"the email of step {flow.step_label(off[0])}" if ref else "every email of this flow"
-        return [f"step: {which} has tracking off, so opens and clicks are never seen"]
-    return []
-
-
 def _did(participant: Any, settings: dict[str, Any]) -> bool:
     wanted = settings["action"]
     for action in participant.actions if participant is not None else ():
@@ -784,7 +755,7 @@ class EmailActionCriterion(SuccessCriterion):
     def warnings(self, settings: dict[str, Any], flow: Any) -> list[str]:
         return untracked_warnings(settings, flow)
 
-    def matches(self, event: Any, settings: dict[str, Any], participant: Any) -> bool:
+    def matches(self, event: Any, settings: dict[str, Any], participant: Any, services: Services) -> bool:
         if event.type != settings["action"] or event.data.get("participant_id") != participant.id:
             return False
         return not settings.get("step") or event.data.get("step_id") == settings["step"]
@@ -803,7 +774,9 @@ class DidEmailAction(Filter):
     def warnings(self, settings: dict[str, Any], flow: Any) -> list[str]:
         return untracked_warnings(settings, flow)
 
-    def matches(self, person: dict[str, Any], settings: dict[str, Any], participant: Any) -> bool:
+    def matches(
+        self, person: dict[str, Any], settings: dict[str, Any], participant: Any, services: Services
+    ) -> bool:
         return _did(participant, settings)
 
 
@@ -882,7 +855,7 @@ class _TrackedTrigger(Trigger):
             data["url"] = (settings.get("url") or "https://example.com/offer").rstrip("*")
         return data
 
-    def matches(self, event: Any, settings: dict[str, Any]) -> bool:
+    def matches(self, event: Any, settings: dict[str, Any], services: Services) -> bool:
         if settings.get("flow") and flow_of(event) != str(settings["flow"]):
             return False
         if settings.get("step") and event.data.get("step_id") != settings["step"]:
@@ -940,7 +913,7 @@ class LinkClickedCriterion(SuccessCriterion):
         where = f" in the email of step {settings['step']}" if settings.get("step") else ""
         return f"When the person clicks {link}{where}"
 
-    def matches(self, event: Any, settings: dict[str, Any], participant: Any) -> bool:
+    def matches(self, event: Any, settings: dict[str, Any], participant: Any, services: Services) -> bool:
         if event.data.get("participant_id") != participant.id:
             return False
         if settings.get("step") and event.data.get("step_id") != settings["step"]:

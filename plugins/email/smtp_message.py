@@ -33,7 +33,7 @@ from email.policy import Compat32
 from email.utils import formataddr, formatdate, make_msgid
 from typing import Any
 
-from superflow.channels import EmailMessage
+from superflow import EmailMessage
 
 UTF8_QP = charsets.Charset("utf-8")
 UTF8_QP.header_encoding = charsets.QP

@@ -12,9 +12,12 @@ named associate, or let the participant leave the flow with the reason.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from marshmallow import Schema, fields, validate
+
+if TYPE_CHECKING:
+    from superflow.services import Services
 
 RULES = {
     "our_contact": "The company's our contact",
@@ -155,7 +158,7 @@ def resolve_owner(
     return Owner(None, f"unassigned: {missing}", missing=missing)
 
 
-def find_associate(services: Any, associate_id: str | None) -> dict[str, Any] | None:
+def find_associate(services: Services, associate_id: str | None) -> dict[str, Any] | None:
     """An associate by id: from the runtime's one-minute cache, else fresh from the CRM
     (an associate created a moment ago)."""
     if associate_id is None:
@@ -166,7 +169,7 @@ def find_associate(services: Any, associate_id: str | None) -> dict[str, Any] | 
     return found
 
 
-def associate_name(services: Any, associate_id: str | None) -> str:
+def associate_name(services: Services, associate_id: str | None) -> str:
     """The associate's name for outcome lines, or ``associate <id>``."""
     found = find_associate(services, associate_id)
     return (found or {}).get("name") or f"associate {associate_id}"
