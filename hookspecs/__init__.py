@@ -93,10 +93,14 @@ def superflow_register_admin_links(register):
 @hookspec
 def superflow_register_designer_scripts(register):
     """Add scripts to the flow designer's page: call ``register(url)`` with the path
-    of a JavaScript file your own routes serve (a blueprint's ``static_folder``).  A
-    script defines custom setting widgets as
-    ``window.superflowWidgets[name] = function (container, value, onChange, property)``;
-    a settings field with ``metadata={"widget": name}`` then uses it."""
+    of a JavaScript file your own routes serve (a blueprint's ``static_folder``), or
+    ``register(url, module=True)`` for an ES module.  A module imports the designer's
+    public module, ``/static/designer/widgets.js``, and calls
+    ``registerWidget(name, draw)`` (and ``registerChannel(name, how)`` for a channel's
+    preview and test address); a classic script sets
+    ``window.superflowWidgets[name] = function (container, value, onChange, property)``.
+    Plugin scripts run in the order registered, before the designer draws any form;
+    a settings field with ``metadata={"widget": name}`` then uses the widget."""
 
 
 @hookspec

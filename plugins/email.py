@@ -26,6 +26,7 @@ from html import unescape
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from flask import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from superflow import hookimpl, tracking
@@ -100,7 +101,12 @@ class SendEmailSettings(Schema):
     )
     text = fields.String(
         load_default="",
-        metadata={"label": "Plain-text part", "help": "Empty: made from the body", "merge_tags": True},
+        metadata={
+            "label": "Plain-text part",
+            "help": "Empty: made from the body",
+            "merge_tags": True,
+            "widget": "email_text",
+        },
     )
     attachments = fields.List(
         fields.Nested(AttachmentSettings),
@@ -973,3 +979,24 @@ def superflow_register_success_criteria(register):
 @hookimpl
 def superflow_register_filters(register):
     register(DidEmailAction())
+
+
+#: The designer's email editors (the ``html`` body with its toolbar, the plain-text
+#: part made from it, and the channel's preview), served from this plugin's own
+#: static folder.
+designer_assets = Blueprint(
+    "email_designer",
+    __name__,
+    static_folder=str(Path(__file__).parent / "static" / "email"),
+    static_url_path="/plugins/email/static",
+)
+
+
+@hookimpl
+def superflow_register_routes(register):
+    register(designer_assets)
+
+
+@hookimpl
+def superflow_register_designer_scripts(register):
+    register("/plugins/email/static/email.js", module=True)

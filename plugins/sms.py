@@ -1,21 +1,17 @@
-"""SMS: the "send SMS" step and honest segment counting (GSM-7 or UCS-2).
-
-A text that only uses the GSM-7 alphabet fits 160 characters in one SMS; longer,
-each part carries 153 (the rest is the header that joins the parts).  The
-characters of the extension table (``€ [ ] { } \\ ^ ~ |`` and form feed) take two
-places.  One character outside GSM-7 (an emoji, ``ł``, ``ő``) switches the whole
-text to UCS-2: 70 UTF-16 units in one SMS, 67 per part; characters outside the
-Basic Multilingual Plane (most emoji) take two units.  An escape pair or a
-surrogate pair is never split between parts, so a part may carry one place less.
+"""SMS: the "send SMS" step, its previews and test sends, and the designer's SMS
+editor with its live segment count (``static/sms/sms.js``).  How a text is counted,
+GSM-7 or UCS-2, lives in :mod:`superflow.sms_text`: one definition for the step, its
+previews and the designer.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from flask import Blueprint
 from marshmallow import Schema, fields, validate
 
 from superflow import hookimpl
@@ -23,47 +19,7 @@ from superflow.channels import PermanentFailure, SmsMessage, deliver, result_of
 from superflow.components import Content, StepContext, StepResult, StepType
 from superflow.content import deliver_test
 from superflow.merge import MergeError, render
-
-GSM7 = frozenset(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-GSM7_EXTENSION = frozenset("^{}\\[~]|€\f")
-LIMITS = {"GSM-7": (160, 153), "UCS-2": (70, 67)}
-MERGE_TAG = re.compile(r"\{\{.*?\}\}|\[\[.*?\]\]|\{%.*?%\}", re.S)
-
-
-@dataclass(frozen=True)
-class Segments:
-    """How a text travels: ``encoding`` (``GSM-7`` or ``UCS-2``), ``parts`` (SMS
-    billed), ``units`` (septets or UTF-16 units used) and ``left`` (how many more
-    units fit before another part is needed)."""
-
-    encoding: str
-    parts: int
-    units: int
-    left: int
-
-    def __str__(self) -> str:
-        return f"{self.parts} SMS part{'s' if self.parts != 1 else ''} ({self.encoding})"
-
-
-def count_segments(text: str) -> Segments:
-    """The encoding a text needs and how many SMS it takes."""
-    if all(ch in GSM7 or ch in GSM7_EXTENSION for ch in text):
-        encoding, sizes = "GSM-7", [2 if ch in GSM7_EXTENSION else 1 for ch in text]
-    else:
-        encoding, sizes = "UCS-2", [2 if ord(ch) > 0xFFFF else 1 for ch in text]
-    single, per_part = LIMITS[encoding]
-    units = sum(sizes)
-    if units <= single:
-        return Segments(encoding, 1, units, single - units)
-    parts, used = 1, 0
-    for size in sizes:
-        if used + size > per_part:
-            parts, used = parts + 1, 0
-        used += size
-    return Segments(encoding, parts, units, per_part - used)
+from superflow.sms_text import MERGE_TAG, count_segments
 
 
 def segments(text: str) -> tuple[str, int]:
@@ -97,6 +53,7 @@ class SendSmsSettings(Schema):
         metadata={
             "label": "Text",
             "merge_tags": True,
+            "widget": "sms",
             "sms_segments": True,
             "help": (
                 "160 characters in one SMS, 153 per part when longer; € [ ] { } ^ ~ | \\ count twice;"
@@ -238,3 +195,23 @@ class SendSms(StepType):
 @hookimpl
 def superflow_register_step_types(register):
     register(SendSms())
+
+
+#: The designer's SMS editor (the ``sms`` widget and the channel's preview), served
+#: from this plugin's own static folder.
+designer_assets = Blueprint(
+    "sms_designer",
+    __name__,
+    static_folder=str(Path(__file__).parent / "static" / "sms"),
+    static_url_path="/plugins/sms/static",
+)
+
+
+@hookimpl
+def superflow_register_routes(register):
+    register(designer_assets)
+
+
+@hookimpl
+def superflow_register_designer_scripts(register):
+    register("/plugins/sms/static/sms.js", module=True)
