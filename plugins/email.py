@@ -746,7 +746,13 @@ class EmailActionSettings(Schema):
     step = fields.String(
         load_default=None,
         allow_none=True,
-        metadata={"label": "Email of step", "help": "Empty: any email of this flow"},
+        metadata={
+            "label": "Email of step",
+            "help": "Empty: any email of this flow",
+            "widget": "flow_step",
+            "x-step-sends": "email",
+            "x-empty-label": "Any email of this flow",
+        },
     )
 
 
@@ -918,7 +924,13 @@ class LinkClickedSettings(Schema):
     step = fields.String(
         load_default=None,
         allow_none=True,
-        metadata={"label": "In the email of step", "help": "Empty: any email of this flow"},
+        metadata={
+            "label": "In the email of step",
+            "help": "Empty: any email of this flow",
+            "widget": "flow_step",
+            "x-step-sends": "email",
+            "x-empty-label": "Any email of this flow",
+        },
     )
     url = fields.String(
         load_default=None,

@@ -8,6 +8,7 @@ import { openSlotMenu } from "./menus.js";
 import { choiceSource, propertyOrder } from "./settings.js";
 import { S, els } from "./state.js";
 import { deleteStep, duplicateStep, focusKey, insertStep, moveStep, select, shiftStep } from "./steps.js";
+import { summaryFor } from "./widgets.js";
 
 /* A message step reads as its first text that takes merge tags (an email's subject, an SMS's text). */
 function firstText(schema) {
@@ -15,16 +16,15 @@ function firstText(schema) {
   return propertyOrder(schema).filter(function (k) { return props[k] && props[k]["x-merge-tags"]; })[0] || null;
 }
 function titleOf(schema, name) { return schema.properties[name].title || humanize(name); }
-export function describeSettings(kind, type, settings) {
+function describeSettings(kind, type, settings) {
   var c = comp(kind, type);
   settings = settings || {};
   if (!c) return type ? "Not installed: " + type : "";
   var headline = c.sends ? firstText(c.schema) : null;
   if (headline) return settings[headline] ? "“" + truncate(tagWords(settings[headline]), 60) + "”" : "No " + titleOf(c.schema, headline).toLowerCase() + " yet";
-  if (type === "wait") {
-    if (settings.until) return "Until " + String(settings.until).replace("T", " ").slice(0, 16);
-    if (settings.amount) return plural(Number(settings.amount), (settings.unit || "days").replace(/s$/, ""), settings.unit || "days");
-  }
+  var own = summaryFor(kind, type);
+  var words = own ? own(settings) : "";
+  if (words) return words;
   var props = (c.schema && c.schema.properties) || {};
   var parts = [];
   Object.keys(props).forEach(function (k) {
@@ -33,7 +33,7 @@ export function describeSettings(kind, type, settings) {
     if ((v === undefined || v === null) && choiceSource(p) && p["default"] !== undefined && p["default"] !== null) v = p["default"];
     if (v === undefined || v === null || v === "" || typeof v === "object" || parts.length >= 2) return;
     var shown = p["x-enum-labels"] && p["x-enum-labels"][v] ? p["x-enum-labels"][v] : v === true ? "yes" : v === false ? "no" : String(v);
-    if ((k === "step" || k === "timeout_step") && kind !== "triggers") {
+    if (p["x-widget"] === "flow_step" && kind !== "triggers") {
       var target = findStep(String(v));
       if (target) shown = stepTitle(target);
     }
@@ -95,11 +95,11 @@ export function renderCanvas() {
 }
 
 
-export function problemBadge(n, what) {
+function problemBadge(n, what) {
   if (!n) return null;
   return h("span", { class: "dz-count", title: plural(n, "problem", "problems") + " to fix before the flow can start", "aria-hidden": "true" }, String(n));
 }
-export function clickable(el, onOpen) {
+function clickable(el, onOpen) {
   el.addEventListener("click", function (e) { if (e.target.closest("button, a")) return; onOpen(false); });
   el.addEventListener("keydown", function (e) {
     if (e.target !== el) return;
@@ -107,7 +107,7 @@ export function clickable(el, onOpen) {
   });
   return el;
 }
-export function triggerNode() {
+function triggerNode() {
   var t = S.doc.trigger;
   var errs = areaErrors("trigger").length + S.check.problems.filter(function (p) {
     if (p.step_id || !/^trigger/i.test(p.message)) return false;
@@ -122,12 +122,12 @@ export function triggerNode() {
   }, h("div", { class: "kind" }, "Trigger"), h("div", { class: "title" }, title), words ? h("div", { class: "words" }, words) : null, problemBadge(errs));
   return clickable(node, function (kb) { select({ kind: "trigger" }, kb); });
 }
-export function countConditions(group) {
+function countConditions(group) {
   var n = 0;
   (group.conditions || []).forEach(function (c) { n += c && c.conditions ? countConditions(c) : 1; });
   return n;
 }
-export function filtersNode() {
+function filtersNode() {
   var n = countConditions(S.doc.filters);
   var errs = areaErrors("filters").length;
   var selected = S.sel && S.sel.kind === "filters";
@@ -139,7 +139,7 @@ export function filtersNode() {
   }, h("div", { class: "kind" }, "Who may enter"), h("div", { class: "title" }, n ? "Filtered" : "No filters"), h("div", { class: "words" }, words), problemBadge(errs));
   return clickable(node, function (kb) { select({ kind: "filters" }, kb); });
 }
-export function goalNode() {
+function goalNode() {
   var crit = S.doc.success.criteria;
   var selected = S.sel && S.sel.kind === "goal";
   var errs = areaErrors("success").length;
@@ -152,7 +152,7 @@ export function goalNode() {
   return clickable(node, function (kb) { select({ kind: "goal" }, kb); });
 }
 
-export function slot(laneKey, index, after) {
+function slot(laneKey, index, after) {
   var text = after ? "Add a step after " + after : laneKey === "root" ? "Add a step at the start of the flow" : "Add a step at the start of " + laneLabel(laneKey);
   var wrap = h("div", { class: "dz-slot", "data-lane": laneKey, "data-index": String(index) });
   if (S.readOnly) { wrap.appendChild(h("div", { class: "edge" })); return wrap; }
@@ -172,7 +172,7 @@ export function slot(laneKey, index, after) {
   });
   return wrap;
 }
-export function laneLabel(laneKey) {
+function laneLabel(laneKey) {
   var m = /^(.*):(b(\d+)|else)$/.exec(laneKey);
   if (!m) return "the flow";
   if (m[2] === "else") return "branch 'Everyone else'";
@@ -181,7 +181,7 @@ export function laneLabel(laneKey) {
   return "branch '" + ((b && b.name) || "Branch " + (Number(m[3]) + 1)) + "'";
 }
 
-export function renderLane(container, steps, laneKey) {
+function renderLane(container, steps, laneKey) {
   container.appendChild(slot(laneKey, 0, null));
   var infos = {};
   walk(function (i) { infos[i.step.id] = i; });
@@ -193,7 +193,7 @@ export function renderLane(container, steps, laneKey) {
     container.appendChild(slot(laneKey, i + 1, stepTitle(info)));
   });
 }
-export function stepNode(info) {
+function stepNode(info) {
   var st = info.step;
   var c = stepComp(st.type);
   var probs = problemsFor(st.id);
@@ -237,7 +237,7 @@ export function stepNode(info) {
   });
   return node;
 }
-export function branchesOf(info) {
+function branchesOf(info) {
   var st = info.step;
   var box = h("div", { class: "dz-branches" });
   (st.branches || []).forEach(function (b, bi) {

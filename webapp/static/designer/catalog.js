@@ -11,8 +11,8 @@ export function comp(kind, name) {
 }
 export function stepComp(type) { return comp("step_types", type); }
 export function label(kind, type) { var c = comp(kind, type); return c ? c.label : humanize(type || "unknown"); }
-export var FIRST = ["messages", "flow control", "contact"];
-export var LAST = ["advanced", "other"];
+var FIRST = ["messages", "flow control", "contact"];
+var LAST = ["advanced", "other"];
 export function grouped(list) {
   var groups = [], byName = {};
   list.forEach(function (c) {

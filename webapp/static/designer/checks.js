@@ -9,7 +9,7 @@ import { refreshPanelMessages } from "./settings.js";
 import { CHECK_MS, S, setCheck } from "./state.js";
 import { renderHead } from "./toolbar.js";
 
-export function uniq(list) { return list.filter(function (x, i) { return list.indexOf(x) === i; }); }
+function uniq(list) { return list.filter(function (x, i) { return list.indexOf(x) === i; }); }
 /* What blocks saving (errors) and what blocks the start (problems), for one step. */
 export function errorsFor(id) {
   var out = [];

@@ -64,7 +64,7 @@ export function reId(st) {
   (st.branches || []).forEach(function (b) { (b.steps || []).forEach(reIdDeep); });
   (st.everyone_else || []).forEach(reIdDeep);
 }
-export function reIdDeep(st) { reId(st); }
+function reIdDeep(st) { reId(st); }
 export function contains(st, id) {
   var found = false;
   (st.branches || []).forEach(function (b) { (b.steps || []).forEach(function (x) { if (x.id === id || contains(x, id)) found = true; }); });

@@ -29,7 +29,7 @@ export function debounce(fn, ms) {
 }
 export function number(n) { return String(Math.trunc(n || 0)).replace(/\B(?=(\d{3})+(?!\d))/g, "\u202f"); }
 export function plural(n, one, many) { return n + " " + (n === 1 ? one : many); }
-export var uid = 0;
+var uid = 0;
 export function nextId(prefix) { uid += 1; return (prefix || "dz") + "-" + uid; }
 export function typeOf(prop) {
   var t = prop && prop.type;
@@ -53,7 +53,7 @@ export function accent(category) {
   return n % 6;
 }
 
-export var ICONS = {
+var ICONS = {
   copy: "M8 8h11v11H8z M5 16V5h11",
   trash: "M4 7h16 M10 11v6 M14 11v6 M6 7l1 13h10l1-13 M9 7V4h6v3",
   close: "M6 6l12 12 M18 6L6 18",

@@ -9,8 +9,8 @@ import { conditionEditor, panelHead } from "./panel.js";
 import { problemBox } from "./preview.js";
 import { COUNT_MS, S } from "./state.js";
 
-export var scheduleCount = debounce(runCount, COUNT_MS);
-export function runCount() {
+var scheduleCount = debounce(runCount, COUNT_MS);
+function runCount() {
   var out = document.querySelector("[data-live-count]");
   var seq = ++S.countSeq;
   if (out) out.classList.add("dz-loading");
@@ -33,7 +33,7 @@ export function runCount() {
     renderCanvas();
   });
 }
-export function groupEditor(group, path, depth, onRemove) {
+function groupEditor(group, path, depth, onRemove) {
   var box = h("div", { class: "dz-group dz-depth-" + depth, role: "group", "aria-label": depth ? "Group of conditions" : "Conditions" });
   var ops = h("div", { class: "segmented dz-ops", role: "radiogroup", "aria-label": "How the conditions combine" });
   [["and", "All must match (AND)"], ["or", "Any may match (OR)"]].forEach(function (o) {

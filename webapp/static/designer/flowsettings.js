@@ -5,7 +5,6 @@ import { commit, edited, snapshot } from "./history.js";
 import { panelHead } from "./panel.js";
 import { choiceSelect } from "./settings.js";
 import { DAYS, REENROL, S, els } from "./state.js";
-import { start } from "./toolbar.js";
 
 export function settingsPanel() {
   var d = S.doc;

@@ -23,7 +23,7 @@ export function commit(fn, opts) {
   fn();
   changed(opts || {});
 }
-export function changed(opts) {
+function changed(opts) {
   S.dirty = true;
   S.saveErrors = [];
   renderCanvas();
@@ -53,7 +53,7 @@ export function redo() {
   S.lastKey = null;
   restored("Redone");
 }
-export function restored(what) {
+function restored(what) {
   if (S.sel && S.sel.kind === "step" && !findStep(S.sel.id)) S.sel = null;
   S.dirty = true;
   renderCanvas();

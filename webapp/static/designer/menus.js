@@ -4,7 +4,7 @@ import { h, nextId } from "./dom.js";
 import { S } from "./state.js";
 import { insertStep } from "./steps.js";
 
-export var openPop = null;
+var openPop = null;
 export function closePop(restore) {
   if (!openPop) return;
   var p = openPop;
@@ -14,7 +14,7 @@ export function closePop(restore) {
   if (p.anchor) p.anchor.setAttribute("aria-expanded", "false");
   if (restore && p.anchor && document.body.contains(p.anchor)) p.anchor.focus();
 }
-export function popover(anchor, el) {
+function popover(anchor, el) {
   closePop(false);
   var r = anchor.getBoundingClientRect();
   el.classList.add("dz-pop");
@@ -66,7 +66,7 @@ export function listMenu(anchor, opts) {
 }
 /* Menu entries by category, in the palette's order (categories as grouped(), each
    once; entries alphabetical within one). */
-export function menuItems(list) {
+function menuItems(list) {
   var out = [];
   grouped(list).forEach(function (g) {
     g.items.forEach(function (c) { out.push({ label: c.label, group: g.name, value: c.name }); });

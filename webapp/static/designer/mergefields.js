@@ -5,9 +5,8 @@ import { h, nullable } from "./dom.js";
 import { listMenu } from "./menus.js";
 import { S } from "./state.js";
 import { tagName, tagPattern } from "./text.js";
-import { start } from "./toolbar.js";
 
-export function paintLayer(layer, text, bad) {
+function paintLayer(layer, text, bad) {
   layer.textContent = "";
   var last = 0, m, re = tagPattern();
   while ((m = re.exec(text))) {
@@ -84,7 +83,7 @@ export function mergeTagButton(control) {
   return btn;
 }
 /* The picker asks for this flow's tags: the catalogue's and its trigger's event data. */
-export function openTagMenu(anchor, control) {
+function openTagMenu(anchor, control) {
   var start = control.selectionStart, end = control.selectionEnd;
   function show(tags) {
     listMenu(anchor, {

@@ -29,7 +29,7 @@ export function renderPalette() {
   draw();
   pal.appendChild(h("p", { class: "help dz-pal-help" }, "Drag a step onto a + in the flow, or focus it and press Enter to add it after the selected step."));
 }
-export function paletteItem(c) {
+function paletteItem(c) {
   var item = h("div", {
     class: "dz-pal-item dz-accent-" + accent(c.category), tabindex: "0", role: "button", draggable: !S.readOnly, "data-type": c.name,
     title: c.description || c.label, "aria-label": "Add step: " + c.label + (c.description ? ". " + c.description : ""), "aria-disabled": S.readOnly ? "true" : null,

@@ -62,7 +62,7 @@ export function fillProblems(box, stepId) {
   if (probs.length) box.appendChild(problemBox("Before this flow can start", probs));
   if (warns.length) box.appendChild(h("div", { class: "dz-warnings" }, h("b", null, "Worth a look"), h("ul", null, warns.map(function (w) { return h("li", null, w); }))));
 }
-export function stepPanel(info, c) {
+function stepPanel(info, c) {
   var st = info.step;
   if (!st.settings || typeof st.settings !== "object") st.settings = {};
   var box = h("div", { class: "dz-panel-body", "data-panel": "step", "data-step": st.id });
@@ -120,7 +120,7 @@ export function conditionEditor(cond, path, ctx, onType, filterOk) {
   box.querySelector("label").setAttribute("for", id);
   return box;
 }
-export function branchesEditor(info) {
+function branchesEditor(info) {
   var st = info.step;
   var sec = h("section", { class: "dz-section" }, h("h3", null, "Branches"),
     h("p", { class: "help" }, "Each person goes down the first branch whose condition they match, left to right. Whoever matches none goes to “Everyone else”, drawn on the right."));
@@ -160,7 +160,7 @@ export function fillTriggerProblems(box) {
   box.textContent = "";
   if (probs.length) box.appendChild(problemBox("Before this flow can start", probs));
 }
-export function triggerPanel() {
+function triggerPanel() {
   var t = S.doc.trigger;
   var box = h("div", { class: "dz-panel-body", "data-panel": "trigger" });
   box.appendChild(panelHead("Trigger", "When people enter"));
@@ -186,7 +186,7 @@ export function triggerPanel() {
   return box;
 }
 
-export function overviewPanel() {
+function overviewPanel() {
   var box = h("div", { class: "dz-panel-body", "data-panel": "overview" });
   box.appendChild(h("div", { class: "dz-panel-head" }, h("div", null, h("div", { class: "dz-kind" }, "Overview"), h("h2", { id: "dz-panel-title" }, "Checks"))));
   var list = h("div", { "data-checks": "" });
@@ -207,7 +207,7 @@ export function renderChecks() {
   var list = els.panel && els.panel.querySelector("[data-checks]");
   if (list) fillChecks(list);
 }
-export function fillChecks(list) {
+function fillChecks(list) {
   list.textContent = "";
   var items = [];
   var steps = {};

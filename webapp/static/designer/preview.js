@@ -5,7 +5,7 @@ import { add, debounce, h, nextId } from "./dom.js";
 import { PREVIEW_MS, S } from "./state.js";
 import { channelFor } from "./widgets.js";
 
-export function personPicker(onPick) {
+function personPicker(onPick) {
   var id = nextId("person");
   var listId = id + "-list";
   var input = h("input", { type: "search", id: id, role: "combobox", "aria-expanded": "false", "aria-controls": listId, "aria-autocomplete": "list", placeholder: "Email address or person id", autocomplete: "off" });
@@ -100,7 +100,7 @@ export function previewSection(st, c) {
 }
 /* One message as its channel shows it (registerChannel's `message`); a channel that
    registered no view gets the plain one: subject, sender, recipient and text. */
-export function messageView(m) {
+function messageView(m) {
   var how = channelFor(m.channel);
   if (how.message) return how.message(m);
   var probs = (m.problems || []).map(function (p) { return typeof p === "string" ? p : p.message; });

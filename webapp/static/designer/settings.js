@@ -16,7 +16,7 @@ export function choiceSource(prop) {
   if (!prop) return null;
   return prop["x-choices"] || null;
 }
-export function showIfOk(cond, obj, props) {
+function showIfOk(cond, obj, props) {
   if (!cond) return true;
   return Object.keys(cond).every(function (k) {
     var v = obj[k];
@@ -32,7 +32,7 @@ export function propertyOrder(schema) {
   var req = (schema && schema.required) || [];
   return props.filter(function (k) { return req.indexOf(k) >= 0; }).concat(props.filter(function (k) { return req.indexOf(k) < 0; }));
 }
-export function localProblem(prop, v, required, title) {
+function localProblem(prop, v, required, title) {
   var t = typeOf(prop);
   var empty = v === undefined || v === null || v === "" || (Array.isArray(v) && !v.length);
   if (empty) return required ? title + " is required" : "";
@@ -77,7 +77,7 @@ export function buildForm(schema, obj, ctx) {
   return form;
 }
 
-export function fieldFor(name, prop, obj, ctx, required, after) {
+function fieldFor(name, prop, obj, ctx, required, after) {
   var path = ctx.path + "." + name;
   var title = prop.title || humanize(name);
   var id = nextId("f");
@@ -116,7 +116,7 @@ export function fieldFor(name, prop, obj, ctx, required, after) {
   showMsg(wrap);
   return wrap;
 }
-export function showMsg(wrap) {
+function showMsg(wrap) {
   var msg = wrap.querySelector(":scope > .dz-msg");
   if (!msg) return;
   var server = fieldError(wrap.getAttribute("data-path"));
@@ -137,7 +137,7 @@ export function refreshPanelMessages() {
   if (trig) fillTriggerProblems(trig);
 }
 
-export function widget(name, prop, obj, ctx, id, setValue, required, title, wrap) {
+function widget(name, prop, obj, ctx, id, setValue, required, title, wrap) {
   var t = typeOf(prop);
   var xw = prop["x-widget"];
   var v = obj[name];
@@ -157,7 +157,7 @@ export function widget(name, prop, obj, ctx, id, setValue, required, title, wrap
   if (prop["enum"] && t !== "array") return enumSelect(prop, id, shown, setValue, required);
   var source = choiceSource(prop);
   if (source) return choiceSelect(source, prop, id, v, setValue, required, prop["x-empty-label"]);
-  if (ctx.kind !== "triggers" && (name === "step" || name === "timeout_step") && t === "string") return stepSelect(prop, id, v, setValue, /email/i.test(title));
+  if (xw === "flow_step" && ctx.kind !== "triggers" && t === "string") return stepSelect(prop, id, v, setValue);
   if (xw === "textarea") return textArea(prop, id, v, setValue, ctx, name, false);
   if (t === "boolean") {
     var cb = h("input", { type: "checkbox", id: id, checked: !!shown });
@@ -211,13 +211,13 @@ export function widget(name, prop, obj, ctx, id, setValue, required, title, wrap
   text.addEventListener("input", function () { setValue(text.value === "" ? (nullable(prop) ? null : undefined) : text.value); });
   return { el: text, focusTarget: text };
 }
-export function toLocalInput(iso) {
+function toLocalInput(iso) {
   var d = new Date(iso);
   if (isNaN(d)) return "";
   var p = function (n) { return String(n).padStart(2, "0"); };
   return d.getFullYear() + "-" + p(d.getMonth() + 1) + "-" + p(d.getDate()) + "T" + p(d.getHours()) + ":" + p(d.getMinutes());
 }
-export function enumSelect(prop, id, shown, setValue, required) {
+function enumSelect(prop, id, shown, setValue, required) {
   var labels = prop["x-enum-labels"] || {};
   var sel = h("select", { id: id });
   var hasDefault = prop["default"] !== undefined && prop["default"] !== null;
@@ -262,13 +262,16 @@ export function choiceSelect(source, prop, id, v, setValue, required, emptyLabel
   sel.addEventListener("change", function () { setValue(sel.value === "" ? (nullable(prop) ? null : undefined) : sel.value); });
   return { el: holder, focusTarget: sel };
 }
-export function stepSelect(prop, id, v, setValue, emailsOnly) {
+/* A step of this flow (x-widget "flow_step"), only those that send by the channel
+   "x-step-sends" names when it names one. A trigger's step is another flow's: typed. */
+function stepSelect(prop, id, v, setValue) {
+  var sends = prop["x-step-sends"];
   var sel = h("select", { id: id });
-  sel.appendChild(h("option", { value: "", text: emailsOnly ? "Any email of this flow" : "—" }));
+  sel.appendChild(h("option", { value: "", text: prop["x-empty-label"] || "—" }));
   var found = false;
   allSteps().forEach(function (i) {
     var c = stepComp(i.step.type);
-    if (emailsOnly && !(c && c.sends === "email")) return;
+    if (sends && !(c && c.sends === sends)) return;
     if (i.step.id === v) found = true;
     sel.appendChild(h("option", { value: i.step.id, text: stepTitle(i), selected: i.step.id === v }));
   });
@@ -276,7 +279,7 @@ export function stepSelect(prop, id, v, setValue, emailsOnly) {
   sel.addEventListener("change", function () { setValue(sel.value === "" ? (nullable(prop) ? null : undefined) : sel.value); });
   return { el: sel, focusTarget: sel };
 }
-export function fieldPicker(prop, id, v, setValue) {
+function fieldPicker(prop, id, v, setValue) {
   var listId = id + "-list";
   var inp = h("input", { type: "text", id: id, value: v === undefined || v === null ? "" : String(v), list: listId, placeholder: prop["default"] ? String(prop["default"]) : "A field, e.g. email" });
   var dl = h("datalist", { id: listId });
@@ -284,7 +287,7 @@ export function fieldPicker(prop, id, v, setValue) {
   inp.addEventListener("input", function () { setValue(inp.value === "" ? (nullable(prop) ? null : undefined) : inp.value); });
   return { el: h("div", null, inp, dl), focusTarget: inp };
 }
-export function listInput(prop, id, v, setValue) {
+function listInput(prop, id, v, setValue) {
   var itemType = typeOf(prop.items || {});
   var inp = h("input", { type: "text", id: id, value: Array.isArray(v) ? v.join(", ") : "", placeholder: "Separate values with commas" });
   inp.addEventListener("input", function () {
@@ -294,7 +297,7 @@ export function listInput(prop, id, v, setValue) {
   });
   return { el: inp, focusTarget: inp };
 }
-export function jsonArea(prop, id, v, setValue, title) {
+function jsonArea(prop, id, v, setValue, title) {
   var ta = h("textarea", { id: id, rows: "3", class: "dz-code", placeholder: "{\"key\": \"value\"}" });
   ta.value = v === undefined ? "" : JSON.stringify(v, null, 2);
   var err = h("div", { class: "dz-msg" });
@@ -304,7 +307,7 @@ export function jsonArea(prop, id, v, setValue, title) {
   });
   return { el: h("div", null, ta, err), focusTarget: ta };
 }
-export function repeatGroup(prop, id, obj, name, ctx, title) {
+function repeatGroup(prop, id, obj, name, ctx, title) {
   var rows = Array.isArray(obj[name]) ? obj[name] : [];
   var box = h("div", { class: "dz-repeat", id: id, role: "group", "aria-label": title });
   var single = title.replace(/s$/, "");

@@ -8,7 +8,7 @@ import { renderPanel } from "./panel.js";
 import { S, els } from "./state.js";
 import { flash } from "./toolbar.js";
 
-export function makeStep(type) {
+function makeStep(type) {
   var st = { id: newStepId(type), type: type, name: "", settings: {} };
   var c = stepComp(type);
   if (c && c.branching) {

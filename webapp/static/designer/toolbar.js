@@ -13,7 +13,7 @@ export function flash(kind, text, items) {
   S.flash = { kind: kind, text: text, items: items || null };
   renderFlash();
 }
-export function renderFlash() {
+function renderFlash() {
   var box = els.flash;
   if (!box) return;
   box.textContent = "";
@@ -95,7 +95,7 @@ export function save() {
     return false;
   });
 }
-export function fieldPlace(field) {
+function fieldPlace(field) {
   var m = /^(steps(?:\[\d+\](?:\.branches\[\d+\]\.steps|\.everyone_else)?)*\[\d+\])/.exec(field);
   if (m) {
     var where = null;
@@ -104,7 +104,7 @@ export function fieldPlace(field) {
   }
   return fieldWords(field);
 }
-export function confirmDialog(title, text, okText, cancelText) {
+function confirmDialog(title, text, okText, cancelText) {
   return new Promise(function (resolve) {
     var dlg = h("dialog", { class: "dz-dialog", "aria-labelledby": "dz-dlg-title" });
     var ok = h("button", { type: "button", class: "primary", "data-confirm": "" }, okText);

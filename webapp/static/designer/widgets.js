@@ -11,6 +11,7 @@
 
 const widgets = new Map();
 const channels = new Map();
+const summaries = new Map();
 
 /* A widget draws one setting: `draw(field)` gets `{name, prop, value, settings, id,
    set(value), ctx, required, title, wrap}` (`prop` the field's JSON Schema, `settings`
@@ -35,6 +36,16 @@ export function registerChannel(name, how) {
 
 export function channelFor(name) {
   return channels.get(String(name)) || {};
+}
+
+/* How the chart words a part's settings: `words(settings)` returns a short text ("3
+   days"), or "" for the designer's own words (the first few settings by title). */
+export function registerSummary(kind, name, words) {
+  summaries.set(kind + ":" + name, words);
+}
+
+export function summaryFor(kind, name) {
+  return summaries.get(kind + ":" + name) || null;
 }
 
 window.superflowWidgets = window.superflowWidgets || {};
