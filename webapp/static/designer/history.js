@@ -4,7 +4,7 @@ import { scheduleCheck } from "./checks.js";
 import { findStep, normalize } from "./doc.js";
 import { renderPanel } from "./panel.js";
 import { schedulePreview } from "./preview.js";
-import { COALESCE_MS, HISTORY, S, els } from "./state.js";
+import { COALESCE_MS, HISTORY, S, els, markEdited, markUnsaved, setSelection } from "./state.js";
 import { renderHead } from "./toolbar.js";
 
 export function snapshot(key) {
@@ -24,8 +24,7 @@ export function commit(fn, opts) {
   changed(opts || {});
 }
 function changed(opts) {
-  S.dirty = true;
-  S.saveErrors = [];
+  markEdited();
   renderCanvas();
   if (opts.panel !== false) renderPanel();
   renderHead();
@@ -33,7 +32,7 @@ function changed(opts) {
 }
 /* A field edit: the panel stays, the canvas and checks follow. */
 export function edited(key) {
-  S.dirty = true;
+  markUnsaved();
   renderCanvas();
   renderHead();
   scheduleCheck();
@@ -54,8 +53,8 @@ export function redo() {
   restored("Redone");
 }
 function restored(what) {
-  if (S.sel && S.sel.kind === "step" && !findStep(S.sel.id)) S.sel = null;
-  S.dirty = true;
+  if (S.sel && S.sel.kind === "step" && !findStep(S.sel.id)) setSelection(null);
+  markUnsaved();
   renderCanvas();
   renderPanel();
   renderHead();

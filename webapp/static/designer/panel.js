@@ -10,7 +10,7 @@ import { commit, edited, snapshot } from "./history.js";
 import { closePop } from "./menus.js";
 import { forgetPreview, previewSection, problemBox, sendTestSection } from "./preview.js";
 import { buildForm } from "./settings.js";
-import { S, els } from "./state.js";
+import { S, els, setSelection } from "./state.js";
 import { deleteStep, duplicateStep, focusNode, select } from "./steps.js";
 import { renderHead } from "./toolbar.js";
 import { channelFor } from "./widgets.js";
@@ -26,7 +26,7 @@ export function renderPanel() {
   var body;
   if (sel && sel.kind === "step") {
     var info = findStep(sel.id);
-    if (!info) { S.sel = null; return renderPanel(); }
+    if (!info) { setSelection(null); return renderPanel(); }
     var c = stepComp(info.step.type);
     wide = !!(c && c.sends);
     body = stepPanel(info, c);

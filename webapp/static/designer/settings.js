@@ -9,7 +9,7 @@ import { h, humanize, nextId, nullable, plural, typeOf } from "./dom.js";
 import { commit, edited, snapshot } from "./history.js";
 import { mergeInput, mergeTagButton, textArea } from "./mergefields.js";
 import { fillProblems, fillTriggerProblems } from "./panel.js";
-import { S, els } from "./state.js";
+import { S, els, forgetSaveError } from "./state.js";
 import { widgetFor } from "./widgets.js";
 
 export function choiceSource(prop) {
@@ -94,7 +94,7 @@ function fieldFor(name, prop, obj, ctx, required, after) {
     if (ctx.ensure) ctx.ensure();
     if (v === undefined) delete obj[name]; else obj[name] = v;
     touched = true;
-    S.saveErrors = S.saveErrors.filter(function (e) { return e.field !== path; });
+    forgetSaveError(path);
     wrap._local = localProblem(prop, v, required, title);
     showMsg(wrap);
     if (after) after();

@@ -28,4 +28,27 @@ export function setCheck(data) {
 
 export function setCatalog(catalog) { S.catalog = catalog; }
 
+/* What the panel shows: {kind: "step", id} (with `branch` for a split's branch),
+   {kind: "trigger" | "filters" | "goal" | "settings"}, or null for the overview. */
 export function setSelection(sel) { S.sel = sel; }
+
+/* The document changed since the last save: what the last save refused is old news. */
+export function markEdited() { S.dirty = true; S.saveErrors = []; }
+export function markUnsaved() { S.dirty = true; }
+
+/* Saved: nothing unsaved, nothing refused, and the save's own problems and warnings. */
+export function markSaved(problems, warnings) {
+  S.dirty = false;
+  S.saveErrors = [];
+  S.check.problems = problems || S.check.problems;
+  S.check.warnings = warnings || S.check.warnings;
+}
+export function setSaveErrors(errors) { S.saveErrors = errors || []; }
+/* A field the marketer has just changed no longer shows what the last save said of it. */
+export function forgetSaveError(path) { S.saveErrors = S.saveErrors.filter(function (e) { return e.field !== path; }); }
+
+/* Why the last start was refused (null: it was not); the checks show the same problems. */
+export function setStartProblems(problems) {
+  S.startProblems = problems;
+  if (problems) S.check.problems = problems;
+}

@@ -5,7 +5,7 @@ import { contains, findStep, laneOf, newStepId, reId, stepTitle } from "./doc.js
 import { clone } from "./dom.js";
 import { announce, commit } from "./history.js";
 import { renderPanel } from "./panel.js";
-import { S, els } from "./state.js";
+import { S, els, setSelection } from "./state.js";
 import { flash } from "./toolbar.js";
 
 function makeStep(type) {
@@ -24,7 +24,7 @@ export function insertStep(type, laneKey, index) {
     if (!lane) return;
     st = makeStep(type);
     lane.splice(Math.min(index, lane.length), 0, st);
-    S.sel = { kind: "step", id: st.id };
+    setSelection({ kind: "step", id: st.id });
   });
   if (st) { announce("Added " + label("step_types", type)); focusNode(st.id); }
   return st;
@@ -45,7 +45,7 @@ export function moveStep(id, laneKey, index) {
     var dest = laneOf(laneKey);
     if (dest === lane && from < index) index -= 1;
     dest.splice(Math.min(index, dest.length), 0, info.step);
-    S.sel = { kind: "step", id: id };
+    setSelection({ kind: "step", id: id });
   });
   focusNode(id);
 }
@@ -56,7 +56,7 @@ export function deleteStep(id) {
   var next = info.lane[info.index + 1] || info.lane[info.index - 1];
   commit(function () {
     laneOf(info.laneKey).splice(info.index, 1);
-    if (S.sel && S.sel.kind === "step" && (S.sel.id === id || !findStep(S.sel.id))) S.sel = null;
+    if (S.sel && S.sel.kind === "step" && (S.sel.id === id || !findStep(S.sel.id))) setSelection(null);
   });
   flash("ok", "Deleted " + name + ". Ctrl+Z brings it back.");
   if (next) focusNode(next.id);
@@ -69,7 +69,7 @@ export function duplicateStep(id) {
   commit(function () {
     reId(copy);
     laneOf(info.laneKey).splice(info.index + 1, 0, copy);
-    S.sel = { kind: "step", id: copy.id };
+    setSelection({ kind: "step", id: copy.id });
   });
   announce("Duplicated " + stepTitle(info));
   focusNode(copy.id);
@@ -93,7 +93,7 @@ export function focusKey(key) {
 }
 export function focusNode(id) { focusKey("step:" + id); }
 export function select(sel, focusPanel) {
-  S.sel = sel;
+  setSelection(sel);
   renderCanvas();
   renderPanel();
   if (focusPanel) {

@@ -6,7 +6,7 @@ import { findStep, stepTitle, walk } from "./doc.js";
 import { add, h, plural } from "./dom.js";
 import { renderChecks } from "./panel.js";
 import { refreshPanelMessages } from "./settings.js";
-import { S, els } from "./state.js";
+import { S, els, markSaved, setSaveErrors, setStartProblems } from "./state.js";
 import { select } from "./steps.js";
 
 export function flash(kind, text, items) {
@@ -20,7 +20,7 @@ function renderFlash() {
   if (S.startProblems) {
     box.appendChild(h("div", { class: "problems dz-start-problems", role: "alert", "data-start-problems": "" },
       h("div", { class: "dz-flash-head" }, h("b", null, "The flow can't start yet. Fix these first:"),
-        h("button", { type: "button", class: "small link", onclick: function () { S.startProblems = null; renderFlash(); } }, "Dismiss")),
+        h("button", { type: "button", class: "small link", onclick: function () { setStartProblems(null); renderFlash(); } }, "Dismiss")),
       h("ul", null, S.startProblems.map(function (p) {
         var info = p.step_id ? findStep(p.step_id) : null;
         return h("li", null, info ? h("button", { type: "button", class: "link", onclick: function () { select({ kind: "step", id: p.step_id }, true); } }, p.message) : p.message);
@@ -65,10 +65,7 @@ export function save() {
       S.boot.flow_id = String(r.data.flow_id);
       S.boot.version = r.data.version;
       if (S.boot.versions && S.boot.versions.indexOf(r.data.version) < 0) S.boot.versions.push(r.data.version);
-      S.dirty = false;
-      S.saveErrors = [];
-      S.check.problems = r.data.problems || S.check.problems;
-      S.check.warnings = r.data.warnings || S.check.warnings;
+      markSaved(r.data.problems, r.data.warnings);
       if (r.data.url && (isNew || location.pathname !== r.data.url)) history.replaceState(null, "", r.data.url);
       if (isNew && els.crumb) {
         var link = h("a", { href: "/flows/" + encodeURIComponent(S.boot.flow_id), "data-crumb-flow": "" }, S.doc.name || "Flow");
@@ -86,7 +83,7 @@ export function save() {
       scheduleCheck();
       return true;
     }
-    S.saveErrors = r.data.errors || [];
+    setSaveErrors(r.data.errors);
     var msgs = S.saveErrors.map(function (e) { return (e.field ? fieldPlace(e.field) + ": " : "") + e.message; });
     flash("error", r.status === 409 ? "Not saved: " + (msgs[0] || "the flow changed meanwhile.") : "Not saved: fix " + (msgs.length === 1 ? "this" : "these " + msgs.length) + " first.", r.status === 409 ? null : msgs);
     renderCanvas();
@@ -127,7 +124,7 @@ export function start() {
     var saved = S.dirty || !S.boot.flow_id ? save() : Promise.resolve(true);
     saved.then(function (ok) {
       if (!ok) return;
-      S.startProblems = null;
+      setStartProblems(null);
       send({ flow_id: S.boot.flow_id });
     });
   });
@@ -150,10 +147,9 @@ export function start() {
           return;
         }
         if (r.data.problems && r.data.problems.length) {
-          S.startProblems = r.data.problems.map(function (p) { return typeof p === "string" ? { step_id: null, message: p } : p; });
+          setStartProblems(r.data.problems.map(function (p) { return typeof p === "string" ? { step_id: null, message: p } : p; }));
           S.showProblems = true;
           S.flash = null;
-          S.check.problems = S.startProblems;
           renderFlash();
           renderCanvas();
           renderChecks();
