@@ -115,10 +115,15 @@ def superflow_register_admin_links(register: Callable[[str, str], None]) -> None
 @hookspec
 def superflow_register_designer_scripts(register: Callable[[str], None]) -> None:
     """Add scripts to the flow designer's page: call ``register(url)`` with the path
-    of a JavaScript file your own routes serve (a blueprint's ``static_folder``).  A
-    script defines custom setting widgets as
-    ``window.superflowWidgets[name] = function (container, value, onChange, property)``;
-    a settings field with ``metadata={"widget": name}`` then uses it."""
+    of a JavaScript file your own routes serve (a blueprint's ``static_folder``), or
+    ``register(url, module=True)`` for an ES module.  A module imports the designer's
+    public module, ``/static/designer/widgets.js``, and calls
+    ``registerWidget(name, draw)`` (``registerChannel(name, how)`` for a channel's
+    preview and test address, ``registerSummary(kind, name, words)`` for a part's words
+    in the chart); a classic script sets
+    ``window.superflowWidgets[name] = function (container, value, onChange, property)``.
+    Plugin scripts run in the order registered, before the designer draws any form;
+    a settings field with ``metadata={"widget": name}`` then uses the widget."""
 
 
 @hookspec

@@ -7,8 +7,10 @@ They are ordinary step types: the engine honours what they return
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
+from flask import Blueprint
 from marshmallow import Schema, fields, validate
 
 from superflow import StepContext, StepResult, StepType, hookimpl, untracked_warnings
@@ -75,6 +77,9 @@ class WaitForActionSettings(Schema):
             "label": "In the email of step",
             "help": "For opens and clicks: the email step's id",
             "show_if": {"action": ["email.opened", "link.clicked"]},
+            "widget": "flow_step",
+            "x-step-sends": "email",
+            "x-empty-label": "Any email of this flow",
         },
     )
     name = fields.String(
@@ -93,7 +98,7 @@ class WaitForActionSettings(Schema):
     timeout_step = fields.String(
         load_default=None,
         allow_none=True,
-        metadata={"label": "Go to step", "show_if": {"on_timeout": "goto"}},
+        metadata={"label": "Go to step", "show_if": {"on_timeout": "goto"}, "widget": "flow_step"},
     )
 
 
@@ -169,3 +174,23 @@ def superflow_register_step_types(register):
     register(Wait())
     register(WaitForAction())
     register(Split())
+
+
+#: The designer's words for a wait in the chart, served from this plugin's own
+#: static folder.
+designer_assets = Blueprint(
+    "flow_control_designer",
+    __name__,
+    static_folder=str(Path(__file__).parent / "static" / "flow_control"),
+    static_url_path="/plugins/flow_control/static",
+)
+
+
+@hookimpl
+def superflow_register_routes(register):
+    register(designer_assets)
+
+
+@hookimpl
+def superflow_register_designer_scripts(register):
+    register("/plugins/flow_control/static/flow_control.js", module=True)

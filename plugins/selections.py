@@ -3,8 +3,10 @@ steps that add a person to a selection or remove them from it."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from flask import Blueprint
 from marshmallow import Schema, fields
 
 from superflow import Filter, Services, StepContext, StepResult, StepType, SuccessCriterion, Trigger, hookimpl
@@ -145,3 +147,23 @@ def superflow_register_success_criteria(register):
 def superflow_register_step_types(register):
     register(AddToSelection())
     register(RemoveFromSelection())
+
+
+#: The designer's selection picker (the ``crm_selection`` widget), served from this
+#: plugin's own static folder.
+designer_assets = Blueprint(
+    "selections_designer",
+    __name__,
+    static_folder=str(Path(__file__).parent / "static" / "selections"),
+    static_url_path="/plugins/selections/static",
+)
+
+
+@hookimpl
+def superflow_register_routes(register):
+    register(designer_assets)
+
+
+@hookimpl
+def superflow_register_designer_scripts(register):
+    register("/plugins/selections/static/selections.js", module=True)

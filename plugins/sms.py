@@ -1,10 +1,16 @@
-"""SMS: the "send SMS" step, its size counted honestly (:mod:`superflow.sms_text`)."""
+"""SMS: the "send SMS" step, its previews and test sends, and the designer's SMS
+editor with its live segment count (``static/sms/sms.js``).  How a text is counted,
+GSM-7 or UCS-2, lives in :mod:`superflow.sms_text`: one definition for the step, its
+previews and the designer.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from flask import Blueprint
 from marshmallow import Schema, fields, validate
 
 from superflow import (
@@ -42,6 +48,7 @@ class SendSmsSettings(Schema):
         metadata={
             "label": "Text",
             "merge_tags": True,
+            "widget": "sms",
             "sms_segments": True,
             "help": (
                 "160 characters in one SMS, 153 per part when longer; € [ ] { } ^ ~ | \\ count twice;"
@@ -157,3 +164,23 @@ class SendSms(StepType):
 @hookimpl
 def superflow_register_step_types(register):
     register(SendSms())
+
+
+#: The designer's SMS editor (the ``sms`` widget and the channel's preview), served
+#: from this plugin's own static folder.
+designer_assets = Blueprint(
+    "sms_designer",
+    __name__,
+    static_folder=str(Path(__file__).parent / "static" / "sms"),
+    static_url_path="/plugins/sms/static",
+)
+
+
+@hookimpl
+def superflow_register_routes(register):
+    register(designer_assets)
+
+
+@hookimpl
+def superflow_register_designer_scripts(register):
+    register("/plugins/sms/static/sms.js", module=True)

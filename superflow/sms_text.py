@@ -1,4 +1,5 @@
-"""How an SMS text travels: honest segment counting (GSM-7 or UCS-2) and a checked number.
+"""How an SMS text travels: the GSM-7 alphabets, the segment sizes and the counting,
+defined once for the SMS step, its previews and the designer's live counter.
 
 A text that only uses the GSM-7 alphabet fits 160 characters in one SMS; longer,
 each part carries 153 (the rest is the header that joins the parts).  The
@@ -20,7 +21,10 @@ GSM7 = frozenset(
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 GSM7_EXTENSION = frozenset("^{}\\[~]|€\f")
+#: Units in a single SMS and in each part of a longer one, by encoding.
 LIMITS = {"GSM-7": (160, 153), "UCS-2": (70, 67)}
+#: What a template's size is counted without: merge tags and template blocks,
+#: whose filled-in values are not known yet.  Written so JavaScript reads it too.
 MERGE_TAG = re.compile(r"\{\{.*?\}\}|\[\[.*?\]\]|\{%.*?%\}", re.S)
 
 
@@ -91,4 +95,16 @@ def segment_details(text: str) -> dict[str, Any]:
         "characters": len(text),
         "left": counted.left,
         "size": str(counted),
+    }
+
+
+def browser_rules() -> dict[str, Any]:
+    """The same rules for the designer's script, so the browser counts as the server
+    does without a copy of the tables: both alphabets, the limits and the pattern of
+    what is not counted (``source`` and ``flags`` of a JavaScript ``RegExp``)."""
+    return {
+        "gsm7": "".join(sorted(GSM7)),
+        "gsm7_extension": "".join(sorted(GSM7_EXTENSION)),
+        "limits": {encoding: list(sizes) for encoding, sizes in LIMITS.items()},
+        "merge_tag": {"source": MERGE_TAG.pattern, "flags": "s"},
     }

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from conftest import AdminSession, email_step, flow_doc, started
-from superflow import flows
+from superflow import flows, sms_text
 from superflow.plugins.email import attachments_dir
 from superflow.plugins.outbox import Outbox
 
@@ -43,6 +43,35 @@ def test_the_catalogue_gives_every_part_with_a_form_schema(admin):
     trigger = {c["name"]: c for c in catalog["triggers"]}["added_to_selection"]
     assert trigger["schema"]["properties"]["selection"]["x-choices"] == "selections"
     assert {"tag": "person.first_name", "label": "First name", "group": "Person"} in catalog["merge_tags"]
+
+
+def test_the_catalogue_gives_the_servers_text_rules_not_a_copy_in_the_script(admin):
+    rules = admin.call("/designer/catalog.json").json()["text_rules"]
+    assert set(rules["sms"]["gsm7"]) == sms_text.GSM7
+    assert set(rules["sms"]["gsm7_extension"]) == sms_text.GSM7_EXTENSION
+    assert rules["sms"]["limits"] == {"GSM-7": [160, 153], "UCS-2": [70, 67]}
+    assert re.sub(rules["sms"]["merge_tag"]["source"], "", "Hi {{ person.first_name }}!") == "Hi !"
+    tag = re.search(rules["merge_tag"]["source"], "Dear [[person.firstname]],")
+    assert tag and (tag.group(1) or tag.group(2)) == "person.firstname"
+    steps = {c["name"]: c for c in admin.call("/designer/catalog.json").json()["step_types"]}
+    assert steps["send_sms"]["schema"]["properties"]["text"]["x-widget"] == "sms"
+    assert steps["send_email"]["content"] == ["subject", "preheader", "html", "text", "attachments"]
+
+
+def test_the_built_in_widgets_load_from_their_plugins_before_the_designer(admin):
+    page = admin.call("/flows/new/design").text
+    scripts = re.findall(r'<script (?:type="module" )?src="([^"]+)"', page)
+    assert scripts[-1] == "/static/designer/main.js"
+    assert {
+        "/plugins/sms/static/sms.js",
+        "/plugins/email/static/email.js",
+        "/plugins/selections/static/selections.js",
+        "/plugins/flow_control/static/flow_control.js",
+    } <= set(scripts[:-1])
+    for src in scripts:
+        served = admin.call(src)
+        assert served.status_code == 200 and "javascript" in served.headers["Content-Type"], src
+    assert 'from "/static/designer/widgets.js"' in admin.call("/plugins/sms/static/sms.js").text
 
 
 def test_choices_come_from_the_crm(admin, crm):

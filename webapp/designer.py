@@ -15,12 +15,13 @@ from typing import Any
 from flask import Blueprint, abort, g, jsonify, render_template, request, url_for
 from marshmallow import ValidationError
 
-from superflow import choices, content, flows, merge, samples
+from superflow import choices, content, flows, merge, samples, sms_text
 from superflow.channels import ChannelError
 from superflow.components import Content
 from superflow.flow import (
     Flow,
     FlowInvalid,
+    content_fields,
     merge_templates,
     parse_flow,
     readiness_by_step,
@@ -30,6 +31,7 @@ from superflow.flow import (
 )
 from superflow.registry import UnknownComponent
 from superflow.runtime import Runtime
+from superflow.webapp import describe
 from superflow.webapp.api_jsonschema import component_entry
 from superflow.webapp.auth import login_required, role_required
 from superflow.webapp.runtime import runtime
@@ -128,18 +130,34 @@ def design(flow_id: str):
     return render_template("designer.html", boot=boot, flow=current, designer_scripts=designer_scripts())
 
 
-def designer_scripts() -> list[str]:
-    """Scripts plugins add to the designer (their custom setting widgets)."""
-    found: list[str] = []
-    runtime().registry.hook.superflow_register_designer_scripts(register=found.append)
+def designer_scripts() -> list[dict[str, Any]]:
+    """Scripts plugins add to the designer (their setting widgets), in the order
+    registered: ``src`` and whether it is an ES ``module``."""
+    found: list[dict[str, Any]] = []
+
+    def register(src: str, *, module: bool = False) -> None:
+        found.append({"src": src, "module": bool(module)})
+
+    runtime().registry.hook.superflow_register_designer_scripts(register=register)
     return found
+
+
+def text_rules() -> dict[str, Any]:
+    """The server's own text rules for the designer's script, so the browser has no
+    copy of them: the merge-tag pattern that finds a tag's name (the chart's words,
+    the underlined unknown tags) and how an SMS is counted."""
+    return {
+        "merge_tag": {"source": describe.MERGE_TAG.pattern, "flags": ""},
+        "sms": sms_text.browser_rules(),
+    }
 
 
 @bp.get("/designer/catalog.json")
 @login_required
 def catalog():
     """Every installed trigger, filter, step type and success criterion with its
-    settings as JSON Schema, the merge tags, and the flows (for "move to flow")."""
+    settings as JSON Schema, the merge tags, the flows (for "move to flow") and the
+    server's text rules (:func:`text_rules`)."""
     rt = runtime()
     found: dict[str, Any] = {}
     for kind in KINDS:
@@ -148,6 +166,7 @@ def catalog():
             for name, item in sorted(rt.registry.all(kind).items(), key=lambda kv: kv[1].label or kv[0])
         ]
     found["merge_tags"] = picker_tags(rt)
+    found["text_rules"] = text_rules()
     found["flows"] = [
         choice | {"id": choice["value"], "name": choice["label"]} for choice in choices.choices(rt, "flows")
     ]
@@ -256,6 +275,7 @@ def _palette_entry(rt: Runtime, kind: str, name: str, item: Any) -> dict[str, An
     return entry | {
         "category": entry["category"] or "Other",
         "sends": getattr(item, "sends", None),
+        "content": list(content_fields(item)) if kind == "step_types" else [],
         "branching": bool(getattr(item, "branching", False)),
         "manual_enrolment": bool(getattr(item, "allows_manual_enrolment", False)),
         "needs_participant": bool(getattr(item, "needs_participant", False)),

@@ -26,6 +26,7 @@ from html import unescape
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from flask import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from superflow import (
@@ -106,7 +107,12 @@ class SendEmailSettings(Schema):
     )
     text = fields.String(
         load_default="",
-        metadata={"label": "Plain-text part", "help": "Empty: made from the body", "merge_tags": True},
+        metadata={
+            "label": "Plain-text part",
+            "help": "Empty: made from the body",
+            "merge_tags": True,
+            "widget": "email_text",
+        },
     )
     attachments = fields.List(
         fields.Nested(AttachmentSettings),
@@ -729,7 +735,13 @@ class EmailActionSettings(Schema):
     step = fields.String(
         load_default=None,
         allow_none=True,
-        metadata={"label": "Email of step", "help": "Empty: any email of this flow"},
+        metadata={
+            "label": "Email of step",
+            "help": "Empty: any email of this flow",
+            "widget": "flow_step",
+            "x-step-sends": "email",
+            "x-empty-label": "Any email of this flow",
+        },
     )
 
 
@@ -885,7 +897,13 @@ class LinkClickedSettings(Schema):
     step = fields.String(
         load_default=None,
         allow_none=True,
-        metadata={"label": "In the email of step", "help": "Empty: any email of this flow"},
+        metadata={
+            "label": "In the email of step",
+            "help": "Empty: any email of this flow",
+            "widget": "flow_step",
+            "x-step-sends": "email",
+            "x-empty-label": "Any email of this flow",
+        },
     )
     url = fields.String(
         load_default=None,
@@ -946,3 +964,24 @@ def superflow_register_success_criteria(register):
 @hookimpl
 def superflow_register_filters(register):
     register(DidEmailAction())
+
+
+#: The designer's email editors (the ``html`` body with its toolbar, the plain-text
+#: part made from it, and the channel's preview), served from this plugin's own
+#: static folder.
+designer_assets = Blueprint(
+    "email_designer",
+    __name__,
+    static_folder=str(Path(__file__).parent / "static"),
+    static_url_path="/plugins/email/static",
+)
+
+
+@hookimpl
+def superflow_register_routes(register):
+    register(designer_assets)
+
+
+@hookimpl
+def superflow_register_designer_scripts(register):
+    register("/plugins/email/static/email.js", module=True)
