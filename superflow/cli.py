@@ -363,7 +363,7 @@ _lifecycle("end", "End a flow: cancel its active participants, keep the history.
 def enroll(state: State, flow_id: str, persons: tuple[str, ...], selection: str | None) -> None:
     """Enrol persons in a flow (filters and re-enrolment rules apply)."""
     from superflow import flows as flow_service
-    from superflow import jobs
+    from superflow import queueing
 
     rt = state.runtime
     flow = flow_service.get(rt, flow_id)
@@ -375,7 +375,7 @@ def enroll(state: State, flow_id: str, persons: tuple[str, ...], selection: str 
         people += rt.crm.selection_members(selection)
     if not people:
         raise click.UsageError("name at least one --person or a --selection")
-    jobs.enqueue_enrol(rt, flow_id, people, "manual (cli)")
+    queueing.enqueue_enrol(rt, flow_id, people, "manual (cli)")
     click.echo(f"enrolment of {len(people)} person(s) in flow {flow_id} queued")
 
 
@@ -485,7 +485,7 @@ def history(state: State, participant_id: str) -> None:
 @pass_state
 def stuck(state: State, resume: bool) -> None:
     """Participants in flight for longer than SUPERFLOW_STUCK_AFTER_SECONDS."""
-    from superflow import jobs, store
+    from superflow import queueing, store
 
     rt = state.runtime
     before = time.time() - rt.config.stuck_after_seconds
@@ -496,7 +496,7 @@ def stuck(state: State, resume: bool) -> None:
     if resume and pids:
         for pid in pids:
             rt.redis.delete(f"sf:lease:{pid}")
-        jobs.enqueue_advance(rt, pids)
+        queueing.enqueue_advance(rt, pids)
         click.echo("handed to the workers again")
 
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 import logging
 import time
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rq import Queue
 from rq.serializers import JSONSerializer
 
-from superflow import merge
+from superflow import merge, queueing
 from superflow.clock import Clock
 from superflow.config import Config
 from superflow.embedded_redis import EmbeddedRedis
@@ -22,6 +22,9 @@ from superflow.events import Event
 from superflow.redis_connection import connect
 from superflow.registry import Registry, load_registry
 from superflow.store import Store
+
+if TYPE_CHECKING:
+    from superflow.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +71,7 @@ class Runtime:
         return self.registry.get("sms_providers", self.config.sms_provider)(self.config)
 
     @cached_property
-    def engine(self) -> Any:
+    def engine(self) -> Engine:
         from superflow.engine import Engine
 
         return Engine(self)
@@ -91,10 +94,8 @@ class Runtime:
 
     def emit(self, events: list[Event]) -> None:
         """Hand events to the engine: enqueue them, never handle them inline."""
-        from superflow import jobs
-
         if events:
-            jobs.enqueue_events(self, events)
+            queueing.enqueue_events(self, events)
 
     def close(self) -> None:
         for name in ("crm", "email", "sms"):

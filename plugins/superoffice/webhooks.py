@@ -105,7 +105,7 @@ def receive() -> Any:
     if name == "person.created" and str(payload.get("PrimaryKey") or "").isdigit():
         rt.emit([Event("person.created", str(payload["PrimaryKey"]), {}, source=SOURCE)])
     else:
-        from superflow.jobs import FAILURE_TTL, RETRY
+        from superflow.queueing import FAILURE_TTL, RETRY
 
         rt.queue.enqueue(
             "superflow.plugins.superoffice.webhooks.process",
