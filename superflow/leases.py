@@ -122,11 +122,12 @@ class Leases:
         return bool(self._lease_script(keys=[key], args=self.args(ttl_ms))[0])
 
     def release_lock(self, key: str) -> None:
+        """Give back a lock taken with :meth:`take_lock`, if it is still ours."""
         self._release_script(keys=[key], args=[self.token])
 
     def args(self, ttl_ms: int) -> list[Any]:
-        """The lease script's arguments: a lease (or the tick lock) held by a worker
-        that stopped beating is taken over at once, not when it runs out."""
+        """The lease script's arguments: this process's token, the time to live, and
+        the prefixes by which it tells a worker that stopped beating."""
         return [self.token, ttl_ms, heartbeat.ALIVE_PREFIX, heartbeat.TOKEN_PREFIX]
 
     def renew(self) -> int:
