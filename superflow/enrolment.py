@@ -54,6 +54,8 @@ class Enrolment:
         self.versions = versions
         self.conditions = conditions
         self.commits = commits
+        # The event types that end a participation in some flow: an event of one is
+        # looked up among the person's participations even when nobody waits for it.
         self._exits = {
             t for step_type in self.registry.all("step_types").values() for t in step_type.exits_on
         }

@@ -44,10 +44,6 @@ class FlowVersions:
         self.settings = LoadedSettings()
         self._compiled: dict[tuple[str, int], Flow | None] = {}
         self._exits: dict[tuple[str, int], set[str]] = {}
-        #: The event types that end a participation in some flow (any step type's ``exits_on``).
-        self.exit_types_anywhere = {
-            t for step_type in registry.all("step_types").values() for t in step_type.exits_on
-        }
 
     def flow(self, flow_id: str, version: int) -> Flow | None:
         """A compiled flow version (versions never change, so they are cached)."""
