@@ -4,7 +4,7 @@ Each ``superflow worker`` beats every third of ``SUPERFLOW_HEARTBEAT_SECONDS``:
 it sets its alive key (which expires after the full interval) and names the RQ
 worker it runs as.  A worker killed, frozen or cut off from Redis stops beating;
 within one interval its alive key is gone and the tick of any other worker hands
-its job over (:func:`superflow.jobs.hand_over`), and the leases it held may be
+its job over (:func:`superflow.queueing.hand_over`), and the leases it held may be
 taken (the engine's lease script asks :data:`ALIVE_PREFIX` whether their holder
 still beats).
 

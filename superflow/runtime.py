@@ -9,12 +9,12 @@ from __future__ import annotations
 import logging
 import time
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rq import Queue
 from rq.serializers import JSONSerializer
 
-from superflow import merge
+from superflow import merge, queueing
 from superflow.clock import Clock
 from superflow.config import Config
 from superflow.embedded_redis import EmbeddedRedis
@@ -23,6 +23,9 @@ from superflow.redis_connection import connect
 from superflow.registry import Registry, load_registry
 from superflow.services import PluginStore
 from superflow.store import Store
+
+if TYPE_CHECKING:
+    from superflow.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +72,7 @@ class Runtime:
         return self.registry.get("sms_providers", self.config.sms_provider)(self.config)
 
     @cached_property
-    def engine(self) -> Any:
+    def engine(self) -> Engine:
         from superflow.engine import Engine
 
         return Engine(self)
@@ -92,10 +95,8 @@ class Runtime:
 
     def emit(self, events: list[Event]) -> None:
         """Hand events to the engine: enqueue them, never handle them inline."""
-        from superflow import jobs
-
         if events:
-            jobs.enqueue_events(self, events)
+            queueing.enqueue_events(self, events)
 
     def plugin_store(self, namespace: str) -> PluginStore:
         """A plugin's own keys, ``sf:<namespace>:…`` (:class:`superflow.services.Services`)."""
@@ -104,14 +105,12 @@ class Runtime:
     def enqueue(self, function: str, *args: Any) -> None:
         """Queue ``function(services, *args)`` (a dotted name) as a job with the
         engine's standard retries, for a plugin's work that must not run inline."""
-        from superflow.jobs import FAILURE_TTL, RETRY
-
         self.queue.enqueue(
             "superflow.services.run_plugin_job",
             args=(function, list(args)),
-            retry=RETRY,
+            retry=queueing.RETRY,
             result_ttl=0,
-            failure_ttl=FAILURE_TTL,
+            failure_ttl=queueing.FAILURE_TTL,
         )
 
     def close(self) -> None:

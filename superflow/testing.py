@@ -100,19 +100,19 @@ def crash_after_effects(runtime: Runtime, pids: list[str]) -> None:
     """Run a step for these participants and "kill the worker" after the step had
     its effects but before the engine stored the result: the situation a step's
     idempotency must survive.  Run ``runtime.engine.advance(pids)`` again after it."""
-    engine = runtime.engine
+    stepping = runtime.engine.stepping
 
     def killed(*args: Any, **kwargs: Any) -> None:
         raise WorkerKilled
 
-    original = engine._apply
-    engine._apply = killed
+    original = stepping._apply
+    stepping._apply = killed
     try:
-        engine.advance(pids)
+        stepping.advance(pids)
     except WorkerKilled:
         return
     finally:
-        engine._apply = original
+        stepping._apply = original
     raise AssertionError("the step ran no effect for these participants: nothing was interrupted")
 
 

@@ -66,7 +66,7 @@ def test_a_round_longer_than_the_stuck_time_keeps_its_lease_and_is_not_run_twice
     assert rt.store.participant(pid) is not None, "the sign-up enrolled the person"
     # A job is moving the participant (it holds the lease) for three times the stuck time,
     # its heartbeat renewing the lease, while the tick looks for stuck participants.
-    assert rt.engine._lease([pid]) == [pid]
+    assert rt.engine.leases.take([pid]) == [pid]
     recovered = 0
     for _ in range(10):
         time.sleep(0.3)
@@ -78,7 +78,7 @@ def test_a_round_longer_than_the_stuck_time_keeps_its_lease_and_is_not_run_twice
 
 def test_a_worker_killed_in_the_middle_of_its_tick_does_not_hold_up_the_others(sf_plugin, run_jobs):
     from conftest import email_step, flow_doc, participant_of, signed_up, started
-    from superflow import engine, heartbeat
+    from superflow import heartbeat, scheduler
     from superflow.plugins.outbox import Outbox
 
     rt = sf_plugin()
@@ -91,7 +91,7 @@ def test_a_worker_killed_in_the_middle_of_its_tick_does_not_hold_up_the_others(s
     # A worker was killed while it held the tick lock: it no longer beats.
     dead = heartbeat.Heartbeat(rt.redis, 30)
     dead.beat()
-    rt.redis.set(engine.TICK_LOCK, dead.token, px=10_000)
+    rt.redis.set(scheduler.TICK_LOCK, dead.token, px=10_000)
     dead.retire()
     run_jobs(rt)
     assert participant_of(rt, flow, person["id"]).status == "completed", "the day's wait ended on time"

@@ -272,7 +272,7 @@ def test_a_probe_that_finds_the_server_back_while_another_worker_ticks_still_let
 ):
     import time
 
-    from superflow import engine, heartbeat, outages
+    from superflow import heartbeat, outages, scheduler
 
     port = free_port()
     rt = smtp_runtime(sf_plugin, port)
@@ -291,10 +291,10 @@ def test_a_probe_that_finds_the_server_back_while_another_worker_ticks_still_let
         # worker's probe finds the server back but cannot take the tick itself.
         other = heartbeat.Heartbeat(rt.redis, 30)
         other.beat()
-        rt.redis.set(engine.TICK_LOCK, other.token, px=30_000)
+        rt.redis.set(scheduler.TICK_LOCK, other.token, px=30_000)
         assert rt.engine.tick() == {}
         assert outages.outages(rt.redis) == {}
-        rt.redis.delete(engine.TICK_LOCK)
+        rt.redis.delete(scheduler.TICK_LOCK)
         run_jobs(rt)
     finally:
         controller.stop()
@@ -498,7 +498,7 @@ def test_a_participant_woken_by_one_probe_into_a_new_outage_waits_for_that_one_t
     assert participant_of(rt, flow, ada).wait["c"] == "email"
     # A probe finds the server back and wakes Ada; before her round runs, another
     # participant's send finds the server down again.
-    outages.ended(rt.redis, "email", rt.engine._wake_now)
+    outages.ended(rt.redis, "email", rt.engine.scheduler.wake_now)
     with rt.redis.pipeline() as pipe:
         outages.record(pipe, "email", ["someone-else"], "SMTP 127.0.0.1: connection refused")
         pipe.execute()

@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
-from superflow import flows, jobs, participation, store
+from superflow import flows, participation, queueing, store
 from superflow.channels import ChannelError
 from superflow.flow import Flow, FlowInvalid, merge_tag_fields, readiness, setting_label
 from superflow.runtime import Runtime
@@ -221,7 +221,7 @@ def enrol(flow_id: str):
     except LookupError as exc:
         flash(str(exc.args[0]), "error")
         return back
-    jobs.enqueue_enrol(rt, flow_id, people, f"manual ({g.user['username']})")
+    queueing.enqueue_enrol(rt, flow_id, people, f"manual ({g.user['username']})")
     flash(f"{what} queued for enrolment. Filters and the re-enrolment rule still apply.")
     return back
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask_smorest import Blueprint
 
-from superflow import jobs, participation, roster
+from superflow import participation, queueing, roster
 from superflow.webapp.api_auth import by, needs
 from superflow.webapp.api_errors import ApiError
 from superflow.webapp.api_flows import existing
@@ -92,7 +92,7 @@ def enrol(body: dict[str, Any], flow_id: str) -> dict[str, Any]:
     if not people:
         raise ApiError(422, f"selection {body['selection_id']} has no members", "selection_id")
     people = list(dict.fromkeys(people))
-    jobs.enqueue_enrol(rt, flow_id, people, f"manual ({by()})")
+    queueing.enqueue_enrol(rt, flow_id, people, f"manual ({by()})")
     return {
         "queued": len(people),
         "message": f"enrolment of {len(people)} person(s) in flow {flow_id} queued",

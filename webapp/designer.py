@@ -18,6 +18,7 @@ from marshmallow import ValidationError
 from superflow import choices, content, flows, merge, samples, sms_text
 from superflow.channels import ChannelError
 from superflow.components import Content
+from superflow.conditions import Conditions
 from superflow.flow import (
     Flow,
     FlowInvalid,
@@ -487,6 +488,7 @@ def count():
     except FlowInvalid as exc:
         return _errors(422, exc.errors)
     group = doc["filters"]
+    conditions = Conditions(rt.registry, rt)
     matched = seen = 0
     after: str | None = None
     try:
@@ -495,7 +497,7 @@ def count():
             if not ids:
                 break
             for person in rt.crm.get_persons(ids).values():
-                if rt.engine.filters_pass(group, person, None):
+                if conditions.filters_pass(group, person, None):
                     matched += 1
             seen += len(ids)
             after = ids[-1]

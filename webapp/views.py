@@ -10,9 +10,9 @@ from typing import Any
 from flask import Blueprint, abort, g, jsonify, redirect, render_template, request, url_for
 
 from superflow import failures, flows, reports, users
-from superflow.engine import MAX_STEP_ATTEMPTS
 from superflow.flow import Flow, readiness
 from superflow.runtime import Runtime
+from superflow.stepping import MAX_STEP_ATTEMPTS
 from superflow.webapp import describe
 from superflow.webapp.auth import login_required
 from superflow.webapp.runtime import runtime

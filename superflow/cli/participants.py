@@ -18,7 +18,7 @@ from superflow.cli.context import CommandContext, pass_command_context
 def enroll(context: CommandContext, flow_id: str, persons: tuple[str, ...], selection: str | None) -> None:
     """Enrol persons in a flow (filters and re-enrolment rules apply)."""
     from superflow import flows as flow_service
-    from superflow import jobs
+    from superflow import queueing
 
     rt = context.runtime
     flow = flow_service.get(rt, flow_id)
@@ -30,7 +30,7 @@ def enroll(context: CommandContext, flow_id: str, persons: tuple[str, ...], sele
         people += rt.crm.selection_members(selection)
     if not people:
         raise click.UsageError("name at least one --person or a --selection")
-    jobs.enqueue_enrol(rt, flow_id, people, "manual (cli)")
+    queueing.enqueue_enrol(rt, flow_id, people, "manual (cli)")
     click.echo(f"enrolment of {len(people)} person(s) in flow {flow_id} queued")
 
 
@@ -113,7 +113,7 @@ def history(context: CommandContext, participant_id: str) -> None:
 @pass_command_context
 def stuck(context: CommandContext, resume: bool) -> None:
     """Participants in flight for longer than SUPERFLOW_STUCK_AFTER_SECONDS."""
-    from superflow import jobs, store
+    from superflow import queueing, store
 
     rt = context.runtime
     before = time.time() - rt.config.stuck_after_seconds
@@ -124,5 +124,5 @@ def stuck(context: CommandContext, resume: bool) -> None:
     if resume and pids:
         for pid in pids:
             rt.redis.delete(f"sf:lease:{pid}")
-        jobs.enqueue_advance(rt, pids)
+        queueing.enqueue_advance(rt, pids)
         click.echo("handed to the workers again")
