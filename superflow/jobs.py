@@ -7,8 +7,10 @@ dotted names, so they keep them; :mod:`superflow.queueing` puts the jobs on the 
 
 from __future__ import annotations
 
+import importlib
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 from superflow import inbox, queueing
@@ -79,3 +81,12 @@ def scan(flow_id: str, start: float, end: float) -> None:
 def periodic(name: str) -> None:
     """One round of a plugin's periodic task."""
     current().engine.run_periodic(name)
+
+
+def run_plugin_job(function: str, args: list[Any]) -> None:
+    """Queued by :meth:`superflow.services.Services.enqueue`: call the plugin's
+    ``function`` with the worker's services first.  Jobs carry names and plain
+    values, never objects."""
+    module, _, name = function.rpartition(".")
+    target: Callable[..., Any] = getattr(importlib.import_module(module), name)
+    target(current(), *args)

@@ -106,7 +106,7 @@ class Runtime:
         """Queue ``function(services, *args)`` (a dotted name) as a job with the
         engine's standard retries, for a plugin's work that must not run inline."""
         self.queue.enqueue(
-            "superflow.services.run_plugin_job",
+            "superflow.jobs.run_plugin_job",
             args=(function, list(args)),
             retry=queueing.RETRY,
             result_ttl=0,

@@ -8,8 +8,7 @@ implementation; tests build a real one with the ``sf_runtime`` fixture.
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 import redis
@@ -127,13 +126,3 @@ class Services(Protocol):
     def associate(self, associate_id: str) -> dict[str, Any] | None: ...
 
     def merge_names(self) -> dict[str, frozenset[str]]: ...
-
-
-def run_plugin_job(function: str, args: list[Any]) -> None:
-    """RQ job queued by :meth:`Services.enqueue`: call the plugin's ``function`` with
-    the worker's services first.  Jobs carry names and plain values, never objects."""
-    from superflow.runtime import current
-
-    module, _, name = function.rpartition(".")
-    target: Callable[..., Any] = getattr(importlib.import_module(module), name)
-    target(current(), *args)
