@@ -494,8 +494,7 @@ def stuck(state: State, resume: bool) -> None:
         click.echo(pid)
     click.echo(f"{len(pids)} stuck participant(s)")
     if resume and pids:
-        for pid in pids:
-            rt.redis.delete(f"sf:lease:{pid}")
+        rt.store.drop_leases(pids)
         jobs.enqueue_advance(rt, pids)
         click.echo("handed to the workers again")
 

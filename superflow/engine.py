@@ -25,6 +25,7 @@ from superflow import failures, heartbeat, jobs, outages, roster, samples, store
 from superflow.components import StepContext, StepResult
 from superflow.events import Event
 from superflow.flow import Flow, parse_flow, settings_of
+from superflow.keys import DEFERRED_EVENTS, PERIODIC_NEXT, SCAN_NEXT, TICK_LOCK
 from superflow.registry import UnknownComponent
 from superflow.sendwindow import next_opening, zone
 from superflow.store import Changes, Participant
@@ -38,12 +39,8 @@ log = logging.getLogger(__name__)
 
 MAX_ROUNDS = 100
 MAX_STEP_ATTEMPTS = 5
-TICK_LOCK = "sf:tick:lock"
 # How long a tick may hold its lock; one of a worker that stopped beating is taken at once.
 TICK_LOCK_MS = 10_000
-DEFERRED_EVENTS = "sf:deferred-events"
-SCAN_NEXT = "sf:scan:next"
-PERIODIC_NEXT = "sf:periodic:next"
 SCANNED_TO_SCRIPT = """
 local current = tonumber(redis.call('HGET', KEYS[1], 'scanned_to') or '0')
 if tonumber(ARGV[1]) > current then redis.call('HSET', KEYS[1], 'scanned_to', ARGV[1]) end

@@ -1193,6 +1193,22 @@ _SUPEROFFICE.row(
 )
 
 _SUPEROFFICE.row(
+    "`sf:superoffice:selections:dynamic`",
+    "set",
+    "The watched selections that are dynamic (their members change with no membership change of their "
+    "own), so the poll reads their members every time.",
+    "Forever.",
+)
+
+_SUPEROFFICE.row(
+    "`sf:superoffice:poll:selections:since`",
+    "string",
+    "When the membership poll last started (UTC, `YYYY-MM-DDTHH:MM:SS`): the next poll asks for the "
+    "selections changed since then.",
+    "Forever.",
+)
+
+_SUPEROFFICE.row(
     "`sf:superoffice:selection:<id>:members`",
     "set",
     'The person ids last seen in a selection; the poll emits "added to selection" for new ones.',
