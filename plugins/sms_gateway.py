@@ -429,11 +429,11 @@ def _receipt(rt: Any, item: dict[str, Any]) -> int:
     if not kind:
         return 0
     flow_id = pid.rpartition(".")[0]
-    if not rt.redis.hsetnx(f"sf:flow:{flow_id}:seen", f"r:{reference}:{kind}", 1):
+    counters = rt.counters
+    if not counters.is_first(flow_id, f"r:{reference}:{kind}"):
         return 0  # the gateway sent this report before
     pipe = rt.redis.pipeline(transaction=False)
-    pipe.hincrby(f"sf:flow:{flow_id}:stats", f"sms.{kind}", 1)
-    pipe.hincrby(f"sf:flow:{flow_id}:stats", f"step:{step}:sms.{kind}", 1)
+    counters.count(pipe, flow_id, step, f"sms.{kind}")
     pipe.execute()
     participant = rt.store.participant(pid)
     if participant is None:

@@ -38,12 +38,12 @@ PUBLIC: dict[str, str] = {
     ),
     **dict.fromkeys(
         (
-            "Counters",
             "PluginStore",
             "Services",
         ),
         "superflow.services",
     ),
+    "Counters": "superflow.counters",
     "Event": "superflow.events",
     "Flow": "superflow.flow",
     "ParticipantView": "superflow.participant_view",
@@ -286,6 +286,7 @@ if TYPE_CHECKING:
     )
     from superflow.config import Config
     from superflow.content import deliver_test
+    from superflow.counters import Counters
     from superflow.crm import CrmBackend, CrmError, Emit, FieldInfo, UnknownField, person_value
     from superflow.events import Event
     from superflow.flow import Flow
@@ -301,7 +302,7 @@ if TYPE_CHECKING:
     )
     from superflow.participant_view import ParticipantView
     from superflow.sendwindow import zone
-    from superflow.services import Counters, PluginStore, Services
+    from superflow.services import PluginStore, Services
     from superflow.sms_text import Segments, checked_number, count_segments, describe_text, segment_details
     from superflow.tracking import EMAIL_ACTIONS, rewrite_links, seal, unsubscribe_url, untracked_warnings
     from superflow.webapp.auth import login_required, protect, role_required

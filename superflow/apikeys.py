@@ -24,9 +24,9 @@ from typing import Any
 
 import redis
 
+from superflow import keys
 from superflow.ratelimit import RateLimiter, Verdict
 
-INDEX = "sf:apikeys"
 PREFIX = "sf_"
 ROLES: dict[str, frozenset[str]] = {
     "admin": frozenset({"read", "write", "run", "events"}),
@@ -76,10 +76,6 @@ class ApiKey:
         }
 
 
-def key_record(digest: str) -> str:
-    return f"sf:apikey:{digest}"
-
-
 def key_id(digest: str) -> str:
     """The short id ``list`` shows and rate limits count under."""
     return digest[:12]
@@ -102,14 +98,14 @@ def create(
         raise ApiKeyError("the rate limit must be at least 1 request per at least 1 second")
     secret = PREFIX + secrets.token_urlsafe(30)
     digest = digest_of(secret)
-    if not conn.hsetnx(INDEX, name, digest):
+    if not conn.hsetnx(keys.APIKEYS, name, digest):
         raise ApiKeyError(f"a key named {name!r} exists; revoke it first or choose another name")
     now = time.time()
     conn.hset(
-        key_record(digest),
+        keys.apikey(digest),
         mapping={"name": name, "role": role, "created": now, "limit": limit, "window": window},
     )
-    return secret, _record(digest, conn.hgetall(key_record(digest)))
+    return secret, _record(digest, conn.hgetall(keys.apikey(digest)))
 
 
 def authenticate(conn: redis.Redis, secret: str) -> ApiKey | None:
@@ -118,7 +114,7 @@ def authenticate(conn: redis.Redis, secret: str) -> ApiKey | None:
     if not _well_formed(secret):
         return None
     digest = digest_of(secret)
-    return _found(conn, digest, conn.hgetall(key_record(digest)), time.time())
+    return _found(conn, digest, conn.hgetall(keys.apikey(digest)), time.time())
 
 
 class Gate:
@@ -144,7 +140,7 @@ class Gate:
         digest = digest_of(secret)
         window = self._windows.get(digest)
         if window is None:
-            key = _found(self.conn, digest, self.conn.hgetall(key_record(digest)), now)
+            key = _found(self.conn, digest, self.conn.hgetall(keys.apikey(digest)), now)
             if key is None:
                 return None, None
             if len(self._windows) >= MAX_REMEMBERED:
@@ -152,7 +148,7 @@ class Gate:
             self._windows[digest] = key.window
             return key, self.limiter.hit(key.id, key.limit, key.window, now)
         pipe = self.conn.pipeline(transaction=False)
-        pipe.hgetall(key_record(digest))
+        pipe.hgetall(keys.apikey(digest))
         self.limiter.count(pipe, key_id(digest), window, now)
         replies = pipe.execute()
         key = _found(self.conn, digest, replies[0], now)
@@ -171,15 +167,15 @@ def _found(conn: redis.Redis, digest: str, raw: dict[str, str], now: float) -> A
     if not raw or "role" not in raw:
         return None
     if now - float(raw.get("last_used") or 0) > LAST_USED_EVERY:
-        conn.hset(key_record(digest), "last_used", now)
+        conn.hset(keys.apikey(digest), "last_used", now)
     return _record(digest, raw)
 
 
 def list_keys(conn: redis.Redis) -> list[ApiKey]:
-    names = conn.hgetall(INDEX)
+    names = conn.hgetall(keys.APIKEYS)
     pipe = conn.pipeline(transaction=False)
     for digest in names.values():
-        pipe.hgetall(key_record(digest))
+        pipe.hgetall(keys.apikey(digest))
     found = [_record(d, raw) for d, raw in zip(names.values(), pipe.execute(), strict=True) if raw]
     return sorted(found, key=lambda k: k.created)
 
@@ -188,10 +184,10 @@ def revoke(conn: redis.Redis, which: str) -> ApiKey:
     """Revoke by name or id (the first characters of its hash that ``list`` shows)."""
     for key in list_keys(conn):
         if which in (key.name, key.id):
-            digest = conn.hget(INDEX, key.name)
+            digest = conn.hget(keys.APIKEYS, key.name)
             pipe = conn.pipeline()
-            pipe.hdel(INDEX, key.name)
-            pipe.delete(key_record(digest))
+            pipe.hdel(keys.APIKEYS, key.name)
+            pipe.delete(keys.apikey(digest))
             pipe.execute()
             return key
     raise ApiKeyError(f"no API key named or with id {which!r}")

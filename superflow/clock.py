@@ -12,7 +12,7 @@ import time
 
 import redis
 
-OFFSET_KEY = "sf:clock:offset"
+from superflow import keys
 
 
 class Clock:
@@ -23,11 +23,11 @@ class Clock:
     def now(self) -> float:
         if not self.controllable:
             return time.time()
-        offset = self.conn.get(OFFSET_KEY)
+        offset = self.conn.get(keys.CLOCK_OFFSET)
         return time.time() + (float(offset) if offset else 0.0)
 
     def advance(self, seconds: float) -> None:
         """Move time forward for every process sharing this Redis."""
         if not self.controllable:
             raise RuntimeError("the clock is not controllable: set SUPERFLOW_CONTROLLABLE_CLOCK=1")
-        self.conn.incrbyfloat(OFFSET_KEY, seconds)
+        self.conn.incrbyfloat(keys.CLOCK_OFFSET, seconds)

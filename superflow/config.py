@@ -108,10 +108,6 @@ class Config:
             return self
         return replace(self, secret_key=_stored_secret(Path(self.data_dir)))
 
-    @property
-    def redis_socket(self) -> Path:
-        return Path(self.data_dir).absolute() / "redis" / "redis.sock"
-
     def setting(self, name: str, default: str = "") -> str:
         """A plugin's own setting: ``SUPERFLOW_<NAME>`` from the environment."""
         return self.extra.get(name.lower(), default)

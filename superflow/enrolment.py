@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import WatchError
 
-from superflow import queueing, samples, store
+from superflow import keys, queueing, samples
 from superflow.events import Event
+from superflow.keys import DEFERRED_EVENTS
 from superflow.leases import holds_leases
 from superflow.lifecycle import end_wait, finish, leave, move, succeed
 from superflow.participant_view import ParticipantView
@@ -33,8 +34,6 @@ if TYPE_CHECKING:
     from superflow.versions import FlowVersions
 
 log = logging.getLogger(__name__)
-
-DEFERRED_EVENTS = "sf:deferred-events"
 
 
 class Enrolment:
@@ -72,9 +71,9 @@ class Enrolment:
         types = sorted({e.type for e in events})
         pipe = self.rt.redis.pipeline(transaction=False)
         for t in types:
-            pipe.smembers(store.listen_key(t))
-            pipe.smembers(store.criteria_key(t))
-        pipe.hgetall(store.AWAITING)
+            pipe.smembers(keys.listening(t))
+            pipe.smembers(keys.criteria(t))
+        pipe.hgetall(keys.AWAITING)
         replies = pipe.execute()
         awaiting = {k for k, v in replies[-1].items() if int(v) > 0}
         listening = {t: replies[2 * i] for i, t in enumerate(types)}
@@ -135,7 +134,7 @@ class Enrolment:
                     deferred.setdefault(event.id, (event, []))[1].append(pid)
                 elif pid in parts and parts[pid].status == "active":
                     self._apply_event(changes, parts[pid], event, judging.get(event.type, set()), now)
-        changes.delete |= {store.lease_key(pid) for pid in leased}
+        changes.delete |= {keys.lease(pid) for pid in leased}
         self.commits.commit(changes)
         if deferred:
             retry_at = time.time() + 1
@@ -150,7 +149,7 @@ class Enrolment:
         triggers already had them)."""
         events = [Event.from_dict(entry["event"]) for entry in entries]
         only = {event.id: set(entry["pids"]) for event, entry in zip(events, entries, strict=True)}
-        judging = {t: set(self.rt.redis.smembers(store.criteria_key(t))) for t in {e.type for e in events}}
+        judging = {t: set(self.rt.redis.smembers(keys.criteria(t))) for t in {e.type for e in events}}
         self._events_for_participations(events, judging, self.rt.clock.now(), only)
 
     def _apply_event(
@@ -217,7 +216,7 @@ class Enrolment:
             entry = json.dumps(
                 {"persons": person_ids, "source": source, "bypass": bypass_filters, "data": event_data or {}}
             )
-            self.rt.redis.rpush(store.pending_key(flow_id), entry)
+            self.rt.redis.rpush(keys.pending(flow_id), entry)
             return []
         flow = self.versions.flow(flow_id, version)
         if flow is None or flow.first_step is None:
@@ -250,7 +249,7 @@ class Enrolment:
         """Create participants; WATCH on the persons' index keys keeps two jobs from
         enrolling one person twice."""
         rule = flow.doc["reenrollment"]
-        keys = [store.person_key(pid) for pid in person_ids]
+        keys = [keys.person(pid) for pid in person_ids]
         while True:
             pipe = self.rt.rq_redis.pipeline()  # WATCH first, MULTI below
             try:
@@ -282,14 +281,14 @@ class Enrolment:
                         log.info("flow %s: %s is busy in another job; not restarted", flow.id, before.id)
                 if not admitted:
                     return []
-                top = self.rt.redis.incrby(store.seq_key(flow.id), len(admitted))
+                top = self.rt.redis.incrby(keys.participant_seq(flow.id), len(admitted))
                 first = top - len(admitted) + 1
                 changes = Changes()
                 created = []
                 for i, (person_id, restarted) in enumerate(admitted):
                     if restarted is not None:
                         finish(changes, restarted, flow, "exited", "enrolled again", now)
-                        changes.delete.add(store.lease_key(restarted.id))
+                        changes.delete.add(keys.lease(restarted.id))
                     p = self._create(changes, flow, f"{flow.id}.{first + i}", person_id, source, now)
                     p.event = event_data.get(person_id) or {}
                     p.event_at = emitted.get(person_id)

@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 from marshmallow import ValidationError, validate
 
+from superflow import keys
+
 if TYPE_CHECKING:
     import redis
     from redis.client import Pipeline
@@ -62,10 +64,6 @@ return 1
 _EXCEPTION_NAME = re.compile(r"\b(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception|Failure|Exit)\b:?\s*")
 # "… in /srv/superflow/data/attachments": where on the server, which a marketer cannot use.
 _SERVER_PATH = re.compile(r"\s+in\s+(?:[A-Za-z]:)?[/\\][^\s'\"]*$")
-
-
-def _key(flow_id: str, step_id: str, what: str) -> str:
-    return f"sf:trouble:{flow_id}:{step_id}:{what}"
 
 
 def retrying_counter(step_id: str) -> str:
@@ -126,8 +124,8 @@ class Trouble:
             args: list[Any] = [at, KEEP_REASONS, KEEP_SECONDS]
             for reason, count in entry.reasons.items():
                 args += [reason, count]
-            keys = [_key(flow_id, step_id, "recent"), _key(flow_id, step_id, "counts")]
-            pipe.eval(RECORD_SCRIPT, 2, *keys, *args)
+            trouble = [keys.trouble_recent(flow_id, step_id), keys.trouble_counts(flow_id, step_id)]
+            pipe.eval(RECORD_SCRIPT, 2, *trouble, *args)
 
 
 def step_trouble(
@@ -138,8 +136,8 @@ def step_trouble(
     first, each ``{"reason", "count", "last_seen"}``.  One round trip for the flow."""
     pipe = conn.pipeline(transaction=False)
     for sid in step_ids:
-        pipe.zrevrange(_key(flow_id, sid, "recent"), 0, -1, withscores=True)
-        pipe.hgetall(_key(flow_id, sid, "counts"))
+        pipe.zrevrange(keys.trouble_recent(flow_id, sid), 0, -1, withscores=True)
+        pipe.hgetall(keys.trouble_counts(flow_id, sid))
     found = pipe.execute() if step_ids else []
     result: dict[str, dict[str, Any]] = {}
     for n, sid in enumerate(step_ids):
@@ -206,7 +204,7 @@ def alert_admins(rt: Runtime, trouble: Trouble) -> int:
     try:
         pipe = rt.redis.pipeline(transaction=False)
         for flow_id, step_id in trouble.steps:
-            pipe.set(_key(flow_id, step_id, "alerted"), str(int(time.time())), nx=True, ex=ALERT_EVERY)
+            pipe.set(keys.trouble_alerted(flow_id, step_id), str(int(time.time())), nx=True, ex=ALERT_EVERY)
         claimed = pipe.execute()
     except Exception:
         log.exception("could not check whether the administrators were told about failing steps")

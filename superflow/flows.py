@@ -10,7 +10,7 @@ import time
 from copy import deepcopy
 from typing import TYPE_CHECKING, Any
 
-from superflow import samples, store
+from superflow import keys, samples
 from superflow.flow import Flow, FlowInvalid, FlowNotReady, content_fields, parse_flow, readiness, settings_of
 from superflow.registry import UnknownComponent
 from superflow.sendwindow import zone
@@ -37,7 +37,7 @@ def create(rt: Runtime, raw: Any, *, by: str = "") -> Flow:
     doc = json.dumps(flow.doc, separators=(",", ":"))
     pipe = rt.redis.pipeline()
     pipe.hset(
-        store.flow_key(flow_id),
+        keys.flow(flow_id),
         mapping={
             "id": flow_id,
             "name": flow.doc["name"],
@@ -50,8 +50,8 @@ def create(rt: Runtime, raw: Any, *, by: str = "") -> Flow:
             "updated_by": by,
         },
     )
-    pipe.hset(store.versions_key(flow_id), "1", doc)
-    pipe.zadd(store.FLOWS, {flow_id: now})
+    pipe.hset(keys.flow_versions(flow_id), "1", doc)
+    pipe.zadd(keys.FLOWS, {flow_id: now})
     pipe.execute()
     return get(rt, flow_id)
 
@@ -143,9 +143,9 @@ def _new_version(rt: Runtime, current: Flow, flow: Flow, by: str) -> Flow:
     flow.doc["status"] = current.status
     doc = json.dumps(flow.doc, separators=(",", ":"))
     pipe = rt.redis.pipeline()
-    pipe.hset(store.versions_key(flow_id), str(version), doc)
+    pipe.hset(keys.flow_versions(flow_id), str(version), doc)
     pipe.hset(
-        store.flow_key(flow_id),
+        keys.flow(flow_id),
         mapping={
             "name": flow.doc["name"],
             "version": version,
@@ -172,8 +172,8 @@ def delete(rt: Runtime, flow_id: str) -> None:
     if flow.status in ("running", "paused"):
         raise FlowStateError(f"flow {flow_id} is {flow.status}; end it before deleting it")
     pipe = rt.redis.pipeline()
-    pipe.zrem(store.FLOWS, flow_id)
-    pipe.hset(store.flow_key(flow_id), "deleted", "1")
+    pipe.zrem(keys.FLOWS, flow_id)
+    pipe.hset(keys.flow(flow_id), "deleted", "1")
     pipe.execute()
 
 
@@ -184,8 +184,8 @@ def list_flows(rt: Runtime) -> list[dict[str, Any]]:
     ids = list(reversed(rt.store.flow_ids()))
     pipe = rt.redis.pipeline(transaction=False)
     for fid in ids:
-        pipe.hmget(store.flow_key(fid), "name", "status", "version", "updated_at", "doc")
-        pipe.hgetall(store.stats_key(fid))
+        pipe.hmget(keys.flow(fid), "name", "status", "version", "updated_at", "doc")
+        pipe.hgetall(keys.flow_stats(fid))
     replies = pipe.execute()
     for i, fid in enumerate(ids):
         name, status, version, updated, doc = replies[2 * i]
@@ -227,9 +227,9 @@ def start(rt: Runtime, flow_id: str, *, by: str = "", earlier_today: bool = Fals
     if problems:
         raise FlowNotReady(problems)
     if earlier_today and _scans(rt, flow):
-        rt.redis.hset(store.flow_key(flow_id), "scanned_to", _midnight(rt, flow))
+        rt.redis.hset(keys.flow(flow_id), "scanned_to", _midnight(rt, flow))
     set_status(rt, flow_id, "running")
-    rt.redis.hset(store.flow_key(flow_id), mapping={"started_at": time.time(), "started_by": by})
+    rt.redis.hset(keys.flow(flow_id), mapping={"started_at": time.time(), "started_by": by})
     return get(rt, flow_id)
 
 
@@ -267,7 +267,7 @@ def set_status(rt: Runtime, flow_id: str, status: str) -> None:
     """Change the status and keep the event indexes in step with it."""
     flow = get(rt, flow_id)
     pipe = rt.redis.pipeline()
-    pipe.hset(store.flow_key(flow_id), mapping={"status": status, "updated_at": time.time()})
+    pipe.hset(keys.flow(flow_id), mapping={"status": status, "updated_at": time.time()})
     if status in ("running", "paused"):
         _index(pipe, rt, flow)
     else:
@@ -291,19 +291,19 @@ def _scans(rt: Runtime, flow: Flow) -> bool:
 
 def _index(pipe: Any, rt: Runtime, flow: Flow) -> None:
     if _scans(rt, flow):
-        pipe.sadd(store.SCANNING, flow.id)
-        pipe.hsetnx(store.flow_key(flow.id), "scanned_to", rt.clock.now())
+        pipe.sadd(keys.SCANNING, flow.id)
+        pipe.hsetnx(keys.flow(flow.id), "scanned_to", rt.clock.now())
     triggers, criteria = _event_types(rt, flow)
     for t in triggers:
-        pipe.sadd(store.listen_key(t), flow.id)
+        pipe.sadd(keys.listening(t), flow.id)
     for t in criteria:
-        pipe.sadd(store.criteria_key(t), flow.id)
+        pipe.sadd(keys.criteria(t), flow.id)
 
 
 def _unindex(pipe: Any, rt: Runtime, flow: Flow) -> None:
-    pipe.srem(store.SCANNING, flow.id)
+    pipe.srem(keys.SCANNING, flow.id)
     triggers, criteria = _event_types(rt, flow)
     for t in triggers:
-        pipe.srem(store.listen_key(t), flow.id)
+        pipe.srem(keys.listening(t), flow.id)
     for t in criteria:
-        pipe.srem(store.criteria_key(t), flow.id)
+        pipe.srem(keys.criteria(t), flow.id)

@@ -32,10 +32,10 @@ from typing import Any
 
 import redis
 
+from superflow import keys
 from superflow.channels import EmailMessage
 from superflow.ratelimit import RateLimiter
 
-PREFIX = "sf:form-confirm:"
 TOKEN = re.compile(r"^([A-Za-z0-9_-]{24})\.([A-Za-z0-9_-]{22})$")
 DEFAULT_FROM = "superflow@localhost"
 WINDOW = 3600
@@ -47,10 +47,6 @@ CLAIM_SCRIPT = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 return redis.call('HSETNX', KEYS[1], 'confirmed_at', ARGV[1])
 """
-
-
-def confirm_key(nonce: str) -> str:
-    return f"{PREFIX}{nonce}"
 
 
 class LinkInvalid(ValueError):
@@ -118,10 +114,10 @@ def store(conn: redis.Redis, secret: str, pending: Pending, hours: float, now: f
     expires_at = now + hours * 3600
     pipe = conn.pipeline()
     pipe.hset(
-        confirm_key(nonce),
+        keys.form_confirmation(nonce),
         mapping={"form_id": pending.form_id, "expires_at": repr(expires_at), "data": pending._data()},
     )
-    pipe.expire(confirm_key(nonce), int(hours * 3600) + WINDOW)
+    pipe.expire(keys.form_confirmation(nonce), int(hours * 3600) + WINDOW)
     pipe.execute()
     pending.token, pending.expires_at = token, expires_at
     return token
@@ -129,14 +125,14 @@ def store(conn: redis.Redis, secret: str, pending: Pending, hours: float, now: f
 
 def forget(conn: redis.Redis, token: str) -> None:
     """Drop a pending answer whose email could not be sent."""
-    conn.delete(confirm_key(token.split(".", 1)[0]))
+    conn.delete(keys.form_confirmation(token.split(".", 1)[0]))
 
 
 def open_link(conn: redis.Redis, secret: str, form_id: str, token: str, now: float) -> Pending:
     """The answer behind a link (``confirmed_at`` set when it was confirmed before), or
     :class:`LinkInvalid`."""
     nonce = _nonce(secret, token)
-    found = conn.hgetall(confirm_key(nonce))
+    found = conn.hgetall(keys.form_confirmation(nonce))
     if not found:
         raise LinkInvalid(410, EXPIRED)
     if found.get("form_id") != form_id:
@@ -164,7 +160,7 @@ def open_link(conn: redis.Redis, secret: str, form_id: str, token: str, now: flo
 def claim(conn: redis.Redis, token: str, now: float) -> bool:
     """Mark the answer confirmed; False when another request did so first (single use)."""
     script = conn.register_script(CLAIM_SCRIPT)
-    claimed = int(script(keys=[confirm_key(token.split(".", 1)[0])], args=[repr(now)]))
+    claimed = int(script(keys=[keys.form_confirmation(token.split(".", 1)[0])], args=[repr(now)]))
     if claimed < 0:
         raise LinkInvalid(410, EXPIRED)
     return claimed == 1
@@ -172,13 +168,13 @@ def claim(conn: redis.Redis, token: str, now: float) -> bool:
 
 def release(conn: redis.Redis, token: str) -> None:
     """Undo :func:`claim` when the answer could not be applied, so the link works again."""
-    conn.hdel(confirm_key(token.split(".", 1)[0]), "confirmed_at")
+    conn.hdel(keys.form_confirmation(token.split(".", 1)[0]), "confirmed_at")
 
 
 def applied(conn: redis.Redis, token: str) -> None:
     """Forget the answer's values once they are in the CRM; the key stays until it
     expires so that a second use says "already confirmed"."""
-    conn.hdel(confirm_key(token.split(".", 1)[0]), "data")
+    conn.hdel(keys.form_confirmation(token.split(".", 1)[0]), "data")
 
 
 def may_send(conn: redis.Redis, address: str, per_hour: int, now: float) -> bool:

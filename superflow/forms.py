@@ -27,17 +27,13 @@ import redis
 from marshmallow import Schema, ValidationError, validate, validates_schema
 from marshmallow import fields as mf
 
-FORMS = "sf:forms"
-SEQ = "sf:seq:form"
+from superflow import keys
+
 HONEYPOT = "website_url"
 FIELD_TYPES = ("text", "email", "tel", "textarea", "number", "date", "checkbox", "select", "hidden")
 TRUE = ("1", "true", "on", "yes")
 EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
 PHONE = re.compile(r"^\+?[0-9 ()./-]{4,30}$")
-
-
-def form_key(form_id: str) -> str:
-    return f"sf:form:{form_id}"
 
 
 class FormNotFound(LookupError):
@@ -208,18 +204,18 @@ def create(
     form = load(doc, crm_fields)
     now = time.time()
     if not form["id"]:
-        form["id"] = str(conn.incr(SEQ))
-        while conn.exists(form_key(form["id"])):
-            form["id"] = str(conn.incr(SEQ))
+        form["id"] = str(conn.incr(keys.FORM_SEQ))
+        while conn.exists(keys.form(form["id"])):
+            form["id"] = str(conn.incr(keys.FORM_SEQ))
     form["created_at"] = form["updated_at"] = now
-    if not conn.set(form_key(form["id"]), json.dumps(form), nx=True):
+    if not conn.set(keys.form(form["id"]), json.dumps(form), nx=True):
         raise FormExists(form["id"])
-    conn.zadd(FORMS, {form["id"]: now})
+    conn.zadd(keys.FORMS, {form["id"]: now})
     return form
 
 
 def get(conn: redis.Redis, form_id: str) -> dict[str, Any]:
-    raw = conn.get(form_key(form_id))
+    raw = conn.get(keys.form(form_id))
     if raw is None:
         raise FormNotFound(form_id)
     return json.loads(raw)
@@ -227,8 +223,8 @@ def get(conn: redis.Redis, form_id: str) -> dict[str, Any]:
 
 def list_forms(conn: redis.Redis) -> list[dict[str, Any]]:
     """Every form, oldest first."""
-    ids = conn.zrange(FORMS, 0, -1)
-    raws = conn.mget([form_key(i) for i in ids]) if ids else []
+    ids = conn.zrange(keys.FORMS, 0, -1)
+    raws = conn.mget([keys.form(i) for i in ids]) if ids else []
     return [json.loads(raw) for raw in raws if raw is not None]
 
 
@@ -239,15 +235,15 @@ def update(
     current = get(conn, form_id)
     form = load({**doc, "id": form_id}, crm_fields)
     form["created_at"], form["updated_at"] = current["created_at"], time.time()
-    conn.set(form_key(form_id), json.dumps(form))
+    conn.set(keys.form(form_id), json.dumps(form))
     return form
 
 
 def delete(conn: redis.Redis, form_id: str) -> bool:
     """Remove a form; False if there was none."""
     pipe = conn.pipeline()
-    pipe.delete(form_key(form_id))
-    pipe.zrem(FORMS, form_id)
+    pipe.delete(keys.form(form_id))
+    pipe.zrem(keys.FORMS, form_id)
     return bool(pipe.execute()[0])
 
 

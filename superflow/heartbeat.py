@@ -24,17 +24,13 @@ import uuid
 
 import redis
 
-ALIVE_PREFIX = "sf:worker:"
-WORKERS = "sf:workers"
-HANDOVERS = "sf:handovers"
+from superflow import keys
+
+ALIVE_PREFIX = keys.WORKER_ALIVE_PREFIX
 KEEP_HANDOVERS = 100
 # Lease holders whose token starts so are beating workers; any other holder (the
 # web app, a CLI command) keeps its lease until it runs out.
 TOKEN_PREFIX = "w."
-
-
-def alive_key(token: str) -> str:
-    return f"{ALIVE_PREFIX}{token}"
 
 
 def new_token() -> str:
@@ -53,40 +49,40 @@ class Heartbeat:
 
     def beat(self) -> None:
         pipe = self.redis.pipeline(transaction=False)
-        pipe.set(alive_key(self.token), 1, px=self.ttl_ms)
-        pipe.hset(WORKERS, self.token, self.rq_name)
+        pipe.set(keys.worker_alive(self.token), 1, px=self.ttl_ms)
+        pipe.hset(keys.WORKERS, self.token, self.rq_name)
         pipe.execute()
 
     def stop(self) -> None:
         """A clean stop: nothing to hand over."""
         pipe = self.redis.pipeline(transaction=False)
-        pipe.delete(alive_key(self.token))
-        pipe.hdel(WORKERS, self.token)
+        pipe.delete(keys.worker_alive(self.token))
+        pipe.hdel(keys.WORKERS, self.token)
         pipe.execute()
 
     def retire(self) -> None:
         """Stop beating under this token at once (its job died with the connection):
         the next tick takes this token's worker as dead and hands its job over."""
-        self.redis.delete(alive_key(self.token))
+        self.redis.delete(keys.worker_alive(self.token))
 
 
 def dead_workers(conn: redis.Redis) -> dict[str, str]:
     """Workers that stopped beating, token → RQ worker name, each returned once
     (the caller hands them over; a second caller gets nothing for them)."""
-    workers = conn.hgetall(WORKERS)
+    workers = conn.hgetall(keys.WORKERS)
     if not workers:
         return {}
     tokens = list(workers)
-    alive = conn.mget([alive_key(token) for token in tokens])
+    alive = conn.mget([keys.worker_alive(token) for token in tokens])
     dead = {token: workers[token] for token, beat in zip(tokens, alive, strict=True) if beat is None}
-    return {token: name for token, name in dead.items() if conn.hdel(WORKERS, token)}
+    return {token: name for token, name in dead.items() if conn.hdel(keys.WORKERS, token)}
 
 
 def beating(conn: redis.Redis, tokens: list[str]) -> set[str]:
     """Those of these lease holders that are workers still beating, or not workers
     at all (their leases run out by themselves)."""
     workers = [token for token in tokens if token.startswith(TOKEN_PREFIX)]
-    alive = conn.mget([alive_key(token) for token in workers]) if workers else []
+    alive = conn.mget([keys.worker_alive(token) for token in workers]) if workers else []
     gone = {token for token, beat in zip(workers, alive, strict=True) if beat is None}
     return {token for token in tokens if token not in gone}
 
@@ -94,12 +90,12 @@ def beating(conn: redis.Redis, tokens: list[str]) -> set[str]:
 def record_handover(conn: redis.Redis, rq_name: str, job_id: str | None) -> None:
     entry = json.dumps({"worker": rq_name, "job": job_id, "at": time.time()})
     pipe = conn.pipeline(transaction=False)
-    pipe.lpush(HANDOVERS, entry)
-    pipe.ltrim(HANDOVERS, 0, KEEP_HANDOVERS - 1)
+    pipe.lpush(keys.HANDOVERS, entry)
+    pipe.ltrim(keys.HANDOVERS, 0, KEEP_HANDOVERS - 1)
     pipe.execute()
 
 
 def handovers(conn: redis.Redis) -> list[dict[str, object]]:
     """The last handovers, newest first: which worker stopped beating, the job of
     it handed over (``None``: it was idle) and when."""
-    return [json.loads(entry) for entry in conn.lrange(HANDOVERS, 0, -1)]
+    return [json.loads(entry) for entry in conn.lrange(keys.HANDOVERS, 0, -1)]

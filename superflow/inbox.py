@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from superflow import metrics
+from superflow import keys, metrics
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -38,18 +38,6 @@ KINDS = (EVENTS, ADVANCE)
 CLAIM_TTL = 7 * 86400
 """A claim outlives its job by as long as RQ keeps a failed job, so that a failed
 drain job queued again by an operator still finds its items."""
-
-
-def key(kind: str) -> str:
-    return f"sf:inbox:{kind}"
-
-
-def queued_key(kind: str) -> str:
-    return f"sf:inbox:{kind}:queued"
-
-
-def claim_key(batch: str) -> str:
-    return f"sf:inbox:claim:{batch}"
 
 
 def flag_seconds(heartbeat_seconds: float) -> int:
@@ -86,7 +74,7 @@ def put(conn: Redis | Pipeline, kind: str, items: list[str]) -> None:
     """Append ``items`` to the inbox on ``conn`` (a pipeline in MULTI writes them with
     the state they follow); the caller then makes sure a drain job is queued."""
     if items:
-        conn.rpush(key(kind), *items)
+        conn.rpush(keys.inbox(kind), *items)
 
 
 def put_and_flag(conn: Redis, kind: str, items: list[str], flag_ttl: int) -> bool:
@@ -95,8 +83,8 @@ def put_and_flag(conn: Redis, kind: str, items: list[str], flag_ttl: int) -> boo
     pipe = conn.pipeline(transaction=False)
     # Items first: a drain that clears the flag after this RPUSH takes them, and one
     # that cleared it before lets the SET below succeed, so a new drain is queued.
-    pipe.rpush(key(kind), *items)
-    pipe.set(queued_key(kind), "1", nx=True, ex=flag_ttl)
+    pipe.rpush(keys.inbox(kind), *items)
+    pipe.set(keys.inbox_queued(kind), "1", nx=True, ex=flag_ttl)
     if kind == EVENTS:
         metrics.count_events(pipe, len(items))
     return bool(pipe.execute()[1])
@@ -104,7 +92,7 @@ def put_and_flag(conn: Redis, kind: str, items: list[str], flag_ttl: int) -> boo
 
 def flag(conn: Redis, kind: str, flag_ttl: int) -> bool:
     """Set the queued flag; ``True`` when it was not set (queue a drain job)."""
-    return bool(conn.set(queued_key(kind), "1", nx=True, ex=flag_ttl))
+    return bool(conn.set(keys.inbox_queued(kind), "1", nx=True, ex=flag_ttl))
 
 
 class Claimer:
@@ -116,8 +104,8 @@ class Claimer:
     def __call__(self, kind: str, batch: str, size: int, first: bool = True) -> tuple[list[Any], int]:
         """The batch's items (claimed now, or before by an earlier run of its job) and
         how many items are left in the inbox; ``first`` for a job's first claim."""
-        keys = [key(kind), queued_key(kind), claim_key(batch)]
-        items, left = self._script(keys=keys, args=[size, CLAIM_TTL, "1" if first else "0"])
+        claimed = [keys.inbox(kind), keys.inbox_queued(kind), keys.inbox_claim(batch)]
+        items, left = self._script(keys=claimed, args=[size, CLAIM_TTL, "1" if first else "0"])
         return list(items), int(left)
 
 
@@ -125,7 +113,7 @@ def done(conn: Redis, batch: str, events: int = 0) -> None:
     """The batch is handled: forget its claim, and count the ``events`` it held as
     handled (once, however often the batch ran)."""
     pipe = conn.pipeline(transaction=True)
-    pipe.delete(claim_key(batch))
+    pipe.delete(keys.inbox_claim(batch))
     metrics.count_events_handled(pipe, events)
     pipe.execute()
 
@@ -136,8 +124,8 @@ def forgotten(conn: Redis) -> list[str]:
     a long queue.  The tick queues a drain job for each."""
     pipe = conn.pipeline(transaction=False)
     for kind in KINDS:
-        pipe.llen(key(kind))
-        pipe.exists(queued_key(kind))
+        pipe.llen(keys.inbox(kind))
+        pipe.exists(keys.inbox_queued(kind))
     replies = pipe.execute()
     return [kind for i, kind in enumerate(KINDS) if replies[2 * i] and not replies[2 * i + 1]]
 
@@ -146,5 +134,5 @@ def waiting(conn: Redis) -> dict[str, int]:
     """Items waiting in each inbox (for ``/health``)."""
     pipe = conn.pipeline(transaction=False)
     for kind in KINDS:
-        pipe.llen(key(kind))
+        pipe.llen(keys.inbox(kind))
     return dict(zip(KINDS, (int(n) for n in pipe.execute()), strict=True))

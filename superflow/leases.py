@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from superflow import heartbeat, store
+from superflow import heartbeat, keys
 
 if TYPE_CHECKING:
     import redis
@@ -109,7 +109,7 @@ class Leases:
         """Take a lease on each participant; return those this job got."""
         if not pids:
             return []
-        keys = [store.lease_key(pid) for pid in pids]
+        keys = [keys.lease(pid) for pid in pids]
         args = self.args(int(self.config.stuck_after_seconds * 1000))
         with self.lock:
             got = self._lease_script(keys=keys, args=args)

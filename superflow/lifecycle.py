@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from superflow import failures, queueing, roster, store
+from superflow import failures, keys, queueing, roster
 from superflow.commits import Finished, MovedOn
 from superflow.flows import FlowStateError, set_status
 from superflow.leases import holds_leases
@@ -153,13 +153,13 @@ class Lifecycle:
         if not self.leases.take([pid]):
             return None
         changes = Changes()
-        changes.delete.add(store.lease_key(pid))
+        changes.delete.add(keys.lease(pid))
         p = self.store.participant(pid)
         if p is not None and p.status == "active":
             finish(
                 changes, p, self.versions.flow(p.flow_id, p.version), "cancelled", reason, self.rt.clock.now()
             )
-            self.rt.redis.srem(store.parked_key(p.flow_id), pid)
+            self.rt.redis.srem(keys.parked(p.flow_id), pid)
         self.commits.commit(changes)
         return p
 
@@ -170,7 +170,7 @@ class Lifecycle:
         if not self.leases.take([pid]):
             return None
         changes = Changes()
-        changes.delete.add(store.lease_key(pid))
+        changes.delete.add(keys.lease(pid))
         p = self.store.participant(pid)
         flow = self.versions.flow(p.flow_id, p.version) if p is not None else None
         if p is not None and p.status == "active" and flow is not None and step_id in flow.steps:
@@ -181,7 +181,7 @@ class Lifecycle:
             move(changes, p, flow, step_id, now)
             changes.in_flight(pid, True)
             changes.advance = [pid]
-            self.rt.redis.srem(store.parked_key(p.flow_id), pid)
+            self.rt.redis.srem(keys.parked(p.flow_id), pid)
         self.commits.commit(changes)
         return p
 
@@ -193,16 +193,16 @@ class Lifecycle:
     def resume(self, flow_id: str) -> int:
         """Release parked participants and enrol those who matched while paused."""
         self._set_status(flow_id, "running", allowed=("paused",))
-        parked = list(self.rt.redis.smembers(store.parked_key(flow_id)))
+        parked = list(self.rt.redis.smembers(keys.parked(flow_id)))
         if parked:
             changes = Changes()
             for pid in parked:
                 changes.in_flight(pid, True)
-            changes.delete.add(store.parked_key(flow_id))
+            changes.delete.add(keys.parked(flow_id))
             changes.advance = parked
             self.commits.commit(changes)
         while True:
-            raw = self.rt.redis.lpop(store.pending_key(flow_id))
+            raw = self.rt.redis.lpop(keys.pending(flow_id))
             if raw is None:
                 break
             entry = json.loads(raw)
@@ -231,8 +231,8 @@ class Lifecycle:
             changes = Changes()
             for pid in leased:
                 finish(changes, parts[pid], None, "cancelled", "flow ended", now)
-            changes.delete |= {store.lease_key(pid) for pid in leased}
-            changes.delete |= {store.parked_key(flow_id), store.pending_key(flow_id)}
+            changes.delete |= {keys.lease(pid) for pid in leased}
+            changes.delete |= {keys.parked(flow_id), keys.pending(flow_id)}
             changes.advance = sorted(set(active) - set(leased))
             self.commits.commit(changes)
             cancelled += len(leased)
@@ -244,20 +244,20 @@ class Lifecycle:
         reads only its active ones), else by walking all of them."""
         conn = self.rt.redis
         counts = roster.counts(conn, flow_id)
-        purged = int(conn.hget(store.stats_key(flow_id), "purged") or 0)
-        if sum(counts["status"].values()) + purged < int(conn.get(store.seq_key(flow_id)) or 0):
+        purged = int(conn.hget(keys.flow_stats(flow_id), "purged") or 0)
+        if sum(counts["status"].values()) + purged < int(conn.get(keys.participant_seq(flow_id)) or 0):
             pids = self.store.flow_participant_ids(flow_id)
             for start in range(0, len(pids), size):
                 yield pids[start : start + size]
             return
         for step_id in counts["step"]:
-            key, after = store.step_index_key(flow_id, step_id), "-inf"
+            key, after = keys.step_index(flow_id, step_id), "-inf"
             while found := conn.zrangebyscore(key, after, "+inf", start=0, num=size, withscores=True):
                 yield [pid for pid, _ in found]
                 after = f"({found[-1][1]}"
 
     def _set_status(self, flow_id: str, status: str, allowed: tuple[str, ...]) -> None:
-        current = self.rt.redis.hget(store.flow_key(flow_id), "status")
+        current = self.rt.redis.hget(keys.flow(flow_id), "status")
         if current is None:
             raise FlowStateError(f"no flow {flow_id}")
         if current not in allowed:

@@ -26,6 +26,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from superflow import keys
+
 if TYPE_CHECKING:
     from prometheus_client.core import Metric
     from redis import Redis
@@ -33,8 +35,6 @@ if TYPE_CHECKING:
 
     from superflow.runtime import Runtime
 
-COUNTERS = "sf:metrics:counters"
-HISTOGRAMS = "sf:metrics:histograms"
 PREFIX = "superflow_"
 
 #: Upper bounds of the latency histograms' buckets, in seconds (``+Inf`` is implied).
@@ -87,7 +87,7 @@ def count(pipe: Redis | Pipeline, name: str, n: int = 1, **labels: Any) -> None:
     """Queue ``HINCRBY`` of counter ``name`` (without ``superflow_`` and ``_total``)
     on ``pipe``: the caller's pipeline or transaction, so it costs no round trip."""
     if n:
-        pipe.hincrby(COUNTERS, series(name, **labels), n)
+        pipe.hincrby(keys.METRIC_COUNTERS, series(name, **labels), n)
 
 
 def count_events(pipe: Redis | Pipeline, n: int) -> None:
@@ -110,9 +110,9 @@ def observe(pipe: Redis | Pipeline, name: str, seconds: Iterable[float] | float,
         return
     base = series(name, **labels)
     for bucket, n in Counter(bucket_of(v) for v in values).items():
-        pipe.hincrby(HISTOGRAMS, f"{base}#le={bucket}", n)
-    pipe.hincrbyfloat(HISTOGRAMS, f"{base}#sum", float(sum(values)))
-    pipe.hincrby(HISTOGRAMS, f"{base}#count", len(values))
+        pipe.hincrby(keys.METRIC_HISTOGRAMS, f"{base}#le={bucket}", n)
+    pipe.hincrbyfloat(keys.METRIC_HISTOGRAMS, f"{base}#sum", float(sum(values)))
+    pipe.hincrby(keys.METRIC_HISTOGRAMS, f"{base}#count", len(values))
 
 
 def count_in_doubt(conn: Redis | Pipeline, channel: str, decision: str) -> None:
@@ -210,29 +210,29 @@ def read(rt: Runtime) -> Snapshot:
     from rq.job import Job
     from rq.utils import utcparse
 
-    from superflow import heartbeat, inbox, outages, store
+    from superflow import inbox
 
     conn = rt.redis
     now = time.time()
     engine_now = rt.clock.now()
     queue = rt.queue
     pipe = conn.pipeline(transaction=False)
-    pipe.hgetall(COUNTERS)
-    pipe.hgetall(HISTOGRAMS)
+    pipe.hgetall(keys.METRIC_COUNTERS)
+    pipe.hgetall(keys.METRIC_HISTOGRAMS)
     pipe.llen(queue.key)
     pipe.lindex(queue.key, 0)
     pipe.zcard(queue.started_job_registry.key)
     pipe.zcard(queue.failed_job_registry.key)
     for kind in inbox.KINDS:
-        pipe.llen(inbox.key(kind))
-    pipe.lindex(inbox.key(inbox.EVENTS), 0)
-    pipe.zcard(store.INFLIGHT)
-    pipe.zcount(store.INFLIGHT, "-inf", now - rt.config.stuck_after_seconds)
-    pipe.zcard(store.WAKEUPS)
-    pipe.zcount(store.WAKEUPS, "-inf", engine_now)
-    pipe.zrange(store.WAKEUPS, 0, 0, withscores=True)
-    pipe.zrange(outages.OUTAGES, 0, -1)
-    pipe.hkeys(heartbeat.WORKERS)
+        pipe.llen(keys.inbox(kind))
+    pipe.lindex(keys.inbox(inbox.EVENTS), 0)
+    pipe.zcard(keys.INFLIGHT)
+    pipe.zcount(keys.INFLIGHT, "-inf", now - rt.config.stuck_after_seconds)
+    pipe.zcard(keys.WAKEUPS)
+    pipe.zcount(keys.WAKEUPS, "-inf", engine_now)
+    pipe.zrange(keys.WAKEUPS, 0, 0, withscores=True)
+    pipe.zrange(keys.OUTAGES, 0, -1)
+    pipe.hkeys(keys.WORKERS)
     replies = iter(pipe.execute())
 
     snap = Snapshot(queue=queue.name)
@@ -259,10 +259,10 @@ def read(rt: Runtime) -> Snapshot:
     if head:
         pipe.hget(Job.key_for(head), "enqueued_at")
     for channel in down:
-        pipe.hget(outages.outage_key(channel), "since")
-        pipe.scard(outages.waiting_key(channel))
+        pipe.hget(keys.outage(channel), "since")
+        pipe.scard(keys.outage_waiting(channel))
     if tokens:
-        pipe.mget([heartbeat.alive_key(t) for t in tokens])
+        pipe.mget([keys.worker_alive(t) for t in tokens])
     replies = iter(pipe.execute() if (head or down or tokens) else ())
     if head:
         enqueued = next(replies)

@@ -24,12 +24,12 @@ from typing import TYPE_CHECKING
 
 from redis.exceptions import WatchError
 
+from superflow import keys
+
 if TYPE_CHECKING:
     import redis
     from redis.client import Pipeline
 
-OUTAGES = "sf:outages"
-OUTAGE_PREFIX = "sf:outage:"
 FIRST_PAUSE = 1.0
 MAX_PAUSE = 5.0
 # A participant waiting for a channel tries again after this long even when no probe
@@ -51,38 +51,30 @@ return due
 """
 
 
-def outage_key(channel: str) -> str:
-    return f"{OUTAGE_PREFIX}{channel}"
-
-
-def waiting_key(channel: str) -> str:
-    return f"{OUTAGE_PREFIX}{channel}:waiting"
-
-
 def record(pipe: Pipeline, channel: str, pids: list[str], error: str, now: float | None = None) -> None:
     """Note (in the round's transaction) that ``channel`` is down with ``error`` (an
     empty one keeps the error noted before) and these participants wait for it; its
     first probe is :data:`FIRST_PAUSE` away unless one is already planned."""
     now = time.time() if now is None else now
-    key = outage_key(channel)
-    pipe.sadd(waiting_key(channel), *pids)
+    key = keys.outage(channel)
+    pipe.sadd(keys.outage_waiting(channel), *pids)
     pipe.hsetnx(key, "since", now)
     pipe.hsetnx(key, "pause", FIRST_PAUSE)
     if error:
         pipe.hset(key, "error", error[:500])
-    pipe.zadd(OUTAGES, {channel: now + FIRST_PAUSE}, nx=True)
+    pipe.zadd(keys.OUTAGES, {channel: now + FIRST_PAUSE}, nx=True)
 
 
 def down(conn: redis.Redis) -> set[str]:
     """The channels down just now."""
-    return set(conn.zrange(OUTAGES, 0, -1))
+    return set(conn.zrange(keys.OUTAGES, 0, -1))
 
 
 def claim_probes(conn: redis.Redis, now: float | None = None) -> list[str]:
     """The channels this caller should probe now (each given to one caller)."""
     now = time.time() if now is None else now
-    args = [now, OUTAGE_PREFIX, MAX_PAUSE, FIRST_PAUSE]
-    return list(conn.eval(CLAIM_SCRIPT, 1, OUTAGES, *args))
+    args = [now, keys.OUTAGE_PREFIX, MAX_PAUSE, FIRST_PAUSE]
+    return list(conn.eval(CLAIM_SCRIPT, 1, keys.OUTAGES, *args))
 
 
 def ended(
@@ -94,12 +86,12 @@ def ended(
     with conn.pipeline() as pipe:
         while True:
             try:
-                pipe.watch(waiting_key(channel))
-                what = pipe.hgetall(outage_key(channel))
-                waiting = sorted(pipe.smembers(waiting_key(channel)))
+                pipe.watch(keys.outage_waiting(channel))
+                what = pipe.hgetall(keys.outage(channel))
+                waiting = sorted(pipe.smembers(keys.outage_waiting(channel)))
                 pipe.multi()
-                pipe.zrem(OUTAGES, channel)
-                pipe.delete(outage_key(channel), waiting_key(channel))
+                pipe.zrem(keys.OUTAGES, channel)
+                pipe.delete(keys.outage(channel), keys.outage_waiting(channel))
                 if waiting:
                     wake(pipe, waiting)
                 pipe.execute()
@@ -110,4 +102,4 @@ def ended(
 
 def outages(conn: redis.Redis) -> dict[str, dict[str, str]]:
     """Every channel down, with since, error and the pause before its next probe."""
-    return {channel: conn.hgetall(outage_key(channel)) for channel in sorted(down(conn))}
+    return {channel: conn.hgetall(keys.outage(channel)) for channel in sorted(down(conn))}

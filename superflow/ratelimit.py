@@ -19,6 +19,8 @@ from typing import Any
 
 import redis
 
+from superflow import keys
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -44,7 +46,7 @@ class RateLimiter:
     def count(pipe: redis.client.Pipeline, who: str, window: int, now: float) -> None:
         """Queue the count of one request by ``who`` in ``pipe``: two replies, the
         last of which :meth:`verdict` reads."""
-        key = f"sf:rate:{who}:{int(now // window)}"
+        key = keys.rate(who, str(int(now // window)))
         pipe.set(key, 0, px=window * 1000 + 1000, nx=True)
         pipe.incr(key)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from superflow import failures, store
+from superflow import failures, keys
 
 if TYPE_CHECKING:
     from superflow.flow import Flow
@@ -64,7 +64,7 @@ def flow_report(rt: Runtime, flow: Flow, since: dt.date, until: dt.date) -> dict
     days = days_between(since, until)
     pipe = rt.redis.pipeline(transaction=False)
     for day in days:
-        pipe.hgetall(store.daily_key(flow.id, day.isoformat()))
+        pipe.hgetall(keys.flow_daily(flow.id, day.isoformat()))
     daily = [
         {"day": day.isoformat(), "counters": {k: int(v) for k, v in counts.items()}}
         for day, counts in zip(days, pipe.execute(), strict=True)

@@ -21,20 +21,8 @@ from dataclasses import dataclass
 
 import redis
 
-from superflow.store import (
-    FINAL_STATUSES,
-    FINISHED,
-    Participant,
-    enrolment_number,
-    index_key,
-    index_of,
-    index_steps_key,
-    participant_key,
-    seq_key,
-    stats_key,
-    status_index_key,
-    step_index_key,
-)
+from superflow import keys
+from superflow.store import FINAL_STATUSES, Participant, enrolment_number, index_of
 
 STATUSES = ("active", *FINAL_STATUSES)
 SORTS = ("enrolled", "status", "step")
@@ -149,7 +137,8 @@ def page(
     if status is not None and status not in STATUSES:
         raise ValueError(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
     offset, limit = max(0, offset), max(0, limit)
-    if status is None and step is None and sort == "enrolled" and not conn.hget(stats_key(flow_id), "purged"):
+    purged = conn.hget(keys.flow_stats(flow_id), "purged")
+    if status is None and step is None and sort == "enrolled" and not purged:
         return _by_sequence(conn, flow_id, descending, offset, limit)
     groups = _groups(conn, flow_id, status, step, sort, steps)
     pipe = conn.pipeline(transaction=False)
@@ -178,12 +167,12 @@ def counts(conn: redis.Redis, flow_id: str) -> dict[str, dict[str, int]]:
     """How many participants each filter would show: ``{"status": {status: n},
     "step": {step id: active participants there}}`` (steps nobody is at are left
     out).  Two round trips."""
-    step_ids = sorted(conn.smembers(index_steps_key(flow_id)))
+    step_ids = sorted(conn.smembers(keys.index_steps(flow_id)))
     pipe = conn.pipeline(transaction=False)
     for step_id in step_ids:
-        pipe.zcard(step_index_key(flow_id, step_id))
+        pipe.zcard(keys.step_index(flow_id, step_id))
     for status in FINAL_STATUSES:
-        pipe.zcard(status_index_key(flow_id, status))
+        pipe.zcard(keys.status_index(flow_id, status))
     sizes = pipe.execute()
     at = {step_id: n for step_id, n in zip(step_ids, sizes, strict=False) if n}
     finished = dict(zip(FINAL_STATUSES, sizes[len(step_ids) :], strict=True))
@@ -200,9 +189,9 @@ def reindex(conn: redis.Redis, flow_id: str, chunk: int = REINDEX_CHUNK) -> int:
     meanwhile is read and written again, so the engine's own index moves are never
     undone.  Safe to run while workers run, and again.
     """
-    top = int(conn.get(seq_key(flow_id)) or 0)
-    step_ids = set(conn.smembers(index_steps_key(flow_id)))
-    prefix = step_index_key(flow_id, "")
+    top = int(conn.get(keys.participant_seq(flow_id)) or 0)
+    step_ids = set(conn.smembers(keys.index_steps(flow_id)))
+    prefix = keys.step_index(flow_id, "")
     step_ids |= {key[len(prefix) :] for key in conn.scan_iter(match=f"{prefix}*", count=1000)}
     indexed = 0
     for first in range(1, top + 1, chunk):
@@ -212,12 +201,12 @@ def reindex(conn: redis.Redis, flow_id: str, chunk: int = REINDEX_CHUNK) -> int:
 
 
 def _reindex_chunk(conn: redis.Redis, flow_id: str, pids: list[str], step_ids: set[str]) -> int:
-    keys = [participant_key(pid) for pid in pids]
+    stored = [keys.participant(pid) for pid in pids]
     with conn.pipeline() as pipe:
         while True:
             try:
-                pipe.watch(*keys)
-                docs = pipe.mget(keys)
+                pipe.watch(*stored)
+                docs = pipe.mget(stored)
                 members: dict[str, dict[str, int]] = defaultdict(dict)
                 finished: dict[str, float] = {}
                 for pid, text in zip(pids, docs, strict=True):
@@ -231,13 +220,13 @@ def _reindex_chunk(conn: redis.Redis, flow_id: str, pids: list[str], step_ids: s
                 pipe.multi()
                 every = [f"step:{s}" for s in sorted(step_ids)] + [f"status:{s}" for s in FINAL_STATUSES]
                 for index in every:
-                    pipe.zrem(index_key(flow_id, index), *pids)
+                    pipe.zrem(keys.flow_index(flow_id, index), *pids)
                 for index, scores in members.items():
-                    pipe.zadd(index_key(flow_id, index), scores)
+                    pipe.zadd(keys.flow_index(flow_id, index), scores)
                 if step_ids:
-                    pipe.sadd(index_steps_key(flow_id), *step_ids)
+                    pipe.sadd(keys.index_steps(flow_id), *step_ids)
                 if finished:
-                    pipe.zadd(FINISHED, finished, nx=True)
+                    pipe.zadd(keys.FINISHED, finished, nx=True)
                 pipe.execute()
                 return sum(len(scores) for scores in members.values())
             except redis.WatchError:
@@ -247,7 +236,7 @@ def _reindex_chunk(conn: redis.Redis, flow_id: str, pids: list[str], step_ids: s
 def _by_sequence(conn: redis.Redis, flow_id: str, descending: bool, offset: int, limit: int) -> Page:
     """Every participant in enrolment order straight from the id sequence: no index
     read at all (an id whose enrolment did not commit has no document; loaders skip it)."""
-    top = int(conn.get(seq_key(flow_id)) or 0)
+    top = int(conn.get(keys.participant_seq(flow_id)) or 0)
     count = max(0, min(limit, top - offset))
     if descending:
         numbers = range(top - offset, top - offset - count, -1)
@@ -267,16 +256,16 @@ def _groups(
     """The order to page through, as groups of index keys: the groups follow one
     another, the keys of one group are merged in enrolment order."""
     if step is not None:
-        return [(step_index_key(flow_id, step),)] if status in (None, "active") else []
+        return [(keys.step_index(flow_id, step),)] if status in (None, "active") else []
     if status is not None and status != "active":
-        return [(status_index_key(flow_id, status),)]
-    known = set(conn.smembers(index_steps_key(flow_id)))
+        return [(keys.status_index(flow_id, status),)]
+    known = set(conn.smembers(keys.index_steps(flow_id)))
     ordered = list(dict.fromkeys(steps)) + sorted(known.difference(steps))
-    step_keys = [step_index_key(flow_id, s) for s in ordered]
+    step_keys = [keys.step_index(flow_id, s) for s in ordered]
     active = [(key,) for key in step_keys] if sort == "step" else [tuple(step_keys)]
     if status == "active":
         return active
-    finished = [status_index_key(flow_id, s) for s in FINAL_STATUSES]
+    finished = [keys.status_index(flow_id, s) for s in FINAL_STATUSES]
     if sort == "enrolled":  # everyone in enrolment order, once finished ones were purged
         return [(*step_keys, *finished)]
     return active + [(key,) for key in finished]

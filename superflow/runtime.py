@@ -17,6 +17,7 @@ from rq.serializers import JSONSerializer
 from superflow import merge, queueing
 from superflow.clock import Clock
 from superflow.config import Config
+from superflow.counters import Counters
 from superflow.embedded_redis import EmbeddedRedis
 from superflow.events import Event
 from superflow.redis_connection import connect
@@ -47,6 +48,7 @@ class Runtime:
         self.registry = registry if registry is not None else load_registry(config.plugins)
         self.clock = Clock(self.redis, config.controllable_clock)
         self.store = Store(self.redis)
+        self.counters = Counters(self.redis)
         self._associates: dict[str, dict[str, Any]] = {}
         self._associates_at = float("-inf")
         self._names: dict[str, frozenset[str]] = {}

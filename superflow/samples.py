@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from marshmallow import ValidationError
 
+from superflow import keys
 from superflow.registry import UnknownComponent
 
 if TYPE_CHECKING:
@@ -35,10 +36,6 @@ MAX_SAMPLE_BYTES = 16_000
 PICKER_DEPTH = 3
 
 
-def last_event_key(flow_id: str) -> str:
-    return f"sf:flow:{flow_id}:last_event"
-
-
 def remember(redis: Redis | Pipeline, flow_id: str, data: dict[str, Any] | None) -> None:
     """Keep ``data`` (an event that enrolled someone in the flow) as its sample; empty
     data or data over :data:`MAX_SAMPLE_BYTES` leaves the kept one as it is.  The
@@ -50,14 +47,14 @@ def remember(redis: Redis | Pipeline, flow_id: str, data: dict[str, Any] | None)
     except (TypeError, ValueError):
         return
     if len(text) <= MAX_SAMPLE_BYTES:
-        redis.set(last_event_key(flow_id), text)
+        redis.set(keys.last_event(flow_id), text)
 
 
 def last_event(redis: Redis, flow_id: str | None) -> dict[str, Any] | None:
     """The data of the last event that enrolled someone in the flow, if any."""
     if not flow_id:
         return None
-    text = redis.get(last_event_key(str(flow_id)))
+    text = redis.get(keys.last_event(str(flow_id)))
     if not text:
         return None
     try:

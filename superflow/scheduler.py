@@ -14,8 +14,9 @@ import time
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
-from superflow import heartbeat, outages, queueing, store
-from superflow.enrolment import DEFERRED_EVENTS
+from superflow import heartbeat, keys, outages, queueing, store
+from superflow.counters import Counters
+from superflow.keys import DEFERRED_EVENTS, PERIODIC_NEXT, SCAN_NEXT, TICK_LOCK
 from superflow.store import Changes
 
 if TYPE_CHECKING:
@@ -29,11 +30,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TICK_LOCK = "sf:tick:lock"
 # How long a tick may hold its lock; one of a worker that stopped beating is taken at once.
 TICK_LOCK_MS = 10_000
-SCAN_NEXT = "sf:scan:next"
-PERIODIC_NEXT = "sf:periodic:next"
 SCANNED_TO_SCRIPT = """
 local current = tonumber(redis.call('HGET', KEYS[1], 'scanned_to') or '0')
 if tonumber(ARGV[1]) > current then redis.call('HSET', KEYS[1], 'scanned_to', ARGV[1]) end
@@ -72,14 +70,14 @@ class Scheduler:
             handed = self._hand_over_dead_workers()
             queueing.drain_forgotten(self.rt)
             now = self.rt.clock.now()
-            due = self.rt.redis.zrangebyscore(store.WAKEUPS, "-inf", now, start=0, num=limit)
+            due = self.rt.redis.zrangebyscore(keys.WAKEUPS, "-inf", now, start=0, num=limit)
             stale_before = time.time() - self.rt.config.stuck_after_seconds
-            stuck = self.rt.redis.zrangebyscore(store.INFLIGHT, "-inf", stale_before, start=0, num=limit)
+            stuck = self.rt.redis.zrangebyscore(keys.INFLIGHT, "-inf", stale_before, start=0, num=limit)
             if stuck:
                 # A participant whose lease is still held is being moved by a live job
                 # (its heartbeat keeps the lease): handing it to a second job would only
                 # see it dropped there and its clock started again.
-                holders = self.rt.redis.mget([store.lease_key(pid) for pid in stuck])
+                holders = self.rt.redis.mget([keys.lease(pid) for pid in stuck])
                 live = heartbeat.beating(self.rt.redis, sorted({h for h in holders if h}))
                 stuck = [pid for pid, holder in zip(stuck, holders, strict=True) if holder not in live]
             events = self.rt.redis.zrangebyscore(DEFERRED_EVENTS, "-inf", time.time(), start=0, num=limit)
@@ -169,7 +167,7 @@ class Scheduler:
         if days <= 0:
             return 0
         now = self.rt.clock.now() if now is None else now
-        pids = self.rt.redis.zrangebyscore(store.FINISHED, "-inf", now - days * 86400, start=0, num=limit)
+        pids = self.rt.redis.zrangebyscore(keys.FINISHED, "-inf", now - days * 86400, start=0, num=limit)
         if not pids:
             return 0
         parts = self.store.participants(pids)
@@ -178,12 +176,12 @@ class Scheduler:
         for pid, p in parts.items():
             if p.status == "active":
                 continue
-            pipe.delete(store.participant_key(pid), store.run_key(pid))
-            pipe.zrem(store.index_key(p.flow_id, store.index_of(p.status, p.step)), pid)
+            pipe.delete(keys.participant(pid), keys.run_marker(pid))
+            pipe.zrem(keys.flow_index(p.flow_id, store.index_of(p.status, p.step)), pid)
             per_flow[p.flow_id] += 1
-        pipe.zrem(store.FINISHED, *pids)
+        pipe.zrem(keys.FINISHED, *pids)
         for flow_id, n in per_flow.items():
-            pipe.hincrby(store.stats_key(flow_id), "purged", n)
+            Counters.add(pipe, flow_id, {"purged": n})
         pipe.execute()
         return sum(per_flow.values())
 
@@ -193,11 +191,11 @@ class Scheduler:
         due = self.rt.redis.get(SCAN_NEXT)
         if due is not None and float(due) > now:
             return 0
-        flow_ids = sorted(self.rt.redis.smembers(store.SCANNING))
+        flow_ids = sorted(self.rt.redis.smembers(keys.SCANNING))
         pipe = self.rt.rq_redis.pipeline()
         pipe.multi()
         pipe.set(SCAN_NEXT, now + self.rt.config.scan_seconds)
-        starts = [self.rt.redis.hget(store.flow_key(fid), "scanned_to") for fid in flow_ids]
+        starts = [self.rt.redis.hget(keys.flow(fid), "scanned_to") for fid in flow_ids]
         scanned = 0
         for fid, start in zip(flow_ids, starts, strict=True):
             begin = float(start) if start else now
@@ -249,5 +247,5 @@ class Scheduler:
                 data[event.person_id] = event.data
         enrolled = self.enrolment.enrol(flow_id, list(data), trigger.name, event_data=data) if data else []
         # Only a scan that finished moves the mark: a failed one is scanned again next time.
-        self.rt.redis.eval(SCANNED_TO_SCRIPT, 1, store.flow_key(flow_id), end)
+        self.rt.redis.eval(SCANNED_TO_SCRIPT, 1, keys.flow(flow_id), end)
         return enrolled

@@ -8,7 +8,6 @@ implementation; tests build a real one with the ``sf_runtime`` fixture.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 import redis
@@ -16,6 +15,7 @@ import redis
 if TYPE_CHECKING:
     from superflow.channels import EmailTransport, SmsProvider
     from superflow.config import Config
+    from superflow.counters import Counters
     from superflow.crm import CrmBackend
     from superflow.events import Event
 
@@ -24,13 +24,6 @@ class Clock(Protocol):
     def now(self) -> float:
         """The engine's time in seconds since the epoch (controllable in tests)."""
         ...
-
-
-class Counters(Protocol):
-    """The report counters of a flow step.  ``superflow.counters`` (the one writer of
-    report counters) implements it; a plugin adds to them, never spells their keys."""
-
-    def count(self, flow_id: str, step_id: str, counters: Mapping[str, int]) -> None: ...
 
 
 class PluginStore:

@@ -18,18 +18,16 @@ import time
 
 import redis
 
+from superflow import keys
+
 TOUCH_SECONDS = 60
-
-
-def sessions_key(username: str) -> str:
-    return f"sf:sessions:{username.lower()}"
 
 
 def begin(conn: redis.Redis, username: str, lifetime: int) -> str:
     """A new session for ``username``; returns its id (for the cookie)."""
     now = time.time()
     sid = secrets.token_urlsafe(24)
-    key = sessions_key(username)
+    key = keys.sessions(username)
     pipe = conn.pipeline()
     pipe.zremrangebyscore(key, "-inf", now - lifetime)
     pipe.zadd(key, {sid: now})
@@ -42,7 +40,7 @@ def alive(conn: redis.Redis, username: str, sid: str, lifetime: int) -> bool:
     """Whether the session is still good; notes that it was used."""
     if not sid:
         return False
-    key = sessions_key(username)
+    key = keys.sessions(username)
     now = time.time()
     last = conn.zscore(key, sid)
     if last is None or last < now - lifetime:
@@ -57,9 +55,9 @@ def alive(conn: redis.Redis, username: str, sid: str, lifetime: int) -> bool:
 
 def end(conn: redis.Redis, username: str, sid: str) -> None:
     """End one session (signing out)."""
-    conn.zrem(sessions_key(username), sid)
+    conn.zrem(keys.sessions(username), sid)
 
 
 def end_all(conn: redis.Redis | redis.client.Pipeline, username: str) -> None:
     """End every session of the user (a new password or role, disabled, deleted)."""
-    conn.delete(sessions_key(username))
+    conn.delete(keys.sessions(username))

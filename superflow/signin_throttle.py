@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import redis
 
+from superflow import keys
+
 FAIL_SCRIPT = """
 for i, key in ipairs(KEYS) do
   if redis.call('INCR', key) == 1 then redis.call('PEXPIRE', key, ARGV[1]) end
@@ -43,11 +45,7 @@ def user_key(username: str) -> str:
     name = username.strip().lower()
     if len(name) > 80 or not name.isascii() or not name.isprintable():
         name = "#" + hashlib.sha256(name.encode("utf-8", "replace")).hexdigest()[:32]
-    return f"sf:signin-fail:user:{name}"
-
-
-def ip_key(address: str) -> str:
-    return f"sf:signin-fail:ip:{address[:64]}"
+    return keys.signin_fail_user(name)
 
 
 class SigninThrottle:
@@ -59,7 +57,7 @@ class SigninThrottle:
     def wait(self, username: str, address: str) -> int:
         """Seconds until this name may try again from this address; 0 when it may now."""
         pipe = self._conn.pipeline(transaction=False)
-        for key in (user_key(username), ip_key(address)):
+        for key in (user_key(username), keys.signin_fail_ip(address)):
             pipe.get(key)
             pipe.pttl(key)
         user_n, user_ttl, ip_n, ip_ttl = pipe.execute()
@@ -75,7 +73,7 @@ class SigninThrottle:
 
     def failed(self, username: str, address: str) -> None:
         """Count one failed sign-in for the name and for the address."""
-        self._fail(keys=[user_key(username), ip_key(address)], args=[self._limits.window * 1000])
+        self._fail(keys=[user_key(username), keys.signin_fail_ip(address)], args=[self._limits.window * 1000])
 
     def succeeded(self, username: str) -> None:
         """Forget the name's failures (the address's stay)."""

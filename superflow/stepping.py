@@ -16,9 +16,10 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from superflow import failures, outages, queueing, store
+from superflow import failures, keys, outages, queueing, store
 from superflow.commits import StepDone
 from superflow.components import StepContext, StepResult
+from superflow.counters import step_field
 from superflow.leases import holds_leases
 from superflow.lifecycle import end_wait, finish, leave, move, set_wait, succeed
 from superflow.sendwindow import next_opening, zone
@@ -115,7 +116,7 @@ class Stepping:
         now = self.rt.clock.now()
         states = self.versions.states({p.flow_id for p in parts.values()})
         changes = Changes()
-        changes.delete |= {store.lease_key(pid) for pid in leased}
+        changes.delete |= {keys.lease(pid) for pid in leased}
         channels_down = outages.down(self.rt.redis)
         work: list[_Work] = []
         goals: list[_Work] = []
@@ -200,7 +201,7 @@ class Stepping:
                 self._apply(changes, w, step, result, now)
                 if w.p.status == "active" and w.p.wait is None:
                     next_round.append(w.p.id)
-        changes.delete |= {store.run_key(w.p.id) for w in ready}
+        changes.delete |= {keys.run_marker(w.p.id) for w in ready}
         self.commits.commit(changes)
         return next_round
 
@@ -298,7 +299,7 @@ class Stepping:
     def _mark_running(self, ready: list[_Work]) -> None:
         """Note which step each participant is about to run, so that a run after a
         crash knows the step may have had its effect (``ctx.retried``)."""
-        self.rt.redis.mset({store.run_key(w.p.id): w.p.step or "" for w in ready})
+        self.rt.redis.mset({keys.run_marker(w.p.id): w.p.step or "" for w in ready})
 
     def _apply(self, changes: Changes, w: _Work, step: dict[str, Any], r: StepResult, now: float) -> None:
         """Record a step's result and move the participant as it says."""
@@ -312,7 +313,7 @@ class Stepping:
         if r.action != "retry":
             p.note(now, step["id"], "step", r.outcome)
         if r.counters:
-            changes.count(flow.id, now, **{f"step:{step['id']}:{k}": v for k, v in r.counters.items()})
+            changes.count(flow.id, now, **{step_field(step["id"], k): v for k, v in r.counters.items()})
             changes.count(flow.id, now, **r.counters)
         if r.sending is not None:
             p.last_sending = dict(r.sending, at=int(now), step=step["id"])

@@ -1,6 +1,6 @@
 """The engine's state in Redis: flows, versions, participants, history, counters.
 
-Every key starts with ``sf:``; ``docs/redis-keys.md`` lists them all.  Changes to
+The keys are :mod:`superflow.keys`' and the report counters :mod:`superflow.counters`'.  Changes to
 participants are gathered in a :class:`Changes` and committed together with the
 job that comes next in one MULTI/EXEC.
 """
@@ -17,59 +17,11 @@ from typing import Any
 import redis
 from redis.client import Pipeline
 
-from superflow import failures, metrics, outages
+from superflow import failures, keys, metrics, outages
+from superflow.counters import Counters
 
-FLOWS = "sf:flows"
-FLOW_SEQ = "sf:seq:flow"
-WAKEUPS = "sf:wakeups"
-INFLIGHT = "sf:inflight"
-AWAITING = "sf:awaiting"
-FINISHED = "sf:finished"
 FINAL_STATUSES = ("completed", "succeeded", "exited", "cancelled")
 DAILY_COUNTERS = ("enrolled", *FINAL_STATUSES)
-
-
-def flow_key(flow_id: str) -> str:
-    return f"sf:flow:{flow_id}"
-
-
-def versions_key(flow_id: str) -> str:
-    return f"sf:flow:{flow_id}:versions"
-
-
-def seq_key(flow_id: str) -> str:
-    return f"sf:flow:{flow_id}:seq"
-
-
-def stats_key(flow_id: str) -> str:
-    return f"sf:flow:{flow_id}:stats"
-
-
-def daily_key(flow_id: str, day: str) -> str:
-    return f"sf:flow:{flow_id}:daily:{day}"
-
-
-def parked_key(flow_id: str) -> str:
-    return f"sf:flow:{flow_id}:parked"
-
-
-def pending_key(flow_id: str) -> str:
-    return f"sf:flow:{flow_id}:pending"
-
-
-def status_index_key(flow_id: str, status: str) -> str:
-    """The flow's finished participants with ``status`` (sorted set, score: enrolment number)."""
-    return f"sf:flow:{flow_id}:ix:status:{status}"
-
-
-def step_index_key(flow_id: str, step_id: str) -> str:
-    """The flow's active participants at ``step_id`` (sorted set, score: enrolment number)."""
-    return f"sf:flow:{flow_id}:ix:step:{step_id}"
-
-
-def index_steps_key(flow_id: str) -> str:
-    """Ids of the steps that have (or had) a step index, so readers can find them all."""
-    return f"sf:flow:{flow_id}:ix:steps"
 
 
 def index_of(status: str, step: str | None) -> str:
@@ -80,46 +32,10 @@ def index_of(status: str, step: str | None) -> str:
     return f"step:{step or ''}" if status == "active" else f"status:{status}"
 
 
-def index_key(flow_id: str, index: str) -> str:
-    """Key of an index named by :func:`index_of`."""
-    return f"sf:flow:{flow_id}:ix:{index}"
-
-
 def enrolment_number(pid: str) -> int:
     """The ``<n>`` of ``<flow>.<n>``: the order of enrolment in the flow, the score of
     the indexes (unique, unlike enrolment times, so pages never tie)."""
     return int(pid.rpartition(".")[2])
-
-
-SCANNING = "sf:scanning"
-
-
-def listen_key(event_type: str) -> str:
-    return f"sf:listen:{event_type}"
-
-
-def criteria_key(event_type: str) -> str:
-    return f"sf:criteria:{event_type}"
-
-
-def participant_key(pid: str) -> str:
-    return f"sf:p:{pid}"
-
-
-def run_key(pid: str) -> str:
-    return f"sf:run:{pid}"
-
-
-def lease_key(pid: str) -> str:
-    return f"sf:lease:{pid}"
-
-
-def person_key(person_id: str) -> str:
-    return f"sf:person:{person_id}"
-
-
-def ledger_key(key: str) -> str:
-    return f"sf:ledger:{key}"
 
 
 def day_of(ts: float) -> str:
@@ -248,29 +164,29 @@ class Store:
 
     # -- flows -------------------------------------------------------------
     def new_flow_id(self) -> str:
-        return str(self.conn.incr(FLOW_SEQ))
+        return str(self.conn.incr(keys.FLOW_SEQ))
 
     def flow_ids(self) -> list[str]:
-        return list(self.conn.zrange(FLOWS, 0, -1))
+        return list(self.conn.zrange(keys.FLOWS, 0, -1))
 
     def flow_meta(self, flow_id: str) -> dict[str, str]:
-        return self.conn.hgetall(flow_key(flow_id))
+        return self.conn.hgetall(keys.flow(flow_id))
 
     def flow_doc(self, flow_id: str, version: int | None = None) -> dict[str, Any] | None:
         if version is None:
-            raw = self.conn.hget(flow_key(flow_id), "doc")
+            raw = self.conn.hget(keys.flow(flow_id), "doc")
         else:
-            raw = self.conn.hget(versions_key(flow_id), str(version))
+            raw = self.conn.hget(keys.flow_versions(flow_id), str(version))
         return json.loads(raw) if raw else None
 
     def flow_versions(self, flow_id: str) -> list[int]:
-        return sorted(int(v) for v in self.conn.hkeys(versions_key(flow_id)))
+        return sorted(int(v) for v in self.conn.hkeys(keys.flow_versions(flow_id)))
 
     def stats(self, flow_id: str) -> dict[str, int]:
-        return {k: int(v) for k, v in self.conn.hgetall(stats_key(flow_id)).items()}
+        return {k: int(v) for k, v in self.conn.hgetall(keys.flow_stats(flow_id)).items()}
 
     def daily(self, flow_id: str, day: str) -> dict[str, int]:
-        return {k: int(v) for k, v in self.conn.hgetall(daily_key(flow_id, day)).items()}
+        return {k: int(v) for k, v in self.conn.hgetall(keys.flow_daily(flow_id, day)).items()}
 
     # -- participants ------------------------------------------------------
     def participants(self, pids: Iterable[str]) -> dict[str, Participant]:
@@ -280,8 +196,8 @@ class Store:
         for start in range(0, len(pids), 1000):
             chunk = pids[start : start + 1000]
             pipe = self.conn.pipeline(transaction=False)
-            pipe.mget([participant_key(pid) for pid in chunk])
-            pipe.mget([run_key(pid) for pid in chunk])
+            pipe.mget([keys.participant(pid) for pid in chunk])
+            pipe.mget([keys.run_marker(pid) for pid in chunk])
             docs, runs = pipe.execute()
             for pid, text, run in zip(chunk, docs, runs, strict=True):
                 if text:
@@ -295,7 +211,7 @@ class Store:
 
     def flow_participant_ids(self, flow_id: str, offset: int = 0, limit: int | None = None) -> list[str]:
         """Participant ids of a flow, newest first (ids are ``<flow>.<n>``)."""
-        top = int(self.conn.get(seq_key(flow_id)) or 0)
+        top = int(self.conn.get(keys.participant_seq(flow_id)) or 0)
         stop = 0 if limit is None else max(0, top - offset - limit)
         return [f"{flow_id}.{n}" for n in range(top - offset, stop, -1)]
 
@@ -308,16 +224,22 @@ class Store:
         person_ids = list(person_ids)
         pipe = self.conn.pipeline(transaction=False)
         for person_id in person_ids:
-            pipe.hgetall(person_key(person_id))
+            pipe.hgetall(keys.person(person_id))
         return dict(zip(person_ids, pipe.execute(), strict=True))
 
     def claim(self, key: str, ttl: int = 30 * 86400) -> bool:
         """At-most-once ledger: true the first time ``key`` is claimed."""
-        return bool(self.conn.set(ledger_key(key), "1", nx=True, ex=ttl))
+        return bool(self.conn.set(keys.ledger(key), "1", nx=True, ex=ttl))
 
     def release(self, key: str) -> None:
         """Give a claim back: the effect it guarded did not happen."""
-        self.conn.delete(ledger_key(key))
+        self.conn.delete(keys.ledger(key))
+
+    def drop_leases(self, pids: Iterable[str]) -> None:
+        """Take the participants from whatever job holds them (``superflow stuck --resume``)."""
+        leases = [keys.lease(pid) for pid in pids]
+        if leases:
+            self.conn.delete(*leases)
 
 
 CLAIM_SCRIPT = """
@@ -346,10 +268,10 @@ class MessageLedger:
         ``sent`` is the previous message's ``(key, message id)``, recorded as
         :meth:`sent` would, first, in the same round trip."""
         if sent is None:
-            found = self._claim(keys=[ledger_key(key)], args=[self.ttl])
+            found = self._claim(keys=[keys.ledger(key)], args=[self.ttl])
         else:
-            keys = [ledger_key(key), ledger_key(sent[0])]
-            found = self._claim(keys=keys, args=[self.ttl, f"sent:{sent[1]}"])
+            claimed = [keys.ledger(key), keys.ledger(sent[0])]
+            found = self._claim(keys=claimed, args=[self.ttl, f"sent:{sent[1]}"])
         if found is None:
             return "new", ""
         found = found.decode() if isinstance(found, bytes) else str(found)
@@ -358,10 +280,10 @@ class MessageLedger:
         return "sent", found.removeprefix("sent:") if found != "1" else ""
 
     def sent(self, key: str, message_id: str) -> None:
-        self.conn.set(ledger_key(key), f"sent:{message_id}", ex=self.ttl)
+        self.conn.set(keys.ledger(key), f"sent:{message_id}", ex=self.ttl)
 
     def release(self, key: str) -> None:
-        self.conn.delete(ledger_key(key))
+        self.conn.delete(keys.ledger(key))
 
 
 class Changes:
@@ -411,35 +333,32 @@ class Changes:
         adds the advance jobs to the same transaction."""
         self.metrics.write(pipe)
         if self.docs:
-            pipe.mset({participant_key(pid): p.to_json() for pid, p in self.docs.items()})
+            pipe.mset({keys.participant(pid): p.to_json() for pid, p in self.docs.items()})
             self._reindex(pipe)
         for flow_id, deltas in self.counts.items():
-            for name, delta in deltas.items():
-                if delta:
-                    pipe.hincrby(stats_key(flow_id), name, delta)
+            Counters.add(pipe, flow_id, deltas)
         for (flow_id, day), deltas in self.daily.items():
-            for name, delta in deltas.items():
-                pipe.hincrby(daily_key(flow_id, day), name, delta)
+            Counters.add_daily(pipe, flow_id, day, deltas)
         wake = {pid: when for pid, when in self.wakeups.items() if when is not None}
         if wake:
-            pipe.zadd(WAKEUPS, wake)
+            pipe.zadd(keys.WAKEUPS, wake)
         unwake = [pid for pid, when in self.wakeups.items() if when is None]
         if unwake:
-            pipe.zrem(WAKEUPS, *unwake)
+            pipe.zrem(keys.WAKEUPS, *unwake)
         now = time.time()
         flying = {pid: now for pid, on in self.inflight.items() if on}
         if flying:
-            pipe.zadd(INFLIGHT, flying)
+            pipe.zadd(keys.INFLIGHT, flying)
         landed = [pid for pid, on in self.inflight.items() if not on]
         if landed:
-            pipe.zrem(INFLIGHT, *landed)
+            pipe.zrem(keys.INFLIGHT, *landed)
         for event_type, delta in self.awaiting.items():
             if delta:
-                pipe.hincrby(AWAITING, event_type, delta)
+                pipe.hincrby(keys.AWAITING, event_type, delta)
         for flow_id, pids in self.parked.items():
-            pipe.sadd(parked_key(flow_id), *pids)
+            pipe.sadd(keys.parked(flow_id), *pids)
         for person_id, flows in self.person_index.items():
-            pipe.hset(person_key(person_id), mapping=flows)
+            pipe.hset(keys.person(person_id), mapping=flows)
         for channel, waiting in self.outages.items():
             error = next((e for e in reversed(waiting.values()) if e), "")
             outages.record(pipe, channel, list(waiting), error)
@@ -461,9 +380,9 @@ class Changes:
             now_in = index_of(p.status, p.step)
             if now_in == p.indexed:
                 continue
-            adds[index_key(p.flow_id, now_in)][pid] = enrolment_number(pid)
+            adds[keys.flow_index(p.flow_id, now_in)][pid] = enrolment_number(pid)
             if p.indexed is not None:
-                removes[index_key(p.flow_id, p.indexed)].append(pid)
+                removes[keys.flow_index(p.flow_id, p.indexed)].append(pid)
             if p.status == "active":
                 steps[p.flow_id].add(p.step or "")
             elif p.indexed is None or p.indexed.startswith("step:"):
@@ -474,6 +393,6 @@ class Changes:
         for key, scores in adds.items():
             pipe.zadd(key, scores)
         for flow_id, step_ids in steps.items():
-            pipe.sadd(index_steps_key(flow_id), *step_ids)
+            pipe.sadd(keys.index_steps(flow_id), *step_ids)
         if finished:
-            pipe.zadd(FINISHED, finished)
+            pipe.zadd(keys.FINISHED, finished)

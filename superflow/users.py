@@ -20,7 +20,7 @@ from typing import Any
 import redis
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from superflow import sessions
+from superflow import keys, sessions
 
 ROLES = {
     "flow_admin": "Flow administrator: create, run, pause, end and delete flows; manage participants",
@@ -28,7 +28,6 @@ ROLES = {
     "viewer": "Viewer: sees flows, reports and participants",
 }
 ROLE_NAMES = {"flow_admin": "Flow administrator", "content_editor": "Content editor", "viewer": "Viewer"}
-USERS = "sf:users"
 NAME = re.compile(r"^[A-Za-z0-9._@-]{1,80}$")
 MIN_PASSWORD = 10
 
@@ -40,10 +39,6 @@ class UserError(ValueError):
 def role_name(role: str) -> str:
     """A role as the admin names it ("Content editor"), for every message a person reads."""
     return ROLE_NAMES.get(role, role.replace("_", " ").capitalize())
-
-
-def user_key(username: str) -> str:
-    return f"sf:user:{username.lower()}"
 
 
 def create(conn: redis.Redis, username: str, password: str, role: str) -> dict[str, Any]:
@@ -60,23 +55,23 @@ def create(conn: redis.Redis, username: str, password: str, role: str) -> dict[s
         "created": time.time(),
         "password": generate_password_hash(password),
     }
-    if not conn.hsetnx(user_key(username), "username", username):
+    if not conn.hsetnx(keys.user(username), "username", username):
         raise UserError(f"there is already a user {username!r}")
-    conn.hset(user_key(username), mapping=record)
-    conn.sadd(USERS, username.lower())
+    conn.hset(keys.user(username), mapping=record)
+    conn.sadd(keys.USERS, username.lower())
     return public(record)
 
 
 def get(conn: redis.Redis, username: str) -> dict[str, Any] | None:
-    record = conn.hgetall(user_key(username))
+    record = conn.hgetall(keys.user(username))
     return public(record) if record else None
 
 
 def list_users(conn: redis.Redis) -> list[dict[str, Any]]:
-    names = sorted(conn.smembers(USERS))
+    names = sorted(conn.smembers(keys.USERS))
     pipe = conn.pipeline(transaction=False)
     for name in names:
-        pipe.hgetall(user_key(name))
+        pipe.hgetall(keys.user(name))
     return [public(record) for record in pipe.execute() if record]
 
 
@@ -118,7 +113,7 @@ def _change(conn: redis.Redis, username: str, fields: dict[str, str] | None, kee
     """Write ``fields`` to the user (``None``: delete them) and end their sessions, in
     one transaction that fails if users changed meanwhile — so two administrators
     disabling each other at once cannot leave none."""
-    key = user_key(username)
+    key = keys.user(username)
 
     def apply(pipe: redis.client.Pipeline) -> None:
         record = pipe.hgetall(key)
@@ -135,23 +130,23 @@ def _change(conn: redis.Redis, username: str, fields: dict[str, str] | None, kee
             return
         if fields is None:
             pipe.delete(key)
-            pipe.srem(USERS, username.lower())
+            pipe.srem(keys.USERS, username.lower())
         else:
             pipe.hset(key, mapping=fields)
         sessions.end_all(pipe, username)
 
-    conn.transaction(apply, USERS, *(user_key(n) for n in conn.smembers(USERS)))
+    conn.transaction(apply, keys.USERS, *(keys.user(n) for n in conn.smembers(keys.USERS)))
 
 
 def is_last_active_admin(conn: redis.Redis, username: str) -> bool:
     """Whether disabling, deleting or demoting ``username`` would leave no one to run
     flows and manage users."""
-    return _active_admin(conn.hgetall(user_key(username))) and _last_active_admin(conn, username)
+    return _active_admin(conn.hgetall(keys.user(username))) and _last_active_admin(conn, username)
 
 
 def _last_active_admin(conn: redis.Redis | redis.client.Pipeline, username: str) -> bool:
-    others = [n for n in conn.smembers(USERS) if n != username.lower()]
-    return not any(_active_admin(conn.hgetall(user_key(n))) for n in others)
+    others = [n for n in conn.smembers(keys.USERS) if n != username.lower()]
+    return not any(_active_admin(conn.hgetall(keys.user(n))) for n in others)
 
 
 def _active_admin(record: dict[str, Any]) -> bool:
@@ -161,7 +156,7 @@ def _active_admin(record: dict[str, Any]) -> bool:
 def verify(conn: redis.Redis, username: str, password: str) -> dict[str, Any] | None:
     """The user, if the password is theirs and they are not disabled; ``None``
     otherwise (without saying which of these was wrong)."""
-    record = conn.hgetall(user_key(username)) if NAME.match(username or "") else {}
+    record = conn.hgetall(keys.user(username)) if NAME.match(username or "") else {}
     if not record:
         check_password_hash(generate_password_hash("timing"), password or "")
         return None

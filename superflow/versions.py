@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from superflow import store
+from superflow import keys, store
 from superflow.flow import Flow, parse_flow, settings_of
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ class FlowVersions:
         ids = sorted(flow_ids)
         pipe = self.conn.pipeline(transaction=False)
         for fid in ids:
-            pipe.hmget(store.flow_key(fid), "status", "version")
+            pipe.hmget(keys.flow(fid), "status", "version")
         states = {}
         for fid, (status, version) in zip(ids, pipe.execute(), strict=True):
             if status is not None:

@@ -8,7 +8,7 @@ import subprocess
 import requests
 
 from conftest import flow_doc
-from superflow import apikeys
+from superflow import apikeys, keys
 from superflow.processes import SUPERFLOW
 
 pytest_plugins = ["api_fixtures"]
@@ -52,7 +52,9 @@ def test_roles_allow_what_they_say(api, people):
 def test_keys_are_stored_hashed_and_revocation_is_immediate(api, sf_runtime):
     secret = api.make_key("viewer", name="partner")
     assert secret.startswith("sf_")
-    dump = " ".join(str(sf_runtime.redis.hgetall(k)) for k in sf_runtime.redis.keys("sf:apikey*"))
+    dump = " ".join(
+        str(sf_runtime.redis.hgetall(k)) for k in [keys.APIKEYS, *sf_runtime.redis.keys(keys.apikey("*"))]
+    )
     assert secret not in dump and apikeys.digest_of(secret) in dump
     assert api("GET", "/plugins", key=secret).status_code == 200
     apikeys.revoke(sf_runtime.redis, "partner")

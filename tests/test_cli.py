@@ -12,6 +12,7 @@ import time
 
 import requests
 
+from superflow import keys
 from superflow.processes import SUPERFLOW
 
 
@@ -152,7 +153,7 @@ def test_users_are_made_with_a_role_and_a_hashed_password(sf, sf_runtime):
     made = sf("users", "create", "kari", "--role", "flow_admin").stdout.strip()
     assert made.startswith("user kari (flow_admin) created; password: ")
     password = made.rsplit(" ", 1)[1]
-    stored = sf_runtime.redis.hget("sf:user:kari", "password")
+    stored = sf_runtime.redis.hget(keys.user("kari"), "password")
     assert password not in stored and stored.startswith(("scrypt:", "pbkdf2:"))
     assert "kari                      flow_admin" in sf("users", "list").stdout
     assert sf("users", "set-role", "kari", "viewer").stdout.strip() == "kari is now viewer"

@@ -8,7 +8,7 @@ import types
 import pytest
 
 from conftest import email_step, flow_doc, started
-from superflow import content, flows, hookimpl
+from superflow import content, flows, hookimpl, keys
 from superflow.components import Content, StepType
 from superflow.flow import parse_flow
 from superflow.plugins.outbox import Outbox
@@ -183,7 +183,7 @@ def test_send_test_sends_one_email_through_smtp_outside_the_flow(sf_plugin, smtp
     assert "List-Unsubscribe" not in message
     assert "Hi Ada, see the offer (https://shop.example/offer)." in message.get_body(("plain",)).get_content()
     assert rt.store.stats(flow.id) == stats_before, "the flow's counters are not touched"
-    assert not rt.redis.keys("sf:ledger:*"), "real sends' ledger is not used"
+    assert not rt.redis.keys(keys.ledger("*")), "real sends' ledger is not used"
 
     content.send_test(rt, flow, "offer", ada, "tester@example.com")
     assert len(inbox.messages) == 2, "every test is sent: no key is shared"

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import pytest
 
+from superflow import keys
 from superflow.crashtest import run_crash_round
 
 
@@ -73,7 +74,7 @@ def test_a_round_longer_than_the_stuck_time_keeps_its_lease_and_is_not_run_twice
         rt.engine.renew_leases()
         recovered += rt.engine.tick().get("recovered", 0)
     assert recovered == 0, "a participant a live job holds is not handed to a second job"
-    assert rt.redis.get(f"sf:lease:{pid}") is not None
+    assert rt.redis.get(keys.lease(pid)) is not None
 
 
 def test_a_worker_killed_in_the_middle_of_its_tick_does_not_hold_up_the_others(sf_plugin, run_jobs):

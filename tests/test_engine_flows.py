@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import email_step, flow_doc, participant_of, signed_up, started
-from superflow import flows
+from superflow import flows, keys
 from superflow.events import Event
 from superflow.flows import FlowStateError
 from superflow.plugins.outbox import Outbox
@@ -313,15 +313,15 @@ def test_an_event_for_a_busy_participant_is_applied_once_it_is_free(sf_runtime, 
     signed_up(rt, people[0])
     run_jobs()
     p = participant_of(rt, flow, people[0])
-    rt.redis.set(f"sf:lease:{p.id}", "another-job", px=60_000)
+    rt.redis.set(keys.lease(p.id), "another-job", px=60_000)
     signed_up(rt, people[0])
     run_jobs()
     assert participant_of(rt, flow, people[0]).status == "active"
-    assert rt.redis.zcard("sf:deferred-events") == 1
+    assert rt.redis.zcard(keys.DEFERRED_EVENTS) == 1
 
-    rt.redis.delete(f"sf:lease:{p.id}")
-    for entry in rt.redis.zrange("sf:deferred-events", 0, -1):
-        rt.redis.zadd("sf:deferred-events", {entry: 0})
+    rt.redis.delete(keys.lease(p.id))
+    for entry in rt.redis.zrange(keys.DEFERRED_EVENTS, 0, -1):
+        rt.redis.zadd(keys.DEFERRED_EVENTS, {entry: 0})
     run_jobs()
     assert participant_of(rt, flow, people[0]).status == "succeeded"
     assert rt.store.stats(flow.id)["enrolled"] == 1, "a retried event must not trigger the flow again"
@@ -464,14 +464,14 @@ def test_a_scanning_trigger_enrols_each_person_once_per_occasion(sf_plugin, run_
 
     rt.clock.advance(3 * 86400)
     run_jobs(rt)
-    assert rt.redis.hget(f"sf:person:{soon['id']}", flow.id) == f"{flow.id}.1"
-    assert rt.redis.hget(f"sf:person:{later['id']}", flow.id) is None
+    assert rt.redis.hget(keys.person(soon["id"]), flow.id) == f"{flow.id}.1"
+    assert rt.redis.hget(keys.person(later["id"]), flow.id) is None
     assert rt.store.participant(f"{flow.id}.1").event["occasion"].startswith("renewal:")
 
     rt.engine.end(flow.id)
-    rt.redis.hset(f"sf:flow:{flow.id}", mapping={"status": "running", "scanned_to": 0})
-    rt.redis.sadd("sf:scanning", flow.id)
-    rt.redis.delete("sf:scan:next")
+    rt.redis.hset(keys.flow(flow.id), mapping={"status": "running", "scanned_to": 0})
+    rt.redis.sadd(keys.SCANNING, flow.id)
+    rt.redis.delete(keys.SCAN_NEXT)
     run_jobs(rt)
     assert rt.store.stats(flow.id)["enrolled"] == 1, "the same occasion never enrols twice"
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from superflow import forms
+from superflow import forms, keys
 
 SIGNUP = {
     "id": "webinar-signup",
@@ -123,7 +123,7 @@ def test_a_post_creates_the_person_and_a_second_from_the_same_address_changes_no
     assert again.json() == {"status": "ok", "message": "Thanks — check your inbox to confirm."}
     assert crm.count_persons() == before + 1
     assert crm.get_person(person["id"])["first_name"] == "Åse"
-    assert rt.redis.hgetall("sf:form:webinar-signup:stats") == {
+    assert rt.redis.hgetall(keys.form_stats("webinar-signup")) == {
         "submitted": "2",
         "created": "1",
         "confirmations_sent": "2",
@@ -159,7 +159,7 @@ def test_the_honeypot_pretends_success_and_does_nothing(sf_runtime, crm, signup,
     reply = requests.post(f"{base_url}/forms/webinar-signup", data=post, timeout=5)
     assert reply.status_code == 200 and "Thanks — check your inbox to confirm." in reply.text
     assert crm.count_persons() == before and sf_runtime.queue.count == 0
-    assert sf_runtime.redis.hget("sf:form:webinar-signup:stats", "spam") == "1"
+    assert sf_runtime.redis.hget(keys.form_stats("webinar-signup"), "spam") == "1"
 
 
 def test_too_many_posts_from_one_address_get_429(sf_runtime, crm, signup, base_url):
@@ -172,4 +172,4 @@ def test_too_many_posts_from_one_address_get_429(sf_runtime, crm, signup, base_u
     page = requests.post(f"{base_url}/forms/webinar-signup", data={"email": "p9@example.com"}, timeout=5)
     assert page.status_code == 429 and "Too many posts to this form" in page.text
     assert crm.find_person_by_email("p9@example.com") is None
-    assert sf_runtime.redis.hget("sf:form:webinar-signup:stats", "rate_limited") == "2"
+    assert sf_runtime.redis.hget(keys.form_stats("webinar-signup"), "rate_limited") == "2"

@@ -15,7 +15,7 @@ import requests
 from werkzeug.serving import make_server
 
 from conftest import flow_doc, participant_of, started
-from superflow import forms
+from superflow import forms, keys
 from superflow.runtime import Runtime
 from superflow.webapp import create_app
 
@@ -186,7 +186,7 @@ def test_one_address_gets_at_most_three_confirmation_emails_an_hour(site, ada):
     assert {r.status_code for r in replies} == {200}
     assert all(CHECK_INBOX in r.text for r in replies)
     assert site.inbox.to() == ["ada@example.com"] * 3
-    assert site.rt.redis.hget("sf:form:webinar-signup:stats", "confirmations_limited") == "2"
+    assert site.rt.redis.hget(keys.form_stats("webinar-signup"), "confirmations_limited") == "2"
     site.rt.clock.advance(3600)
     site.post(first_name="Next hour", email="ada@example.com")
     assert len(site.inbox.messages) == 4

@@ -18,7 +18,7 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
-from superflow import apikeys, forms, users
+from superflow import apikeys, forms, keys, users
 from superflow.plugins.email import attachments_dir
 from superflow.plugins.superoffice.webhooks import signature
 from superflow.runtime import Runtime
@@ -82,7 +82,7 @@ def webhook(**fields: Any) -> bytes:
 
 
 def nothing_queued(rt: Runtime) -> bool:
-    return rt.queue.count == 0 and not rt.redis.keys("sf:superoffice:event:*")
+    return rt.queue.count == 0 and not rt.redis.keys(keys.plugin_namespace("superoffice") + ":event:*")
 
 
 def message_of(response: Any) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import itertools
 
 from conftest import email_step, flow_doc, participant_of, signed_up, started
-from superflow import inbox
+from superflow import inbox, keys
 from superflow.plugins.outbox import Outbox
 
 NUMBERS = itertools.count()
@@ -69,7 +69,7 @@ def test_a_drain_job_whose_worker_died_after_taking_its_events_is_run_again_with
     assert {participant_of(rt, flow, pid).status for pid in first + later} == {"completed"}
     assert Outbox(rt.config).count("email") == 5
     assert inbox.waiting(rt.redis) == {"events": 0, "advance": 0}
-    assert not rt.redis.exists(inbox.claim_key(batch)), "the batch's claim is gone once handled"
+    assert not rt.redis.exists(keys.inbox_claim(batch)), "the batch's claim is gone once handled"
 
 
 def test_items_a_process_left_without_queuing_a_drain_job_are_taken_within_a_tick(sf_runtime, run_jobs):
@@ -86,7 +86,7 @@ def test_items_a_process_left_without_queuing_a_drain_job_are_taken_within_a_tic
     signed_up(rt, other)
     rt.rq_redis.delete(rt.queue.key)
     assert rt.queue.count == 0
-    rt.redis.delete(inbox.queued_key(inbox.EVENTS))
+    rt.redis.delete(keys.inbox_queued(inbox.EVENTS))
     run_jobs(rt)  # ticks first: the tick finds the inbox forgotten and queues a drain job
     assert participant_of(rt, flow, other).status == "completed"
     assert Outbox(rt.config).count("email") == 2

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from conftest import AdminSession, email_step, flow_doc, participant_of, started
-from superflow import merge, store
+from superflow import keys, merge
 from superflow.events import Event
 from superflow.plugins.outbox import Outbox
 
@@ -163,8 +163,8 @@ def test_a_flow_stored_before_these_checks_cannot_start_with_a_hostile_tag(sf_ru
     doc = sf_runtime.store.flow_doc(flow["id"])
     doc["steps"][0]["settings"]["subject"] = "{{ 'x'*300000000 }}"
     # what an older superflow let through, written as it stored flows
-    sf_runtime.redis.hset(store.flow_key(flow["id"]), "doc", json.dumps(doc))
-    sf_runtime.redis.hset(store.versions_key(flow["id"]), "1", json.dumps(doc))
+    sf_runtime.redis.hset(keys.flow(flow["id"]), "doc", json.dumps(doc))
+    sf_runtime.redis.hset(keys.flow_versions(flow["id"]), "1", json.dumps(doc))
     ready = api.ok("GET", f"/flows/{flow['id']}/readiness")
     assert ready == {"ready": False, "problems": [f"Step 1 'Send email': Subject: {TOO_LARGE}"]}
     refused = api("POST", f"/flows/{flow['id']}/start")

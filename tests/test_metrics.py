@@ -15,7 +15,7 @@ import requests
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as openmetrics_families
 from prometheus_client.parser import text_string_to_metric_families
 
-from superflow import flows, heartbeat, metrics, outages, store
+from superflow import flows, heartbeat, keys, metrics, outages
 from superflow.components import StepResult
 from superflow.config import Config
 from superflow.embedded_redis import EmbeddedRedis
@@ -244,7 +244,7 @@ def test_participants_in_flight_and_stuck(client, sf_runtime: Runtime):
     pipe.execute()
     # One was handed to a job that died long ago.
     long_ago = time.time() - sf_runtime.config.stuck_after_seconds - 60
-    sf_runtime.redis.zadd(store.INFLIGHT, {"1.3": long_ago})
+    sf_runtime.redis.zadd(keys.INFLIGHT, {"1.3": long_ago})
     samples = scrape(client)
     assert value(samples, "superflow_participants_in_flight") == 3
     assert value(samples, "superflow_participants_stuck") == 1

@@ -12,9 +12,9 @@ from urllib.parse import urlparse
 import requests
 
 from conftest import AdminSession, email_step, flow_doc, participant_of, signed_up, started
-from superflow import tracking
+from superflow import keys, tracking
 from superflow.plugins.outbox import Outbox
-from superflow.webapp.tracking import for_viewing, links_key
+from superflow.webapp.tracking import for_viewing
 
 OFFER = "https://shop.example/offer?a=1&b=2"
 ABOUT = "https://shop.example/about"
@@ -112,7 +112,7 @@ def test_viewing_and_clicking_in_the_outbox_records_nothing(sf_runtime, run_jobs
     stats = rt.store.stats(flow.id)
     for counter in ("email.opened", "email.opened.unique", "link.clicked", "link.clicked.unique"):
         assert stats.get(counter, 0) == 0, f"{counter} was counted for the marketer's look"
-    assert rt.redis.hgetall(links_key(flow.id, "invite")) == {}
+    assert rt.redis.hgetall(keys.flow_links(flow.id, "invite")) == {}
     ada = participant_of(rt, flow, people[0])
     assert "email.opened@invite" not in ada.actions and "link.clicked@invite" not in ada.actions
     assert stats.get("branch:split:0", 0) == 0 and stats.get("branch:split:1", 0) == 0
@@ -145,7 +145,7 @@ def test_the_recipients_own_open_and_click_still_count_after_the_marketer_looked
     stats = rt.store.stats(flow.id)
     assert stats["email.opened"] == 1 and stats["email.opened.unique"] == 1
     assert stats["link.clicked"] == 1 and stats["link.clicked.unique"] == 1
-    assert rt.redis.hgetall(links_key(flow.id, "invite")) == {OFFER: "1"}
+    assert rt.redis.hgetall(keys.flow_links(flow.id, "invite")) == {OFFER: "1"}
     ada = participant_of(rt, flow, people[0])
     assert "email.opened@invite" in ada.actions and "link.clicked@invite" in ada.actions
     assert stats["branch:split:0"] == 1

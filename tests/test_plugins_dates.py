@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from conftest import AdminSession, flow_doc, participant_of, started
-from superflow import flows
+from superflow import flows, keys
 from superflow.flow import FlowInvalid, FlowNotReady
 
 pytest_plugins = ["api_fixtures"]
@@ -56,7 +56,7 @@ def test_a_birthday_enrols_on_the_day_of_the_offset_at_the_time_of_day(sf_runtim
     flow = started(
         rt, flow_doc([SHORT_WAIT], trigger=trigger, timezone="Europe/Oslo", reenrollment="after_end")
     )
-    started_at = float(rt.redis.hget(f"sf:flow:{flow.id}", "scanned_to"))
+    started_at = float(rt.redis.hget(keys.flow(flow.id), "scanned_to"))
     fires = birthday - dt.timedelta(days=3)
 
     advance_to(rt, fires, 8, 58, "Europe/Oslo")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import flow_doc, started
+from superflow import keys
 from superflow.events import Event
 from superflow.plugins.outbox import Outbox
 from superflow.plugins.sms import SendSmsSettings, count_segments, describe_text
@@ -78,9 +79,9 @@ def test_no_mobile_skips_or_exits_and_the_others_get_their_sms(
         "Superflow",
         "Hei Ada, 20% off today €5!",
     )
-    sent = rt.store.participant(rt.redis.hget(f"sf:person:{people[0]}", flow.id))
+    sent = rt.store.participant(rt.redis.hget(keys.person(people[0]), flow.id))
     assert sent.history[-2]["note"] == "sent to +4790000000, 1 SMS part (GSM-7)"
-    nobody = rt.store.participant(rt.redis.hget(f"sf:person:{people[1]}", flow.id))
+    nobody = rt.store.participant(rt.redis.hget(keys.person(people[1]), flow.id))
     stats = rt.store.stats(flow.id)
     if when_no_mobile == "skip":
         assert nobody.status == "completed" and stats["sms.skipped"] == 1

@@ -5,7 +5,7 @@ grid stay right."""
 from __future__ import annotations
 
 from conftest import email_step, flow_doc, participant_of, signed_up, started
-from superflow import roster, store
+from superflow import keys, roster
 from superflow.testing import drain
 
 DAY = 86400
@@ -32,7 +32,7 @@ def test_finished_participations_are_purged_after_the_kept_days(sf_plugin, peopl
     assert rt.engine.tick()["purged"] == 0
 
     assert rt.store.participants(f"{once.id}.{n}" for n in (1, 2, 3)) == {}
-    assert not rt.redis.exists(store.FINISHED)
+    assert not rt.redis.exists(keys.FINISHED)
     after = rt.store.stats(once.id)
     assert {k: after[k] for k in before} == before, "the reports keep their counts"
     assert after["purged"] == 3

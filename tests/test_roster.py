@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from conftest import email_step, flow_doc, participant_of, signed_up, started
-from superflow import participation, roster
+from superflow import keys, participation, roster
 from superflow.processes import SUPERFLOW
 from superflow.store import Changes, Participant, seq_key
 
@@ -93,7 +93,7 @@ def test_ending_a_flow_whose_participants_predate_the_indexes_still_cancels_them
     flow = started(rt, flow_doc(STEPS))
     signed_up(rt, *people[:3])
     run_jobs()
-    rt.redis.delete(*rt.redis.keys(f"sf:flow:{flow.id}:ix:*"))  # as data written before indexes existed
+    rt.redis.delete(*rt.redis.keys(keys.flow_index(flow.id, "*")))  # as data written before indexes existed
     assert rt.engine.end(flow.id) == 3
     assert {p.status for p in rt.store.participants(f"{flow.id}.{n}" for n in (1, 2, 3)).values()} == {
         "cancelled"
@@ -246,8 +246,8 @@ def test_reindex_rebuilds_lost_indexes_and_drops_stale_entries(sf_runtime, run_j
     counts = roster.counts(rt.redis, flow.id)
     assert len(before["status"]) == 5
 
-    rt.redis.delete(*rt.redis.keys(f"sf:flow:{flow.id}:ix:*"))
-    rt.redis.zadd(f"sf:flow:{flow.id}:ix:step:w1", {f"{flow.id}.2": 2})  # stale: it is at w2
+    rt.redis.delete(*rt.redis.keys(keys.flow_index(flow.id, "*")))
+    rt.redis.zadd(keys.step_index(flow.id, "w1"), {f"{flow.id}.2": 2})  # stale: it is at w2
     assert rows(rt, flow.id, sort="status") == [] and rows(rt, flow.id, step="w1") == [f"{flow.id}.2"]
 
     assert roster.reindex(rt.redis, flow.id, chunk=2) == 5
@@ -262,7 +262,7 @@ def test_cli_reindexes_a_flow_and_still_lists_it(sf_runtime, sf_config, run_jobs
     flow = started(rt, flow_doc(STEPS))
     signed_up(rt, *people[:2])
     run_jobs()
-    rt.redis.delete(*rt.redis.keys(f"sf:flow:{flow.id}:ix:*"))
+    rt.redis.delete(*rt.redis.keys(keys.flow_index(flow.id, "*")))
     env = dict(
         os.environ,
         REDIS_URL=sf_config.redis_url,

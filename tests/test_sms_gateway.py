@@ -9,6 +9,7 @@ import requests
 import responses
 
 from conftest import flow_doc, signed_up, started
+from superflow import keys
 from superflow.plugins.sms_gateway import HttpGateway
 
 URL = "https://sms.gateway.example/v1/messages"
@@ -52,7 +53,7 @@ def phone(rt, first, mobile):
 
 
 def participant(rt, flow, person_id):
-    return rt.store.participant(rt.redis.hget(f"sf:person:{person_id}", flow.id))
+    return rt.store.participant(rt.redis.hget(keys.person(person_id), flow.id))
 
 
 def test_the_request_it_sends(gateway_rt, run_jobs, gateway):

@@ -11,6 +11,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from conftest import email_step, flow_doc, participant_of, signed_up, started
+from superflow import keys
 from superflow.store import MessageLedger
 from superflow.testing import Inbox, free_port
 
@@ -112,7 +113,7 @@ def test_a_refused_address_is_marked_blocked_and_the_rest_of_the_batch_goes_out(
     assert sorted(inbox.to()) == ["ada@example.com", "cy@example.com"]
     assert rt.crm.get_person(ids[1])["email_blocked"] is True
     assert rt.crm.get_person(ids[0])["email_blocked"] is False
-    gone = rt.store.participant(rt.redis.hget(f"sf:person:{ids[1]}", flow.id))
+    gone = rt.store.participant(rt.redis.hget(keys.person(ids[1]), flow.id))
     assert gone.status == "exited"
     assert gone.reason == "email refused: 550 5.1.1 <gone@example.com>: mailbox unavailable"
     stats = rt.store.stats(flow.id)
@@ -122,7 +123,7 @@ def test_a_refused_address_is_marked_blocked_and_the_rest_of_the_batch_goes_out(
     second = started(rt, flow_doc([email_step("again")], name="Second"))
     signed_up(rt, ids[1])
     run_jobs(rt)
-    again = rt.store.participant(rt.redis.hget(f"sf:person:{ids[1]}", second.id))
+    again = rt.store.participant(rt.redis.hget(keys.person(ids[1]), second.id))
     assert again.reason == "email address blocked or bounced"
 
 
@@ -141,7 +142,7 @@ def test_a_temporary_refusal_is_retried_later_and_each_email_is_sent_once(sf_plu
 
     # Only Busy waits for a retry: the refusal of one recipient holds up nobody else.
     assert sorted(inbox.to()) == ["ada@example.com", "cy@example.com"]
-    busy = rt.store.participant(rt.redis.hget(f"sf:person:{ids[1]}", flow.id))
+    busy = rt.store.participant(rt.redis.hget(keys.person(ids[1]), flow.id))
     assert busy.status == "active" and busy.wait["k"] == "retry"
     assert "451 4.3.0 greylisted" in busy.history[-1]["note"]
     assert rt.crm.get_person(ids[1])["email_blocked"] is False
@@ -440,7 +441,7 @@ def test_an_international_address_needs_a_server_with_smtputf8(sf_plugin, run_jo
         run_jobs(rt)
     finally:
         controller.stop()
-    bjorn = rt.store.participant(rt.redis.hget(f"sf:person:{ids[0]}", flow.id))
+    bjorn = rt.store.participant(rt.redis.hget(keys.person(ids[0]), flow.id))
     if smtputf8:
         assert sorted(inbox.to()) == ["ada@example.com", "bjørn@example.com"]
         assert bjorn.status == "completed"

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from test_superoffice_fake import SECRET, SETTINGS, FakeTenant, fixture
 
 from conftest import email_step, flow_doc, participant_of, started
+from superflow import keys
 from superflow.cli.context import CommandContext
 from superflow.plugins.superoffice import commands
 from superflow.plugins.superoffice.polling import SelectionPoll
@@ -103,7 +104,7 @@ def test_person_created_is_queued_and_a_redelivery_is_ignored(rt, hooks, run_job
     payload = fixture("webhook_person_created.json")
     assert post(hooks, payload).get_json() == {"ok": True}
     assert post(hooks, payload).get_json() == {"ok": True, "duplicate": True}
-    assert rt.redis.ttl(f"sf:superoffice:event:{payload['EventId']}") > 0
+    assert rt.redis.ttl(f"{keys.plugin_namespace('superoffice')}:event:{payload['EventId']}") > 0
     assert queued_events(rt, run_jobs) == [("person.created", "17", {})]
 
 
@@ -165,7 +166,7 @@ def test_selection_poll_is_incremental_and_announces_newcomers(rt, tenant, run_j
     assert poll.run(rt) == "2 selection(s) changed, 0 dynamic read again, 0 new member(s)"
     assert rt.crm.get_person("17")["selections"] == ["5"]
     rt.clock.advance(300)
-    since = rt.redis.get("sf:superoffice:poll:selections:since")
+    since = rt.redis.get(keys.plugin_namespace("superoffice") + ":poll:selections:since")
     # nothing stamped since: only the dynamic selection is read again
     assert poll.run(rt) == "0 selection(s) changed, 1 dynamic read again, 0 new member(s)"
     assert tenant.filters("Selection")[-1] == (

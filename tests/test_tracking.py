@@ -15,7 +15,7 @@ import requests
 from werkzeug.serving import make_server
 
 from conftest import email_step, flow_doc, participant_of, signed_up, started
-from superflow import tracking
+from superflow import keys, tracking
 from superflow.plugins.outbox import Outbox
 from superflow.webapp import create_app
 
@@ -191,7 +191,7 @@ def test_repeated_opens_count_once_for_unique_and_every_time_for_totals(sf_runti
     assert stats["email.opened"] == 3 and stats["email.opened.unique"] == 1
     assert stats["step:invite:email.opened"] == 3 and stats["step:invite:email.opened.unique"] == 1
     assert stats["link.clicked"] == 3 and stats["link.clicked.unique"] == 1
-    assert rt.redis.hgetall(f"sf:flow:{flow.id}:links:invite") == {
+    assert rt.redis.hgetall(keys.flow_links(flow.id, "invite")) == {
         OFFER: "2",
         "https://shop.example/about": "1",
     }

@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
-from superflow import flows, participation, queueing, store
+from superflow import flows, keys, participation, queueing
 from superflow.channels import ChannelError
 from superflow.flow import Flow, FlowInvalid, merge_tag_fields, readiness, setting_label
 from superflow.runtime import Runtime
@@ -93,8 +93,8 @@ def consequence(rt: Runtime, flow: Flow, action: str) -> Consequence:
             else f"This flow is {status}; only a running flow can be paused.",
         )
     if action == "resume":
-        parked = rt.redis.scard(store.parked_key(flow.id))
-        queued = rt.redis.llen(store.pending_key(flow.id))
+        parked = rt.redis.scard(keys.parked(flow.id))
+        queued = rt.redis.llen(keys.pending(flow.id))
         return Consequence(
             "Resume this flow?",
             "Resume flow",

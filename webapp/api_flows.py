@@ -16,7 +16,7 @@ from typing import Any
 from flask import request
 from flask_smorest import Blueprint
 
-from superflow import flows
+from superflow import flows, keys
 from superflow.flow import FlowSchema
 from superflow.runtime import Runtime
 from superflow.webapp.api_auth import by, needs
@@ -48,10 +48,6 @@ IF_MATCH = {
     "description": "The flow's ETag, from GET (428 without it, 412 if the flow changed since).",
 }
 LOCK_MS = 10_000
-
-
-def lock_key(flow_id: str) -> str:
-    return f"sf:api:flowlock:{flow_id}"
 
 
 def etag_of(meta: dict[str, str]) -> str:
@@ -188,7 +184,7 @@ def _guarded_update(flow_id: str, make: Any) -> Any:
     if not wanted:
         raise ApiError(428, "send the flow's ETag (from GET) in If-Match", "If-Match")
     token = uuid.uuid4().hex
-    if not rt.redis.set(lock_key(flow_id), token, nx=True, px=LOCK_MS):
+    if not rt.redis.set(keys.api_flow_lock(flow_id), token, nx=True, px=LOCK_MS):
         raise ApiError(409, "another change to this flow is being saved; fetch it again", "(busy)")
     try:
         meta = existing(rt, flow_id)
@@ -201,8 +197,8 @@ def _guarded_update(flow_id: str, make: Any) -> Any:
             )
         flows.update(rt, flow_id, make(flows.get(rt, flow_id).doc), by=by())
     finally:
-        if rt.redis.get(lock_key(flow_id)) == token:
-            rt.redis.delete(lock_key(flow_id))
+        if rt.redis.get(keys.api_flow_lock(flow_id)) == token:
+            rt.redis.delete(keys.api_flow_lock(flow_id))
     return with_etag(flow_out(rt, flow_id))
 
 

@@ -42,13 +42,13 @@ from typing import Any
 
 from flask import Blueprint, jsonify, render_template, request, url_for
 
-from superflow import form_confirmations, forms
+from superflow import form_confirmations, forms, keys
 from superflow.channels import ChannelError, PermanentFailure
+from superflow.counters import Counters
 from superflow.crm import CrmError, person_value
 from superflow.events import Event
 from superflow.runtime import Runtime
 from superflow.webapp.runtime import runtime
-from superflow.webapp.tracking import crm_call
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +59,6 @@ CHECK_INBOX = "Thanks — check your inbox to confirm"
 # The runtime's email transport is one object for the whole web process, and an SMTP
 # connection is not safe to share between threads: confirmation emails take turns.
 _SENDING = threading.Lock()
-
-
-def stats_key(form_id: str) -> str:
-    return f"sf:form:{form_id}:stats"
 
 
 @bp.after_request
@@ -100,7 +96,7 @@ def rate_limited(rt: Runtime, form: Mapping[str, Any], address: str) -> int:
     """Seconds to wait when this address has used up the form's posts for the hour; 0 if not."""
     now = time.time()
     window = int(now // WINDOW)
-    key = f"sf:form-rate:{form['id']}:{address}:{window}"
+    key = keys.form_rate(form["id"], address, str(window))
     pipe = rt.redis.pipeline(transaction=False)
     pipe.incr(key)
     pipe.expire(key, WINDOW + 60)
@@ -126,18 +122,18 @@ def submit(form_id: str):
         return _answer_error(404, f"there is no form {form_id!r}")
     wait = rate_limited(rt, form, request.remote_addr or "unknown")
     if wait:
-        rt.redis.hincrby(stats_key(form_id), "rate_limited", 1)
+        Counters.count_form(rt.redis, form_id, "rate_limited")
         message = f"too many posts to this form from your address; try again in {_minutes(wait)}"
         return _answer_error(429, message, headers={"Retry-After": str(wait)})
     if request.is_json and not isinstance(request.get_json(silent=True), dict):
         return _answer_error(400, "the body must be a JSON object of the form's fields")
     values = _values()
     if str(values.get(forms.HONEYPOT) or "").strip():
-        rt.redis.hincrby(stats_key(form_id), "spam", 1)
+        Counters.count_form(rt.redis, form_id, "spam")
         return _done(rt, form)
     clean, errors = forms.check_submission(form, values)
     if errors:
-        rt.redis.hincrby(stats_key(form_id), "invalid", 1)
+        Counters.count_form(rt.redis, form_id, "invalid")
         if _wants_json():
             return jsonify({"errors": errors}), 400
         shown = {e["field"]: e["message"] for e in errors}
@@ -155,7 +151,7 @@ def submit(form_id: str):
         return _answer_error(
             503, "the confirmation email could not be sent just now; please try again in a few minutes"
         )
-    rt.redis.hincrby(stats_key(form_id), "submitted", 1)
+    Counters.count_form(rt.redis, form_id, "submitted")
     return _done(rt, form)
 
 
@@ -197,18 +193,18 @@ def receive(rt: Runtime, form: Mapping[str, Any], clean: Mapping[str, Any]) -> N
     changes = forms.person_changes(form, clean)
     email = changes["email"]
     consents = forms.consents_given(form, clean)
-    person = crm_call(crm, "find_person_by_email")(email)
+    person = crm.find_person_by_email(email)
     if person is None:
         digest = hashlib.blake2b(email.lower().encode(), digest_size=8).hexdigest()
         key = f"form:{form['id']}:{digest}:{int(time.time() // WINDOW)}"
-        person = crm_call(crm, "create_person")(idempotency_key=key, **changes)
+        person = crm.create_person(idempotency_key=key, **changes)
         person_id = str(person["id"])
         if form.get("selection"):
             crm.add_to_selection(str(form["selection"]), [person_id])
         waits = bool(consents or form["subscriptions"])
         if not waits:
             _emit(rt, form, person_id, clean, created=True, confirmed=False)
-        rt.redis.hincrby(stats_key(form["id"]), "created", 1)
+        Counters.count_form(rt.redis, form["id"], "created")
         pending = form_confirmations.Pending(
             form_id=form["id"],
             person_id=person_id,
@@ -240,7 +236,7 @@ def send_confirmation(
     conn, config = rt.redis, rt.config
     now = rt.clock.now()
     if not form_confirmations.may_send(conn, to, config.form_confirm_per_hour, now):
-        conn.hincrby(stats_key(form["id"]), "confirmations_limited", 1)
+        Counters.count_form(conn, form["id"], "confirmations_limited")
         return
     token = form_confirmations.store(conn, config.secret_key, pending, config.form_confirm_hours, now)
     path = url_for("forms.confirm_page", form_id=form["id"], token=token)
@@ -258,7 +254,7 @@ def send_confirmation(
         log.info("form %s: the confirmation email was refused: %s", form["id"], result.reason)
         form_confirmations.forget(conn, token)
         return
-    conn.hincrby(stats_key(form["id"]), "confirmations_sent", 1)
+    Counters.count_form(conn, form["id"], "confirmations_sent")
 
 
 def _emit(
@@ -340,7 +336,7 @@ def confirm(form_id: str, token: str):
         return _confirm_answer(
             form, "expired", 410, cause="we no longer have the details this answer was for"
         )
-    rt.redis.hincrby(stats_key(form_id), "confirmed", 1)
+    Counters.count_form(rt.redis, form_id, "confirmed")
     return _confirm_answer(form, "confirmed")
 
 
@@ -358,9 +354,9 @@ def apply_confirmed(rt: Runtime, form: Mapping[str, Any], pending: form_confirma
         crm.update_persons([(person_id, update, f"form-confirm:{nonce}")])
     basis = f"form {form['id']}, confirmed by email"
     for purpose in pending.consents:
-        crm_call(crm, "set_consent")(person_id, purpose, True, legal_basis=basis)
+        crm.set_consent(person_id, purpose, True, legal_basis=basis)
     for name in pending.subscriptions:
-        crm_call(crm, "set_subscription")(person_id, name, True)
+        crm.set_subscription(person_id, name, True)
     if pending.selection:
         crm.add_to_selection(pending.selection, [person_id])
     if pending.emit:

@@ -14,10 +14,11 @@
   ``List-Unsubscribe=One-Click`` (RFC 8058, sent by mail providers) withdraws and
   answers 200 with a short text.  The token is the capability: nothing else is asked.
 
-Opens and clicks are counted in ``sf:flow:<flow id>:stats`` (``email.opened``,
-``link.clicked``: every time; ``email.opened.unique``, ``link.clicked.unique``: once
-per message; each also per step as ``step:<step id>:<counter>``), clicks per address
-in ``sf:flow:<flow id>:links:<step id>``, and the firsts are remembered in
+Opens and clicks are counted through :mod:`superflow.counters`, in
+``sf:flow:<flow id>:stats`` (``email.opened``, ``link.clicked``: every time;
+``email.opened.unique``, ``link.clicked.unique``: once per message; each also per
+step as ``step:<step id>:<counter>``), clicks per address in
+``sf:flow:<flow id>:links:<step id>``, and the firsts are remembered in
 ``sf:flow:<flow id>:seen``.  The first open of a message and the first click of each
 of its links become events (``email.opened``, ``link.clicked``); repeats only count.
 
@@ -41,6 +42,7 @@ from typing import Any
 from flask import Blueprint, Response, redirect, render_template, request
 
 from superflow import tracking
+from superflow.counters import Counters
 from superflow.crm import CrmError
 from superflow.events import Event
 from superflow.runtime import Runtime
@@ -53,14 +55,6 @@ bp = Blueprint("tracking", __name__)
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 NO_STORE = {"Cache-Control": "no-store, no-cache, must-revalidate, private", "Pragma": "no-cache"}
 ONE_CLICK = "One-Click"
-
-
-def seen_key(flow_id: str) -> str:
-    return f"sf:flow:{flow_id}:seen"
-
-
-def links_key(flow_id: str, step_id: str) -> str:
-    return f"sf:flow:{flow_id}:links:{step_id}"
 
 
 def _max_age(rt: Runtime) -> float:
@@ -97,20 +91,19 @@ def record(rt: Runtime, token: tracking.Token) -> bool:
     counter = "email.opened" if token.kind == "o" else "link.clicked"
     first_key = f"{token.kind}:{token.participant_id}:{step}"
     pipe = rt.redis.pipeline(transaction=False)
-    pipe.hsetnx(seen_key(flow_id), first_key, 1)
-    pipe.hincrby(f"sf:flow:{flow_id}:stats", counter, 1)
-    pipe.hincrby(f"sf:flow:{flow_id}:stats", f"step:{step}:{counter}", 1)
+    Counters.first(pipe, flow_id, first_key)
+    Counters.count(pipe, flow_id, step, counter)
     if token.kind == "c":
         digest = hashlib.blake2b(token.url.encode(), digest_size=8).hexdigest()
-        pipe.hsetnx(seen_key(flow_id), f"{first_key}:{digest}", 1)
-        pipe.hincrby(links_key(flow_id, step), token.url, 1)
+        link_reply = len(pipe)
+        Counters.first(pipe, flow_id, f"{first_key}:{digest}")
+        Counters.click(pipe, flow_id, step, token.url)
     replies = pipe.execute()
     first_of_message = bool(replies[0])
-    first_of_link = bool(replies[3]) if token.kind == "c" else first_of_message
+    first_of_link = bool(replies[link_reply]) if token.kind == "c" else first_of_message
     if first_of_message:
         pipe = rt.redis.pipeline(transaction=False)
-        pipe.hincrby(f"sf:flow:{flow_id}:stats", f"{counter}.unique", 1)
-        pipe.hincrby(f"sf:flow:{flow_id}:stats", f"step:{step}:{counter}.unique", 1)
+        Counters.count_unique(pipe, flow_id, step, counter)
         pipe.execute()
     if not first_of_link:
         return False
@@ -193,14 +186,6 @@ def _what(token: tracking.Token) -> str:
     return f"the {token.subscription} mailing" if token.subscription else "marketing email from us"
 
 
-def crm_call(crm: Any, name: str) -> Any:
-    """A CRM backend method outside the core contract, or :class:`CrmError` naming it."""
-    method = getattr(crm, name, None)
-    if method is None:
-        raise CrmError(f"the {crm.name} CRM backend has no {name}(); it cannot record this")
-    return method
-
-
 def withdraw(rt: Runtime, token: tracking.Token) -> str:
     """Withdraw the e-marketing consent (or cancel the token's subscription) in the CRM
     and emit ``email.unsubscribed``; returns ``"done"``, or ``"unknown"`` when the
@@ -210,17 +195,17 @@ def withdraw(rt: Runtime, token: tracking.Token) -> str:
     if not person_id or crm.get_person(person_id) is None:
         return "unknown"
     if token.subscription:
-        crm_call(crm, "set_subscription")(person_id, token.subscription, False)
+        crm.set_subscription(person_id, token.subscription, False)
         withdrawn = {"subscription": token.subscription}
     else:
-        crm_call(crm, "set_consent")(person_id, "emarketing", False, legal_basis="unsubscribe link")
+        crm.set_consent(person_id, "emarketing", False, legal_basis="unsubscribe link")
         withdrawn = {"purpose": "emarketing"}
     data = {"participant_id": token.participant_id, "step_id": token.step_id, "flow_id": token.flow_id}
     rt.emit([Event("email.unsubscribed", person_id, {**data, **withdrawn}, source="unsubscribe")])
-    if rt.redis.hsetnx(seen_key(token.flow_id), f"u:{token.participant_id}:{token.step_id}", 1):
+    counters = Counters(rt.redis)
+    if counters.is_first(token.flow_id, f"u:{token.participant_id}:{token.step_id}"):
         pipe = rt.redis.pipeline(transaction=False)
-        pipe.hincrby(f"sf:flow:{token.flow_id}:stats", "email.unsubscribed", 1)
-        pipe.hincrby(f"sf:flow:{token.flow_id}:stats", f"step:{token.step_id}:email.unsubscribed", 1)
+        counters.count(pipe, token.flow_id, token.step_id, "email.unsubscribed")
         pipe.execute()
     return "done"
 

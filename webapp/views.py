@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Blueprint, abort, g, jsonify, redirect, render_template, request, url_for
 
-from superflow import failures, flows, reports, users
+from superflow import failures, flows, keys, reports, users
 from superflow.flow import Flow, readiness
 from superflow.runtime import Runtime
 from superflow.stepping import MAX_STEP_ATTEMPTS
@@ -23,10 +23,6 @@ LIST_TABS = ("all", "recent", "running")
 VIEWS = ("tiles", "list")
 RECENT_KEEP = 20
 REPORT_DAYS = 30
-
-
-def recent_key(username: str) -> str:
-    return f"sf:user:{username.lower()}:recent"
 
 
 @bp.app_template_filter("when")
@@ -89,14 +85,14 @@ def index():
     username = g.user["username"]
     chosen = request.args.get("view")
     if chosen in VIEWS:
-        rt.redis.hset(users.user_key(username), "flows_view", chosen)
-    view = chosen if chosen in VIEWS else rt.redis.hget(users.user_key(username), "flows_view") or "tiles"
+        rt.redis.hset(keys.user(username), "flows_view", chosen)
+    view = chosen if chosen in VIEWS else rt.redis.hget(keys.user(username), "flows_view") or "tiles"
     tab = request.args.get("tab", "all")
     if tab not in LIST_TABS:
         tab = "all"
     query = request.args.get("q", "").strip()
     rows = flows.list_flows(rt)
-    recent = rt.redis.zrevrange(recent_key(username), 0, -1)
+    recent = rt.redis.zrevrange(keys.user_recent(username), 0, -1)
     order = {fid: i for i, fid in enumerate(recent)}
     counts = {
         "all": len(rows),
@@ -116,7 +112,7 @@ def index():
 
 
 def _remember(rt: Runtime, flow_id: str) -> None:
-    key = recent_key(g.user["username"])
+    key = keys.user_recent(g.user["username"])
     pipe = rt.redis.pipeline(transaction=False)
     pipe.zadd(key, {flow_id: time.time()})
     pipe.zremrangebyrank(key, 0, -RECENT_KEEP - 1)

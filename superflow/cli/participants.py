@@ -113,16 +113,15 @@ def history(context: CommandContext, participant_id: str) -> None:
 @pass_command_context
 def stuck(context: CommandContext, resume: bool) -> None:
     """Participants in flight for longer than SUPERFLOW_STUCK_AFTER_SECONDS."""
-    from superflow import queueing, store
+    from superflow import keys, queueing
 
     rt = context.runtime
     before = time.time() - rt.config.stuck_after_seconds
-    pids = rt.redis.zrangebyscore(store.INFLIGHT, "-inf", before)
+    pids = rt.redis.zrangebyscore(keys.INFLIGHT, "-inf", before)
     for pid in pids:
         click.echo(pid)
     click.echo(f"{len(pids)} stuck participant(s)")
     if resume and pids:
-        for pid in pids:
-            rt.redis.delete(f"sf:lease:{pid}")
+        rt.store.drop_leases(pids)
         queueing.enqueue_advance(rt, pids)
         click.echo("handed to the workers again")

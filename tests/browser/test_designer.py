@@ -333,7 +333,7 @@ def test_webinar_flow_built_with_the_keyboard_alone_splits_on_opens(
             lambda first=first: emails(admin_site, f"The recording, {first}"), f"the recording to {first}"
         )
     wait_for(lambda: rt.store.stats(flow_id).get("at:wait-2") == 3, "three waiting a day")
-    participant = rt.redis.hget(f"sf:person:{watcher}", flow_id)
+    participant = rt.store.person_participations([watcher])[watcher].get(flow_id)
     rt.emit(
         [
             Event(
