@@ -44,9 +44,10 @@ import requests
 from superflow import apikeys, flows, roster, users
 from superflow.config import Config
 from superflow.embedded_redis import EmbeddedRedis
+from superflow.keys import participant_seq
 from superflow.processes import SUPERFLOW, free_port, spawn, stop, wait_for_port
 from superflow.runtime import Runtime
-from superflow.store import Changes, Participant, seq_key
+from superflow.store import Changes, Participant
 
 STEPS = [
     {
@@ -137,7 +138,7 @@ def build(rt: Runtime, flow_id: str, n: int) -> None:
         pipe = rt.redis.pipeline()
         pipe.multi()
         changes.commit(pipe, lambda pids, pipe: None)
-        pipe.set(seq_key(flow_id), min(first + BATCH - 1, n))
+        pipe.set(participant_seq(flow_id), min(first + BATCH - 1, n))
         pipe.execute()
 
 

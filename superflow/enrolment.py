@@ -249,13 +249,13 @@ class Enrolment:
         """Create participants; WATCH on the persons' index keys keeps two jobs from
         enrolling one person twice."""
         rule = flow.doc["reenrollment"]
-        keys = [keys.person(pid) for pid in person_ids]
+        watched = [keys.person(pid) for pid in person_ids]
         while True:
             pipe = self.rt.rq_redis.pipeline()  # WATCH first, MULTI below
             try:
-                pipe.watch(*keys)
+                pipe.watch(*watched)
                 reads = self.rt.redis.pipeline(transaction=False)
-                for key in keys:
+                for key in watched:
                     reads.hget(key, flow.id)
                 prev_pids = reads.execute()
                 prev = self.store.participants([p for p in prev_pids if p])

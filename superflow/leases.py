@@ -109,11 +109,11 @@ class Leases:
         """Take a lease on each participant; return those this job got."""
         if not pids:
             return []
-        keys = [keys.lease(pid) for pid in pids]
+        wanted = [keys.lease(pid) for pid in pids]
         args = self.args(int(self.config.stuck_after_seconds * 1000))
         with self.lock:
-            got = self._lease_script(keys=keys, args=args)
-            self.held.update(key for key, ok in zip(keys, got, strict=True) if ok)
+            got = self._lease_script(keys=wanted, args=args)
+            self.held.update(key for key, ok in zip(wanted, got, strict=True) if ok)
         return [pid for pid, ok in zip(pids, got, strict=True) if ok]
 
     def take_lock(self, key: str, ttl_ms: int) -> bool:
@@ -136,20 +136,20 @@ class Leases:
         taken for a dead one and run a second time at once.  Returns how many were
         still ours."""
         with self.lock:
-            keys = list(self.held)
-            if not keys:
+            held = list(self.held)
+            if not held:
                 return 0
             ttl = int(self.config.stuck_after_seconds * 1000)
-            return int(self._renew_script(keys=keys, args=[self.token, ttl]))
+            return int(self._renew_script(keys=held, args=[self.token, ttl]))
 
     def release(self) -> None:
         """Give back every lease this process still holds."""
         with self.lock:
-            keys, self.held = list(self.held), set()
+            held, self.held = list(self.held), set()
         try:
-            self._release_script(keys=keys, args=[self.token])
+            self._release_script(keys=held, args=[self.token])
         except Exception:
-            log.warning("could not give back %d leases; they run out by themselves", len(keys))
+            log.warning("could not give back %d leases; they run out by themselves", len(held))
 
 
 Method = TypeVar("Method", bound=Callable[..., Any])

@@ -11,8 +11,9 @@ import pytest
 
 from conftest import email_step, flow_doc, participant_of, signed_up, started
 from superflow import keys, participation, roster
+from superflow.keys import participant_seq
 from superflow.processes import SUPERFLOW
-from superflow.store import Changes, Participant, seq_key
+from superflow.store import Changes, Participant
 
 DAY = 86400
 STEPS = [
@@ -138,7 +139,7 @@ def store_flow(rt, flow_id: str, n: int) -> list[tuple[str, str, str | None]]:
     pipe.multi()
     changes.commit(pipe, lambda pids, pipe: None)
     pipe.execute()
-    rt.redis.set(seq_key(flow_id), n)
+    rt.redis.set(participant_seq(flow_id), n)
     return made
 
 
