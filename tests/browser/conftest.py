@@ -127,7 +127,7 @@ def site_pythonpath() -> list[Path]:
 
 @pytest.fixture(scope="module")
 def admin_site(
-    tmp_path_factory: pytest.TempPathFactory, redis_server: str, site_pythonpath: list[Path]
+    tmp_path_factory: pytest.TempPathFactory, sf_redis_server: str, site_pythonpath: list[Path]
 ) -> Iterator[AdminSite]:
     """``superflow web`` and one ``superflow worker`` on a free port, a seeded local
     CRM and the users of ``USERS``; one per test module."""
@@ -139,7 +139,7 @@ def admin_site(
     port = free_port()
     config = Config(
         data_dir=data,
-        redis_url=_with_db(redis_server, REDIS_DB),
+        redis_url=_with_db(sf_redis_server, REDIS_DB),
         secret_key=SECRET_KEY,
         controllable_clock=True,
         base_url=f"http://127.0.0.1:{port}",

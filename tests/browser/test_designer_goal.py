@@ -11,8 +11,8 @@ from pathlib import Path
 from playwright.sync_api import Page, expect
 
 from browser.conftest import AdminSite
-from conftest import email_step, flow_doc
 from superflow import flows
+from superflow.testing import email_step, flow_doc
 
 Screenshot = Callable[[Page, str], Path]
 

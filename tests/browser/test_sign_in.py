@@ -13,8 +13,8 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from browser.conftest import AdminSite
-from conftest import email_step, flow_doc, participant_of, signed_up, started
 from superflow.flow import Flow
+from superflow.testing import email_step, flow_doc, participant_of, signed_up, started
 
 Screenshot = Callable[[Page, str], Path]
 SIGN_OUT = re.compile("sign out", re.IGNORECASE)
