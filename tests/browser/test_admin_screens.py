@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from browser.conftest import AdminSite, wait_for
+from browser.site import AdminSite, wait_for
 from superflow import flows
 from superflow.testing import email_step, flow_doc, participant_of, signed_up, started
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from browser.conftest import AdminSite, wait_for
+from browser.site import AdminSite, wait_for
 from superflow import flows
 from superflow.events import Event
 from superflow.plugins.outbox import Outbox

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from playwright.sync_api import Page, expect
 
-from browser.conftest import AdminSite, wait_for
+from browser.site import AdminSite, wait_for
 from superflow import flows
 from superflow.testing import flow_doc, participant_of
 

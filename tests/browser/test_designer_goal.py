@@ -10,7 +10,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from browser.conftest import AdminSite
+from browser.site import AdminSite
 from superflow import flows
 from superflow.testing import email_step, flow_doc
 

@@ -11,7 +11,7 @@ from urllib.parse import urlparse
 
 from playwright.sync_api import Page, Route, expect
 
-from browser.conftest import AdminSite, wait_for
+from browser.site import AdminSite, wait_for
 from superflow.plugins.outbox import Outbox
 from superflow.testing import email_step, flow_doc, signed_up, started
 
