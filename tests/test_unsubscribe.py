@@ -22,13 +22,13 @@ def newsletter(**settings):
     return flow_doc(steps)
 
 
-def unsubscribe_address(rt, sf_live_server, recipient):
+def unsubscribe_address(rt, base_url, recipient):
     [message] = [m for m in Outbox(rt.config).messages("email") if m["recipient"] == recipient]
     header = message["headers"]["List-Unsubscribe"]
     assert message["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     address = header.strip("<>")
     assert address.startswith("http://superflow.test/u/")
-    return sf_live_server + urlparse(address).path
+    return base_url + urlparse(address).path
 
 
 def test_page_then_button_withdraws_consent_and_the_next_email_is_not_sent(
