@@ -171,6 +171,7 @@ def test_welcome_series_built_by_drag_and_drop_runs_in_the_worker(
     drag_new(page, "send_email", "root", 0)
     field(page, "subject").fill("Welcome, ")
     panel(page).locator('[data-name="subject"] .dz-tag-btn').click()
+    expect(page.locator(".dz-menu")).to_be_visible()  # the picker fetches its tags first
     page.keyboard.type("first name")
     page.keyboard.press("Enter")
     expect(field(page, "subject")).to_have_value("Welcome, {{ person.first_name }}")
