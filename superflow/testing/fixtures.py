@@ -1,4 +1,4 @@
-"""The pytest plugin of superflow.testing: the ``sf_`` fixtures (listed in that package's docstring).
+"""The ``sf_`` fixtures that superflow.testing, superflow's pytest plugin, provides (listed in its docstring).
 
 Loaded into every pytest session where superflow is installed, so it imports only
 pytest at import time; superflow's runtime, Flask, aiosmtpd and requests load when a
