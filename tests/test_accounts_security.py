@@ -10,6 +10,7 @@ from urllib.parse import quote
 import pytest
 
 from superflow import users
+from superflow.testing import csrf_token
 from superflow.webapp import create_app
 
 PASSWORD = "correct horse battery"
@@ -31,7 +32,7 @@ def accounts(sf_runtime):
 
 
 def token_of(client, path="/login"):
-    return re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text).group(1)
+    return csrf_token(client.get(path).text)
 
 
 def try_sign_in(client, username, password, ip="192.0.2.10", url="/login"):

@@ -7,11 +7,9 @@ import subprocess
 
 import requests
 
-from conftest import flow_doc
 from superflow import apikeys, keys
 from superflow.processes import SUPERFLOW
-
-pytest_plugins = ["api_fixtures"]
+from superflow.testing import flow_doc
 
 
 def test_no_key_or_unknown_key_is_401_in_the_error_shape(api, error_fields):

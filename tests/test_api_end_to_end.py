@@ -8,10 +8,8 @@ import os
 import subprocess
 import time
 
-from conftest import email_step, flow_doc
 from superflow.processes import SUPERFLOW
-
-pytest_plugins = ["api_fixtures"]
+from superflow.testing import email_step, flow_doc
 
 
 def test_flow_created_started_and_driven_by_events_through_the_api(api, people, sf_config):

@@ -3,9 +3,7 @@ export/import, readiness and the run lifecycle."""
 
 from __future__ import annotations
 
-from conftest import email_step, flow_doc
-
-pytest_plugins = ["api_fixtures"]
+from superflow.testing import email_step, flow_doc
 
 
 def wait_step(step_id="w"):

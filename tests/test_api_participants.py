@@ -1,12 +1,11 @@
 """Participants and events through the JSON API, with an in-process worker
-(``run_jobs``) between calls: enrol, list, history, move, remove; events single
+(``sf_run_jobs``) between calls: enrol, list, history, move, remove; events single
 and batched; the report's counters."""
 
 from __future__ import annotations
 
-from conftest import email_step, flow_doc
+from superflow.testing import email_step, flow_doc
 
-pytest_plugins = ["api_fixtures"]
 WAIT = {"id": "w", "type": "wait", "settings": {"amount": 1, "unit": "days"}}
 
 
@@ -16,11 +15,11 @@ def running(api, doc):
     return flow["id"]
 
 
-def test_enrol_list_move_and_remove(api, people, run_jobs, sf_runtime, monkeypatch, error_fields):
+def test_enrol_list_move_and_remove(api, people, sf_run_jobs, sf_runtime, monkeypatch, error_fields):
     fid = running(api, flow_doc([WAIT, email_step("hello")], trigger={"type": "manual", "settings": {}}))
     queued = api.ok("POST", f"/flows/{fid}/participants", 202, json={"person_ids": people[:3]})
     assert queued["queued"] == 3
-    run_jobs()
+    sf_run_jobs()
     listed = api.ok("GET", f"/flows/{fid}/participants", params={"status": "active", "step": "w"})
     assert len(listed["participants"]) == 3 and listed["next_offset"] is None
     page = api.ok("GET", f"/flows/{fid}/participants", params={"limit": 2})
@@ -31,7 +30,7 @@ def test_enrol_list_move_and_remove(api, people, run_jobs, sf_runtime, monkeypat
 
     moved = api.ok("POST", f"/participants/{first}/move", json={"step_id": "hello"})
     assert moved["step"] == "hello"
-    run_jobs()
+    sf_run_jobs()
     done = api.ok("GET", f"/participants/{first}")
     assert done["status"] == "completed" and done["last_sending"]["step"] == "hello"
     bad_step = api("POST", f"/participants/{second}/move", json={"step_id": "nowhere"})
@@ -60,7 +59,7 @@ def test_enrol_list_move_and_remove(api, people, run_jobs, sf_runtime, monkeypat
     assert refused.status_code == 409 and error_fields(refused) == ["trigger"]
 
 
-def test_events_single_and_batch_enrol_and_report(api, people, run_jobs, crm):
+def test_events_single_and_batch_enrol_and_report(api, people, sf_run_jobs, crm):
     fid = running(api, flow_doc([email_step("hello"), WAIT]))
     one = api.ok(
         "POST", "/events", 202, json={"type": "signed_up", "person_id": people[0], "data": {"page": "/x"}}
@@ -72,7 +71,7 @@ def test_events_single_and_batch_enrol_and_report(api, people, run_jobs, crm):
         {"type": "something_else", "person_id": people[1]},
     ]
     assert api.ok("POST", "/events/batch", 202, json={"events": batch})["accepted"] == 3
-    run_jobs()
+    sf_run_jobs()
     listed = api.ok("GET", f"/flows/{fid}/participants")["participants"]
     assert sorted(p["person_id"] for p in listed) == sorted([people[0], people[3], people[4]])
     assert all(p["step"] == "w" for p in listed)
@@ -112,14 +111,14 @@ def test_bad_events_name_the_field_and_queue_nothing(api, people, sf_runtime, er
     assert report.status_code in (404, 422)
 
 
-def test_list_filters_sorts_and_counts(api, people, run_jobs, error_fields):
+def test_list_filters_sorts_and_counts(api, people, sf_run_jobs, error_fields):
     fid = running(api, flow_doc([WAIT, email_step("hello")], trigger={"type": "manual", "settings": {}}))
     api.ok("POST", f"/flows/{fid}/participants", 202, json={"person_ids": people[:4]})
-    run_jobs()
+    sf_run_jobs()
     ids = [f"{fid}.{n}" for n in (1, 2, 3, 4)]
     api.ok("DELETE", f"/participants/{ids[1]}")
     api.ok("POST", f"/participants/{ids[2]}/move", json={"step_id": "hello"})
-    run_jobs()
+    sf_run_jobs()
 
     def listed(**params):
         page = api.ok("GET", f"/flows/{fid}/participants", params=params)

@@ -15,25 +15,23 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from conftest import email_step, flow_doc
+from superflow.testing import email_step, flow_doc
 
 EXAMPLES = {GenerationMode.POSITIVE: 15, GenerationMode.NEGATIVE: 8}
 BUDGET_SECONDS = 90
 
-pytest_plugins = ["api_fixtures"]
 
-
-def fresh_flow(api, people, run_jobs) -> str:
+def fresh_flow(api, people, sf_run_jobs) -> str:
     """A running flow with one participant waiting at its second step."""
     wait = {"id": "w", "type": "wait", "settings": {"amount": 1}}
     flow = api.ok("POST", "/flows", 201, json=flow_doc([email_step("hello"), wait]))
     api.ok("POST", f"/flows/{flow['id']}/start")
     api.ok("POST", "/events", 202, json={"type": "signed_up", "person_id": people[0]})
-    run_jobs()
+    sf_run_jobs()
     return flow["id"]
 
 
-def test_no_5xx_and_every_4xx_names_its_field(api, people, run_jobs):
+def test_no_5xx_and_every_4xx_names_its_field(api, people, sf_run_jobs):
     key = api.make_key("admin", name="schemathesis", limit=100_000, window=60)
 
     schema = schemathesis.openapi.from_url(api.base + "/api/v1/openapi.json")
@@ -44,7 +42,7 @@ def test_no_5xx_and_every_4xx_names_its_field(api, people, run_jobs):
     assert len(operations) >= 20
 
     for operation in operations:
-        fid = fresh_flow(api, people, run_jobs)
+        fid = fresh_flow(api, people, sf_run_jobs)
         real = {"flow_id": fid, "participant_id": f"{fid}.1", "version": 1}
         for mode, examples in EXAMPLES.items():
             with contextlib.suppress(Unsatisfiable):

@@ -14,6 +14,7 @@ import requests
 
 from superflow import keys
 from superflow.processes import SUPERFLOW
+from superflow.testing import csrf_token
 
 
 def test_validate_import_export_round_trip(sf, tmp_path):
@@ -113,7 +114,7 @@ def test_demo_starts_everything_and_stops_without_orphans(tmp_path):
                 health = requests.get(f"http://127.0.0.1:{port}/health", timeout=2).json()
                 page = browser.get(f"http://127.0.0.1:{port}/flows/1", timeout=2).text
                 if "Sign in" in page:
-                    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+                    token = csrf_token(page)
                     login = {"username": "admin", "password": "demo-password-1", "csrf_token": token}
                     page = browser.post(
                         f"http://127.0.0.1:{port}/login?next=/flows/1", data=login, timeout=2

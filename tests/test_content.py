@@ -7,11 +7,11 @@ import types
 
 import pytest
 
-from conftest import email_step, flow_doc, started
 from superflow import content, flows, hookimpl, keys
 from superflow.components import Content, StepType
 from superflow.flow import parse_flow
 from superflow.plugins.outbox import Outbox
+from superflow.testing import email_step, flow_doc, started
 
 SMS = {
     "id": "text",
@@ -161,8 +161,8 @@ def test_sms_preview_counts_segments(sf_runtime, office):
     assert (fancy.details["segments"], fancy.details["encoding"]) == (1, "UCS-2")
 
 
-def test_send_test_sends_one_email_through_smtp_outside_the_flow(sf_plugin, smtp_server):
-    inbox, port = smtp_server
+def test_send_test_sends_one_email_through_smtp_outside_the_flow(sf_plugin, sf_smtp_server):
+    inbox, port = sf_smtp_server
     rt = sf_plugin(email_transport="smtp", smtp_host="127.0.0.1", smtp_port=port)
     ada = rt.crm.create_person(first_name="Ada", email="ada@example.com")["id"]
     html = '<p>Hi {{ person.first_name }}, see <a href="https://shop.example/offer">the offer</a>.</p>'

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import email_step, flow_doc, participant_of, signed_up, started
 from superflow import flows
 from superflow.flow import FlowInvalid
 from superflow.plugins.outbox import Outbox
+from superflow.testing import email_step, flow_doc, participant_of, signed_up, started
 
 WAIT = {"id": "pause", "type": "wait", "settings": {"amount": 1, "unit": "days"}}
 
@@ -24,19 +24,19 @@ def subjects(rt) -> list[str]:
     return sorted(m["subject"] for m in Outbox(rt.config).messages("email"))
 
 
-def test_a_typo_fixed_while_the_flow_runs_reaches_the_next_emails(sf_runtime, run_jobs, crm):
+def test_a_typo_fixed_while_the_flow_runs_reaches_the_next_emails(sf_runtime, sf_run_jobs, crm):
     rt = sf_runtime
     ada = crm.create_person(first_name="Ada", email="ada@example.com")["id"]
     crm.set_consent(ada, "emarketing", True)
     flow = started(rt, drip())
     signed_up(rt, ada)
-    run_jobs()
+    sf_run_jobs()
     assert participant_of(rt, flow, ada).step == "pause"
 
     fixed = flows.update_content(rt, flow.id, "tips", {"subject": "Three tips for you"}, by="editor")
     assert fixed.status == "running" and fixed.version == 2
     rt.clock.advance(86400 + 1)
-    run_jobs()
+    sf_run_jobs()
     assert subjects(rt) == ["Three tips for you", "Welcome"]
     assert participant_of(rt, flow, ada).status == "completed"
 

@@ -23,9 +23,9 @@ def test_sigkill_mid_batch_leaves_every_effect_exactly_once(sf_config):
 
 @pytest.mark.parametrize("connections", [1, 4])
 def test_sigkill_mid_smtp_batch_loses_no_email_and_repeats_only_one_in_doubt_per_connection(
-    sf_config, smtp_server, connections
+    sf_config, sf_smtp_server, connections
 ):
-    inbox, port = smtp_server
+    inbox, port = sf_smtp_server
     config = replace(sf_config, smtp_connections=connections)
     report = run_crash_round(config, persons=150, kill_after=40, inbox=inbox, smtp_port=port)
     assert 0 < report.killed_after_emails < 150, "the kill must land in the middle of the run"
@@ -39,8 +39,8 @@ def test_sigkill_mid_smtp_batch_loses_no_email_and_repeats_only_one_in_doubt_per
     assert report.email_counter == 150 and report.sms_counter == 150, "reports count each email once"
 
 
-def test_a_worker_frozen_mid_batch_is_taken_over_and_writes_nothing_when_it_wakes(sf_config, smtp_server):
-    inbox, port = smtp_server
+def test_a_worker_frozen_mid_batch_is_taken_over_and_writes_nothing_when_it_wakes(sf_config, sf_smtp_server):
+    inbox, port = sf_smtp_server
     report = run_crash_round(sf_config, persons=150, kill_after=40, inbox=inbox, smtp_port=port, freeze=True)
     assert 0 < report.killed_after_emails < 150, "the freeze must land in the middle of the run"
     assert report.lost_emails == 0
@@ -56,7 +56,7 @@ def test_a_worker_frozen_mid_batch_is_taken_over_and_writes_nothing_when_it_wake
 def test_a_round_longer_than_the_stuck_time_keeps_its_lease_and_is_not_run_twice(sf_plugin):
     import time
 
-    from conftest import email_step, flow_doc, signed_up, started
+    from superflow.testing import email_step, flow_doc, signed_up, started
 
     rt = sf_plugin(stuck_after_seconds=1)
     person = rt.crm.create_person(first_name="Ada", email="ada@example.com")
@@ -77,24 +77,24 @@ def test_a_round_longer_than_the_stuck_time_keeps_its_lease_and_is_not_run_twice
     assert rt.redis.get(keys.lease(pid)) is not None
 
 
-def test_a_worker_killed_in_the_middle_of_its_tick_does_not_hold_up_the_others(sf_plugin, run_jobs):
-    from conftest import email_step, flow_doc, participant_of, signed_up, started
+def test_a_worker_killed_in_the_middle_of_its_tick_does_not_hold_up_the_others(sf_plugin, sf_run_jobs):
     from superflow import heartbeat, scheduler
     from superflow.plugins.outbox import Outbox
+    from superflow.testing import email_step, flow_doc, participant_of, signed_up, started
 
     rt = sf_plugin()
     person = rt.crm.create_person(first_name="Ada", email="ada@example.com")
     wait = {"id": "pause", "type": "wait", "settings": {"amount": 1, "unit": "days"}}
     flow = started(rt, flow_doc([wait, email_step("hello")]))
     signed_up(rt, person["id"])
-    run_jobs(rt)
+    sf_run_jobs(rt)
     rt.clock.advance(86400 + 60)
     # A worker was killed while it held the tick lock: it no longer beats.
     dead = heartbeat.Heartbeat(rt.redis, 30)
     dead.beat()
     rt.redis.set(scheduler.TICK_LOCK, dead.token, px=10_000)
     dead.retire()
-    run_jobs(rt)
+    sf_run_jobs(rt)
     assert participant_of(rt, flow, person["id"]).status == "completed", "the day's wait ended on time"
     assert Outbox(rt.config).count("email") == 1
 
@@ -106,37 +106,39 @@ def _taken_off_the_queue(rt):
     return rt.queue.fetch_job(job_id)
 
 
-def test_a_job_whose_worker_was_killed_as_it_took_the_job_is_run_by_another(sf_plugin, run_jobs):
+def test_a_job_whose_worker_was_killed_as_it_took_the_job_is_run_by_another(sf_plugin, sf_run_jobs):
     import time
 
-    from conftest import email_step, flow_doc, participant_of, signed_up, started
     from superflow.plugins.outbox import Outbox
+    from superflow.testing import email_step, flow_doc, participant_of, signed_up, started
 
     rt = sf_plugin(heartbeat_seconds=0.2)
     person = rt.crm.create_person(first_name="Ada", email="ada@example.com")
     flow = started(rt, flow_doc([email_step("hello")]))
-    run_jobs(rt)
+    sf_run_jobs(rt)
     signed_up(rt, person["id"])
     _taken_off_the_queue(rt)  # and the worker was killed before it started the job
     rt.engine.tick()
     time.sleep(0.3)
-    run_jobs(rt)
+    sf_run_jobs(rt)
     assert participant_of(rt, flow, person["id"]).status == "completed"
     assert Outbox(rt.config).count("email") == 1
 
 
-def test_a_job_whose_worker_was_killed_before_it_said_it_was_running_it_is_handed_over(sf_plugin, run_jobs):
+def test_a_job_whose_worker_was_killed_before_it_said_it_was_running_it_is_handed_over(
+    sf_plugin, sf_run_jobs
+):
     from rq import Worker
     from rq.executions import prepare_execution
 
-    from conftest import email_step, flow_doc, participant_of, signed_up, started
     from superflow import heartbeat
     from superflow.plugins.outbox import Outbox
+    from superflow.testing import email_step, flow_doc, participant_of, signed_up, started
 
     rt = sf_plugin()
     person = rt.crm.create_person(first_name="Ada", email="ada@example.com")
     flow = started(rt, flow_doc([email_step("hello")]))
-    run_jobs(rt)
+    sf_run_jobs(rt)
     signed_up(rt, person["id"])
     worker = Worker([rt.queue], connection=rt.rq_redis, serializer=rt.queue.serializer)
     worker.register_birth()
@@ -147,7 +149,7 @@ def test_a_job_whose_worker_was_killed_before_it_said_it_was_running_it_is_hande
     # killed before it marked the job as its current one.
     prepare_execution(worker, _taken_off_the_queue(rt))
     beat.retire()
-    run_jobs(rt)
+    sf_run_jobs(rt)
     assert participant_of(rt, flow, person["id"]).status == "completed"
     assert Outbox(rt.config).count("email") == 1
     assert heartbeat.handovers(rt.redis)[0]["job"] is not None

@@ -10,15 +10,15 @@ from typing import Any
 import pytest
 import requests
 
-from conftest import AdminSession, email_step, flow_doc, started
 from superflow import flows, sms_text
 from superflow.plugins.email import attachments_dir
 from superflow.plugins.outbox import Outbox
+from superflow.testing import SignedInSession, email_step, flow_doc, started
 
 
 @pytest.fixture
-def admin(sf_runtime, base_url) -> AdminSession:
-    return AdminSession(sf_runtime, base_url, "flow_admin")
+def admin(sf_runtime, sf_live_server) -> SignedInSession:
+    return SignedInSession(sf_runtime, sf_live_server, "flow_admin")
 
 
 def welcome(selection: str = "1") -> dict[str, Any]:
@@ -212,13 +212,15 @@ def test_preview_and_send_test_work_on_unsaved_settings(admin, sf_runtime, peopl
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "to"
 
 
-def test_attachments_upload_with_the_limit_on_the_server(admin, sf_runtime, base_url):
-    small = admin.post(base_url + "/email/attachments", files={"file": ("price list.pdf", b"%PDF-1.4 tiny")})
+def test_attachments_upload_with_the_limit_on_the_server(admin, sf_runtime, sf_live_server):
+    small = admin.post(
+        sf_live_server + "/email/attachments", files={"file": ("price list.pdf", b"%PDF-1.4 tiny")}
+    )
     assert small.json() == {"name": "price list.pdf", "path": "price_list.pdf", "size": 13}
     assert (attachments_dir(sf_runtime.config) / "price_list.pdf").read_bytes() == b"%PDF-1.4 tiny"
 
     big = admin.post(
-        base_url + "/email/attachments?name=video.mp4",
+        sf_live_server + "/email/attachments?name=video.mp4",
         files={"file": ("video.mp4", b"0" * (26 * 1024 * 1024))},
     )
     assert big.status_code == 413
@@ -227,20 +229,25 @@ def test_attachments_upload_with_the_limit_on_the_server(admin, sf_runtime, base
     assert not (attachments_dir(sf_runtime.config) / "video.mp4").exists()
 
     forged = requests.post(
-        base_url + "/email/attachments", files={"file": ("a.txt", b"x")}, cookies=admin.cookies, timeout=5
+        sf_live_server + "/email/attachments",
+        files={"file": ("a.txt", b"x")},
+        cookies=admin.cookies,
+        timeout=5,
     )
     assert forged.status_code == 400, "no CSRF token, no upload"
-    viewer = AdminSession(sf_runtime, base_url, "viewer")
-    assert viewer.post(base_url + "/email/attachments", files={"file": ("a.txt", b"x")}).status_code == 403
+    viewer = SignedInSession(sf_runtime, sf_live_server, "viewer")
+    assert (
+        viewer.post(sf_live_server + "/email/attachments", files={"file": ("a.txt", b"x")}).status_code == 403
+    )
 
 
-def test_the_designer_page_and_roles(admin, sf_runtime, base_url):
+def test_the_designer_page_and_roles(admin, sf_runtime, sf_live_server):
     flow = started(sf_runtime, welcome())
     page = admin.call(f"/flows/{flow.id}/design")
     boot = re.search(r'<script type="application/json" id="designer-boot">(.+?)</script>', page.text, re.S)
     assert boot and '"read_only": true' in boot.group(1) and "Pause it to edit" in boot.group(1)
     assert admin.call("/flows/new/design").status_code == 200
-    viewer = AdminSession(sf_runtime, base_url, "viewer")
+    viewer = SignedInSession(sf_runtime, sf_live_server, "viewer")
     assert viewer.call("/flows/new/design").status_code == 403
     assert viewer.call("/designer/save", {"flow_id": None, "doc": welcome()}).status_code == 403
     persons = admin.call("/designer/persons").json()["persons"]

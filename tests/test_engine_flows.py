@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import email_step, flow_doc, participant_of, signed_up, started
 from superflow import flows, keys
 from superflow.events import Event
 from superflow.flows import FlowStateError
 from superflow.plugins.outbox import Outbox
+from superflow.testing import email_step, flow_doc, participant_of, signed_up, started
 
 
-def test_filters_let_in_only_matching_persons(sf_runtime, run_jobs, crm, people):
+def test_filters_let_in_only_matching_persons(sf_runtime, sf_run_jobs, crm, people):
     crm.update_person(people[1], {"language": "no"})
     doc = flow_doc(
         [email_step("e1")],
@@ -25,7 +25,7 @@ def test_filters_let_in_only_matching_persons(sf_runtime, run_jobs, crm, people)
     )
     flow = started(sf_runtime, doc)
     signed_up(sf_runtime, *people)
-    run_jobs()
+    sf_run_jobs()
     enrolled = {pid for pid in people if participant_of(sf_runtime, flow, pid)}
     assert enrolled == {people[1], people[4]}
 
@@ -39,16 +39,16 @@ def test_filters_let_in_only_matching_persons(sf_runtime, run_jobs, crm, people)
         ("restart", "while active", 2),
     ],
 )
-def test_reenrolment_rules(sf_runtime, run_jobs, people, rule, second_time, total):
+def test_reenrolment_rules(sf_runtime, sf_run_jobs, people, rule, second_time, total):
     steps = [{"id": "w", "type": "wait", "settings": {"amount": 1, "unit": "days"}}]
     flow = started(sf_runtime, flow_doc(steps, reenrollment=rule))
     signed_up(sf_runtime, people[0])
-    run_jobs()
+    sf_run_jobs()
     if second_time == "after the first ended":
         sf_runtime.clock.advance(86400 + 1)
-        run_jobs()
+        sf_run_jobs()
     signed_up(sf_runtime, people[0])
-    run_jobs()
+    sf_run_jobs()
     stats = sf_runtime.store.stats(flow.id)
     assert stats["enrolled"] == total
     if rule == "restart":
@@ -56,29 +56,29 @@ def test_reenrolment_rules(sf_runtime, run_jobs, people, rule, second_time, tota
         assert first.status == "exited" and first.reason == "enrolled again"
 
 
-def test_exclusion_selection_keeps_members_out_and_exits_them_later(sf_runtime, run_jobs, crm, people):
+def test_exclusion_selection_keeps_members_out_and_exits_them_later(sf_runtime, sf_run_jobs, crm, people):
     blocked = crm.create_selection("Do not contact")["id"]
     crm.add_to_selection(blocked, [people[0]])
     steps = [{"id": "w", "type": "wait", "settings": {"amount": 1, "unit": "days"}}, email_step("e1")]
     flow = started(sf_runtime, flow_doc(steps, exclusion_selection=blocked))
     signed_up(sf_runtime, people[0], people[1])
-    run_jobs()
+    sf_run_jobs()
     assert participant_of(sf_runtime, flow, people[0]) is None
     crm.add_to_selection(blocked, [people[1]])
     sf_runtime.clock.advance(86401)
-    run_jobs()
+    sf_run_jobs()
     p = participant_of(sf_runtime, flow, people[1])
     assert p.status == "exited" and p.reason == "in the exclusion selection"
     assert Outbox(sf_runtime.config).count("email") == 0
 
 
-def test_exit_reasons_for_persons_who_cannot_get_email(sf_runtime, run_jobs, crm, people):
+def test_exit_reasons_for_persons_who_cannot_get_email(sf_runtime, sf_run_jobs, crm, people):
     crm.set_consent(people[0], "emarketing", False)
     crm.update_person(people[1], {"email": None})
     crm.update_person(people[2], {"email_blocked": True})
     flow = started(sf_runtime, flow_doc([email_step("e1")]))
     signed_up(sf_runtime, *people[:4])
-    run_jobs()
+    sf_run_jobs()
     reasons = [participant_of(sf_runtime, flow, pid).reason for pid in people[:4]]
     assert reasons == ["no e-marketing consent", "no email address", "email address blocked or bounced", ""]
     stats = sf_runtime.store.stats(flow.id)
@@ -127,19 +127,19 @@ def tracked(rt, flow, person_id, event_type, step_id):
     rt.emit([Event(event_type, person_id, {"participant_id": p.id, "step_id": step_id})])
 
 
-def test_wait_for_action_hit_split_and_timeout(sf_runtime, run_jobs, people):
+def test_wait_for_action_hit_split_and_timeout(sf_runtime, sf_run_jobs, people):
     rt = sf_runtime
     flow = started(rt, webinar_doc())
     signed_up(rt, *people[:3])
-    run_jobs()
+    sf_run_jobs()
     assert rt.store.stats(flow.id)["at:wait_open"] == 3
 
     tracked(rt, flow, people[0], "email.opened", "invite")
     tracked(rt, flow, people[0], "link.clicked", "invite")
     tracked(rt, flow, people[1], "email.opened", "invite")
-    run_jobs()
+    sf_run_jobs()
     rt.clock.advance(2 * 86400 + 1)
-    run_jobs()
+    sf_run_jobs()
 
     subjects = {}
     for m in Outbox(rt.config).messages("email", limit=50):
@@ -155,7 +155,7 @@ def test_wait_for_action_hit_split_and_timeout(sf_runtime, run_jobs, people):
 
 
 @pytest.mark.parametrize("on_success", ["stop", "continue", "move_to"])
-def test_success_criteria(sf_runtime, run_jobs, people, on_success):
+def test_success_criteria(sf_runtime, sf_run_jobs, people, on_success):
     rt = sf_runtime
     follow_up = started(
         rt,
@@ -178,11 +178,11 @@ def test_success_criteria(sf_runtime, run_jobs, people, on_success):
         success["move_to_flow"] = follow_up.id
     flow = started(rt, flow_doc(steps, success=success))
     signed_up(rt, people[0], people[1])
-    run_jobs()
+    sf_run_jobs()
     signed_up(rt, people[0], name="purchased")
-    run_jobs()
+    sf_run_jobs()
     rt.clock.advance(3 * 86400 + 1)
-    run_jobs()
+    sf_run_jobs()
 
     buyer = participant_of(rt, flow, people[0])
     other = participant_of(rt, flow, people[1])
@@ -206,7 +206,7 @@ def test_success_criteria(sf_runtime, run_jobs, people, on_success):
         assert moved is None
 
 
-def test_success_state_checked_before_each_step(sf_runtime, run_jobs, crm, people):
+def test_success_state_checked_before_each_step(sf_runtime, sf_run_jobs, crm, people):
     crm.define_field("customer", "Customer", "bool")
     steps = [{"id": "w", "type": "wait", "settings": {"amount": 1, "unit": "days"}}, email_step("e1")]
     success = {
@@ -216,15 +216,15 @@ def test_success_state_checked_before_each_step(sf_runtime, run_jobs, crm, peopl
     }
     flow = started(sf_runtime, flow_doc(steps, success=success))
     signed_up(sf_runtime, people[0])
-    run_jobs()
+    sf_run_jobs()
     crm.update_person(people[0], {"customer": True})
-    run_jobs()
+    sf_run_jobs()
     p = participant_of(sf_runtime, flow, people[0])
     assert p.status == "succeeded"
     assert Outbox(sf_runtime.config).count("email") == 0
 
 
-def test_pause_parks_and_queues_resume_releases_end_cancels(sf_runtime, run_jobs, people):
+def test_pause_parks_and_queues_resume_releases_end_cancels(sf_runtime, sf_run_jobs, people):
     rt = sf_runtime
     steps = [
         {"id": "w", "type": "wait", "settings": {"amount": 1, "unit": "days"}},
@@ -233,34 +233,34 @@ def test_pause_parks_and_queues_resume_releases_end_cancels(sf_runtime, run_jobs
     ]
     flow = started(rt, flow_doc(steps))
     signed_up(rt, people[0], people[1])
-    run_jobs()
+    sf_run_jobs()
     rt.engine.pause(flow.id)
     signed_up(rt, people[2])
     rt.clock.advance(86401)
-    run_jobs()
+    sf_run_jobs()
     outbox = Outbox(rt.config)
     assert outbox.count("email") == 0
     assert participant_of(rt, flow, people[2]) is None
     assert participant_of(rt, flow, people[0]).step == "w"
 
     assert rt.engine.resume(flow.id) == 2
-    run_jobs()
+    sf_run_jobs()
     assert outbox.count("email") == 2
     assert participant_of(rt, flow, people[2]).step == "w"
 
     assert rt.engine.end(flow.id) == 3
-    run_jobs()
+    sf_run_jobs()
     statuses = {participant_of(rt, flow, pid).status for pid in people[:3]}
     assert statuses == {"cancelled"}
     stats = rt.store.stats(flow.id)
     assert stats["cancelled"] == 3 and stats["active"] == 0
     assert len(rt.store.history(participant_of(rt, flow, people[0]).id)) >= 3
     signed_up(rt, people[3])
-    run_jobs()
+    sf_run_jobs()
     assert participant_of(rt, flow, people[3]) is None
 
 
-def test_editing_a_running_flow_needs_a_pause_and_keeps_versions(sf_runtime, run_jobs, people):
+def test_editing_a_running_flow_needs_a_pause_and_keeps_versions(sf_runtime, sf_run_jobs, people):
     rt = sf_runtime
     steps = [
         {"id": "w", "type": "wait", "settings": {"amount": 1, "unit": "days"}},
@@ -268,7 +268,7 @@ def test_editing_a_running_flow_needs_a_pause_and_keeps_versions(sf_runtime, run
     ]
     flow = started(rt, flow_doc(steps))
     signed_up(rt, people[0])
-    run_jobs()
+    sf_run_jobs()
     longer = flow_doc([{**steps[0], "settings": {"amount": 2, "unit": "days"}}, steps[1]])
     with pytest.raises(FlowStateError, match="pause it"):
         flows.update(rt, flow.id, longer)
@@ -277,13 +277,13 @@ def test_editing_a_running_flow_needs_a_pause_and_keeps_versions(sf_runtime, run
     flows.update(rt, flow.id, changed)
     rt.engine.resume(flow.id)
     rt.clock.advance(86401)
-    run_jobs()
+    sf_run_jobs()
     assert [m["subject"] for m in Outbox(rt.config).messages("email")] == ["Version two"]
     assert rt.store.flow_versions(flow.id) == [1, 2]
     assert flows.get(rt, flow.id, version=1).doc["steps"][1]["settings"]["subject"] == "Version one"
 
 
-def test_send_window_holds_messages_until_it_opens(sf_runtime, run_jobs, people):
+def test_send_window_holds_messages_until_it_opens(sf_runtime, sf_run_jobs, people):
     rt = sf_runtime
     window = {"days": [0, 1, 2, 3, 4, 5, 6], "start": "09:00", "end": "09:01"}
     flow = started(rt, flow_doc([email_step("e1")], send_window=window, timezone="Europe/Oslo"))
@@ -294,40 +294,40 @@ def test_send_window_holds_messages_until_it_opens(sf_runtime, run_jobs, people)
     if now.hour == 9 and now.minute == 0:
         rt.clock.advance(120)
     signed_up(rt, people[0])
-    run_jobs()
+    sf_run_jobs()
     p = participant_of(rt, flow, people[0])
     assert Outbox(rt.config).count("email") == 0
     assert p.wait["k"] == "window"
     opens = dt.datetime.fromtimestamp(p.wait["u"], zoneinfo.ZoneInfo("Europe/Oslo"))
     assert (opens.hour, opens.minute) == (9, 0)
     rt.clock.advance(p.wait["u"] - rt.clock.now() + 1)
-    run_jobs()
+    sf_run_jobs()
     assert Outbox(rt.config).count("email") == 1
 
 
-def test_an_event_for_a_busy_participant_is_applied_once_it_is_free(sf_runtime, run_jobs, people):
+def test_an_event_for_a_busy_participant_is_applied_once_it_is_free(sf_runtime, sf_run_jobs, people):
     rt = sf_runtime
     steps = [{"id": "w", "type": "wait", "settings": {"amount": 1, "unit": "days"}}, email_step("e1")]
     success = {"criteria": [{"type": "api_event", "settings": {"name": "signed_up"}}]}
     flow = started(rt, flow_doc(steps, success=success, reenrollment="restart"))
     signed_up(rt, people[0])
-    run_jobs()
+    sf_run_jobs()
     p = participant_of(rt, flow, people[0])
     rt.redis.set(keys.lease(p.id), "another-job", px=60_000)
     signed_up(rt, people[0])
-    run_jobs()
+    sf_run_jobs()
     assert participant_of(rt, flow, people[0]).status == "active"
     assert rt.redis.zcard(keys.DEFERRED_EVENTS) == 1
 
     rt.redis.delete(keys.lease(p.id))
     for entry in rt.redis.zrange(keys.DEFERRED_EVENTS, 0, -1):
         rt.redis.zadd(keys.DEFERRED_EVENTS, {entry: 0})
-    run_jobs()
+    sf_run_jobs()
     assert participant_of(rt, flow, people[0]).status == "succeeded"
     assert rt.store.stats(flow.id)["enrolled"] == 1, "a retried event must not trigger the flow again"
 
 
-def test_one_person_in_two_flows_in_one_batch_keeps_both_updates(sf_runtime, run_jobs, crm, people):
+def test_one_person_in_two_flows_in_one_batch_keeps_both_updates(sf_runtime, sf_run_jobs, crm, people):
     rt = sf_runtime
     crm.define_field("score", "Score", "number")
     add_five = [
@@ -342,11 +342,11 @@ def test_one_person_in_two_flows_in_one_batch_keeps_both_updates(sf_runtime, run
     a = rt.engine.enrol(first.id, [people[0]], "test")
     b = rt.engine.enrol(second.id, [people[0]], "test")
     rt.engine.advance(a + b)
-    run_jobs()
+    sf_run_jobs()
     assert crm.get_person(people[0])["fields"]["score"] == 10
 
 
-def test_a_step_visited_twice_has_its_effect_twice(sf_runtime, run_jobs, crm, people):
+def test_a_step_visited_twice_has_its_effect_twice(sf_runtime, sf_run_jobs, crm, people):
     rt = sf_runtime
     crm.define_field("score", "Score", "number")
     steps = [
@@ -369,15 +369,15 @@ def test_a_step_visited_twice_has_its_effect_twice(sf_runtime, run_jobs, crm, pe
     ]
     flow = started(rt, flow_doc(steps))
     signed_up(rt, people[0])
-    run_jobs()
+    sf_run_jobs()
     for _ in range(2):
         rt.clock.advance(86401)
-        run_jobs()
+        sf_run_jobs()
     assert crm.get_person(people[0])["fields"]["score"] == 3
     assert rt.store.stats(flow.id)["passed:add"] == 3
 
 
-def test_a_failing_hook_does_not_stop_follow_ups(sf_plugin, run_jobs):
+def test_a_failing_hook_does_not_stop_follow_ups(sf_plugin, sf_run_jobs):
     import types
 
     from superflow import hookimpl
@@ -400,14 +400,14 @@ def test_a_failing_hook_does_not_stop_follow_ups(sf_plugin, run_jobs):
     }
     flow = started(rt, flow_doc([{"id": "w", "type": "wait", "settings": {"amount": 1}}], success=success))
     rt.emit([Event("api.event", person["id"], {"name": "signed_up"})])
-    run_jobs(rt)
+    sf_run_jobs(rt)
     rt.emit([Event("api.event", person["id"], {"name": "bought"})])
-    run_jobs(rt)
+    sf_run_jobs(rt)
     assert rt.store.participant(f"{flow.id}.1").status == "succeeded"
     assert rt.store.participant(f"{target.id}.1").status == "completed"
 
 
-def test_wait_until_a_date_and_time(sf_runtime, run_jobs, people):
+def test_wait_until_a_date_and_time(sf_runtime, sf_run_jobs, people):
     import datetime as dt
 
     rt = sf_runtime
@@ -415,19 +415,19 @@ def test_wait_until_a_date_and_time(sf_runtime, run_jobs, people):
     steps = [{"id": "w", "type": "wait", "settings": {"until": until.isoformat()}}, email_step("e1")]
     flow = started(rt, flow_doc(steps))
     signed_up(rt, people[0])
-    run_jobs()
+    sf_run_jobs()
     p = participant_of(rt, flow, people[0])
     assert p.wait == {"k": "time", "u": until.timestamp()}
     rt.clock.advance(86400)
-    run_jobs()
+    sf_run_jobs()
     assert Outbox(rt.config).count("email") == 0
     rt.clock.advance(86401)
-    run_jobs()
+    sf_run_jobs()
     assert Outbox(rt.config).count("email") == 1
     assert participant_of(rt, flow, people[0]).status == "completed"
 
 
-def test_a_scanning_trigger_enrols_each_person_once_per_occasion(sf_plugin, run_jobs):
+def test_a_scanning_trigger_enrols_each_person_once_per_occasion(sf_plugin, sf_run_jobs):
     import datetime as dt
     import types
 
@@ -463,7 +463,7 @@ def test_a_scanning_trigger_enrols_each_person_once_per_occasion(sf_plugin, run_
     )
 
     rt.clock.advance(3 * 86400)
-    run_jobs(rt)
+    sf_run_jobs(rt)
     assert rt.redis.hget(keys.person(soon["id"]), flow.id) == f"{flow.id}.1"
     assert rt.redis.hget(keys.person(later["id"]), flow.id) is None
     assert rt.store.participant(f"{flow.id}.1").event["occasion"].startswith("renewal:")
@@ -472,11 +472,11 @@ def test_a_scanning_trigger_enrols_each_person_once_per_occasion(sf_plugin, run_
     rt.redis.hset(keys.flow(flow.id), mapping={"status": "running", "scanned_to": 0})
     rt.redis.sadd(keys.SCANNING, flow.id)
     rt.redis.delete(keys.SCAN_NEXT)
-    run_jobs(rt)
+    sf_run_jobs(rt)
     assert rt.store.stats(flow.id)["enrolled"] == 1, "the same occasion never enrols twice"
 
 
-def test_a_scan_that_failed_is_scanned_again(sf_plugin, run_jobs):
+def test_a_scan_that_failed_is_scanned_again(sf_plugin, sf_run_jobs):
     import types
 
     from superflow import hookimpl
@@ -502,25 +502,25 @@ def test_a_scan_that_failed_is_scanned_again(sf_plugin, run_jobs):
     flow = started(rt, flow_doc(steps, trigger={"type": "flaky_dates", "settings": {}}))
     rt.clock.advance(120)
     with pytest.raises(RuntimeError, match=r"job\(s\) failed; the first: superflow.jobs.scan"):
-        run_jobs(rt)
+        sf_run_jobs(rt)
     assert rt.store.stats(flow.id).get("enrolled", 0) == 0
     rt.clock.advance(120)
-    run_jobs(rt)
+    sf_run_jobs(rt)
     assert rt.store.stats(flow.id)["enrolled"] == 1
 
 
-def test_an_unsubscribe_ends_the_flows_that_email_the_person(sf_runtime, run_jobs, people):
+def test_an_unsubscribe_ends_the_flows_that_email_the_person(sf_runtime, sf_run_jobs, people):
     rt = sf_runtime
     wait = {"id": "w", "type": "wait", "settings": {"amount": 2, "unit": "days"}}
     text = {"id": "t", "type": "send_sms", "settings": {"sender": "Shop", "text": "Hi"}}
     emailing = started(rt, flow_doc([wait, email_step("e1")], name="Newsletter"))
     texting = started(rt, flow_doc([wait, text], name="Texts"))
     signed_up(rt, people[0])
-    run_jobs()
+    sf_run_jobs()
     rt.emit([Event("email.unsubscribed", people[0], {"purpose": "emarketing"})])
-    run_jobs()
+    sf_run_jobs()
     assert participant_of(rt, emailing, people[0]).reason == "email.unsubscribed"
     assert participant_of(rt, texting, people[0]).status == "active"
     rt.emit([Event("sms.stopped", people[0], {})])
-    run_jobs()
+    sf_run_jobs()
     assert participant_of(rt, texting, people[0]).reason == "sms.stopped"

@@ -13,13 +13,12 @@ from types import ModuleType
 import pytest
 from click.testing import CliRunner
 
-from conftest import participant_of
 from superflow import flows
 from superflow.cli import cli
 from superflow.events import Event
 from superflow.flow import FlowNotReady
 from superflow.registry import load_registry
-from superflow.testing import crash_after_effects
+from superflow.testing import crash_after_effects, participant_of
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "plugins" / "superflow_loyalty"
 REGISTERED = {
@@ -146,13 +145,13 @@ def joined(rt, *person_ids):
     rt.emit([Event("api.event", pid, {"name": "joined"}) for pid in person_ids])
 
 
-def test_award_trigger_and_success_end_to_end(rt, run_jobs, caplog):
+def test_award_trigger_and_success_end_to_end(rt, sf_run_jobs, caplog):
     caplog.set_level(logging.INFO, logger="superflow_loyalty")
     ada = person(rt, "Ada")
     bjorn = person(rt, "Bjorn", loyalty_points=450)
     cecilie = person(rt, "Cecilie", loyalty_points=600)
     dag = person(rt, "Dag")
-    run_jobs(rt)  # the person.created events, before any flow listens
+    sf_run_jobs(rt)  # the person.created events, before any flow listens
 
     success = {"criteria": [{"type": "tier_reached", "settings": {"threshold": 500}}]}
     welcome = start(rt, loyalty_doc(success=success))
@@ -165,7 +164,7 @@ def test_award_trigger_and_success_end_to_end(rt, run_jobs, caplog):
         },
     )
     joined(rt, ada, bjorn, cecilie, dag)
-    run_jobs(rt)
+    sf_run_jobs(rt)
 
     # Ada and Dag got the first award and wait a day for the second.
     assert points(rt, ada) == points(rt, dag) == 100
@@ -187,14 +186,14 @@ def test_award_trigger_and_success_end_to_end(rt, run_jobs, caplog):
     # A colleague gives Dag 400 points in the CRM while he waits: the person.updated
     # event matches tier_reached (and points_reached, for the gold flow).
     rt.crm.update_person(dag, {"loyalty_points": 500})
-    run_jobs(rt)
+    sf_run_jobs(rt)
     d = participant_of(rt, welcome, dag)
     assert d.status == "succeeded" and d.reason == "success: person.updated"
     assert participant_of(rt, gold, dag).status == "completed"
     assert points(rt, dag) == 525
 
     rt.clock.advance(86400 + 1)
-    run_jobs(rt)
+    sf_run_jobs(rt)
     assert points(rt, ada) == 150
     assert participant_of(rt, welcome, ada).status == "completed"
     assert points(rt, dag) == 525  # succeeded: no bonus
@@ -222,9 +221,9 @@ def test_award_trigger_and_success_end_to_end(rt, run_jobs, caplog):
     assert f"participant {a.id} (person {ada}) of flow {welcome.id} finished: completed" in logged
 
 
-def test_running_the_step_again_does_not_award_twice(rt, run_jobs, monkeypatch):
+def test_running_the_step_again_does_not_award_twice(rt, sf_run_jobs, monkeypatch):
     ada = person(rt, "Ada")
-    run_jobs(rt)
+    sf_run_jobs(rt)
     flow = start(rt, loyalty_doc())
     # Handle the event here, so the enrolment is stored and its advance job queued.
     rt.engine.handle_events([Event("api.event", ada, {"name": "joined"})])
@@ -251,7 +250,7 @@ def test_running_the_step_again_does_not_award_twice(rt, run_jobs, monkeypatch):
     # The step runs again for the participant (the job again, then the queued job):
     # same idempotency key, so the CRM applies nothing the second time.
     rt.engine.advance([pid])
-    run_jobs(rt)
+    sf_run_jobs(rt)
     rt.engine.advance([pid])
     assert retried == [False, True]  # the second run knew the first may have had its effect
     assert points(rt, ada) == 100
@@ -261,7 +260,7 @@ def test_running_the_step_again_does_not_award_twice(rt, run_jobs, monkeypatch):
     assert [h["note"] for h in steps] == ["awarded 100 points"]
 
     rt.clock.advance(86400 + 1)
-    run_jobs(rt)
+    sf_run_jobs(rt)
     rt.engine.advance([pid])
     assert points(rt, ada) == 150
     assert rt.store.participant(pid).status == "completed"
@@ -289,13 +288,13 @@ def test_a_field_name_that_is_not_an_identifier_is_reported(rt):
     ]
 
 
-def test_an_unknown_crm_field_exits_the_participant(rt, run_jobs):
+def test_an_unknown_crm_field_exits_the_participant(rt, sf_run_jobs):
     ada = person(rt, "Ada")
     doc = loyalty_doc()
     doc["steps"][0]["settings"]["field"] = "no_such_field"
     flow = start(rt, doc)
     joined(rt, ada)
-    run_jobs(rt)
+    sf_run_jobs(rt)
     p = participant_of(rt, flow, ada)
     assert p.status == "exited" and p.reason.startswith("points not awarded: ")
     assert "no_such_field" in p.reason

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from conftest import email_step, flow_doc
 from superflow import flows
 from superflow.flow import FlowInvalid, FlowNotReady, parse_flow, readiness
 from superflow.registry import load_registry
+from superflow.testing import email_step, flow_doc
 
 
 @pytest.fixture(scope="module")

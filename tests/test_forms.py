@@ -88,25 +88,25 @@ def test_a_bad_definition_is_refused_naming_what_is_wrong(sf_runtime, crm, chang
     assert forms.list_forms(sf_runtime.redis) == []
 
 
-def test_the_form_page_shows_its_fields(signup, base_url):
-    page = requests.get(f"{base_url}/forms/webinar-signup", timeout=5)
+def test_the_form_page_shows_its_fields(signup, sf_live_server):
+    page = requests.get(f"{sf_live_server}/forms/webinar-signup", timeout=5)
     assert page.status_code == 200 and "<h1>Join our webinar</h1>" in page.text
     for name in ("first_name", "email", "size", "news", "website_url"):
         assert f'name="{name}"' in page.text
     assert "<option>11-50</option>" in page.text and 'action="/forms/webinar-signup"' in page.text
-    missing = requests.get(f"{base_url}/forms/nope", timeout=5)
+    missing = requests.get(f"{sf_live_server}/forms/nope", timeout=5)
     assert missing.status_code == 404 and "There is no form &#39;nope&#39;" in missing.text
 
 
 def test_a_post_creates_the_person_and_a_second_from_the_same_address_changes_nothing(
-    sf_runtime, crm, signup, base_url
+    sf_runtime, crm, signup, sf_live_server
 ):
     """Consents, subscriptions and changes to a known person wait for the emailed
     link (tests/test_forms_confirmation.py follows it)."""
     rt = sf_runtime
     before = crm.count_persons()
     post = {"first_name": "Åse", "email": "ase@example.com", "size": "11-50", "news": "on", "website_url": ""}
-    reply = requests.post(f"{base_url}/forms/webinar-signup", data=post, timeout=5)
+    reply = requests.post(f"{sf_live_server}/forms/webinar-signup", data=post, timeout=5)
     assert reply.status_code == 200 and "Thanks — check your inbox to confirm." in reply.text
     assert reply.headers["Access-Control-Allow-Origin"] == "*"
     person = crm.find_person_by_email("ase@example.com")
@@ -115,7 +115,7 @@ def test_a_post_creates_the_person_and_a_second_from_the_same_address_changes_no
     assert person["selections"] == [signup["selection"]]
 
     again = requests.post(
-        f"{base_url}/forms/webinar-signup",
+        f"{sf_live_server}/forms/webinar-signup",
         json={"first_name": "Åse Marie", "email": "ASE@example.com"},
         timeout=5,
     )
@@ -130,46 +130,52 @@ def test_a_post_creates_the_person_and_a_second_from_the_same_address_changes_no
     }
 
 
-def test_without_the_box_ticked_no_consent_is_given(crm, signup, base_url):
+def test_without_the_box_ticked_no_consent_is_given(crm, signup, sf_live_server):
     post = {"first_name": "Dag", "email": "dag@example.com"}
-    assert requests.post(f"{base_url}/forms/webinar-signup", data=post, timeout=5).status_code == 200
+    assert requests.post(f"{sf_live_server}/forms/webinar-signup", data=post, timeout=5).status_code == 200
     assert "emarketing" not in crm.find_person_by_email("dag@example.com")["consents"]
 
 
-def test_errors_name_the_field_on_the_page_and_in_json(sf_runtime, crm, signup, base_url):
+def test_errors_name_the_field_on_the_page_and_in_json(sf_runtime, crm, signup, sf_live_server):
     before = crm.count_persons()
     page = requests.post(
-        f"{base_url}/forms/webinar-signup", data={"email": "not-an-address", "size": "huge"}, timeout=5
+        f"{sf_live_server}/forms/webinar-signup", data={"email": "not-an-address", "size": "huge"}, timeout=5
     )
     assert page.status_code == 400
     assert "First name is required" in page.text and "Email: this is not an email address" in page.text
     assert "Company size: choose one of 1-10, 11-50, 50+" in page.text
     assert 'value="not-an-address"' in page.text  # what was typed stays
-    reply = requests.post(f"{base_url}/forms/webinar-signup", json={"first_name": "Eva"}, timeout=5)
+    reply = requests.post(f"{sf_live_server}/forms/webinar-signup", json={"first_name": "Eva"}, timeout=5)
     assert reply.status_code == 400
     assert reply.json() == {"errors": [{"field": "email", "message": "Email is required"}]}
-    bad_body = requests.post(f"{base_url}/forms/webinar-signup", json=["x"], timeout=5)
+    bad_body = requests.post(f"{sf_live_server}/forms/webinar-signup", json=["x"], timeout=5)
     assert bad_body.status_code == 400 and "JSON object" in bad_body.json()["errors"][0]["message"]
     assert crm.count_persons() == before and sf_runtime.queue.count == 0
 
 
-def test_the_honeypot_pretends_success_and_does_nothing(sf_runtime, crm, signup, base_url):
+def test_the_honeypot_pretends_success_and_does_nothing(sf_runtime, crm, signup, sf_live_server):
     before = crm.count_persons()
     post = {"first_name": "Bot", "email": "bot@spam.example", "website_url": "http://spam.example"}
-    reply = requests.post(f"{base_url}/forms/webinar-signup", data=post, timeout=5)
+    reply = requests.post(f"{sf_live_server}/forms/webinar-signup", data=post, timeout=5)
     assert reply.status_code == 200 and "Thanks — check your inbox to confirm." in reply.text
     assert crm.count_persons() == before and sf_runtime.queue.count == 0
     assert sf_runtime.redis.hget(keys.form_stats("webinar-signup"), "spam") == "1"
 
 
-def test_too_many_posts_from_one_address_get_429(sf_runtime, crm, signup, base_url):
+def test_too_many_posts_from_one_address_get_429(sf_runtime, crm, signup, sf_live_server):
     for i in range(5):
         post = {"first_name": f"P{i}", "email": f"p{i}@example.com"}
-        assert requests.post(f"{base_url}/forms/webinar-signup", data=post, timeout=5).status_code == 200
-    refused = requests.post(f"{base_url}/forms/webinar-signup", json={"email": "p9@example.com"}, timeout=5)
+        assert (
+            requests.post(f"{sf_live_server}/forms/webinar-signup", data=post, timeout=5).status_code == 200
+        )
+    refused = requests.post(
+        f"{sf_live_server}/forms/webinar-signup", json={"email": "p9@example.com"}, timeout=5
+    )
     assert refused.status_code == 429 and 0 < int(refused.headers["Retry-After"]) <= 3601
     assert "too many posts to this form" in refused.json()["errors"][0]["message"]
-    page = requests.post(f"{base_url}/forms/webinar-signup", data={"email": "p9@example.com"}, timeout=5)
+    page = requests.post(
+        f"{sf_live_server}/forms/webinar-signup", data={"email": "p9@example.com"}, timeout=5
+    )
     assert page.status_code == 429 and "Too many posts to this form" in page.text
     assert crm.find_person_by_email("p9@example.com") is None
     assert sf_runtime.redis.hget(keys.form_stats("webinar-signup"), "rate_limited") == "2"

@@ -6,17 +6,15 @@ for new addresses too; and one address gets at most a few such emails an hour.""
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
-from conftest import flow_doc, participant_of, started
 from superflow import forms, keys
 from superflow.runtime import Runtime
+from superflow.testing import LiveServer, flow_doc, participant_of, started
 from superflow.webapp import create_app
 
 SIGNUP = {
@@ -56,16 +54,14 @@ class Site:
 
 
 @pytest.fixture
-def site(sf_runtime, sf_plugin, smtp_server) -> Iterator[Site]:
+def site(sf_runtime, sf_plugin, sf_smtp_server) -> Iterator[Site]:
     """(``sf_runtime`` first: making it empties Redis, which must not happen after.)"""
-    inbox, port = smtp_server
+    inbox, port = sf_smtp_server
     rt = sf_plugin(email_transport="smtp", smtp_host="127.0.0.1", smtp_port=port)
     selection = rt.crm.create_selection("Webinar attendees")
     forms.create(rt.redis, {**SIGNUP, "selection": selection["id"]}, rt.crm.list_fields())
-    server = make_server("127.0.0.1", 0, create_app(runtime=rt), threaded=True)
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    yield Site(rt, f"http://127.0.0.1:{server.server_port}", inbox)
-    server.shutdown()
+    with LiveServer(create_app(runtime=rt)) as url:
+        yield Site(rt, url, inbox)
 
 
 @pytest.fixture
@@ -80,7 +76,7 @@ def webinar_flow(rt: Runtime):
     return started(rt, flow_doc([wait], trigger=trigger))
 
 
-def test_a_strangers_post_with_a_known_address_changes_nothing_and_emails_a_link(site, ada, run_jobs):
+def test_a_strangers_post_with_a_known_address_changes_nothing_and_emails_a_link(site, ada, sf_run_jobs):
     rt = site.rt
     flow = webinar_flow(rt)
     reply = site.post(first_name="Mallory", email="ADA@example.com", news="on")
@@ -90,7 +86,7 @@ def test_a_strangers_post_with_a_known_address_changes_nothing_and_emails_a_link
     assert "emarketing" not in person["consents"] and "webinars" not in person["subscriptions"]
     assert person["selections"] == []
     assert reply.status_code == 200 and CHECK_INBOX in reply.text
-    run_jobs(rt)
+    sf_run_jobs(rt)
     assert participant_of(rt, flow, ada["id"]) is None
     [message] = site.inbox.messages
     assert message["To"] == "ada@example.com"
@@ -102,7 +98,7 @@ def test_a_strangers_post_with_a_known_address_changes_nothing_and_emails_a_link
     assert len(site.links()) == 1
 
 
-def test_opening_the_link_changes_nothing_its_button_confirms_once(site, ada, run_jobs):
+def test_opening_the_link_changes_nothing_its_button_confirms_once(site, ada, sf_run_jobs):
     rt = site.rt
     flow = webinar_flow(rt)
     site.post(first_name="Åse Marie", email="ada@example.com", news="on")
@@ -121,7 +117,7 @@ def test_opening_the_link_changes_nothing_its_button_confirms_once(site, ada, ru
     assert person["first_name"] == "Åse Marie" and person["last_name"] == "Lovelace"
     assert person["consents"]["emarketing"] is True and person["subscriptions"]["webinars"] is True
     assert person["selections"] == [rt.crm.list_selections()[0]["id"]]
-    run_jobs(rt)
+    sf_run_jobs(rt)
     assert participant_of(rt, flow, ada["id"]).event["confirmed"] is True
 
     rt.crm.update_persons([(ada["id"], {"first_name": "Ada"}, "put-back")])
@@ -147,7 +143,7 @@ def test_a_forged_or_expired_link_gets_a_clear_page_and_applies_nothing(site, ad
     assert person["first_name"] == "Ada" and "emarketing" not in person["consents"]
 
 
-def test_a_new_address_is_created_at_once_with_its_consents_waiting_for_the_link(site, run_jobs):
+def test_a_new_address_is_created_at_once_with_its_consents_waiting_for_the_link(site, sf_run_jobs):
     rt = site.rt
     flow = webinar_flow(rt)
     reply = site.post(first_name="Bjørn", email="bjorn@example.com", news="on")
@@ -156,14 +152,14 @@ def test_a_new_address_is_created_at_once_with_its_consents_waiting_for_the_link
     assert person["first_name"] == "Bjørn" and person["selections"] == [rt.crm.list_selections()[0]["id"]]
     assert "emarketing" not in person["consents"] and "webinars" not in person["subscriptions"]
     assert reply.status_code == 200 and CHECK_INBOX in reply.text
-    run_jobs(rt)
+    sf_run_jobs(rt)
     assert participant_of(rt, flow, person["id"]) is None  # its flow waits for the consent
 
     [link] = site.links()
     assert requests.post(site.url + link, timeout=10).status_code == 200
     person = rt.crm.get_person(person["id"])
     assert person["consents"]["emarketing"] is True and person["subscriptions"]["webinars"] is True
-    run_jobs(rt)
+    sf_run_jobs(rt)
     event = participant_of(rt, flow, person["id"]).event
     assert event["created"] is True and event["confirmed"] is True
     assert event["fields"] == {"first_name": "Bjørn", "email": "bjorn@example.com", "news": True}

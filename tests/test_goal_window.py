@@ -7,10 +7,10 @@ import pytest
 import requests
 from test_tracking import hrefs, local, serve  # noqa: F401  (serve is a fixture)
 
-from conftest import email_step, flow_doc, participant_of, signed_up, started
 from superflow import flow as flows_doc
 from superflow import flows
 from superflow.flow import FlowInvalid
+from superflow.testing import email_step, flow_doc, participant_of, signed_up, started
 from superflow.webapp.participants import waiting_words
 
 INVITE = email_step(
@@ -32,17 +32,17 @@ def invited(rt, *names):
 
 def test_a_click_the_day_after_the_last_email_counts_when_success_counts_for_days(
     sf_plugin,
-    run_jobs,
-    smtp_server,
+    sf_run_jobs,
+    sf_smtp_server,
     serve,  # noqa: F811
 ):
-    inbox, port = smtp_server
+    inbox, port = sf_smtp_server
     rt = sf_plugin(email_transport="smtp", smtp_host="127.0.0.1", smtp_port=port)
     base = serve(rt)
     ada, bo = invited(rt, "Ada", "Bo")
     flow = started(rt, flow_doc([INVITE], name="Webinar", success={**CLICKED, "days_after": 3}))
     signed_up(rt, ada, bo)
-    run_jobs(rt)
+    sf_run_jobs(rt)
     assert participant_of(rt, flow, ada).status == "active", "Ada stays while her click may still come"
     assert "success still counts until" in waiting_words(participant_of(rt, flow, bo))
 
@@ -50,11 +50,11 @@ def test_a_click_the_day_after_the_last_email_counts_when_success_counts_for_day
     [message] = [m for m in inbox.messages if m["To"] == "ada@example.com"]
     [link] = hrefs(message.get_body(("html",)).get_content())
     assert requests.get(local(link, base), allow_redirects=False, timeout=5).status_code == 302
-    run_jobs(rt)
+    sf_run_jobs(rt)
     assert participant_of(rt, flow, ada).status == "succeeded"
 
     rt.clock.advance(3 * 86400)
-    run_jobs(rt)
+    sf_run_jobs(rt)
     bo_now = participant_of(rt, flow, bo)
     assert bo_now.status == "completed" and not bo_now.succeeded
     stats = rt.store.stats(flow.id)
@@ -62,7 +62,7 @@ def test_a_click_the_day_after_the_last_email_counts_when_success_counts_for_day
     assert stats.get("after_last_step", 0) == 0
 
 
-def test_without_days_after_the_click_comes_too_late_and_the_designer_says_so(sf_runtime, run_jobs):
+def test_without_days_after_the_click_comes_too_late_and_the_designer_says_so(sf_runtime, sf_run_jobs):
     rt = sf_runtime
     doc = flow_doc([INVITE], name="Webinar", success=CLICKED)
     flow = flows.create(rt, doc)

@@ -8,20 +8,17 @@ from __future__ import annotations
 
 import json
 import logging
-import re
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
 from superflow import apikeys, forms, keys, users
 from superflow.plugins.email import attachments_dir
 from superflow.plugins.superoffice.webhooks import signature
 from superflow.runtime import Runtime
+from superflow.testing import PASSWORD, LiveServer, sign_in
 from superflow.webapp import create_app
 
 SECRET = "so-webhook-secret"
@@ -50,14 +47,8 @@ def client(rt):
     return create_app(runtime=rt).test_client()
 
 
-@contextmanager
-def served(rt: Runtime) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, create_app(runtime=rt), threaded=True)
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
+def served(rt: Runtime) -> LiveServer:
+    return LiveServer(create_app(runtime=rt))
 
 
 def chunks(total: int, size: int = 64 * 1024) -> Iterator[bytes]:
@@ -228,12 +219,8 @@ def test_a_query_string_over_the_limit_gets_414(client):
 # -- uploads -------------------------------------------------------------------------------
 def signed_in(client: Any, rt: Runtime, role: str = "flow_admin") -> str:
     """Sign ``client`` in as a new user; the CSRF token its pages carry."""
-    users.create(rt.redis, "uploader", "correct horse battery", role)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
-    form = {"username": "uploader", "password": "correct horse battery", "csrf_token": token}
-    home = client.post("/login", data=form, follow_redirects=True)
-    assert home.status_code == 200
-    return re.search(r'name="csrf_token" value="([^"]+)"', home.text).group(1)
+    users.create(rt.redis, "uploader", PASSWORD, role)
+    return sign_in(client, "uploader")
 
 
 def test_a_300_character_upload_name_is_shortened_and_kept(client, rt):

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import itertools
 
-from conftest import email_step, flow_doc, participant_of, signed_up, started
 from superflow import inbox, keys
 from superflow.plugins.outbox import Outbox
+from superflow.testing import email_step, flow_doc, participant_of, signed_up, started
 
 NUMBERS = itertools.count()
 
@@ -21,39 +21,41 @@ def _people(rt, n: int) -> list[str]:
     return made
 
 
-def test_single_events_that_arrive_while_the_workers_are_busy_are_handled_in_one_batch(sf_runtime, run_jobs):
+def test_single_events_that_arrive_while_the_workers_are_busy_are_handled_in_one_batch(
+    sf_runtime, sf_run_jobs
+):
     rt = sf_runtime
     flow = started(rt, flow_doc([email_step("hello")]))
-    run_jobs(rt)
+    sf_run_jobs(rt)
     persons = _people(rt, 200)
     for pid in persons:  # 200 API calls, one event each
         signed_up(rt, pid)
     assert rt.queue.count == 1, "one drain job waits for all 200 events"
-    jobs_run = run_jobs(rt)
+    jobs_run = sf_run_jobs(rt)
     assert jobs_run <= 3, f"{jobs_run} jobs for 200 events: they were not batched"
     assert Outbox(rt.config).count("email") == 200
     assert {participant_of(rt, flow, pid).status for pid in persons} == {"completed"}
 
 
-def test_one_event_when_idle_is_taken_by_a_drain_job_at_once(sf_runtime, run_jobs):
+def test_one_event_when_idle_is_taken_by_a_drain_job_at_once(sf_runtime, sf_run_jobs):
     rt = sf_runtime
     flow = started(rt, flow_doc([email_step("hello")]))
-    run_jobs(rt)
+    sf_run_jobs(rt)
     (person,) = _people(rt, 1)
     signed_up(rt, person)
     assert rt.queue.count == 1
-    run_jobs(rt)
+    sf_run_jobs(rt)
     assert participant_of(rt, flow, person).status == "completed"
     signed_up(rt, *_people(rt, 1))
     assert rt.queue.count == 1, "the next event queues a new drain job: none is pending"
 
 
-def test_a_drain_job_whose_worker_died_after_taking_its_events_is_run_again_with_them(sf_plugin, run_jobs):
+def test_a_drain_job_whose_worker_died_after_taking_its_events_is_run_again_with_them(sf_plugin, sf_run_jobs):
     import time
 
     rt = sf_plugin(heartbeat_seconds=0.2)
     flow = started(rt, flow_doc([email_step("hello")]))
-    run_jobs(rt)
+    sf_run_jobs(rt)
     first, later = _people(rt, 3), _people(rt, 2)
     signed_up(rt, *first)
     # A worker takes the drain job off the queue, claims the three events, and is
@@ -65,20 +67,20 @@ def test_a_drain_job_whose_worker_died_after_taking_its_events_is_run_again_with
     signed_up(rt, *later)  # a new drain job takes these: the dead one's flag is gone
     rt.engine.tick()
     time.sleep(0.3)
-    run_jobs(rt)
+    sf_run_jobs(rt)
     assert {participant_of(rt, flow, pid).status for pid in first + later} == {"completed"}
     assert Outbox(rt.config).count("email") == 5
     assert inbox.waiting(rt.redis) == {"events": 0, "advance": 0}
     assert not rt.redis.exists(keys.inbox_claim(batch)), "the batch's claim is gone once handled"
 
 
-def test_items_a_process_left_without_queuing_a_drain_job_are_taken_within_a_tick(sf_runtime, run_jobs):
+def test_items_a_process_left_without_queuing_a_drain_job_are_taken_within_a_tick(sf_runtime, sf_run_jobs):
     rt = sf_runtime
     flow = started(rt, flow_doc([email_step("hello")]))
-    run_jobs(rt)
+    sf_run_jobs(rt)
     (person,) = _people(rt, 1)
     signed_up(rt, person)
-    run_jobs(rt)
+    sf_run_jobs(rt)
     assert participant_of(rt, flow, person).status == "completed"
     # A process wrote participants ready for their next step and died before it
     # queued the drain job (or the job was lost with its flag still set).
@@ -87,19 +89,19 @@ def test_items_a_process_left_without_queuing_a_drain_job_are_taken_within_a_tic
     rt.rq_redis.delete(rt.queue.key)
     assert rt.queue.count == 0
     rt.redis.delete(keys.inbox_queued(inbox.EVENTS))
-    run_jobs(rt)  # ticks first: the tick finds the inbox forgotten and queues a drain job
+    sf_run_jobs(rt)  # ticks first: the tick finds the inbox forgotten and queues a drain job
     assert participant_of(rt, flow, other).status == "completed"
     assert Outbox(rt.config).count("email") == 2
 
 
-def test_a_batch_larger_than_the_batch_size_is_shared_by_several_drain_jobs(sf_plugin, run_jobs):
+def test_a_batch_larger_than_the_batch_size_is_shared_by_several_drain_jobs(sf_plugin, sf_run_jobs):
     rt = sf_plugin(batch_size=50)
     flow = started(rt, flow_doc([email_step("hello")]))
-    run_jobs(rt)
+    sf_run_jobs(rt)
     persons = _people(rt, 120)
     for pid in persons:
         signed_up(rt, pid)
     assert rt.queue.count == 1
-    run_jobs(rt)
+    sf_run_jobs(rt)
     assert {participant_of(rt, flow, pid).status for pid in persons} == {"completed"}
     assert Outbox(rt.config).count("email") == 120

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import email_step, flow_doc, started
 from superflow import merge
 from superflow.events import Event
 from superflow.plugins.outbox import Outbox
+from superflow.testing import email_step, flow_doc, started
 
 ADA = {
     "id": "7",
@@ -57,7 +57,7 @@ def test_check_names_unknown_tags_and_bad_syntax():
     assert merge.check("{% if %}", names)[0].startswith("merge tags: ")
 
 
-def test_event_data_of_the_enrolling_event_reaches_the_email(sf_runtime, run_jobs, people):
+def test_event_data_of_the_enrolling_event_reaches_the_email(sf_runtime, sf_run_jobs, people):
     body = "<ul>{% for item in event.cart %}<li>{{ item.name }} × {{ item.qty }}</li>{% endfor %}</ul>"
     flow = started(
         sf_runtime,
@@ -72,7 +72,7 @@ def test_event_data_of_the_enrolling_event_reaches_the_email(sf_runtime, run_job
     )
     cart = [{"name": "Kettle", "qty": 1}, {"name": "Mugs <set of 4>", "qty": 2}]
     sf_runtime.emit([Event("api.event", people[0], {"name": "signed_up", "cart": cart})])
-    run_jobs()
+    sf_run_jobs()
     (mail,) = Outbox(sf_runtime.config).messages("email")
     assert mail["subject"] == "You left 2 items"
     assert mail["html"] == "<ul><li>Kettle × 1</li><li>Mugs &lt;set of 4&gt; × 2</li></ul>"

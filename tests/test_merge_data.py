@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from conftest import AdminSession, email_step, flow_doc
 from superflow import flows, merge, samples
 from superflow.crm import FieldInfo
 from superflow.events import Event
+from superflow.testing import SignedInSession, csrf_token, email_step, flow_doc
 
 CART_ITEMS = [
     {"name": "Kettle", "price": 39, "count": 1},
@@ -39,8 +39,8 @@ def cart_flow(html: str = CART_HTML, sample: Any = None) -> dict[str, Any]:
 
 
 @pytest.fixture
-def admin(sf_runtime, base_url) -> AdminSession:
-    return AdminSession(sf_runtime, base_url, "flow_admin")
+def admin(sf_runtime, sf_live_server) -> SignedInSession:
+    return SignedInSession(sf_runtime, sf_live_server, "flow_admin")
 
 
 # --- the data, in render and in the checks --------------------------------------------
@@ -108,7 +108,7 @@ def test_the_sandbox_still_keeps_internals_out_of_reach_through_the_data():
 # --- previews, tests and the picker with the sample event ------------------------------
 
 
-def preview(admin: AdminSession, doc: dict[str, Any], person_id: str, flow_id: str | None = None) -> Any:
+def preview(admin: SignedInSession, doc: dict[str, Any], person_id: str, flow_id: str | None = None) -> Any:
     step = {"type": doc["steps"][0]["type"], "settings": doc["steps"][0]["settings"]}
     body = {"step": step, "person_id": person_id, "trigger": doc["trigger"], "flow_id": flow_id}
     reply = admin.call("/designer/preview", body)
@@ -124,12 +124,12 @@ def test_the_cart_email_previews_with_the_sample_the_marketer_typed(admin, peopl
     assert not shown["problems"]
 
 
-def test_the_preview_uses_the_last_event_received(admin, sf_runtime, run_jobs, people):
+def test_the_preview_uses_the_last_event_received(admin, sf_runtime, sf_run_jobs, people):
     doc = cart_flow(sample={"items": CART_ITEMS})
     flow = flows.start(sf_runtime, flows.create(sf_runtime, doc).id)
     received = [{"name": "Teapot", "count": 1}]
     sf_runtime.emit([Event("api.event", people[1], {"name": "cart.abandoned", "items": received})])
-    run_jobs()
+    sf_run_jobs()
     [shown] = preview(admin, doc, people[0], flow.id)["content"]
     assert shown["subject"] == "You left 1 items"
     assert "<li>Teapot × 1</li>" in shown["html"]
@@ -156,13 +156,13 @@ def test_the_picker_offers_the_events_data_once_each_in_words(admin):
 
 
 @pytest.fixture
-def sf_config(sf_config, smtp_server):
-    _, port = smtp_server
+def sf_config(sf_config, sf_smtp_server):
+    _, port = sf_smtp_server
     return replace(sf_config, email_transport="smtp", smtp_host="127.0.0.1", smtp_port=port)
 
 
-def test_a_test_send_arrives_filled_with_the_sample(admin, smtp_server, people):
-    inbox, _ = smtp_server
+def test_a_test_send_arrives_filled_with_the_sample(admin, sf_smtp_server, people):
+    inbox, _ = sf_smtp_server
     doc = cart_flow(sample={"items": CART_ITEMS})
     step = {"type": "send_email", "settings": doc["steps"][0]["settings"]}
     body = {"step": step, "person_id": people[0], "to": "tester@example.com", "trigger": doc["trigger"]}
@@ -173,14 +173,14 @@ def test_a_test_send_arrives_filled_with_the_sample(admin, smtp_server, people):
     assert "<li>Kettle × 1</li>" in message.get_body(("html",)).get_content()
 
 
-def test_a_failed_test_send_says_so_once(admin, sf_runtime, base_url, smtp_server, people):
-    inbox, _ = smtp_server
+def test_a_failed_test_send_says_so_once(admin, sf_runtime, sf_live_server, sf_smtp_server, people):
+    inbox, _ = sf_smtp_server
     html = "{% for item in event.items %}{{ item.name }}{% endfor %}"
     flow = flows.create(sf_runtime, cart_flow(html=html, sample={"items": 3}))
-    page = admin.get(f"{base_url}/flows/{flow.id}/content", timeout=10).text
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    page = admin.get(f"{sf_live_server}/flows/{flow.id}/content", timeout=10).text
+    token = csrf_token(page)
     form = {"person": people[0], "to": "tester@example.com", "csrf_token": token}
-    shown = admin.post(f"{base_url}/flows/{flow.id}/content/cart/test", data=form, timeout=10).text
+    shown = admin.post(f"{sf_live_server}/flows/{flow.id}/content/cart/test", data=form, timeout=10).text
     said = re.findall(r"the test was not sent", shown, flags=re.IGNORECASE)
     assert len(said) == 1, shown
     assert not inbox.messages

@@ -11,12 +11,10 @@ from typing import Any
 
 import pytest
 
-from conftest import AdminSession, email_step, flow_doc, participant_of, started
 from superflow import keys, merge
 from superflow.events import Event
 from superflow.plugins.outbox import Outbox
-
-pytest_plugins = ["api_fixtures"]
+from superflow.testing import SignedInSession, email_step, flow_doc, participant_of, started
 
 TOO_LARGE = "the merge tags make the text longer than 1 MB"
 HOSTILE = {
@@ -53,13 +51,13 @@ def step_with(subject: str) -> dict[str, Any]:
 
 
 def test_hostile_merge_tags_in_a_viewers_preview_are_refused_and_memory_stays_bounded(
-    sf_runtime, base_url, people
+    sf_runtime, sf_live_server, people
 ):
-    viewer = AdminSession(sf_runtime, base_url, "viewer")
+    viewer = SignedInSession(sf_runtime, sf_live_server, "viewer")
     before = vm_hwm_mb()
     for template, reason in HOSTILE.items():
         reply = viewer.post(
-            base_url + "/designer/preview", json={"step": step_with(template), "person_id": people[0]}
+            sf_live_server + "/designer/preview", json={"step": step_with(template), "person_id": people[0]}
         )
         assert reply.status_code == 422, (template, reply.text[:300])
         errors = reply.json()["errors"]
@@ -70,21 +68,21 @@ def test_hostile_merge_tags_in_a_viewers_preview_are_refused_and_memory_stays_bo
     assert grown < 200, f"the web process grew by {grown:.0f} MB"
 
     fine = viewer.post(
-        base_url + "/designer/preview",
+        sf_live_server + "/designer/preview",
         json={"step": step_with("{{ 'ab' * 3 }} {{ person.first_name }}"), "person_id": people[0]},
     )
     assert fine.status_code == 200 and fine.json()["content"][0]["subject"] == "ababab Ada"
     refused = viewer.post(
-        base_url + "/designer/send-test",
+        sf_live_server + "/designer/send-test",
         json={"step": step_with("Hi"), "person_id": people[0], "to": "me@example.com"},
     )
     assert refused.status_code == 403, "a viewer may look at the content, not send it"
 
 
-def test_a_test_send_with_a_hostile_tag_is_refused_naming_the_field(sf_runtime, base_url, people):
-    editor = AdminSession(sf_runtime, base_url, "content_editor")
+def test_a_test_send_with_a_hostile_tag_is_refused_naming_the_field(sf_runtime, sf_live_server, people):
+    editor = SignedInSession(sf_runtime, sf_live_server, "content_editor")
     reply = editor.post(
-        base_url + "/designer/send-test",
+        sf_live_server + "/designer/send-test",
         json={"step": step_with("{{ 'x'*300000000 }}"), "person_id": people[0], "to": "me@example.com"},
     )
     assert reply.status_code == 422
@@ -115,18 +113,18 @@ def test_the_api_refuses_to_save_a_flow_with_hostile_or_unsafe_tags(api, error_f
     assert api.ok("GET", "/flows")["total"] == 0
 
 
-def test_the_designer_refuses_to_save_a_flow_with_a_hostile_tag(sf_runtime, base_url):
-    admin = AdminSession(sf_runtime, base_url, "flow_admin")
+def test_the_designer_refuses_to_save_a_flow_with_a_hostile_tag(sf_runtime, sf_live_server):
+    admin = SignedInSession(sf_runtime, sf_live_server, "flow_admin")
     doc = flow_doc([email_step("hello", html="<p>{{ ('x'*1000)*1000*1000 }}</p>")], name="Bomb")
-    reply = admin.post(base_url + "/designer/save", json={"doc": doc})
+    reply = admin.post(sf_live_server + "/designer/save", json={"doc": doc})
     assert reply.status_code == 422
     [error] = reply.json()["errors"]
     assert error == {"field": "steps[0].settings.html", "message": TOO_LARGE}
-    checked = admin.post(base_url + "/designer/check", json={"doc": doc}).json()
+    checked = admin.post(sf_live_server + "/designer/check", json={"doc": doc}).json()
     assert checked["errors"] == [error]
 
 
-def test_a_participant_whose_event_makes_the_text_huge_exits_with_the_reason(sf_runtime, run_jobs, people):
+def test_a_participant_whose_event_makes_the_text_huge_exits_with_the_reason(sf_runtime, sf_run_jobs, people):
     signed_up = {"type": "api_event", "settings": {"name": "signed_up", "sample": '{"code": "ab"}'}}
     flow = started(
         sf_runtime,
@@ -138,7 +136,7 @@ def test_a_participant_whose_event_makes_the_text_huge_exits_with_the_reason(sf_
             Event("api.event", people[1], {"name": "signed_up", "code": "ab"}),
         ]
     )
-    run_jobs()
+    sf_run_jobs()
     huge = participant_of(sf_runtime, flow, people[0])
     assert huge.status == "exited" and huge.reason == f"cannot send: Subject: {TOO_LARGE}"
     (mail,) = Outbox(sf_runtime.config).messages("email")

@@ -284,7 +284,9 @@ def until(predicate, timeout: float = 60.0) -> bool:
     return False
 
 
-def test_a_real_worker_shows_up_and_works_the_queue_scraped_over_http(sf_runtime: Runtime, base_url: str):
+def test_a_real_worker_shows_up_and_works_the_queue_scraped_over_http(
+    sf_runtime: Runtime, sf_live_server: str
+):
     config = sf_runtime.config
     env = dict(
         os.environ,
@@ -295,7 +297,7 @@ def test_a_real_worker_shows_up_and_works_the_queue_scraped_over_http(sf_runtime
     )
 
     def http_scrape():
-        response = requests.get(f"{base_url}/metrics", timeout=10)
+        response = requests.get(f"{sf_live_server}/metrics", timeout=10)
         assert response.status_code == 200
         return samples_of(response.text)
 
@@ -313,15 +315,17 @@ def test_a_real_worker_shows_up_and_works_the_queue_scraped_over_http(sf_runtime
 
 
 # -- in doubt (channels.deliver counts it) ---------------------------------------
-def test_an_email_in_doubt_after_a_killed_attempt_is_counted_as_resent(sf_plugin, run_jobs, smtp_server):
-    inbox, port = smtp_server
+def test_an_email_in_doubt_after_a_killed_attempt_is_counted_as_resent(
+    sf_plugin, sf_run_jobs, sf_smtp_server
+):
+    inbox, port = sf_smtp_server
     rt = sf_plugin(email_transport="smtp", smtp_host="127.0.0.1", smtp_port=port)
     bo = person(rt, "Bo")
     flow = one_email_flow(rt)
     # A worker claimed Bo's email in the ledger and died before recording it.
     assert MessageLedger(rt.redis).claim(f"{flow.id}.1:hello") == ("new", "")
     rt.emit([Event("api.event", bo, {"name": "signed_up"})])
-    run_jobs(rt)
+    sf_run_jobs(rt)
     assert inbox.to() == ["bo@example.com"]
     samples = scrape(create_app(runtime=rt).test_client())
     assert value(samples, "superflow_messages_in_doubt_total", channel="email", decision="resent") == 1
@@ -414,13 +418,13 @@ def test_every_metric_is_documented_for_operators(client):
 
 
 # -- needs the engine's calls (see superflow/metrics.py's Tally) -------------------
-def test_events_through_a_flow_count_events_steps_sends_and_their_latency(client, sf_runtime, run_jobs):
+def test_events_through_a_flow_count_events_steps_sends_and_their_latency(client, sf_runtime, sf_run_jobs):
     flow = one_email_flow(sf_runtime)
     persons = [person(sf_runtime, name) for name in ("Ada", "Bo", "Cy")]
-    run_jobs(sf_runtime)  # the CRM's own events about the new persons
+    sf_run_jobs(sf_runtime)  # the CRM's own events about the new persons
     before = scrape(client)
     sf_runtime.emit([Event("api.event", p, {"name": "signed_up"}) for p in persons])
-    run_jobs(sf_runtime)
+    sf_run_jobs(sf_runtime)
     assert sf_runtime.store.stats(flow.id)["completed"] == 3
     after = scrape(client)
 

@@ -12,8 +12,8 @@ from urllib.parse import urljoin, urlparse
 import pytest
 import requests
 
-from conftest import AdminSession, email_step, flow_doc, started
 from superflow import forms
+from superflow.testing import SignedInSession, email_step, flow_doc, started
 
 TYPES = {
     ".css": ("text/css",),
@@ -58,8 +58,8 @@ def css_imports(css: str) -> list[str]:
     return [u for u in found if not u.startswith(("data:", "#"))]
 
 
-def test_the_api_docs_page_and_everything_it_uses_come_from_the_app(base_url):
-    page = requests.get(base_url + "/api/v1/docs", timeout=5)
+def test_the_api_docs_page_and_everything_it_uses_come_from_the_app(sf_live_server):
+    page = requests.get(sf_live_server + "/api/v1/docs", timeout=5)
     assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
     policy = page.headers["Content-Security-Policy"]
     assert "default-src 'self'" in policy and "http" not in policy, "no other host is let in"
@@ -84,24 +84,24 @@ def test_the_api_docs_page_and_everything_it_uses_come_from_the_app(base_url):
     assert "/api/v1/openapi.json" in init and "validatorUrl: null" in init
 
 
-def test_only_the_docs_files_are_served_from_the_docs_folder(base_url):
+def test_only_the_docs_files_are_served_from_the_docs_folder(sf_live_server):
     for name in ("index.html", "..%2Fapi.py", "oauth2-redirect.html", "nothing.js"):
-        reply = requests.get(f"{base_url}/api/v1/docs/{name}", timeout=5)
+        reply = requests.get(f"{sf_live_server}/api/v1/docs/{name}", timeout=5)
         assert reply.status_code == 404, name
 
 
-def test_the_browsers_favicon_is_answered(base_url):
-    icon = requests.get(base_url + "/favicon.ico", timeout=5)
+def test_the_browsers_favicon_is_answered(sf_live_server):
+    icon = requests.get(sf_live_server + "/favicon.ico", timeout=5)
     assert icon.status_code == 200
     assert icon.headers["Content-Type"] in TYPES[".ico"] and icon.content[:4] == b"\0\0\1\0"
-    login = requests.get(base_url + "/login", timeout=5).text
+    login = requests.get(sf_live_server + "/login", timeout=5).text
     [linked] = re.findall(r'<link rel="icon" href="([^"]+)"', login)
-    svg = requests.get(base_url + linked, timeout=5)
+    svg = requests.get(sf_live_server + linked, timeout=5)
     assert svg.status_code == 200 and svg.headers["Content-Type"].startswith("image/svg+xml")
 
 
 @pytest.fixture
-def pages(sf_runtime, crm, base_url) -> tuple[AdminSession, list[str], list[str]]:
+def pages(sf_runtime, crm, sf_live_server) -> tuple[SignedInSession, list[str], list[str]]:
     """A signed-in admin, the pages a marketer sees, and those anyone sees (a form's
     page for its visitors, the sign-in page, a page that is not there)."""
     flow = started(sf_runtime, flow_doc([email_step("hello")], name="Welcome"))
@@ -117,7 +117,7 @@ def pages(sf_runtime, crm, base_url) -> tuple[AdminSession, list[str], list[str]
         },
         crm.list_fields(),
     )
-    admin = AdminSession(sf_runtime, base_url, "flow_admin")
+    admin = SignedInSession(sf_runtime, sf_live_server, "flow_admin")
     paths = [
         "/",
         "/flows/new/design",
@@ -132,11 +132,11 @@ def pages(sf_runtime, crm, base_url) -> tuple[AdminSession, list[str], list[str]
     return admin, paths, public
 
 
-def test_no_page_points_at_an_asset_on_another_host(base_url, pages):
+def test_no_page_points_at_an_asset_on_another_host(sf_live_server, pages):
     admin, paths, public = pages
     seen = 0
     for path, client in [(p, admin) for p in paths] + [(p, requests.Session()) for p in public]:
-        page = client.get(base_url + path, timeout=10)
+        page = client.get(sf_live_server + path, timeout=10)
         assert page.headers["Content-Type"].startswith("text/html"), path
         assert page.status_code in (200, 404), path
         used = assets_of(page.text)

@@ -9,26 +9,12 @@ import re
 
 import pytest
 
-from superflow import users
 from superflow.plugins.outbox import Outbox
-from superflow.webapp import create_app
 
 
 @pytest.fixture
-def app(sf_runtime):
-    return create_app(runtime=sf_runtime)
-
-
-@pytest.fixture
-def browser(sf_runtime, app):
-    users.create(sf_runtime.redis, "viewer-user", "correct horse battery", "viewer")
-    client = app.test_client()
-    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
-    reply = client.post(
-        "/login", data={"username": "viewer-user", "password": "correct horse battery", "csrf_token": token}
-    )
-    assert reply.status_code == 302
-    return client
+def browser(sf_signed_in):
+    return sf_signed_in("viewer")
 
 
 def email(n, to="ada@example.com", **extra):
@@ -62,8 +48,8 @@ def ids_in(page):
     return [int(i) for i in re.findall(r'href="/outbox/(\d+)"', page)][::2]
 
 
-def test_the_outbox_needs_a_sign_in(app):
-    client = app.test_client()
+def test_the_outbox_needs_a_sign_in(sf_client):
+    client = sf_client
     for path in ("/outbox", "/outbox/1"):
         reply = client.get(path)
         assert reply.status_code == 302 and reply.headers["Location"].startswith("/login")

@@ -11,9 +11,9 @@ from urllib.parse import urlparse
 
 import requests
 
-from conftest import AdminSession, email_step, flow_doc, participant_of, signed_up, started
 from superflow import keys, tracking
 from superflow.plugins.outbox import Outbox
+from superflow.testing import SignedInSession, email_step, flow_doc, participant_of, signed_up, started
 from superflow.webapp.tracking import for_viewing
 
 OFFER = "https://shop.example/offer?a=1&b=2"
@@ -70,7 +70,7 @@ def on_app(address: str, base: str) -> str | None:
     return base + parsed.path + (f"?{parsed.query}" if parsed.query else "")
 
 
-def view_and_click_everything(admin: AdminSession, base: str) -> list[str]:
+def view_and_click_everything(admin: SignedInSession, base: str) -> list[str]:
     """What a marketer does: the Outbox, the message, every image the preview loads,
     every link in it and in the plain text opened in a new tab (signed in).  Returns
     the links that lead off the app."""
@@ -96,18 +96,18 @@ def view_and_click_everything(admin: AdminSession, base: str) -> list[str]:
     return away
 
 
-def test_viewing_and_clicking_in_the_outbox_records_nothing(sf_runtime, run_jobs, people, base_url):
+def test_viewing_and_clicking_in_the_outbox_records_nothing(sf_runtime, sf_run_jobs, people, sf_live_server):
     rt = sf_runtime
     flow = started(rt, newsletter())
     signed_up(rt, people[0])
-    run_jobs()
-    admin = AdminSession(rt, base_url, "flow_admin")
+    sf_run_jobs()
+    admin = SignedInSession(rt, sf_live_server, "flow_admin")
 
-    away = view_and_click_everything(admin, base_url)
-    view_and_click_everything(admin, base_url)  # and once more, as marketers do
-    run_jobs()
+    away = view_and_click_everything(admin, sf_live_server)
+    view_and_click_everything(admin, sf_live_server)  # and once more, as marketers do
+    sf_run_jobs()
     rt.clock.advance(86400 + 60)
-    run_jobs()
+    sf_run_jobs()
 
     stats = rt.store.stats(flow.id)
     for counter in ("email.opened", "email.opened.unique", "link.clicked", "link.clicked.unique"):
@@ -123,24 +123,24 @@ def test_viewing_and_clicking_in_the_outbox_records_nothing(sf_runtime, run_jobs
 
 
 def test_the_recipients_own_open_and_click_still_count_after_the_marketer_looked(
-    sf_runtime, run_jobs, people, base_url
+    sf_runtime, sf_run_jobs, people, sf_live_server
 ):
     rt = sf_runtime
     flow = started(rt, newsletter())
     signed_up(rt, people[0])
-    run_jobs()
-    view_and_click_everything(AdminSession(rt, base_url, "flow_admin"), base_url)
+    sf_run_jobs()
+    view_and_click_everything(SignedInSession(rt, sf_live_server, "flow_admin"), sf_live_server)
 
     [sent] = Outbox(rt.config).messages("email")
     pixel = re.search(r'<img src="([^"]+/t/o/[^"]+)"', sent["html"]).group(1)
     offer = re.findall(r'href="([^"]+)"', sent["html"])[0]
     reader = requests.Session()  # the recipient's mail client: no admin sign-in
-    assert reader.get(on_app(pixel, base_url), timeout=5).status_code == 200
-    clicked = reader.get(on_app(html.unescape(offer), base_url), allow_redirects=False, timeout=5)
+    assert reader.get(on_app(pixel, sf_live_server), timeout=5).status_code == 200
+    clicked = reader.get(on_app(html.unescape(offer), sf_live_server), allow_redirects=False, timeout=5)
     assert clicked.status_code == 302 and clicked.headers["Location"] == OFFER
-    run_jobs()
+    sf_run_jobs()
     rt.clock.advance(86400 + 60)
-    run_jobs()
+    sf_run_jobs()
 
     stats = rt.store.stats(flow.id)
     assert stats["email.opened"] == 1 and stats["email.opened.unique"] == 1

@@ -12,20 +12,18 @@ import time
 
 import pytest
 
-from conftest import AdminSession, email_step, flow_doc, signed_up, started
 from superflow.demo import wait_for_web
 from superflow.processes import SUPERFLOW, free_port, stop
-
-pytest_plugins = ["api_fixtures"]
+from superflow.testing import SignedInSession, email_step, flow_doc, signed_up, started
 
 
 @pytest.fixture
-def in_flow(sf_runtime, people, run_jobs):
+def in_flow(sf_runtime, people, sf_run_jobs):
     """Ada in a running flow, past its welcome email and waiting for a day."""
     wait = {"id": "w", "type": "wait", "settings": {"amount": 1, "unit": "days"}}
     flow = started(sf_runtime, flow_doc([email_step("hello"), wait], name="Welcome series"))
     signed_up(sf_runtime, people[0])
-    run_jobs()
+    sf_run_jobs()
     return flow
 
 
@@ -44,8 +42,8 @@ def form_of(page: str) -> dict[str, str]:
 
 
 # -- the People screen --------------------------------------------------------
-def test_find_a_person_by_name_open_her_and_see_her_flows(sf_runtime, base_url, people, in_flow):
-    admin = AdminSession(sf_runtime, base_url, "flow_admin")
+def test_find_a_person_by_name_open_her_and_see_her_flows(sf_runtime, sf_live_server, people, in_flow):
+    admin = SignedInSession(sf_runtime, sf_live_server, "flow_admin")
     home = admin.call("/").text
     assert 'href="/people"' in home and ">People</a>" in home
     found = admin.call("/people?q=ada").text
@@ -61,19 +59,21 @@ def test_find_a_person_by_name_open_her_and_see_her_flows(sf_runtime, base_url, 
     assert "EMAIL to ada@example.com" in page  # the last sending
 
 
-def test_a_flow_administrator_gives_ada_a_birthday(sf_runtime, base_url, people, crm):
-    admin = AdminSession(sf_runtime, base_url, "flow_admin")
+def test_a_flow_administrator_gives_ada_a_birthday(sf_runtime, sf_live_server, people, crm):
+    admin = SignedInSession(sf_runtime, sf_live_server, "flow_admin")
     page = admin.call(f"/people/{people[0]}").text
     form = dict(form_of(page), birth_date="2026-12-03", mobile="+47 900 11 222", csrf_token="")
     form["csrf_token"] = admin.headers["X-CSRF-Token"]
-    saved = admin.post(f"{base_url}/people/{people[0]}", data=form, timeout=10)
+    saved = admin.post(f"{sf_live_server}/people/{people[0]}", data=form, timeout=10)
     assert saved.status_code == 200 and saved.url.endswith(f"/people/{people[0]}")
     assert "Saved: Mobile, Birth date." in saved.text
     person = crm.get_person(people[0])
     assert person["birth_date"] == "2026-12-03" and person["mobile"] == "+47 900 11 222"
     assert 'value="2026-12-03"' in saved.text
 
-    again = admin.post(f"{base_url}/people/{people[0]}", data=dict(form, mobile="+4712345678"), timeout=10)
+    again = admin.post(
+        f"{sf_live_server}/people/{people[0]}", data=dict(form, mobile="+4712345678"), timeout=10
+    )
     assert "This form had been saved already, so it was not saved again" in again.text
     assert crm.get_person(people[0])["mobile"] == "+47 900 11 222", "the same form sent twice applies once"
 
@@ -87,12 +87,12 @@ def test_a_flow_administrator_gives_ada_a_birthday(sf_runtime, base_url, people,
     ],
 )
 def test_a_bad_value_shows_the_form_again_naming_the_field(
-    sf_runtime, base_url, people, crm, field, value, words
+    sf_runtime, sf_live_server, people, crm, field, value, words
 ):
-    admin = AdminSession(sf_runtime, base_url, "flow_admin")
+    admin = SignedInSession(sf_runtime, sf_live_server, "flow_admin")
     form = dict(form_of(admin.call(f"/people/{people[0]}").text), first_name="Augusta", **{field: value})
     form["csrf_token"] = admin.headers["X-CSRF-Token"]
-    shown = admin.post(f"{base_url}/people/{people[0]}", data=form, timeout=10)
+    shown = admin.post(f"{sf_live_server}/people/{people[0]}", data=form, timeout=10)
     assert shown.status_code == 422
     assert "Not saved. " + words in shown.text.replace("&#39;", "'")
     assert f'name="{field}" value="{value}"' in shown.text.replace("&#39;", "'")  # what was typed is kept
@@ -100,14 +100,14 @@ def test_a_bad_value_shows_the_form_again_naming_the_field(
     assert crm.get_person(people[0])["first_name"] == "Ada", "nothing is written"
 
 
-def test_content_editors_and_viewers_look_only_administrators_edit(sf_runtime, base_url, people, crm):
+def test_content_editors_and_viewers_look_only_administrators_edit(sf_runtime, sf_live_server, people, crm):
     for role in ("content_editor", "viewer"):
-        user = AdminSession(sf_runtime, base_url, role)
+        user = SignedInSession(sf_runtime, sf_live_server, role)
         page = user.call(f"/people/{people[0]}").text
         assert "Ada Test" in page and "<form" not in page.split('id="fields"')[1].split("</section>")[0]
         assert "Only a flow administrator can change a person's details." in page
         refused = user.post(
-            f"{base_url}/people/{people[0]}",
+            f"{sf_live_server}/people/{people[0]}",
             data={"first_name": "Eve", "csrf_token": user.headers["X-CSRF-Token"]},
             timeout=10,
         )
@@ -115,10 +115,10 @@ def test_content_editors_and_viewers_look_only_administrators_edit(sf_runtime, b
     assert crm.get_person(people[0])["first_name"] == "Ada"
 
 
-def test_edits_need_the_csrf_token_and_an_existing_person(sf_runtime, base_url, people, crm):
-    admin = AdminSession(sf_runtime, base_url, "flow_admin")
+def test_edits_need_the_csrf_token_and_an_existing_person(sf_runtime, sf_live_server, people, crm):
+    admin = SignedInSession(sf_runtime, sf_live_server, "flow_admin")
     del admin.headers["X-CSRF-Token"]
-    forged = admin.post(f"{base_url}/people/{people[0]}", data={"first_name": "Eve"}, timeout=10)
+    forged = admin.post(f"{sf_live_server}/people/{people[0]}", data={"first_name": "Eve"}, timeout=10)
     assert forged.status_code == 400 and "reload the page" in forged.text
     assert crm.get_person(people[0])["first_name"] == "Ada"
     missing = admin.call("/people/99999")
@@ -126,10 +126,10 @@ def test_edits_need_the_csrf_token_and_an_existing_person(sf_runtime, base_url, 
     assert admin.call("/people?q=a&page=x").status_code == 400
 
 
-def test_the_search_is_paged(sf_runtime, base_url, crm):
+def test_the_search_is_paged(sf_runtime, sf_live_server, crm):
     for i in range(30):
         crm.create_person(first_name="Pat", last_name=f"Number {i:02}", email=f"pat{i}@example.com")
-    admin = AdminSession(sf_runtime, base_url, "viewer")
+    admin = SignedInSession(sf_runtime, sf_live_server, "viewer")
     first = admin.call("/people?q=pat").text
     assert first.count('data-person="') == 25 and 'rel="next"' in first
     second = admin.call("/people?q=pat&page=2").text

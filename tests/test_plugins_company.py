@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import flow_doc, participant_of, started
 from superflow import flows
 from superflow.events import Event
 from superflow.flow import FlowInvalid
+from superflow.testing import flow_doc, participant_of, started
 
 WAIT = {"id": "w", "type": "wait", "settings": {"amount": 1, "unit": "days"}}
 
@@ -29,7 +29,7 @@ def staff(crm):
     }
 
 
-def test_category_and_business_filters(sf_runtime, run_jobs, staff):
+def test_category_and_business_filters(sf_runtime, sf_run_jobs, staff):
     rt = sf_runtime
     cases = [
         ("company_category", {"values": ["customer"]}, {"Ada"}),
@@ -43,15 +43,15 @@ def test_category_and_business_filters(sf_runtime, run_jobs, staff):
         filters = {"op": "and", "conditions": [{"type": kind, "settings": settings}]}
         made.append(started(rt, flow_doc([WAIT], name=f"Case {i}", filters=filters)))
     rt.emit([Event("api.event", pid, {"name": "signed_up"}) for pid in staff.values()])
-    run_jobs()
+    sf_run_jobs()
     for flow, (kind, settings, expected) in zip(made, cases, strict=True):
         names = {name for name, pid in staff.items() if participant_of(rt, flow, pid)}
         assert names == expected, (kind, settings)
 
 
-def test_company_changed_fires_on_changes_of_company_fields(sf_runtime, run_jobs, crm, staff):
+def test_company_changed_fires_on_changes_of_company_fields(sf_runtime, sf_run_jobs, crm, staff):
     rt = sf_runtime
-    run_jobs()
+    sf_run_jobs()
     any_field = started(rt, flow_doc([WAIT], trigger={"type": "company_changed", "settings": {}}))
     to_customer = started(
         rt,
@@ -65,15 +65,15 @@ def test_company_changed_fires_on_changes_of_company_fields(sf_runtime, run_jobs
     crm.update_person(staff["Bjorn"], {"company.category": "Customer"})
     crm.update_person(staff["Cecilie"], {"language": "nb"})
     crm.update_person(staff["Ada"], {"company.business": "Consulting"})
-    run_jobs()
+    sf_run_jobs()
     assert enrolled(rt, any_field, staff.values()) == {staff["Ada"], staff["Bjorn"]}
     assert enrolled(rt, to_customer, staff.values()) == {staff["Bjorn"]}
     assert participant_of(rt, to_customer, staff["Bjorn"]).source == "person.updated"
 
 
-def test_company_changed_takes_company_updated_events(sf_runtime, run_jobs, staff):
+def test_company_changed_takes_company_updated_events(sf_runtime, sf_run_jobs, staff):
     rt = sf_runtime
-    run_jobs()
+    sf_run_jobs()
     flow = started(
         rt,
         flow_doc([WAIT], trigger={"type": "company_changed", "settings": {"fields": ["company.category"]}}),
@@ -86,7 +86,7 @@ def test_company_changed_takes_company_updated_events(sf_runtime, run_jobs, staf
             ),
         ]
     )
-    run_jobs()
+    sf_run_jobs()
     assert enrolled(rt, flow, staff.values()) == {staff["Ada"]}
     assert participant_of(rt, flow, staff["Ada"]).source == "company.updated"
 

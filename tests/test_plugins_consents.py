@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import flow_doc, participant_of, started
 from superflow import flows
 from superflow.events import Event
 from superflow.flow import FlowInvalid, FlowNotReady
+from superflow.testing import flow_doc, participant_of, started
 
 WAIT = {"id": "w", "type": "wait", "settings": {"amount": 1, "unit": "days"}}
 
 
-def test_consent_and_subscription_filters(sf_runtime, run_jobs, crm):
+def test_consent_and_subscription_filters(sf_runtime, sf_run_jobs, crm):
     rt = sf_runtime
     people = {name: crm.create_person(first_name=name)["id"] for name in ("Ada", "Bjorn", "Cecilie")}
     crm.set_consent(people["Ada"], "emarketing", True)
@@ -34,7 +34,7 @@ def test_consent_and_subscription_filters(sf_runtime, run_jobs, crm):
         filters = {"op": "and", "conditions": [{"type": kind, "settings": settings}]}
         made.append(started(rt, flow_doc([WAIT], name=f"Case {i}", filters=filters)))
     rt.emit([Event("api.event", pid, {"name": "signed_up"}) for pid in people.values()])
-    run_jobs()
+    sf_run_jobs()
     for flow, (kind, settings, expected) in zip(made, cases, strict=True):
         names = {name for name, pid in people.items() if participant_of(rt, flow, pid)}
         assert names == expected, (kind, settings)

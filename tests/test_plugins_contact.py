@@ -7,11 +7,10 @@ import datetime as dt
 
 import pytest
 
-from conftest import flow_doc, participant_of, signed_up, started
 from superflow import flows
 from superflow.events import Event
 from superflow.flow import FlowInvalid, FlowNotReady
-from superflow.testing import crash_after_effects
+from superflow.testing import crash_after_effects, flow_doc, participant_of, signed_up, started
 
 WAIT = {"id": "w", "type": "wait", "settings": {"amount": 1, "unit": "days"}}
 
@@ -39,7 +38,7 @@ def today(rt, days=0):
 
 
 # -- update contact -----------------------------------------------------------------
-def test_update_contact_sets_adds_and_moves_dates_by_field_type(sf_runtime, run_jobs, crm, fields):
+def test_update_contact_sets_adds_and_moves_dates_by_field_type(sf_runtime, sf_run_jobs, crm, fields):
     rt = sf_runtime
     company = crm.create_company(name="Fjord AS", category="Prospect")
     ada = crm.create_person(
@@ -57,7 +56,7 @@ def test_update_contact_sets_adds_and_moves_dates_by_field_type(sf_runtime, run_
     )
     flow = started(rt, flow_doc([step]))
     signed_up(rt, ada)
-    run_jobs()
+    sf_run_jobs()
 
     person = crm.get_person(ada)
     assert person["fields"]["note"] == "called back"
@@ -76,7 +75,7 @@ def test_update_contact_sets_adds_and_moves_dates_by_field_type(sf_runtime, run_
     assert rt.store.stats(flow.id)["contact.updated"] == 1
 
 
-def test_update_contact_clears_and_subtracts(sf_runtime, run_jobs, crm, fields):
+def test_update_contact_clears_and_subtracts(sf_runtime, sf_run_jobs, crm, fields):
     rt = sf_runtime
     bjorn = crm.create_person(
         first_name="Bjorn",
@@ -95,14 +94,14 @@ def test_update_contact_clears_and_subtracts(sf_runtime, run_jobs, crm, fields):
     )
     started(rt, flow_doc([step]))
     signed_up(rt, bjorn)
-    run_jobs()
+    sf_run_jobs()
     extra = crm.get_person(bjorn)["fields"]
     assert extra["score"] == 7.5
     assert extra["segment"] is None and extra["note"] is None and extra["renewal"] is None
     assert extra["last_seen"] == "2026-03-01T08:00:00+01:00"
 
 
-def test_set_now_on_a_date_uses_the_persons_time_zone(sf_runtime, run_jobs, crm, fields):
+def test_set_now_on_a_date_uses_the_persons_time_zone(sf_runtime, sf_run_jobs, crm, fields):
     rt = sf_runtime
     # Kiribati is 14 hours ahead of UTC: from 10:00 UTC it is already tomorrow there.
     rt.clock.advance(_seconds_until_utc(rt, 10))
@@ -110,7 +109,7 @@ def test_set_now_on_a_date_uses_the_persons_time_zone(sf_runtime, run_jobs, crm,
     utc = crm.create_person(first_name="Utc")["id"]
     started(rt, flow_doc([update_step({"field": "renewal", "action": "set_now"})]))
     signed_up(rt, kiri, utc)
-    run_jobs()
+    sf_run_jobs()
     assert crm.get_person(utc)["fields"]["renewal"] == today(rt).isoformat()
     assert crm.get_person(kiri)["fields"]["renewal"] == today(rt, 1).isoformat()
 
@@ -123,10 +122,10 @@ def _seconds_until_utc(rt, hour):
     return (target - now).total_seconds()
 
 
-def test_a_run_after_a_crash_changes_nothing_twice(sf_runtime, run_jobs, crm, fields, monkeypatch):
+def test_a_run_after_a_crash_changes_nothing_twice(sf_runtime, sf_run_jobs, crm, fields, monkeypatch):
     rt = sf_runtime
     ada = crm.create_person(first_name="Ada", score=10)["id"]
-    run_jobs()
+    sf_run_jobs()
     flow = started(rt, flow_doc([update_step({"field": "score", "action": "add", "value": 5}), WAIT]))
     rt.engine.handle_events([Event("api.event", ada, {"name": "signed_up"})])
     pid = participant_of(rt, flow, ada).id
@@ -137,13 +136,13 @@ def test_a_run_after_a_crash_changes_nothing_twice(sf_runtime, run_jobs, crm, fi
     assert rt.store.participant(pid).step == "u"
 
     rt.engine.advance([pid])
-    run_jobs()
+    sf_run_jobs()
     assert crm.get_person(ada)["fields"]["score"] == 15, "the add ran again but was applied once"
     assert rt.store.participant(pid).step == "w"
     assert rt.store.stats(flow.id)["contact.updated"] == 1
 
 
-def test_unknown_field_and_wrong_action_exit_with_the_field_named(sf_runtime, run_jobs, crm, fields):
+def test_unknown_field_and_wrong_action_exit_with_the_field_named(sf_runtime, sf_run_jobs, crm, fields):
     rt = sf_runtime
     ada, bjorn = (crm.create_person(first_name=n)["id"] for n in ("Ada", "Bjorn"))
     unknown = started(
@@ -151,7 +150,7 @@ def test_unknown_field_and_wrong_action_exit_with_the_field_named(sf_runtime, ru
     )
     wrong = started(rt, flow_doc([update_step({"field": "note", "action": "add", "value": 1})], name="B"))
     signed_up(rt, ada)
-    run_jobs()
+    sf_run_jobs()
     p = participant_of(rt, unknown, ada)
     assert p.status == "exited"
     assert p.reason == "update failed: unknown field 'shoe_size': the CRM has no such person or company field"
@@ -162,7 +161,7 @@ def test_unknown_field_and_wrong_action_exit_with_the_field_named(sf_runtime, ru
     assert bjorn not in enrolled(rt, unknown, [bjorn])
 
 
-def test_one_bad_value_in_a_batch_exits_only_its_participant(sf_runtime, run_jobs, crm, fields):
+def test_one_bad_value_in_a_batch_exits_only_its_participant(sf_runtime, sf_run_jobs, crm, fields):
     rt = sf_runtime
     company = crm.create_company(name="Fjord AS")
     ada = crm.create_person(first_name="Ada", company_id=company["id"])["id"]
@@ -170,7 +169,7 @@ def test_one_bad_value_in_a_batch_exits_only_its_participant(sf_runtime, run_job
     step = update_step({"field": "company.business", "action": "set", "value": "IT"})
     flow = started(rt, flow_doc([step]))
     signed_up(rt, ada, loner)
-    run_jobs()
+    sf_run_jobs()
     assert crm.get_person(ada)["company"]["business"] == "IT"
     assert participant_of(rt, flow, ada).status == "completed"
     p = participant_of(rt, flow, loner)
@@ -178,12 +177,12 @@ def test_one_bad_value_in_a_batch_exits_only_its_participant(sf_runtime, run_job
     assert p.reason == "update failed: cannot change 'company.business': the person has no company"
 
 
-def test_a_value_the_crm_refuses_names_the_field(sf_runtime, run_jobs, crm, fields):
+def test_a_value_the_crm_refuses_names_the_field(sf_runtime, sf_run_jobs, crm, fields):
     rt = sf_runtime
     ada = crm.create_person(first_name="Ada")["id"]
     flow = started(rt, flow_doc([update_step({"field": "segment", "action": "set", "value": "Z"})]))
     signed_up(rt, ada)
-    run_jobs()
+    sf_run_jobs()
     p = participant_of(rt, flow, ada)
     assert p.status == "exited" and "'segment'" in p.reason and "'Z'" in p.reason
 
@@ -234,22 +233,22 @@ def test_wrong_types_and_missing_fields_are_named_on_save(sf_runtime):
 
 
 # -- triggers -------------------------------------------------------------------------
-def test_person_created_enrols_new_persons(sf_runtime, run_jobs, crm):
+def test_person_created_enrols_new_persons(sf_runtime, sf_run_jobs, crm):
     before = crm.create_person(first_name="Before")["id"]
-    run_jobs()
+    sf_run_jobs()
     flow = started(sf_runtime, flow_doc([WAIT], trigger={"type": "person_created", "settings": {}}))
     after = crm.create_person(first_name="After")["id"]
-    run_jobs()
+    sf_run_jobs()
     assert enrolled(sf_runtime, flow, [before, after]) == {after}
     assert participant_of(sf_runtime, flow, after).source == "person.created"
 
 
-def test_field_changed_fires_for_the_chosen_fields_and_value(sf_runtime, run_jobs, crm, fields):
+def test_field_changed_fires_for_the_chosen_fields_and_value(sf_runtime, sf_run_jobs, crm, fields):
     rt = sf_runtime
     ada, bjorn, cecilie, dag = (
         crm.create_person(first_name=n)["id"] for n in ("Ada", "Bjorn", "Cecilie", "Dag")
     )
-    run_jobs()
+    sf_run_jobs()
     which = started(
         rt,
         flow_doc([WAIT], trigger={"type": "field_changed", "settings": {"fields": ["language", "segment"]}}),
@@ -269,14 +268,14 @@ def test_field_changed_fires_for_the_chosen_fields_and_value(sf_runtime, run_job
     crm.update_person(bjorn, {"segment": "B"})
     crm.update_person(cecilie, {"note": "unrelated"})
     crm.update_person(dag, {"segment": "A", "score": 3})
-    run_jobs()
+    sf_run_jobs()
     assert enrolled(rt, which, [ada, bjorn, cecilie, dag]) == {ada, bjorn, dag}
     assert enrolled(rt, to_value, [ada, bjorn, cecilie, dag]) == {bjorn}
     assert enrolled(rt, legacy, [ada, bjorn, cecilie, dag]) == {dag}
 
 
 # -- filters --------------------------------------------------------------------------
-def test_field_conditions_by_operator(sf_runtime, run_jobs, crm, fields):
+def test_field_conditions_by_operator(sf_runtime, sf_run_jobs, crm, fields):
     rt = sf_runtime
     company = crm.create_company(name="Fjord AS", category="Customer")
     ada = crm.create_person(
@@ -331,13 +330,13 @@ def test_field_conditions_by_operator(sf_runtime, run_jobs, crm, fields):
         filters = {"op": "and", "conditions": [{"type": kind, "settings": settings}]}
         made.append(started(rt, flow_doc([WAIT], name=f"Case {i}", filters=filters)))
     signed_up(rt, ada, bjorn, cecilie)
-    run_jobs()
+    sf_run_jobs()
     for flow, (kind, settings, expected) in zip(made, cases, strict=True):
         names = {name for name, pid in people.items() if participant_of(rt, flow, pid)}
         assert names == expected, (kind, settings)
 
 
-def test_a_condition_also_chooses_a_split_branch(sf_runtime, run_jobs, crm, fields):
+def test_a_condition_also_chooses_a_split_branch(sf_runtime, sf_run_jobs, crm, fields):
     rt = sf_runtime
     ada = crm.create_person(first_name="Ada", mobile="+4790000001")["id"]
     bjorn = crm.create_person(first_name="Bjorn")["id"]
@@ -355,7 +354,7 @@ def test_a_condition_also_chooses_a_split_branch(sf_runtime, run_jobs, crm, fiel
     }
     started(rt, flow_doc([split]))
     signed_up(rt, ada, bjorn)
-    run_jobs()
+    sf_run_jobs()
     assert crm.get_person(ada)["fields"]["note"] == "sms"
     assert crm.get_person(bjorn)["fields"]["note"] == "other"
 
@@ -400,7 +399,7 @@ def test_filter_settings_of_the_wrong_type_are_named(sf_runtime):
 
 
 # -- success criteria -------------------------------------------------------------------
-def test_field_value_succeeds_whoever_changed_it(sf_runtime, run_jobs, crm, fields):
+def test_field_value_succeeds_whoever_changed_it(sf_runtime, sf_run_jobs, crm, fields):
     rt = sf_runtime
     ada = crm.create_person(first_name="Ada", score=10)["id"]
     already = crm.create_person(first_name="Already", score=150)["id"]
@@ -411,25 +410,25 @@ def test_field_value_succeeds_whoever_changed_it(sf_runtime, run_jobs, crm, fiel
     }
     flow = started(rt, flow_doc([WAIT], success=success))
     signed_up(rt, ada, already)
-    run_jobs()
+    sf_run_jobs()
     p = participant_of(rt, flow, already)
     assert p.status == "succeeded" and p.reason == "success criteria met"
     assert participant_of(rt, flow, ada).status == "active"
     crm.update_person(ada, {"score": 100})  # a colleague in the CRM
-    run_jobs()
+    sf_run_jobs()
     p = participant_of(rt, flow, ada)
     assert p.status == "succeeded" and p.reason == "success: person.updated"
 
 
-def test_contact_updated_criterion_on_a_change_of_the_field(sf_runtime, run_jobs, crm, fields):
+def test_contact_updated_criterion_on_a_change_of_the_field(sf_runtime, sf_run_jobs, crm, fields):
     rt = sf_runtime
     ada, bjorn = (crm.create_person(first_name=n, segment="A")["id"] for n in ("Ada", "Bjorn"))
     success = {"criteria": [{"type": "field_changed", "settings": {"fields": ["segment"], "value": "C"}}]}
     flow = started(rt, flow_doc([WAIT], success=success))
     signed_up(rt, ada, bjorn)
-    run_jobs()
+    sf_run_jobs()
     crm.update_person(ada, {"segment": "C"})
     crm.update_person(bjorn, {"segment": "B"})
-    run_jobs()
+    sf_run_jobs()
     assert participant_of(rt, flow, ada).status == "succeeded"
     assert participant_of(rt, flow, bjorn).status == "active"

@@ -5,16 +5,14 @@ twice for one date, and only the dates of the window asked of the CRM."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from conftest import AdminSession, flow_doc, participant_of, started
 from superflow import flows, keys
 from superflow.flow import FlowInvalid, FlowNotReady
+from superflow.testing import SignedInSession, csrf_token, flow_doc, participant_of, started
 
-pytest_plugins = ["api_fixtures"]
 SHORT_WAIT = {"id": "w", "type": "wait", "settings": {"amount": 1, "unit": "minutes"}}
 
 
@@ -44,7 +42,7 @@ def asked(sf_runtime, monkeypatch):
     return calls
 
 
-def test_a_birthday_enrols_on_the_day_of_the_offset_at_the_time_of_day(sf_runtime, run_jobs, crm, asked):
+def test_a_birthday_enrols_on_the_day_of_the_offset_at_the_time_of_day(sf_runtime, sf_run_jobs, crm, asked):
     rt = sf_runtime
     oslo = ZoneInfo("Europe/Oslo")
     today = dt.datetime.fromtimestamp(rt.clock.now(), oslo).date()
@@ -60,11 +58,11 @@ def test_a_birthday_enrols_on_the_day_of_the_offset_at_the_time_of_day(sf_runtim
     fires = birthday - dt.timedelta(days=3)
 
     advance_to(rt, fires, 8, 58, "Europe/Oslo")
-    run_jobs()
+    sf_run_jobs()
     assert participant_of(rt, flow, ada) is None
 
     advance_to(rt, fires, 9, 1, "Europe/Oslo")
-    run_jobs()
+    sf_run_jobs()
     p = participant_of(rt, flow, ada)
     assert p is not None and p.source == "date_reached"
     assert p.event["occasion"] == f"birth_date:{birthday.isoformat()}"
@@ -84,23 +82,23 @@ def test_a_birthday_enrols_on_the_day_of_the_offset_at_the_time_of_day(sf_runtim
 
     # The participation ends; the same window scanned again enrols nobody again.
     rt.clock.advance(120)
-    run_jobs()
+    sf_run_jobs()
     first = participant_of(rt, flow, ada)
     assert first.status == "completed"
     assert rt.engine.scan(flow.id, started_at, rt.clock.now()) == []
-    run_jobs()
+    sf_run_jobs()
     assert rt.store.stats(flow.id)["enrolled"] == 1
 
     # A year on, the next birthday is a new occasion.
     next_birthday = birthday.replace(year=birthday.year + 1)
     advance_to(rt, next_birthday - dt.timedelta(days=3), 9, 1, "Europe/Oslo")
-    run_jobs()
+    sf_run_jobs()
     p = participant_of(rt, flow, ada)
     assert p.event["occasion"] == f"birth_date:{next_birthday.isoformat()}"
     assert p.id != first.id and p.status == "active"
 
 
-def test_each_person_at_the_time_of_day_in_their_own_time_zone(sf_runtime, run_jobs, crm, asked):
+def test_each_person_at_the_time_of_day_in_their_own_time_zone(sf_runtime, sf_run_jobs, crm, asked):
     rt = sf_runtime
     crm.define_field("renewal", "Renewal", "date")
     today = dt.datetime.fromtimestamp(rt.clock.now(), dt.UTC).date()
@@ -111,12 +109,12 @@ def test_each_person_at_the_time_of_day_in_their_own_time_zone(sf_runtime, run_j
     flow = started(rt, flow_doc([SHORT_WAIT], trigger=date_trigger(field="renewal", yearly=False)))
 
     advance_to(rt, due, 9, 1)
-    run_jobs()
+    sf_run_jobs()
     assert participant_of(rt, flow, here) is not None
     assert participant_of(rt, flow, york) is None, "09:00 in New York is later"
 
     advance_to(rt, due, 9, 1, "America/New_York")
-    run_jobs()
+    sf_run_jobs()
     p = participant_of(rt, flow, york)
     assert p is not None and p.event["occasion"] == f"renewal:{due.isoformat()}"
     assert participant_of(rt, flow, last_year) is None, "an exact date comes once"
@@ -176,7 +174,7 @@ def born_today_at_ten(rt, crm) -> str:
 
 
 def test_a_flow_started_after_its_time_of_day_says_who_it_missed_and_can_enrol_them(
-    sf_runtime, run_jobs, crm
+    sf_runtime, sf_run_jobs, crm
 ):
     rt = sf_runtime
     ada = born_today_at_ten(rt, crm)
@@ -187,7 +185,7 @@ def test_a_flow_started_after_its_time_of_day_says_who_it_missed_and_can_enrol_t
     caught_up = flows.create(rt, flow_doc([SHORT_WAIT], trigger=NINE_UTC, name="Birthday, today too"))
     flows.start(rt, caught_up.id, earlier_today=True)
     rt.clock.advance(rt.config.scan_seconds + 1)
-    run_jobs()
+    sf_run_jobs()
 
     assert participant_of(rt, flows.get(rt, late.id), ada) is None
     assert participant_of(rt, flows.get(rt, caught_up.id), ada) is not None
@@ -196,27 +194,29 @@ def test_a_flow_started_after_its_time_of_day_says_who_it_missed_and_can_enrol_t
     assert flows.missed_today(rt, other) == 0
 
 
-def test_the_start_screen_offers_to_enrol_todays_matches(sf_runtime, base_url, run_jobs, crm):
+def test_the_start_screen_offers_to_enrol_todays_matches(sf_runtime, sf_live_server, sf_run_jobs, crm):
     rt = sf_runtime
     ada = born_today_at_ten(rt, crm)
 
     flow = flows.create(rt, flow_doc([SHORT_WAIT], trigger=NINE_UTC, name="Birthday"))
-    admin = AdminSession(rt, base_url, "flow_admin")
+    admin = SignedInSession(rt, sf_live_server, "flow_admin")
 
-    page = admin.get(f"{base_url}/flows/{flow.id}/start", timeout=10).text
+    page = admin.get(f"{sf_live_server}/flows/{flow.id}/start", timeout=10).text
     assert "1 person was due earlier today" in page
     assert 'name="earlier_today"' in page
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    token = csrf_token(page)
     started_page = admin.post(
-        f"{base_url}/flows/{flow.id}/start", data={"csrf_token": token, "earlier_today": "1"}, timeout=10
+        f"{sf_live_server}/flows/{flow.id}/start",
+        data={"csrf_token": token, "earlier_today": "1"},
+        timeout=10,
     )
     assert started_page.status_code == 200 and flows.get(rt, flow.id).status == "running"
     rt.clock.advance(rt.config.scan_seconds + 1)
-    run_jobs()
+    sf_run_jobs()
     assert participant_of(rt, flows.get(rt, flow.id), ada) is not None
 
 
-def test_the_api_starts_a_date_flow_with_todays_matches(sf_runtime, run_jobs, crm, api):
+def test_the_api_starts_a_date_flow_with_todays_matches(sf_runtime, sf_run_jobs, crm, api):
     rt = sf_runtime
     ada = born_today_at_ten(rt, crm)
     doc = flow_doc([SHORT_WAIT], trigger=NINE_UTC)
@@ -226,5 +226,5 @@ def test_the_api_starts_a_date_flow_with_todays_matches(sf_runtime, run_jobs, cr
         api.ok("POST", f"/flows/{flow['id']}/start", params={"earlier_today": "true"})["status"] == "running"
     )
     rt.clock.advance(rt.config.scan_seconds + 1)
-    run_jobs()
+    sf_run_jobs()
     assert participant_of(rt, flows.get(rt, flow["id"]), ada) is not None

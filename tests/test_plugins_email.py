@@ -7,11 +7,11 @@ from urllib.parse import urlparse
 
 import pytest
 
-from conftest import email_step, flow_doc, participant_of, signed_up, started
 from superflow import flows, tracking
 from superflow.events import Event
 from superflow.flow import FlowInvalid, FlowNotReady
 from superflow.plugins.outbox import Outbox
+from superflow.testing import email_step, flow_doc, participant_of, signed_up, started
 
 
 def recipients(rt):
@@ -19,7 +19,7 @@ def recipients(rt):
 
 
 @pytest.mark.parametrize("when_not_sendable", ["exit", "skip"])
-def test_every_check_before_sending_with_its_reason(sf_runtime, run_jobs, crm, people, when_not_sendable):
+def test_every_check_before_sending_with_its_reason(sf_runtime, sf_run_jobs, crm, people, when_not_sendable):
     rt = sf_runtime
     crm.update_person(people[0], {"email": None})
     crm.update_person(people[1], {"email_blocked": True})
@@ -29,7 +29,7 @@ def test_every_check_before_sending_with_its_reason(sf_runtime, run_jobs, crm, p
     steps = [email_step("news", subscription="newsletter", when_not_sendable=when_not_sendable)]
     flow = started(rt, flow_doc(steps))
     signed_up(rt, *people, other)
-    run_jobs()
+    sf_run_jobs()
 
     reasons = {}
     for pid in [*people, other]:
@@ -58,30 +58,30 @@ def test_every_check_before_sending_with_its_reason(sf_runtime, run_jobs, crm, p
 
 
 def test_a_duplicate_address_is_caught_across_batches_and_the_same_person_again_is_not_one(
-    sf_runtime, run_jobs, crm
+    sf_runtime, sf_run_jobs, crm
 ):
     rt = sf_runtime
     first = crm.create_person(first_name="Kari", email="family@example.com")["id"]
     second = crm.create_person(first_name="Ola", email="Family@Example.com")["id"]
     flow = started(rt, flow_doc([email_step("news")], reenrollment="after_end"))
     signed_up(rt, first)
-    run_jobs()
+    sf_run_jobs()
     signed_up(rt, second)
-    run_jobs()
+    sf_run_jobs()
     assert participant_of(rt, flow, second).reason == "duplicate address"
 
     signed_up(rt, first)  # re-enrolled after the first participation ended
-    run_jobs()
+    sf_run_jobs()
     assert participant_of(rt, flow, first).status == "completed"
     assert recipients(rt) == ["family@example.com", "family@example.com"]
 
     other_flow = started(rt, flow_doc([email_step("news")], name="Other flow"))
     signed_up(rt, second)
-    run_jobs()
+    sf_run_jobs()
     assert participant_of(rt, other_flow, second).status == "completed"
 
 
-def test_attachments_are_listed_in_the_outbox(sf_runtime, run_jobs, people):
+def test_attachments_are_listed_in_the_outbox(sf_runtime, sf_run_jobs, people):
     rt = sf_runtime
     folder = rt.config.data_dir / "attachments"
     folder.mkdir(parents=True)
@@ -90,7 +90,7 @@ def test_attachments_are_listed_in_the_outbox(sf_runtime, run_jobs, people):
     flow = started(rt, flow_doc(steps))
     assert "with 1 attachment" in rt.registry.step_type("send_email").describe(steps[0]["settings"])
     signed_up(rt, people[0])
-    run_jobs()
+    sf_run_jobs()
     [message] = Outbox(rt.config).messages("email")
     assert message["attachments"] == [{"name": "Terms.pdf", "content_type": "application/pdf", "size": 2048}]
     assert participant_of(rt, flow, people[0]).status == "completed"
@@ -138,7 +138,7 @@ def test_a_missing_attachment_is_a_readiness_problem(sf_runtime):
     )
 
 
-def test_tracked_links_and_open_pixel_and_tracking_off(sf_runtime, run_jobs, people):
+def test_tracked_links_and_open_pixel_and_tracking_off(sf_runtime, sf_run_jobs, people):
     rt = sf_runtime
     html = (
         '<html><body><p>See <a href="https://shop.example/sale?x=1&amp;y=2">the sale</a>'
@@ -146,7 +146,7 @@ def test_tracked_links_and_open_pixel_and_tracking_off(sf_runtime, run_jobs, peo
     )
     flow = started(rt, flow_doc([email_step("t", html=html), email_step("u", html=html, tracking=False)]))
     signed_up(rt, people[0])
-    run_jobs()
+    sf_run_jobs()
     tracked, untracked = sorted(Outbox(rt.config).messages("email"), key=lambda m: m["id"])
     pid = f"{flow.id}.1"
     link = tracked["html"].split('href="')[1].split('"')[0]
@@ -169,7 +169,7 @@ def clicked(rt, flow, person_id, step_id, url, kind="link.clicked"):
     rt.emit([Event(kind, person_id, {"participant_id": p.id, "step_id": step_id, "url": url})])
 
 
-def test_email_opened_and_link_clicked_triggers(sf_runtime, run_jobs, people):
+def test_email_opened_and_link_clicked_triggers(sf_runtime, sf_run_jobs, people):
     rt = sf_runtime
     campaign = started(rt, flow_doc([email_step("offer"), email_step("other")], name="Campaign"))
     on_click = started(
@@ -192,14 +192,14 @@ def test_email_opened_and_link_clicked_triggers(sf_runtime, run_jobs, people):
         ),
     )
     signed_up(rt, *people[:4])
-    run_jobs()
+    sf_run_jobs()
 
     clicked(rt, campaign, people[0], "offer", "https://shop.example/shoes")
     clicked(rt, campaign, people[1], "offer", "https://elsewhere.example/")
     clicked(rt, campaign, people[2], "other", "https://shop.example/shoes")
     clicked(rt, campaign, people[3], "offer", None, kind="email.opened")
     clicked(rt, campaign, people[2], "other", None, kind="email.opened")
-    run_jobs()
+    sf_run_jobs()
 
     assert [pid for pid in people[:4] if participant_of(rt, on_click, pid)] == [people[0]]
     assert [pid for pid in people[:4] if participant_of(rt, on_open, pid)] == [people[3]]
@@ -220,7 +220,7 @@ def test_trigger_settings_in_words_and_readiness(sf_runtime):
     ]
 
 
-def test_link_clicked_success_criterion(sf_runtime, run_jobs, people):
+def test_link_clicked_success_criterion(sf_runtime, sf_run_jobs, people):
     rt = sf_runtime
     steps = [
         email_step("offer"),
@@ -234,7 +234,7 @@ def test_link_clicked_success_criterion(sf_runtime, run_jobs, people):
     }
     flow = started(rt, flow_doc(steps, success=success))
     signed_up(rt, *people[:3])
-    run_jobs()
+    sf_run_jobs()
     clicked(rt, flow, people[0], "offer", "https://shop.example/buy/")
     clicked(rt, flow, people[1], "offer", "https://shop.example/about")
     # a click in another flow's email is not a click in this one
@@ -247,9 +247,9 @@ def test_link_clicked_success_criterion(sf_runtime, run_jobs, people):
             )
         ]
     )
-    run_jobs()
+    sf_run_jobs()
     rt.clock.advance(3 * 86400 + 1)
-    run_jobs()
+    sf_run_jobs()
 
     buyer = participant_of(rt, flow, people[0])
     assert buyer.status == "succeeded" and buyer.reason == "success: link.clicked"
@@ -268,7 +268,7 @@ def test_link_clicked_success_criterion(sf_runtime, run_jobs, people):
     ]
 
 
-def test_email_action_criterion_and_filter_still_work(sf_runtime, run_jobs, people):
+def test_email_action_criterion_and_filter_still_work(sf_runtime, sf_run_jobs, people):
     rt = sf_runtime
     steps = [email_step("offer"), {"id": "w", "type": "wait", "settings": {"amount": 1}}]
     success = {
@@ -276,18 +276,18 @@ def test_email_action_criterion_and_filter_still_work(sf_runtime, run_jobs, peop
     }
     flow = started(rt, flow_doc(steps, success=success))
     signed_up(rt, people[0])
-    run_jobs()
+    sf_run_jobs()
     clicked(rt, flow, people[0], "offer", None, kind="email.opened")
-    run_jobs()
+    sf_run_jobs()
     assert participant_of(rt, flow, people[0]).status == "succeeded"
 
 
-def test_the_preheader_leads_the_html_hidden_and_stays_out_of_the_text_part(sf_runtime, run_jobs, people):
+def test_the_preheader_leads_the_html_hidden_and_stays_out_of_the_text_part(sf_runtime, sf_run_jobs, people):
     rt = sf_runtime
     steps = [email_step("e1", preheader="{{ person.first_name }}, your 20% code is inside")]
     started(rt, flow_doc(steps))
     signed_up(rt, people[0])
-    run_jobs()
+    sf_run_jobs()
     [message] = Outbox(rt.config).messages("email")
     assert message["html"].startswith('<div style="display:none;')
     assert "Ada, your 20% code is inside</div>" in message["html"]

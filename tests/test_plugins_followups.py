@@ -9,11 +9,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from conftest import flow_doc, participant_of, signed_up, started
 from superflow import flows
 from superflow.events import Event
 from superflow.flow import FlowInvalid, FlowNotReady
-from superflow.testing import crash_after_effects
+from superflow.testing import crash_after_effects, flow_doc, participant_of, signed_up, started
 
 OSLO = ZoneInfo("Europe/Oslo")
 WAIT = {"id": "w", "type": "wait", "settings": {"amount": 3, "unit": "days"}}
@@ -66,7 +65,7 @@ def calendar(crm, associate, start: dt.datetime, days: int = 7):
     ]
 
 
-def test_a_follow_up_due_after_a_while(sf_runtime, run_jobs, crm, office):
+def test_a_follow_up_due_after_a_while(sf_runtime, sf_run_jobs, crm, office):
     rt = sf_runtime
     settings = {
         "type": "phone_call",
@@ -78,7 +77,7 @@ def test_a_follow_up_due_after_a_while(sf_runtime, run_jobs, crm, office):
     }
     flow = started(rt, flow_doc([follow_up_step(**settings)], timezone="Europe/Oslo"))
     signed_up(rt, office.ada)
-    run_jobs()
+    sf_run_jobs()
 
     now = dt.datetime.fromtimestamp(rt.clock.now(), OSLO)
     (follow_up,) = crm.list_follow_ups(office.ola, now.isoformat(), (now + dt.timedelta(days=1)).isoformat())
@@ -102,7 +101,7 @@ def test_a_follow_up_due_after_a_while(sf_runtime, run_jobs, crm, office):
     assert rt.store.stats(flow.id)["step:fu:follow_ups.created"] == 1
 
 
-def test_first_free_time_in_the_owners_calendar(sf_runtime, run_jobs, crm, office):
+def test_first_free_time_in_the_owners_calendar(sf_runtime, sf_run_jobs, crm, office):
     rt = sf_runtime
     friday = move_clock_to(rt, FRIDAY, 7)
     colleague = crm.create_person(first_name="Grace")["id"]
@@ -130,7 +129,7 @@ def test_first_free_time_in_the_owners_calendar(sf_runtime, run_jobs, crm, offic
         ),
     )
     signed_up(rt, office.ada, office.bjorn, cecilie)
-    run_jobs()
+    sf_run_jobs()
 
     monday = friday + dt.timedelta(days=3)
     # Friday's gaps (09:10-09:30, 15:45-16:00) are too short and the weekend is not
@@ -148,7 +147,7 @@ def test_first_free_time_in_the_owners_calendar(sf_runtime, run_jobs, crm, offic
     assert rt.store.stats(flow.id)["completed"] == 3
 
 
-def test_no_free_time_within_the_look_ahead_exits_with_the_reason(sf_runtime, run_jobs, crm, office):
+def test_no_free_time_within_the_look_ahead_exits_with_the_reason(sf_runtime, sf_run_jobs, crm, office):
     rt = sf_runtime
     friday = move_clock_to(rt, FRIDAY, 7)
     crm.create_follow_up(
@@ -162,7 +161,7 @@ def test_no_free_time_within_the_look_ahead_exits_with_the_reason(sf_runtime, ru
     settings = {"due": "first_free_slot", "search_days": 2, "working_hours": {"days": [0, 1, 2, 3, 4]}}
     flow = started(rt, flow_doc([follow_up_step(**settings)], timezone="Europe/Oslo"))
     signed_up(rt, office.ada)
-    run_jobs()
+    sf_run_jobs()
     p = participant_of(rt, flow, office.ada)
     assert p.status == "exited"
     assert p.reason == (
@@ -172,7 +171,7 @@ def test_no_free_time_within_the_look_ahead_exits_with_the_reason(sf_runtime, ru
 
 
 def test_running_the_step_again_after_a_crash_creates_one_follow_up(
-    sf_runtime, run_jobs, crm, office, monkeypatch
+    sf_runtime, sf_run_jobs, crm, office, monkeypatch
 ):
     rt = sf_runtime
     friday = move_clock_to(rt, FRIDAY, 7)
@@ -187,22 +186,22 @@ def test_running_the_step_again_after_a_crash_creates_one_follow_up(
     # Run again: the slot search now sees the first run's follow-up, but the
     # idempotency key gives back that follow-up instead of making a second one.
     rt.engine.advance([pid])
-    run_jobs()
+    sf_run_jobs()
     assert calendar(crm, office.kari, friday) == first
     assert rt.store.participant(pid).step == "w"
     assert rt.store.stats(flow.id)["step:fu:follow_ups.created"] == 1
 
 
-def test_follow_up_created_criterion_counts_a_colleagues_follow_up(sf_runtime, run_jobs, crm, office):
+def test_follow_up_created_criterion_counts_a_colleagues_follow_up(sf_runtime, sf_run_jobs, crm, office):
     rt = sf_runtime
     success = {"criteria": [{"type": "follow_up_created", "settings": {"type": "phone_call"}}]}
     flow = started(rt, flow_doc([WAIT], success=success))
     signed_up(rt, office.ada, office.bjorn)
-    run_jobs()
+    sf_run_jobs()
 
     crm.create_follow_up(office.ada, "Called Ada", "phone_call", owner=office.kari)
     crm.create_follow_up(office.bjorn, "Sort papers", "task", owner=office.kari)
-    run_jobs()
+    sf_run_jobs()
 
     ada = participant_of(rt, flow, office.ada)
     assert ada.status == "succeeded" and ada.reason == "success: follow_up.created"

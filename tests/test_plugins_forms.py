@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import flow_doc, participant_of, started
 from superflow import flows
 from superflow.events import Event
 from superflow.flow import FlowInvalid
+from superflow.testing import flow_doc, participant_of, started
 
 WAIT = {"id": "w", "type": "wait", "settings": {"amount": 1, "unit": "days"}}
 
@@ -16,31 +16,31 @@ def submitted(rt, person_id, form_id):
     rt.emit([Event("form.submitted", person_id, {"form_id": form_id})])
 
 
-def test_form_submitted_enrols_for_the_chosen_form(sf_runtime, run_jobs, people):
+def test_form_submitted_enrols_for_the_chosen_form(sf_runtime, sf_run_jobs, people):
     rt = sf_runtime
-    run_jobs()
+    sf_run_jobs()
     contact_form = started(
         rt, flow_doc([WAIT], trigger={"type": "form_submitted", "settings": {"form": "contact"}})
     )
     any_form = started(rt, flow_doc([WAIT], name="Any", trigger={"type": "form_submitted", "settings": {}}))
     submitted(rt, people[0], "contact")
     submitted(rt, people[1], "webinar")
-    run_jobs()
+    sf_run_jobs()
     assert participant_of(rt, contact_form, people[0]).source == "form.submitted"
     assert participant_of(rt, contact_form, people[1]) is None
     assert participant_of(rt, any_form, people[0]) and participant_of(rt, any_form, people[1])
     assert participant_of(rt, any_form, people[0]).event == {"form_id": "contact"}
 
 
-def test_form_submitted_is_success(sf_runtime, run_jobs, people):
+def test_form_submitted_is_success(sf_runtime, sf_run_jobs, people):
     rt = sf_runtime
     success = {"criteria": [{"type": "form_submitted", "settings": {"form": "demo-request"}}]}
     flow = started(rt, flow_doc([WAIT], success=success))
     rt.emit([Event("api.event", pid, {"name": "signed_up"}) for pid in people[:2]])
-    run_jobs()
+    sf_run_jobs()
     submitted(rt, people[0], "demo-request")
     submitted(rt, people[1], "newsletter")
-    run_jobs()
+    sf_run_jobs()
     p = participant_of(rt, flow, people[0])
     assert p.status == "succeeded" and p.reason == "success: form.submitted"
     assert participant_of(rt, flow, people[1]).status == "active"

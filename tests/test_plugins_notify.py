@@ -7,12 +7,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import flow_doc, participant_of, signed_up, started
 from superflow import flows
 from superflow.events import Event
 from superflow.flow import FlowInvalid, FlowNotReady
 from superflow.plugins.outbox import Outbox
-from superflow.testing import crash_after_effects
+from superflow.testing import crash_after_effects, flow_doc, participant_of, signed_up, started
 
 WAIT = {"id": "w", "type": "wait", "settings": {"amount": 3, "unit": "days"}}
 
@@ -62,11 +61,11 @@ def step_notes(rt, participant):
     return {h["step"]: h["note"] for h in rt.store.history(participant.id) if h["kind"] == "step"}
 
 
-def test_notify_by_email_tells_our_contact(sf_runtime, run_jobs, office):
+def test_notify_by_email_tells_our_contact(sf_runtime, sf_run_jobs, office):
     rt = sf_runtime
     flow = started(rt, flow_doc([email_step(from_address="crm@fjord.test")], name="Webinar"))
     signed_up(rt, office.ada)
-    run_jobs()
+    sf_run_jobs()
 
     (message,) = Outbox(rt.config).messages("email")
     assert message["recipient"] == "kari@superflow.test"
@@ -83,7 +82,7 @@ def test_notify_by_email_tells_our_contact(sf_runtime, run_jobs, office):
     assert stats["notify.email.sent"] == 1 and "email.sent" not in stats
 
 
-def test_notify_by_sms_and_who_cannot_be_told(sf_runtime, run_jobs, office):
+def test_notify_by_sms_and_who_cannot_be_told(sf_runtime, sf_run_jobs, office):
     rt = sf_runtime
     steps = [
         sms_step("to_kari"),
@@ -93,7 +92,7 @@ def test_notify_by_sms_and_who_cannot_be_told(sf_runtime, run_jobs, office):
     ]
     flow = started(rt, flow_doc(steps))
     signed_up(rt, office.ada, office.solo)
-    run_jobs()
+    sf_run_jobs()
 
     (sms,) = Outbox(rt.config).messages("sms")
     assert (sms["recipient"], sms["sender"], sms["text"]) == (
@@ -121,7 +120,7 @@ def test_notify_by_sms_and_who_cannot_be_told(sf_runtime, run_jobs, office):
 
 @pytest.mark.parametrize("channel", ["email", "sms"])
 def test_running_the_step_again_after_a_crash_sends_one_message(
-    sf_runtime, run_jobs, office, monkeypatch, channel
+    sf_runtime, sf_run_jobs, office, monkeypatch, channel
 ):
     rt = sf_runtime
     step = email_step() if channel == "email" else sms_step()
@@ -133,7 +132,7 @@ def test_running_the_step_again_after_a_crash_sends_one_message(
     assert Outbox(rt.config).count(channel) == 1  # handed over; the step was not recorded
 
     rt.engine.advance([pid])
-    run_jobs()
+    sf_run_jobs()
     assert Outbox(rt.config).count(channel) == 1
     assert rt.store.participant(pid).step == "w"
     assert rt.store.stats(flow.id)[f"notify.{channel}.sent"] == 1

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import flow_doc, participant_of, signed_up, started
 from superflow import flows
 from superflow.events import Event
 from superflow.flow import FlowInvalid, FlowNotReady
-from superflow.testing import crash_after_effects
+from superflow.testing import crash_after_effects, flow_doc, participant_of, signed_up, started
 
 WAIT = {"id": "w", "type": "wait", "settings": {"amount": 3, "unit": "days"}}
 
@@ -18,7 +17,7 @@ def members(crm, project):
     return {m["person_id"]: (m["member_type"], m["status"]) for m in crm.project_members(project)}
 
 
-def test_add_to_and_remove_from_project(sf_runtime, run_jobs, crm, people):
+def test_add_to_and_remove_from_project(sf_runtime, sf_run_jobs, crm, people):
     rt = sf_runtime
     autumn = crm.create_project("Autumn campaign")["id"]
     spring = crm.create_project("Spring fair")["id"]
@@ -33,7 +32,7 @@ def test_add_to_and_remove_from_project(sf_runtime, run_jobs, crm, people):
     ]
     flow = started(rt, flow_doc(steps))
     signed_up(rt, people[0], people[1])
-    run_jobs()
+    sf_run_jobs()
 
     assert members(crm, autumn) == {
         people[0]: ("Participant", "Invited"),
@@ -49,17 +48,17 @@ def test_add_to_and_remove_from_project(sf_runtime, run_jobs, crm, people):
     assert (stats["projects.added"], stats["projects.removed"], stats["completed"]) == (2, 2, 2)
 
 
-def test_a_project_that_does_not_exist_exits_with_the_reason(sf_runtime, run_jobs, people):
+def test_a_project_that_does_not_exist_exits_with_the_reason(sf_runtime, sf_run_jobs, people):
     flow = started(
         sf_runtime, flow_doc([{"id": "add", "type": "add_to_project", "settings": {"project": "99"}}])
     )
     signed_up(sf_runtime, people[0])
-    run_jobs()
+    sf_run_jobs()
     p = participant_of(sf_runtime, flow, people[0])
     assert p.status == "exited" and p.reason == "not added to project 99: project 99 does not exist"
 
 
-def test_running_the_step_again_after_a_crash_adds_once(sf_runtime, run_jobs, crm, people, monkeypatch):
+def test_running_the_step_again_after_a_crash_adds_once(sf_runtime, sf_run_jobs, crm, people, monkeypatch):
     rt = sf_runtime
     autumn = crm.create_project("Autumn campaign")["id"]
     flow = started(
@@ -72,7 +71,7 @@ def test_running_the_step_again_after_a_crash_adds_once(sf_runtime, run_jobs, cr
 
     crash_after_effects(rt, [pid])
     rt.engine.advance([pid])
-    run_jobs()
+    sf_run_jobs()
 
     assert list(members(crm, autumn)) == [people[0]]
     assert rt.store.participant(pid).step == "w"
@@ -81,12 +80,12 @@ def test_running_the_step_again_after_a_crash_adds_once(sf_runtime, run_jobs, cr
     assert rt.store.stats(listener.id)["enrolled"] == 1
 
 
-def test_added_to_project_trigger_filter_and_criterion(sf_runtime, run_jobs, crm, people):
+def test_added_to_project_trigger_filter_and_criterion(sf_runtime, sf_run_jobs, crm, people):
     rt = sf_runtime
     autumn = crm.create_project("Autumn campaign")["id"]
     spring = crm.create_project("Spring fair")["id"]
     crm.add_to_project(spring, [people[0], people[1]])
-    run_jobs()
+    sf_run_jobs()
 
     trigger = {"type": "added_to_project", "settings": {"project": autumn, "member_type": "speaker"}}
     speakers = started(
@@ -101,13 +100,13 @@ def test_added_to_project_trigger_filter_and_criterion(sf_runtime, run_jobs, crm
     success = {"criteria": [{"type": "added_to_project", "settings": {"project": autumn}}]}
     invited = started(rt, flow_doc([WAIT], success=success, name="Invitation"))
     signed_up(rt, people[2], people[3])
-    run_jobs()
+    sf_run_jobs()
 
     # A colleague adds people to the autumn project in the CRM.
     crm.add_to_project(autumn, [people[0]], member_type="Speaker")
     crm.add_to_project(autumn, [people[1]], member_type="Guest")
     crm.add_to_project(autumn, [people[2]], member_type="Speaker")
-    run_jobs()
+    sf_run_jobs()
 
     # Only speakers who are also in the spring project enter "Speakers".
     assert participant_of(rt, speakers, people[0]).source == "project.member_added"
@@ -118,15 +117,15 @@ def test_added_to_project_trigger_filter_and_criterion(sf_runtime, run_jobs, crm
     assert participant_of(rt, invited, people[3]).status == "active"
 
 
-def test_the_criterion_also_holds_for_a_member_before_the_next_step(sf_runtime, run_jobs, crm, people):
+def test_the_criterion_also_holds_for_a_member_before_the_next_step(sf_runtime, sf_run_jobs, crm, people):
     rt = sf_runtime
     autumn = crm.create_project("Autumn campaign")["id"]
     crm.add_to_project(autumn, [people[0]])
-    run_jobs()
+    sf_run_jobs()
     success = {"criteria": [{"type": "added_to_project", "settings": {"project": autumn}}]}
     flow = started(rt, flow_doc([WAIT], success=success))
     signed_up(rt, people[0], people[1])
-    run_jobs()
+    sf_run_jobs()
     member = participant_of(rt, flow, people[0])
     assert member.status == "succeeded" and member.reason == "success criteria met"
     assert participant_of(rt, flow, people[1]).status == "active"

@@ -7,11 +7,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import flow_doc, participant_of, signed_up, started
 from superflow import flows
 from superflow.events import Event
 from superflow.flow import FlowInvalid, FlowNotReady
-from superflow.testing import crash_after_effects
+from superflow.testing import crash_after_effects, flow_doc, participant_of, signed_up, started
 
 WAIT = {"id": "w", "type": "wait", "settings": {"amount": 3, "unit": "days"}}
 
@@ -36,7 +35,7 @@ def request_step(step_id="rq", **settings):
     }
 
 
-def test_create_request_assigned_by_category(sf_runtime, run_jobs, crm, office):
+def test_create_request_assigned_by_category(sf_runtime, sf_run_jobs, crm, office):
     rt = sf_runtime
     settings = {
         "category": "Billing",
@@ -46,7 +45,7 @@ def test_create_request_assigned_by_category(sf_runtime, run_jobs, crm, office):
     }
     flow = started(rt, flow_doc([request_step(**settings)], name="Invoices"))
     signed_up(rt, office.ada)
-    run_jobs()
+    sf_run_jobs()
 
     (request,) = crm.list_requests(office.ada)
     assert request["title"] == "Invoice for Fjord Analytics AS"
@@ -62,7 +61,7 @@ def test_create_request_assigned_by_category(sf_runtime, run_jobs, crm, office):
     assert rt.store.stats(flow.id)["requests.created"] == 1
 
 
-def test_other_owner_rules(sf_runtime, run_jobs, crm, office):
+def test_other_owner_rules(sf_runtime, sf_run_jobs, crm, office):
     rt = sf_runtime
     steps = [
         request_step("no_default", category="Feedback"),
@@ -77,7 +76,7 @@ def test_other_owner_rules(sf_runtime, run_jobs, crm, office):
     ]
     flow = started(rt, flow_doc(steps))
     signed_up(rt, office.ada, office.solo)
-    run_jobs()
+    sf_run_jobs()
 
     owners = [(r["category"], r["owner"]) for r in crm.list_requests(office.ada)]
     assert owners == [
@@ -95,7 +94,7 @@ def test_other_owner_rules(sf_runtime, run_jobs, crm, office):
 
 
 def test_running_the_step_again_after_a_crash_creates_one_request(
-    sf_runtime, run_jobs, crm, office, monkeypatch
+    sf_runtime, sf_run_jobs, crm, office, monkeypatch
 ):
     rt = sf_runtime
     flow = started(rt, flow_doc([request_step(category="Billing"), WAIT]))
@@ -106,12 +105,14 @@ def test_running_the_step_again_after_a_crash_creates_one_request(
     assert len(crm.list_requests(office.ada)) == 1
 
     rt.engine.advance([pid])
-    run_jobs()
+    sf_run_jobs()
     assert len(crm.list_requests(office.ada)) == 1
     assert rt.store.participant(pid).step == "w"
 
 
-def test_request_created_trigger_and_criterion_follow_colleagues_requests(sf_runtime, run_jobs, crm, office):
+def test_request_created_trigger_and_criterion_follow_colleagues_requests(
+    sf_runtime, sf_run_jobs, crm, office
+):
     rt = sf_runtime
     billing = started(
         rt,
@@ -122,11 +123,11 @@ def test_request_created_trigger_and_criterion_follow_colleagues_requests(sf_run
     success = {"criteria": [{"type": "request_created", "settings": {"priority": "urgent"}}]}
     waiting = started(rt, flow_doc([WAIT], success=success, name="Waiting"))
     signed_up(rt, office.ada, office.solo)
-    run_jobs()
+    sf_run_jobs()
 
     crm.create_request(office.ada, "Wrong invoice", category="Billing", priority="urgent")
     crm.create_request(office.solo, "Nice product", category="Feedback")
-    run_jobs()
+    sf_run_jobs()
 
     assert participant_of(rt, billing, office.ada).source == "request.created"
     assert participant_of(rt, billing, office.solo) is None

@@ -9,11 +9,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from conftest import flow_doc, participant_of, signed_up, started
 from superflow import flows
 from superflow.events import Event
 from superflow.flow import FlowInvalid, FlowNotReady
-from superflow.testing import crash_after_effects
+from superflow.testing import crash_after_effects, flow_doc, participant_of, signed_up, started
 
 WAIT = {"id": "w", "type": "wait", "settings": {"amount": 3, "unit": "days"}}
 
@@ -40,7 +39,7 @@ def notes(rt, participant, step):
     return [h["note"] for h in rt.store.history(participant.id) if h["step"] == step and h["kind"] == "step"]
 
 
-def test_create_sale_registers_the_sale_with_its_owner_and_dates(sf_runtime, run_jobs, crm, office):
+def test_create_sale_registers_the_sale_with_its_owner_and_dates(sf_runtime, sf_run_jobs, crm, office):
     rt = sf_runtime
     settings = {
         "sale_type": "Renewal",
@@ -52,7 +51,7 @@ def test_create_sale_registers_the_sale_with_its_owner_and_dates(sf_runtime, run
     }
     flow = started(rt, flow_doc([sale_step(**settings)], timezone="Europe/Oslo"))
     signed_up(rt, office.ada, office.solo)
-    run_jobs()
+    sf_run_jobs()
 
     today = dt.datetime.fromtimestamp(rt.clock.now(), ZoneInfo("Europe/Oslo")).date()
     (sale,) = crm.list_sales(office.ada)
@@ -81,7 +80,7 @@ def test_create_sale_registers_the_sale_with_its_owner_and_dates(sf_runtime, run
     assert stats["step:sale:sales.created"] == 2 and stats["sales.amount"] == 24000
 
 
-def test_owner_fallbacks_name_the_associate_or_exit_with_the_reason(sf_runtime, run_jobs, crm, office):
+def test_owner_fallbacks_name_the_associate_or_exit_with_the_reason(sf_runtime, sf_run_jobs, crm, office):
     rt = sf_runtime
     to_ola = started(
         rt,
@@ -99,7 +98,7 @@ def test_owner_fallbacks_name_the_associate_or_exit_with_the_reason(sf_runtime, 
         flow_doc([sale_step(owner={"rule": "our_service_contact", "fallback": "exit"})], name="Strict"),
     )
     signed_up(rt, office.ada)
-    run_jobs()
+    sf_run_jobs()
 
     (sale,) = crm.list_sales(office.ada)
     assert sale["owner"] == office.ola
@@ -111,17 +110,17 @@ def test_owner_fallbacks_name_the_associate_or_exit_with_the_reason(sf_runtime, 
     )
 
 
-def test_a_named_owner_that_does_not_exist_exits_with_the_crm_reason(sf_runtime, run_jobs, crm, office):
+def test_a_named_owner_that_does_not_exist_exits_with_the_crm_reason(sf_runtime, sf_run_jobs, crm, office):
     flow = started(sf_runtime, flow_doc([sale_step(owner={"rule": "associate", "associate": "999"})]))
     signed_up(sf_runtime, office.ada)
-    run_jobs()
+    sf_run_jobs()
     p = participant_of(sf_runtime, flow, office.ada)
     assert p.status == "exited" and "associate 999 does not exist" in p.reason
     assert crm.list_sales(office.ada) == []
 
 
 def test_running_the_step_again_after_a_crash_creates_one_sale(
-    sf_runtime, run_jobs, crm, office, monkeypatch
+    sf_runtime, sf_run_jobs, crm, office, monkeypatch
 ):
     rt = sf_runtime
     flow = started(rt, flow_doc([sale_step(amount=500), WAIT]))
@@ -132,14 +131,14 @@ def test_running_the_step_again_after_a_crash_creates_one_sale(
     assert len(crm.list_sales(office.ada)) == 1  # the effect happened, the step was not recorded
 
     rt.engine.advance([pid])
-    run_jobs()
+    sf_run_jobs()
     assert len(crm.list_sales(office.ada)) == 1
     assert rt.store.participant(pid).step == "w"
     assert rt.store.stats(flow.id)["step:sale:sales.created"] == 1
 
 
 def test_sale_created_trigger_enrols_on_a_colleagues_sale_that_passes_the_filters(
-    sf_runtime, run_jobs, crm, office
+    sf_runtime, sf_run_jobs, crm, office
 ):
     rt = sf_runtime
     trigger = {"type": "sale_created", "settings": {"sale_type": "New business", "min_amount": 1000}}
@@ -149,14 +148,16 @@ def test_sale_created_trigger_enrols_on_a_colleagues_sale_that_passes_the_filter
     crm.create_sale(office.ada, "Big deal", 5000, sale_type="new business", owner=office.kari)
     crm.create_sale(office.solo, "Small deal", 500, sale_type="New business")
     crm.create_sale(grace, "Renewal", 9000, sale_type="Renewal")
-    run_jobs()
+    sf_run_jobs()
 
     assert participant_of(rt, flow, office.ada).source == "sale.created"
     assert participant_of(rt, flow, office.solo) is None
     assert participant_of(rt, flow, grace) is None
 
 
-def test_sale_created_criterion_counts_a_colleagues_sale_and_the_flows_own(sf_runtime, run_jobs, crm, office):
+def test_sale_created_criterion_counts_a_colleagues_sale_and_the_flows_own(
+    sf_runtime, sf_run_jobs, crm, office
+):
     rt = sf_runtime
     success = {"criteria": [{"type": "sale_created", "settings": {}}]}
     waiting = started(rt, flow_doc([WAIT], success=success, name="Waiting"))
@@ -167,11 +168,11 @@ def test_sale_created_criterion_counts_a_colleagues_sale_and_the_flows_own(sf_ru
         ),
     )
     signed_up(rt, office.ada, office.solo)
-    run_jobs()
+    sf_run_jobs()
 
     crm.create_sale(office.ada, "Bought by phone", 100, owner=office.kari)  # a colleague, in the CRM
     assert rt.engine.enrol(selling.id, [office.solo], "manual")
-    run_jobs()
+    sf_run_jobs()
 
     ada = participant_of(rt, waiting, office.ada)
     assert ada.status == "succeeded" and ada.reason == "success: sale.created"

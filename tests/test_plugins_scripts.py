@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import flow_doc, participant_of, signed_up, started
 from superflow import flows, hookimpl
 from superflow.components import Script
 from superflow.events import Event
 from superflow.flow import FlowInvalid, FlowNotReady
 from superflow.plugins.local_crm.backend import LocalCrm
-from superflow.testing import crash_after_effects
+from superflow.testing import crash_after_effects, flow_doc, participant_of, signed_up, started
 
 WAIT = {"id": "w", "type": "wait", "settings": {"amount": 3, "unit": "days"}}
 
@@ -72,7 +71,7 @@ class ScriptingCrmPlugin:
         register(ScriptingCrm)
 
 
-def test_recalculate_score_from_sales(sf_runtime, run_jobs, crm):
+def test_recalculate_score_from_sales(sf_runtime, sf_run_jobs, crm):
     rt = sf_runtime
     crm.define_field("score", "Score", "number")
     crm.define_field("revenue", "Revenue", "number")
@@ -82,7 +81,7 @@ def test_recalculate_score_from_sales(sf_runtime, run_jobs, crm):
     steps = [script_step("recalculate_score", "score"), script_step("total_sales", "total", field="revenue")]
     flow = started(rt, flow_doc(steps))
     signed_up(rt, ada)
-    run_jobs()
+    sf_run_jobs()
 
     assert crm.get_person(ada)["fields"] == {"score": 20, "revenue": 1250.5}
     p = participant_of(rt, flow, ada)
@@ -94,7 +93,7 @@ def test_recalculate_score_from_sales(sf_runtime, run_jobs, crm):
     assert rt.store.stats(flow.id)["scripts.ran"] == 2
 
 
-def test_a_failing_script_is_noted_and_the_flow_goes_on(sf_plugin, run_jobs):
+def test_a_failing_script_is_noted_and_the_flow_goes_on(sf_plugin, sf_run_jobs):
     rt = sf_plugin(ShopPlugin())
     ada = rt.crm.create_person(first_name="Ada")["id"]
     steps = [
@@ -104,7 +103,7 @@ def test_a_failing_script_is_noted_and_the_flow_goes_on(sf_plugin, run_jobs):
     ]
     flow = started(rt, flow_doc(steps))
     signed_up(rt, ada)
-    run_jobs(rt)
+    sf_run_jobs(rt)
 
     p = participant_of(rt, flow, ada)
     assert p.status == "completed"
@@ -117,7 +116,7 @@ def test_a_failing_script_is_noted_and_the_flow_goes_on(sf_plugin, run_jobs):
     assert (stats["scripts.failed"], stats["scripts.ran"]) == (1, 2)
 
 
-def test_a_script_the_crm_backend_runs(sf_plugin, run_jobs, monkeypatch):
+def test_a_script_the_crm_backend_runs(sf_plugin, sf_run_jobs, monkeypatch):
     rt = sf_plugin(ScriptingCrmPlugin(), crm="scripting")
     rt.crm.define_field("tag", "Tag", "text")
     ada = rt.crm.create_person(first_name="Ada")["id"]
@@ -127,7 +126,7 @@ def test_a_script_the_crm_backend_runs(sf_plugin, run_jobs, monkeypatch):
         patch.setattr(ScriptingCrm, "list_scripts", lambda self: [{"name": "crm_tag"}, {"name": "crm_gone"}])
         flow = started(rt, flow_doc(steps))
     signed_up(rt, ada)
-    run_jobs(rt)
+    sf_run_jobs(rt)
 
     assert rt.crm.get_person(ada)["fields"]["tag"] == "vip"
     p = participant_of(rt, flow, ada)
@@ -138,14 +137,14 @@ def test_a_script_the_crm_backend_runs(sf_plugin, run_jobs, monkeypatch):
     }
 
 
-def test_a_script_that_is_gone_with_a_crm_that_cannot_run_scripts(sf_plugin, run_jobs, monkeypatch):
+def test_a_script_that_is_gone_with_a_crm_that_cannot_run_scripts(sf_plugin, sf_run_jobs, monkeypatch):
     rt = sf_plugin(ShopPlugin())
     ada = rt.crm.create_person(first_name="Ada")["id"]
     flow = started(rt, flow_doc([script_step("greeting"), WAIT]))
     # The plugin that gave the script is uninstalled while the flow runs.
     monkeypatch.delitem(rt.registry.items["scripts"], "greeting")
     signed_up(rt, ada)
-    run_jobs(rt)
+    sf_run_jobs(rt)
 
     p = participant_of(rt, flow, ada)
     assert p.step == "w"  # the flow went on
@@ -156,11 +155,11 @@ def test_a_script_that_is_gone_with_a_crm_that_cannot_run_scripts(sf_plugin, run
     assert rt.store.stats(flow.id)["scripts.failed"] == 1
 
 
-def test_running_the_step_again_after_a_crash_writes_once(sf_plugin, run_jobs, monkeypatch):
+def test_running_the_step_again_after_a_crash_writes_once(sf_plugin, sf_run_jobs, monkeypatch):
     rt = sf_plugin(ScriptingCrmPlugin(), crm="scripting")
     rt.crm.define_field("tag", "Tag", "text")
     ada = rt.crm.create_person(first_name="Ada")["id"]
-    run_jobs(rt)
+    sf_run_jobs(rt)
     flow = started(rt, flow_doc([script_step("crm_tag", tag="vip"), WAIT]))
     trigger = {"type": "field_changed", "settings": {"field": "tag"}}
     listener = started(rt, flow_doc([WAIT], trigger=trigger, name="Tag listener"))
@@ -169,7 +168,7 @@ def test_running_the_step_again_after_a_crash_writes_once(sf_plugin, run_jobs, m
 
     crash_after_effects(rt, [pid])
     rt.engine.advance([pid])
-    run_jobs(rt)
+    sf_run_jobs(rt)
 
     assert rt.store.participant(pid).step == "w"
     assert rt.store.stats(flow.id)["scripts.ran"] == 1

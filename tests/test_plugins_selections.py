@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import flow_doc, participant_of, signed_up, started
 from superflow import flows
 from superflow.flow import FlowNotReady
+from superflow.testing import flow_doc, participant_of, signed_up, started
 
 WAIT = {"id": "w", "type": "wait", "settings": {"amount": 1, "unit": "days"}}
 
 
-def test_added_to_selection_enrols_the_new_members(sf_runtime, run_jobs, crm, people):
+def test_added_to_selection_enrols_the_new_members(sf_runtime, sf_run_jobs, crm, people):
     rt = sf_runtime
     newsletter = crm.create_selection("Newsletter")["id"]
     other = crm.create_selection("Other")["id"]
@@ -21,11 +21,11 @@ def test_added_to_selection_enrols_the_new_members(sf_runtime, run_jobs, crm, pe
     )
     crm.add_to_selection(newsletter, people[:2])
     crm.add_to_selection(other, people[2:3])
-    run_jobs()
+    sf_run_jobs()
     assert {pid for pid in people if participant_of(rt, flow, pid)} == set(people[:2])
 
 
-def test_member_filter_and_the_add_and_remove_steps(sf_runtime, run_jobs, crm, people):
+def test_member_filter_and_the_add_and_remove_steps(sf_runtime, sf_run_jobs, crm, people):
     rt = sf_runtime
     vip = crm.create_selection("VIP")["id"]
     hot = crm.create_selection("Hot leads")["id"]
@@ -39,23 +39,23 @@ def test_member_filter_and_the_add_and_remove_steps(sf_runtime, run_jobs, crm, p
     filters = {"op": "and", "conditions": [{"type": "in_selection", "settings": {"selection": vip}}]}
     started(rt, flow_doc(steps, filters=filters))
     signed_up(rt, *people)
-    run_jobs()
+    sf_run_jobs()
     assert crm.selection_members(hot) == people[:2]
     assert crm.selection_members(cold) == people[2:]
 
 
-def test_added_to_selection_is_success_whoever_added_them(sf_runtime, run_jobs, crm, people):
+def test_added_to_selection_is_success_whoever_added_them(sf_runtime, sf_run_jobs, crm, people):
     rt = sf_runtime
     customers = crm.create_selection("Customers")["id"]
     crm.add_to_selection(customers, people[2:3])
     success = {"criteria": [{"type": "added_to_selection", "settings": {"selection": customers}}]}
     flow = started(rt, flow_doc([WAIT], success=success))
     signed_up(rt, *people[:3])
-    run_jobs()
+    sf_run_jobs()
     p = participant_of(rt, flow, people[2])
     assert p.status == "succeeded" and p.reason == "success criteria met", "already a member"
     crm.add_to_selection(customers, people[:1])  # a colleague in the CRM
-    run_jobs()
+    sf_run_jobs()
     p = participant_of(rt, flow, people[0])
     assert p.status == "succeeded" and p.reason == "success: selection.member_added"
     assert participant_of(rt, flow, people[1]).status == "active"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import flow_doc, started
 from superflow import keys
 from superflow.events import Event
 from superflow.plugins.outbox import Outbox
 from superflow.plugins.sms import SendSmsSettings, count_segments, describe_text
+from superflow.testing import flow_doc, started
 
 
 @pytest.mark.parametrize(
@@ -65,13 +65,13 @@ def sms_step(step_id="s1", **settings):
 
 @pytest.mark.parametrize("when_no_mobile", ["skip", "exit"])
 def test_no_mobile_skips_or_exits_and_the_others_get_their_sms(
-    sf_runtime, run_jobs, crm, people, when_no_mobile
+    sf_runtime, sf_run_jobs, crm, people, when_no_mobile
 ):
     rt = sf_runtime
     crm.update_person(people[1], {"mobile": None})
     flow = started(rt, flow_doc([sms_step(when_no_mobile=when_no_mobile)]))
     rt.emit([Event("api.event", pid, {"name": "signed_up"}) for pid in people[:2]])
-    run_jobs()
+    sf_run_jobs()
 
     [sms] = Outbox(rt.config).messages("sms")
     assert (sms["recipient"], sms["sender"], sms["text"]) == (
@@ -91,9 +91,9 @@ def test_no_mobile_skips_or_exits_and_the_others_get_their_sms(
     assert stats["sms.sent"] == 1 and stats["sms.segments"] == 1
 
 
-def test_a_person_who_replied_stop_gets_no_more_texts(sf_runtime, run_jobs):
-    from conftest import flow_doc, participant_of, signed_up, started
+def test_a_person_who_replied_stop_gets_no_more_texts(sf_runtime, sf_run_jobs):
     from superflow.plugins.outbox import Outbox
+    from superflow.testing import flow_doc, participant_of, signed_up, started
 
     rt = sf_runtime
     person = rt.crm.create_person(first_name="Ola", mobile="+4790000001")
@@ -105,6 +105,6 @@ def test_a_person_who_replied_stop_gets_no_more_texts(sf_runtime, run_jobs):
     }
     flow = started(rt, flow_doc([step]))
     signed_up(rt, person["id"])
-    run_jobs()
+    sf_run_jobs()
     assert Outbox(rt.config).count("sms") == 0
     assert participant_of(rt, flow, person["id"]).reason == "SMS consent withdrawn"

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from conftest import AdminSession, flow_doc, started
 from superflow import flows, forms
 from superflow.flow import parse_flow, readiness, setting_label
 from superflow.registry import load_registry
+from superflow.testing import SignedInSession, flow_doc, started
 from superflow.webapp import describe, participants
 from superflow.webapp.participants import history_words
 
@@ -45,8 +45,8 @@ def test_nested_settings_are_named_part_by_part(registry):
     assert setting_label(follow_up, "working_hours.end") == "Working hours, To"
 
 
-def test_the_designer_check_names_labels_over_http(sf_runtime, base_url):
-    admin = AdminSession(sf_runtime, base_url, "flow_admin")
+def test_the_designer_check_names_labels_over_http(sf_runtime, sf_live_server):
+    admin = SignedInSession(sf_runtime, sf_live_server, "flow_admin")
     doc = flow_doc([{"id": "bare", "type": "send_email", "settings": {"subject": "Hi"}}])
     checked = admin.call("/designer/check", {"doc": doc}).json()
     messages = [p["message"] for p in checked["problems"]]
@@ -54,8 +54,8 @@ def test_the_designer_check_names_labels_over_http(sf_runtime, base_url):
     assert not any(INTERNAL.search(m) for m in messages), messages
 
 
-def test_a_refused_role_is_named_as_the_admin_shows_it(sf_runtime, base_url):
-    editor = AdminSession(sf_runtime, base_url, "content_editor")
+def test_a_refused_role_is_named_as_the_admin_shows_it(sf_runtime, sf_live_server):
+    editor = SignedInSession(sf_runtime, sf_live_server, "content_editor")
     refused = editor.call("/designer/save", {"doc": flow_doc([])})
     assert refused.status_code == 403
     assert "Flow administrator" in refused.text and "flow_admin" not in refused.text
@@ -77,8 +77,8 @@ def test_summaries_show_merge_tags_as_labels_and_count_days_right(registry):
     assert (one, two) == ("Wait 1 day", "Wait 2 days")
 
 
-def test_a_paused_flow_is_offered_resume_not_a_refused_start(sf_runtime, base_url):
-    admin = AdminSession(sf_runtime, base_url, "flow_admin")
+def test_a_paused_flow_is_offered_resume_not_a_refused_start(sf_runtime, sf_live_server):
+    admin = SignedInSession(sf_runtime, sf_live_server, "flow_admin")
     flow = started(sf_runtime, flow_doc([{"id": "w", "type": "wait", "settings": {"amount": 1}}]))
     sf_runtime.engine.pause(flow.id)
     page = admin.call(f"/flows/{flow.id}/start").text
@@ -86,13 +86,13 @@ def test_a_paused_flow_is_offered_resume_not_a_refused_start(sf_runtime, base_ur
     design = admin.call(f"/flows/{flow.id}/design").text
     assert f"/flows/{flow.id}/resume" in design, "the designer knows where to resume"
     token = admin.headers["X-CSRF-Token"]
-    resumed = admin.post(f"{base_url}/flows/{flow.id}/resume", data={"csrf_token": token}, timeout=10)
+    resumed = admin.post(f"{sf_live_server}/flows/{flow.id}/resume", data={"csrf_token": token}, timeout=10)
     assert resumed.status_code == 200 and "running again" in resumed.text
     assert flows.get(sf_runtime, flow.id).status == "running"
 
 
-def test_the_form_trigger_offers_the_forms_by_name(sf_runtime, base_url):
-    admin = AdminSession(sf_runtime, base_url, "flow_admin")
+def test_the_form_trigger_offers_the_forms_by_name(sf_runtime, sf_live_server):
+    admin = SignedInSession(sf_runtime, sf_live_server, "flow_admin")
     email = {"name": "email", "label": "Email", "type": "email", "required": True, "maps_to": "email"}
     forms.create(sf_runtime.redis, {"id": "spring", "name": "Spring webinar sign-up", "fields": [email]})
     catalog = admin.call("/designer/catalog.json").json()
@@ -102,7 +102,7 @@ def test_the_form_trigger_offers_the_forms_by_name(sf_runtime, base_url):
     assert offered == [{"value": "spring", "label": "Spring webinar sign-up"}]
 
 
-def test_a_history_names_the_trigger_and_the_steps(sf_runtime, base_url):
+def test_a_history_names_the_trigger_and_the_steps(sf_runtime, sf_live_server):
     sms = {"id": "sms-3", "type": "send_sms", "name": "Text a hello", "settings": {"text": "Hi"}}
     wait = {"id": "wait-1", "type": "wait", "name": "Give it a day", "settings": {"amount": 1}}
     flow = flows.create(sf_runtime, flow_doc([wait, sms], trigger={"type": "date_reached", "settings": {}}))

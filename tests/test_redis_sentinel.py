@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 import redis
 
-from conftest import email_step, flow_doc, signed_up, started
 from superflow.config import Config
 from superflow.embedded_redis import RedisUnavailable, redis_binary
 from superflow.plugins.local_crm.seed import seed_persons
@@ -24,6 +23,7 @@ from superflow.plugins.outbox import Outbox
 from superflow.processes import SUPERFLOW, free_port, spawn, stop, wait_for_port
 from superflow.redis_connection import client, connect, parse_sentinel_url, safe_url
 from superflow.runtime import Runtime
+from superflow.testing import email_step, flow_doc, signed_up, started
 
 
 def until(predicate, timeout=30.0):

@@ -87,16 +87,16 @@ def test_superflow_plugins_narrows_what_loads():
     assert registry.all("crm_backends") == {}
 
 
-def test_a_throwaway_plugin_step_runs_in_a_flow(sf_plugin, run_jobs):
-    from conftest import flow_doc, started
+def test_a_throwaway_plugin_step_runs_in_a_flow(sf_plugin, sf_run_jobs):
     from superflow.events import Event
+    from superflow.testing import flow_doc, started
 
     module = plugin_module("acme_shout", superflow_register_step_types=lambda register: register(Shout()))
     rt = sf_plugin(module)
     person = rt.crm.create_person(first_name="Ada", email="ada@example.com")
     flow = started(rt, flow_doc([{"id": "s", "type": "shout", "settings": {}}]))
     rt.emit([Event("api.event", person["id"], {"name": "signed_up"})])
-    run_jobs(rt)
+    sf_run_jobs(rt)
     history = rt.store.history(f"{flow.id}.1")
     assert [h["note"] for h in history if h["kind"] == "step"] == ["shouted"]
     assert rt.store.stats(flow.id)["completed"] == 1
@@ -104,14 +104,13 @@ def test_a_throwaway_plugin_step_runs_in_a_flow(sf_plugin, run_jobs):
 
 
 def test_plugins_add_routes_and_commands(sf_plugin):
-    import threading
 
     import click
     import requests
     from click.testing import CliRunner
     from flask import Blueprint
-    from werkzeug.serving import make_server
 
+    from superflow.testing import LiveServer
     from superflow.webapp import create_app
 
     bp = Blueprint("acme_hooks", __name__, url_prefix="/hooks/acme")
@@ -128,21 +127,15 @@ def test_plugins_add_routes_and_commands(sf_plugin):
         superflow_register_commands=commands,
     )
     rt = sf_plugin(module)
-    server = make_server("127.0.0.1", 0, create_app(runtime=rt), threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        assert requests.get(f"http://127.0.0.1:{server.server_port}/hooks/acme/", timeout=5).json() == {
-            "pong": True
-        }
-    finally:
-        server.shutdown()
+    with LiveServer(create_app(runtime=rt)) as url:
+        assert requests.get(f"{url}/hooks/acme/", timeout=5).json() == {"pong": True}
 
     group = click.Group("superflow")
     rt.registry.hook.superflow_register_commands(cli=group)
     assert CliRunner().invoke(group, ["acme"]).output == "acme ready\n"
 
 
-def test_a_periodic_task_runs_once_per_period(sf_plugin, run_jobs):
+def test_a_periodic_task_runs_once_per_period(sf_plugin, sf_run_jobs):
     from superflow.components import PeriodicTask
 
     class CountRounds(PeriodicTask):
@@ -159,9 +152,9 @@ def test_a_periodic_task_runs_once_per_period(sf_plugin, run_jobs):
             "acme_periodic", superflow_register_periodic_tasks=lambda register: register(CountRounds())
         )
     )
-    run_jobs(rt)
-    run_jobs(rt)
+    sf_run_jobs(rt)
+    sf_run_jobs(rt)
     assert rt.redis.get("test:rounds") == "1"
     rt.clock.advance(301)
-    run_jobs(rt)
+    sf_run_jobs(rt)
     assert rt.redis.get("test:rounds") == "2"

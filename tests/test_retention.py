@@ -4,9 +4,8 @@ grid stay right."""
 
 from __future__ import annotations
 
-from conftest import email_step, flow_doc, participant_of, signed_up, started
 from superflow import keys, roster
-from superflow.testing import drain
+from superflow.testing import drain, email_step, flow_doc, participant_of, signed_up, started
 
 DAY = 86400
 
@@ -56,11 +55,11 @@ def test_finished_participations_are_purged_after_the_kept_days(sf_plugin, peopl
     assert rt.engine.end(waiting.id) == 3
 
 
-def test_nothing_is_purged_by_default(sf_runtime, run_jobs, people):
+def test_nothing_is_purged_by_default(sf_runtime, sf_run_jobs, people):
     rt = sf_runtime
     flow = started(rt, flow_doc([email_step("hello")]))
     signed_up(rt, people[0])
-    run_jobs()
+    sf_run_jobs()
     rt.clock.advance(3650 * DAY)
     assert rt.engine.tick().get("purged") == 0
     assert participant_of(rt, flow, people[0]).status == "completed"

@@ -9,11 +9,11 @@ import subprocess
 
 import pytest
 
-from conftest import email_step, flow_doc, participant_of, signed_up, started
 from superflow import keys, participation, roster
 from superflow.keys import participant_seq
 from superflow.processes import SUPERFLOW
 from superflow.store import Changes, Participant
+from superflow.testing import email_step, flow_doc, participant_of, signed_up, started
 
 DAY = 86400
 STEPS = [
@@ -30,12 +30,12 @@ def rows(rt, flow_id, **filters):
     return [pid for pid in found.ids if pid in loaded]
 
 
-def test_participants_leave_one_index_for_the_next_as_they_move(sf_runtime, run_jobs, crm, people):
+def test_participants_leave_one_index_for_the_next_as_they_move(sf_runtime, sf_run_jobs, crm, people):
     rt = sf_runtime
     crm.set_consent(people[0], "emarketing", False)
     flow = started(rt, flow_doc(STEPS))
     signed_up(rt, *people)
-    run_jobs()
+    sf_run_jobs()
     pid = {person: participant_of(rt, flow, person).id for person in people}
     newest_first = [pid[p] for p in reversed(people)]
     assert rows(rt, flow.id, step="w1") == newest_first
@@ -47,13 +47,13 @@ def test_participants_leave_one_index_for_the_next_as_they_move(sf_runtime, run_
 
     participation.remove(rt, pid[people[4]], "removed by a test")
     participation.move_to_step(rt, pid[people[3]], "w2")
-    run_jobs()
+    sf_run_jobs()
     assert rows(rt, flow.id, status="cancelled") == [pid[people[4]]]
     assert rows(rt, flow.id, step="w2") == [pid[people[3]]]
     assert rows(rt, flow.id, step="w1") == [pid[people[2]], pid[people[1]], pid[people[0]]]
 
     rt.clock.advance(DAY + 1)
-    run_jobs()
+    sf_run_jobs()
     assert rows(rt, flow.id, status="exited") == [pid[people[0]]]
     assert rows(rt, flow.id, step="w1") == []
     assert rows(rt, flow.id, step="mail") == []
@@ -65,7 +65,7 @@ def test_participants_leave_one_index_for_the_next_as_they_move(sf_runtime, run_
     assert rows(rt, flow.id, status="exited", step="w2") == []
 
     rt.clock.advance(2 * DAY + 1)
-    run_jobs()
+    sf_run_jobs()
     assert rows(rt, flow.id, status="completed") == [pid[people[3]], pid[people[2]], pid[people[1]]]
     assert rows(rt, flow.id, status="active") == []
     assert roster.counts(rt.redis, flow.id) == {
@@ -74,13 +74,13 @@ def test_participants_leave_one_index_for_the_next_as_they_move(sf_runtime, run_
     }
 
 
-def test_ending_a_flow_moves_its_active_participants_to_cancelled(sf_runtime, run_jobs, people):
+def test_ending_a_flow_moves_its_active_participants_to_cancelled(sf_runtime, sf_run_jobs, people):
     rt = sf_runtime
     flow = started(rt, flow_doc(STEPS))
     signed_up(rt, *people[:3])
-    run_jobs()
+    sf_run_jobs()
     assert rt.engine.end(flow.id) == 3
-    run_jobs()
+    sf_run_jobs()
     page = roster.page(rt.redis, flow.id, status="cancelled")
     assert page.total == 3 and sorted(page.ids) == sorted(f"{flow.id}.{n}" for n in (1, 2, 3))
     assert rows(rt, flow.id, step="w1") == []
@@ -88,12 +88,12 @@ def test_ending_a_flow_moves_its_active_participants_to_cancelled(sf_runtime, ru
 
 
 def test_ending_a_flow_whose_participants_predate_the_indexes_still_cancels_them_all(
-    sf_runtime, run_jobs, people
+    sf_runtime, sf_run_jobs, people
 ):
     rt = sf_runtime
     flow = started(rt, flow_doc(STEPS))
     signed_up(rt, *people[:3])
-    run_jobs()
+    sf_run_jobs()
     rt.redis.delete(*rt.redis.keys(keys.flow_index(flow.id, "*")))  # as data written before indexes existed
     assert rt.engine.end(flow.id) == 3
     assert {p.status for p in rt.store.participants(f"{flow.id}.{n}" for n in (1, 2, 3)).values()} == {
@@ -101,13 +101,13 @@ def test_ending_a_flow_whose_participants_predate_the_indexes_still_cancels_them
     }
 
 
-def test_restarting_a_participation_exits_the_old_one(sf_runtime, run_jobs, people):
+def test_restarting_a_participation_exits_the_old_one(sf_runtime, sf_run_jobs, people):
     rt = sf_runtime
     flow = started(rt, flow_doc(STEPS[:1], reenrollment="restart"))
     signed_up(rt, people[0])
-    run_jobs()
+    sf_run_jobs()
     signed_up(rt, people[0])
-    run_jobs()
+    sf_run_jobs()
     assert rows(rt, flow.id, status="exited") == [f"{flow.id}.1"]
     assert rows(rt, flow.id, status="active") == [f"{flow.id}.2"]
 
@@ -234,15 +234,15 @@ def test_a_commit_moves_a_loaded_participant_out_of_its_old_index(sf_runtime):
     assert "9.4" not in rows(rt, "9", status="active")
 
 
-def test_reindex_rebuilds_lost_indexes_and_drops_stale_entries(sf_runtime, run_jobs, crm, people):
+def test_reindex_rebuilds_lost_indexes_and_drops_stale_entries(sf_runtime, sf_run_jobs, crm, people):
     rt = sf_runtime
     crm.set_consent(people[0], "emarketing", False)
     flow = started(rt, flow_doc(STEPS))
     signed_up(rt, *people)
-    run_jobs()
+    sf_run_jobs()
     participation.remove(rt, participant_of(rt, flow, people[4]).id)
     rt.clock.advance(DAY + 1)
-    run_jobs()
+    sf_run_jobs()
     before = {sort: rows(rt, flow.id, sort=sort, steps=["w1", "mail", "w2"]) for sort in roster.SORTS}
     counts = roster.counts(rt.redis, flow.id)
     assert len(before["status"]) == 5
@@ -258,11 +258,11 @@ def test_reindex_rebuilds_lost_indexes_and_drops_stale_entries(sf_runtime, run_j
     assert roster.reindex(rt.redis, flow.id) == 5
 
 
-def test_cli_reindexes_a_flow_and_still_lists_it(sf_runtime, sf_config, run_jobs, people):
+def test_cli_reindexes_a_flow_and_still_lists_it(sf_runtime, sf_config, sf_run_jobs, people):
     rt = sf_runtime
     flow = started(rt, flow_doc(STEPS))
     signed_up(rt, *people[:2])
-    run_jobs()
+    sf_run_jobs()
     rt.redis.delete(*rt.redis.keys(keys.flow_index(flow.id, "*")))
     env = dict(
         os.environ,

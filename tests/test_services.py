@@ -55,15 +55,15 @@ def test_a_namespace_is_a_plain_name(sf_runtime, namespace):
         sf_runtime.plugin_store(namespace)
 
 
-def test_enqueue_runs_the_plugin_job_with_the_services_first(sf_runtime, run_jobs):
+def test_enqueue_runs_the_plugin_job_with_the_services_first(sf_runtime, sf_run_jobs):
     ran.clear()
     sf_runtime.enqueue(f"{__name__}.record_call", "hello", 3)
-    run_jobs(sf_runtime)
+    sf_run_jobs(sf_runtime)
     assert ran == [("hello", 3)]
     assert sf_runtime.queue.count == 0
 
 
-def test_components_are_handed_the_services_and_observers_a_read_only_view(sf_plugin, run_jobs):
+def test_components_are_handed_the_services_and_observers_a_read_only_view(sf_plugin, sf_run_jobs):
     import dataclasses
 
     from superflow import Filter, ParticipantView, Trigger, flows, hookimpl
@@ -102,7 +102,7 @@ def test_components_are_handed_the_services_and_observers_a_read_only_view(sf_pl
     }
     flow = flows.start(rt, flows.create(rt, doc).id)
     rt.emit([Event("api.event", person, {"name": "x"})])
-    run_jobs(rt)
+    sf_run_jobs(rt)
 
     assert handed and all(services is rt for services in handed)
     (view,) = views

@@ -8,9 +8,9 @@ import pytest
 import requests
 import responses
 
-from conftest import flow_doc, signed_up, started
 from superflow import keys
 from superflow.plugins.sms_gateway import HttpGateway
+from superflow.testing import flow_doc, signed_up, started
 
 URL = "https://sms.gateway.example/v1/messages"
 SETTINGS = {
@@ -56,13 +56,13 @@ def participant(rt, flow, person_id):
     return rt.store.participant(rt.redis.hget(keys.person(person_id), flow.id))
 
 
-def test_the_request_it_sends(gateway_rt, run_jobs, gateway):
+def test_the_request_it_sends(gateway_rt, sf_run_jobs, gateway):
     rt = gateway_rt()
     gateway.post(URL, json=ok("gw-1"))
     ada = phone(rt, "Ada", "+4791234567")
     flow = started(rt, flow_doc([sms_step()]))
     signed_up(rt, ada)
-    run_jobs(rt)
+    sf_run_jobs(rt)
 
     [call] = gateway.calls
     assert call.request.headers["Authorization"] == "Bearer xyz"
@@ -78,33 +78,35 @@ def test_the_request_it_sends(gateway_rt, run_jobs, gateway):
     assert p.last_sending["id"] == "gw-1"
 
 
-def test_a_500_is_tried_again_within_the_call(gateway_rt, run_jobs, gateway):
+def test_a_500_is_tried_again_within_the_call(gateway_rt, sf_run_jobs, gateway):
     rt = gateway_rt()
     gateway.post(URL, status=500, json={"error": "internal"})
     gateway.post(URL, json=ok("gw-2"))
     flow = started(rt, flow_doc([sms_step("Hello")]))
     bo = phone(rt, "Bo", "+4791111111")
     signed_up(rt, bo)
-    run_jobs(rt)
+    sf_run_jobs(rt)
     assert len(gateway.calls) == 2
     assert rt.slept == [0.5]
     assert participant(rt, flow, bo).status == "completed"
 
 
-def test_429_honours_retry_after(gateway_rt, run_jobs, gateway):
+def test_429_honours_retry_after(gateway_rt, sf_run_jobs, gateway):
     rt = gateway_rt()
     gateway.post(URL, status=429, headers={"Retry-After": "3"}, json={"message": "slow down"})
     gateway.post(URL, json=ok("gw-3"))
     flow = started(rt, flow_doc([sms_step("Hello")]))
     cy = phone(rt, "Cy", "+4792222222")
     signed_up(rt, cy)
-    run_jobs(rt)
+    sf_run_jobs(rt)
     assert rt.slept == [3.0]
     assert len(gateway.calls) == 2
     assert participant(rt, flow, cy).status == "completed"
 
 
-def test_a_gateway_that_stays_busy_means_a_retry_later_and_nothing_sent_twice(gateway_rt, run_jobs, gateway):
+def test_a_gateway_that_stays_busy_means_a_retry_later_and_nothing_sent_twice(
+    gateway_rt, sf_run_jobs, gateway
+):
     rt = gateway_rt()
     gateway.post(URL, json=ok("gw-a"))
     for _ in range(3):
@@ -112,7 +114,7 @@ def test_a_gateway_that_stays_busy_means_a_retry_later_and_nothing_sent_twice(ga
     ids = [phone(rt, "Ada", "+4790000001"), phone(rt, "Bo", "+4790000002")]
     flow = started(rt, flow_doc([sms_step("Hello")]))
     signed_up(rt, *ids)
-    run_jobs(rt)
+    sf_run_jobs(rt)
 
     assert len(gateway.calls) == 4  # Ada once, Bo three tries
     assert rt.slept == [0.5, 1.0]
@@ -125,7 +127,7 @@ def test_a_gateway_that_stays_busy_means_a_retry_later_and_nothing_sent_twice(ga
     # between tries (10 s), not a minute later.
     gateway.post(URL, json=ok("gw-b"))
     rt.clock.advance(11)
-    run_jobs(rt)
+    sf_run_jobs(rt)
     assert len(gateway.calls) == 5
     recipients = [
         json.loads(c.request.body)["recipient"] for c in gateway.calls if c.response.status_code == 200
@@ -135,7 +137,7 @@ def test_a_gateway_that_stays_busy_means_a_retry_later_and_nothing_sent_twice(ga
 
 
 def test_a_message_that_failed_in_a_batch_that_found_the_gateway_down_waits_for_the_gateway(
-    gateway_rt, run_jobs, gateway
+    gateway_rt, sf_run_jobs, gateway
 ):
     rt = gateway_rt()
     for _ in range(3):
@@ -147,7 +149,7 @@ def test_a_message_that_failed_in_a_batch_that_found_the_gateway_down_waits_for_
     ids = [phone(rt, name, f"+479000001{n}") for n, name in enumerate(names)]
     flow = started(rt, flow_doc([sms_step("Hello")]))
     signed_up(rt, *ids)
-    run_jobs(rt)
+    sf_run_jobs(rt)
     ada, bo, *rest = (participant(rt, flow, pid) for pid in ids)
     assert bo.status == "completed"
     assert all(p.wait["c"] == "sms" for p in rest), "three failures in a row: the gateway is down"
@@ -157,20 +159,20 @@ def test_a_message_that_failed_in_a_batch_that_found_the_gateway_down_waits_for_
     assert ada.history[-1]["note"].startswith("waiting for sms to work again: sms not sent: SMS gateway")
 
 
-def test_a_long_retry_after_ends_the_call_at_once(gateway_rt, run_jobs, gateway):
+def test_a_long_retry_after_ends_the_call_at_once(gateway_rt, sf_run_jobs, gateway):
     rt = gateway_rt()
     gateway.post(URL, status=429, headers={"Retry-After": "120"}, json={"message": "quota"})
     flow = started(rt, flow_doc([sms_step("Hello")]))
     dag = phone(rt, "Dag", "+4793333333")
     signed_up(rt, dag)
-    run_jobs(rt)
+    sf_run_jobs(rt)
     assert len(gateway.calls) == 1 and rt.slept == []
     p = participant(rt, flow, dag)
     assert p.wait["k"] == "retry" and "asked to wait 120 s" in p.history[-1]["note"]
 
 
 def test_a_400_for_one_message_exits_that_participant_and_sends_the_others_once(
-    gateway_rt, run_jobs, gateway
+    gateway_rt, sf_run_jobs, gateway
 ):
     rt = gateway_rt()
 
@@ -184,9 +186,9 @@ def test_a_400_for_one_message_exits_that_participant_and_sends_the_others_once(
     ids = [phone(rt, "Ada", "+4790000001"), phone(rt, "Bad", "+47123"), phone(rt, "Cy", "+4790000003")]
     flow = started(rt, flow_doc([sms_step("Hello")]))
     signed_up(rt, *ids)
-    run_jobs(rt)
+    sf_run_jobs(rt)
     rt.clock.advance(3600)
-    run_jobs(rt)
+    sf_run_jobs(rt)
 
     assert len(gateway.calls) == 3, "nothing is sent twice and the refused one is not tried again"
     bad = participant(rt, flow, ids[1])
@@ -198,7 +200,7 @@ def test_a_400_for_one_message_exits_that_participant_and_sends_the_others_once(
 
 
 def test_a_gateway_slower_than_its_timeout_is_in_doubt_taken_as_sent_and_the_flow_goes_on(
-    gateway_rt, run_jobs, gateway
+    gateway_rt, sf_run_jobs, gateway
 ):
     rt = gateway_rt()
     gateway.post(URL, body=requests.ReadTimeout("read timed out"))
@@ -206,7 +208,7 @@ def test_a_gateway_slower_than_its_timeout_is_in_doubt_taken_as_sent_and_the_flo
     ids = [phone(rt, "Ada", "+4790000001"), phone(rt, "Bo", "+4790000002")]
     flow = started(rt, flow_doc([sms_step("Hello"), dict(sms_step("Again"), id="again")]))
     signed_up(rt, *ids)
-    run_jobs(rt)
+    sf_run_jobs(rt)
 
     # Ada's first SMS got no answer in time: the gateway may have sent it, so it is
     # not sent again, and Ada still gets the next step's SMS.

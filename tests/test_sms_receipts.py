@@ -4,14 +4,12 @@ counters and events; a STOP reply withdraws SMS consent in the CRM."""
 from __future__ import annotations
 
 import json
-import threading
 
 import pytest
 import requests
 import responses
-from werkzeug.serving import make_server
 
-from conftest import flow_doc, participant_of, signed_up, started
+from superflow.testing import LiveServer, flow_doc, participant_of, signed_up, started
 from superflow.webapp import create_app
 
 GATEWAY = "https://sms.gateway.example/v1/messages"
@@ -35,7 +33,7 @@ def gateway():
 
 
 @pytest.fixture
-def app(sf_plugin, run_jobs, gateway):
+def app(sf_plugin, sf_run_jobs, gateway):
     """An SMS flow that sent Ada and Bjørn a message; the app's address and the
     references the gateway got."""
     rt = sf_plugin(sms_provider="http_gateway", extra=dict(SETTINGS))
@@ -62,7 +60,7 @@ def app(sf_plugin, run_jobs, gateway):
     ]
     flow = started(rt, flow_doc(steps))
     signed_up(rt, *people)
-    run_jobs(rt)
+    sf_run_jobs(rt)
     refs = {m["recipient"]: m["meta"]["ref"] for m in sent}
     emitted = []
     original = rt.emit
@@ -72,13 +70,11 @@ def app(sf_plugin, run_jobs, gateway):
         original(events)
 
     rt.emit = emit
-    server = make_server("127.0.0.1", 0, create_app(runtime=rt), threaded=True)
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    yield rt, flow, people, refs, emitted, f"http://127.0.0.1:{server.server_port}/hooks/sms-gateway"
-    server.shutdown()
+    with LiveServer(create_app(runtime=rt)) as url:
+        yield rt, flow, people, refs, emitted, f"{url}/hooks/sms-gateway"
 
 
-def test_delivery_receipts_count_once_and_become_events(app, run_jobs):
+def test_delivery_receipts_count_once_and_become_events(app, sf_run_jobs):
     rt, flow, people, refs, emitted, hooks = app
     assert refs["+4790000001"].startswith(f"{flow.id}.1:s1")
     delivered = {
@@ -116,7 +112,7 @@ def test_delivery_receipts_count_once_and_become_events(app, run_jobs):
         ("sms.failed", people[1], "gw-2"),
     ]
     assert emitted[1].data["error"] == "absent" and emitted[1].data["participant_id"] == f"{flow.id}.2"
-    run_jobs(rt)
+    sf_run_jobs(rt)
     notes = [h["note"] for h in participant_of(rt, flow, people[0]).history if h["kind"] == "event"]
     assert notes == ["sms.delivered"]
 
@@ -199,15 +195,8 @@ def test_stop_asks_the_crm_for_the_number_when_it_can(app):
     assert emitted[-1].data["keyword"] == "STOPP"
 
 
-def test_without_a_secret_configured_callbacks_are_refused(sf_runtime):
-    server = make_server("127.0.0.1", 0, create_app(runtime=sf_runtime), threaded=True)
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    try:
-        reply = requests.post(
-            f"http://127.0.0.1:{server.server_port}/hooks/sms-gateway/receipts", json={}, timeout=5
-        )
-    finally:
-        server.shutdown()
+def test_without_a_secret_configured_callbacks_are_refused(sf_live_server):
+    reply = requests.post(f"{sf_live_server}/hooks/sms-gateway/receipts", json={}, timeout=5)
     assert (
         reply.status_code == 403
         and "SUPERFLOW_SMS_GATEWAY_WEBHOOK_SECRET is not set" in reply.json()["error"]

@@ -10,10 +10,10 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from conftest import email_step, flow_doc, participant_of, signed_up, started
 from superflow import keys
+from superflow.processes import free_port
 from superflow.store import MessageLedger
-from superflow.testing import Inbox, free_port
+from superflow.testing import Inbox, email_step, flow_doc, participant_of, signed_up, started
 
 
 def smtp_runtime(sf_plugin, port, **changes):
@@ -26,13 +26,13 @@ def person(rt, first, address, **fields):
     return p["id"]
 
 
-def test_emails_go_out_through_smtp_with_one_click_unsubscribe(sf_plugin, run_jobs, smtp_server):
-    inbox, port = smtp_server
+def test_emails_go_out_through_smtp_with_one_click_unsubscribe(sf_plugin, sf_run_jobs, sf_smtp_server):
+    inbox, port = sf_smtp_server
     rt = smtp_runtime(sf_plugin, port)
     ase = rt.crm.create_person(first_name="Åse", email="ase@example.com")
     started(rt, flow_doc([email_step("hello", subject="Hei {{person.first_name}}")]))
     signed_up(rt, ase["id"])
-    run_jobs(rt)
+    sf_run_jobs(rt)
 
     assert len(inbox.messages) == 1
     message = inbox.messages[0]
@@ -46,8 +46,8 @@ def test_emails_go_out_through_smtp_with_one_click_unsubscribe(sf_plugin, run_jo
     assert "Hi Åse" in html and "Hi Åse, welcome from" in text
 
 
-def test_what_arrives_headers_both_parts_attachments_and_merge_tags(sf_plugin, run_jobs, smtp_server):
-    inbox, port = smtp_server
+def test_what_arrives_headers_both_parts_attachments_and_merge_tags(sf_plugin, sf_run_jobs, sf_smtp_server):
+    inbox, port = sf_smtp_server
     rt = smtp_runtime(sf_plugin, port)
     folder = rt.config.data_dir / "attachments"
     (folder / "2026").mkdir(parents=True)
@@ -72,7 +72,7 @@ def test_what_arrives_headers_both_parts_attachments_and_merge_tags(sf_plugin, r
     )
     flow = started(rt, flow_doc([step]))
     signed_up(rt, ada)
-    run_jobs(rt)
+    sf_run_jobs(rt)
 
     [message] = inbox.messages
     assert message["Subject"] == "Your offer, Ada"
@@ -96,9 +96,9 @@ def test_what_arrives_headers_both_parts_attachments_and_merge_tags(sf_plugin, r
 
 
 def test_a_refused_address_is_marked_blocked_and_the_rest_of_the_batch_goes_out(
-    sf_plugin, run_jobs, smtp_server
+    sf_plugin, sf_run_jobs, sf_smtp_server
 ):
-    inbox, port = smtp_server
+    inbox, port = sf_smtp_server
     rt = smtp_runtime(sf_plugin, port)
     inbox.refuse["gone@example.com"] = "550 5.1.1 <gone@example.com>: mailbox unavailable"
     ids = [
@@ -108,7 +108,7 @@ def test_a_refused_address_is_marked_blocked_and_the_rest_of_the_batch_goes_out(
     ]
     flow = started(rt, flow_doc([email_step("hello")]))
     signed_up(rt, *ids)
-    run_jobs(rt)
+    sf_run_jobs(rt)
 
     assert sorted(inbox.to()) == ["ada@example.com", "cy@example.com"]
     assert rt.crm.get_person(ids[1])["email_blocked"] is True
@@ -122,13 +122,15 @@ def test_a_refused_address_is_marked_blocked_and_the_rest_of_the_batch_goes_out(
     # The next flow does not even try the blocked address.
     second = started(rt, flow_doc([email_step("again")], name="Second"))
     signed_up(rt, ids[1])
-    run_jobs(rt)
+    sf_run_jobs(rt)
     again = rt.store.participant(rt.redis.hget(keys.person(ids[1]), second.id))
     assert again.reason == "email address blocked or bounced"
 
 
-def test_a_temporary_refusal_is_retried_later_and_each_email_is_sent_once(sf_plugin, run_jobs, smtp_server):
-    inbox, port = smtp_server
+def test_a_temporary_refusal_is_retried_later_and_each_email_is_sent_once(
+    sf_plugin, sf_run_jobs, sf_smtp_server
+):
+    inbox, port = sf_smtp_server
     rt = smtp_runtime(sf_plugin, port)
     inbox.refuse["busy@example.com"] = "451 4.3.0 greylisted, try again later"
     ids = [
@@ -138,7 +140,7 @@ def test_a_temporary_refusal_is_retried_later_and_each_email_is_sent_once(sf_plu
     ]
     flow = started(rt, flow_doc([email_step("hello")]))
     signed_up(rt, *ids)
-    run_jobs(rt)
+    sf_run_jobs(rt)
 
     # Only Busy waits for a retry: the refusal of one recipient holds up nobody else.
     assert sorted(inbox.to()) == ["ada@example.com", "cy@example.com"]
@@ -149,15 +151,15 @@ def test_a_temporary_refusal_is_retried_later_and_each_email_is_sent_once(sf_plu
 
     del inbox.refuse["busy@example.com"]
     rt.clock.advance(61)
-    run_jobs(rt)
+    sf_run_jobs(rt)
     assert sorted(inbox.to()) == ["ada@example.com", "busy@example.com", "cy@example.com"]
     assert rt.store.stats(flow.id)["completed"] == 3
 
 
-def claimed_by_a_killed_attempt(sf_plugin, smtp_server):
+def claimed_by_a_killed_attempt(sf_plugin, sf_smtp_server):
     """Bo about to enter a one-email flow whose email a killed worker had already
     claimed in the message ledger: ``(inbox, runtime, Bo's id, flow, ledger key)``."""
-    inbox, port = smtp_server
+    inbox, port = sf_smtp_server
     rt = smtp_runtime(sf_plugin, port)
     bo = rt.crm.create_person(first_name="Bo", email="bo@example.com")
     flow = started(rt, flow_doc([email_step("hello")]))
@@ -167,13 +169,13 @@ def claimed_by_a_killed_attempt(sf_plugin, smtp_server):
 
 
 def test_an_email_recorded_as_sent_by_a_killed_attempt_is_not_sent_again_but_counted(
-    sf_plugin, run_jobs, smtp_server
+    sf_plugin, sf_run_jobs, sf_smtp_server
 ):
-    inbox, rt, bo, flow, key = claimed_by_a_killed_attempt(sf_plugin, smtp_server)
+    inbox, rt, bo, flow, key = claimed_by_a_killed_attempt(sf_plugin, sf_smtp_server)
     # ... and recorded it as sent, then died before storing the step.
     MessageLedger(rt.redis).sent(key, "<earlier@superflow.test>")
     signed_up(rt, bo)
-    run_jobs(rt)
+    sf_run_jobs(rt)
     assert inbox.messages == []
     p = rt.store.participant(f"{flow.id}.1")
     assert p.status == "completed" and p.last_sending["id"] == "<earlier@superflow.test>"
@@ -182,12 +184,12 @@ def test_an_email_recorded_as_sent_by_a_killed_attempt_is_not_sent_again_but_cou
 
 
 def test_an_email_claimed_by_a_killed_attempt_is_in_doubt_sent_again_and_named(
-    sf_plugin, run_jobs, smtp_server
+    sf_plugin, sf_run_jobs, sf_smtp_server
 ):
     # The worker died before it could record what happened.
-    inbox, rt, bo, flow, _ = claimed_by_a_killed_attempt(sf_plugin, smtp_server)
+    inbox, rt, bo, flow, _ = claimed_by_a_killed_attempt(sf_plugin, sf_smtp_server)
     signed_up(rt, bo)
-    run_jobs(rt)
+    sf_run_jobs(rt)
     assert inbox.to() == ["bo@example.com"]
     notes = [h["note"] for h in rt.store.history(f"{flow.id}.1")]
     assert any("in doubt" in n and "may arrive twice" in n for n in notes)
@@ -202,7 +204,7 @@ class DropsAfterData(Inbox):
         return "250 OK"
 
 
-def test_a_connection_lost_after_the_data_is_taken_as_sent_not_sent_twice(sf_plugin, run_jobs):
+def test_a_connection_lost_after_the_data_is_taken_as_sent_not_sent_twice(sf_plugin, sf_run_jobs):
     port = free_port()
     inbox = DropsAfterData()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
@@ -212,9 +214,9 @@ def test_a_connection_lost_after_the_data_is_taken_as_sent_not_sent_twice(sf_plu
         ids = [person(rt, "Ada", "ada@example.com"), person(rt, "Bo", "bo@example.com")]
         flow = started(rt, flow_doc([email_step("hello")]))
         signed_up(rt, *ids)
-        run_jobs(rt)
+        sf_run_jobs(rt)
         rt.clock.advance(3600)
-        run_jobs(rt)
+        sf_run_jobs(rt)
     finally:
         controller.stop()
     assert sorted(inbox.to()) == ["ada@example.com", "bo@example.com"]
@@ -228,7 +230,7 @@ def test_a_connection_lost_after_the_data_is_taken_as_sent_not_sent_twice(sf_plu
     assert 'superflow_messages_in_doubt_total{channel="email",decision="taken_as_sent"} 2.0' in scraped
 
 
-def test_an_smtp_server_that_is_down_holds_the_emails_until_a_probe_finds_it_back(sf_plugin, run_jobs):
+def test_an_smtp_server_that_is_down_holds_the_emails_until_a_probe_finds_it_back(sf_plugin, sf_run_jobs):
     import time
 
     from superflow import outages
@@ -238,7 +240,7 @@ def test_an_smtp_server_that_is_down_holds_the_emails_until_a_probe_finds_it_bac
     ids = [person(rt, name, f"{name.lower()}@example.com") for name in ("Ada", "Bo", "Cy")]
     flow = started(rt, flow_doc([email_step("hello")]))
     signed_up(rt, *ids)
-    run_jobs(rt)
+    sf_run_jobs(rt)
     waiting = rt.store.participants(rt.store.flow_participant_ids(flow.id)).values()
     assert [p.status for p in waiting] == ["active"] * 3
     assert all(p.wait["k"] == "retry" and p.wait["c"] == "email" for p in waiting)
@@ -250,7 +252,7 @@ def test_an_smtp_server_that_is_down_holds_the_emails_until_a_probe_finds_it_bac
     for _ in range(2):
         time.sleep(outages.FIRST_PAUSE * 2 + 0.1)
         rt.clock.advance(3600)
-        run_jobs(rt)
+        sf_run_jobs(rt)
     waiting = rt.store.participants(rt.store.flow_participant_ids(flow.id)).values()
     assert all(p.status == "active" and p.wait["n"] == 0 for p in waiting)
 
@@ -259,7 +261,7 @@ def test_an_smtp_server_that_is_down_holds_the_emails_until_a_probe_finds_it_bac
     controller.start()
     try:
         time.sleep(outages.MAX_PAUSE + 0.1)
-        run_jobs(rt)  # the probe finds the server back; nobody waits for their own retry time
+        sf_run_jobs(rt)  # the probe finds the server back; nobody waits for their own retry time
     finally:
         controller.stop()
     assert sorted(inbox.to()) == ["ada@example.com", "bo@example.com", "cy@example.com"]
@@ -269,7 +271,7 @@ def test_an_smtp_server_that_is_down_holds_the_emails_until_a_probe_finds_it_bac
 
 
 def test_a_probe_that_finds_the_server_back_while_another_worker_ticks_still_lets_everyone_go_on(
-    sf_plugin, run_jobs
+    sf_plugin, sf_run_jobs
 ):
     import time
 
@@ -280,7 +282,7 @@ def test_a_probe_that_finds_the_server_back_while_another_worker_ticks_still_let
     ids = [person(rt, name, f"{name.lower()}@example.com") for name in ("Ada", "Bo")]
     flow = started(rt, flow_doc([email_step("hello")]))
     signed_up(rt, *ids)
-    run_jobs(rt)
+    sf_run_jobs(rt)
     assert "email" in outages.outages(rt.redis)
 
     inbox = Inbox()
@@ -296,7 +298,7 @@ def test_a_probe_that_finds_the_server_back_while_another_worker_ticks_still_let
         assert rt.engine.tick() == {}
         assert outages.outages(rt.redis) == {}
         rt.redis.delete(scheduler.TICK_LOCK)
-        run_jobs(rt)
+        sf_run_jobs(rt)
     finally:
         controller.stop()
     assert sorted(inbox.to()) == ["ada@example.com", "bo@example.com"]
@@ -356,7 +358,7 @@ def authenticator(server, session, envelope, mechanism, auth_data):
 
 
 @pytest.mark.parametrize("mode", ["starttls", "ssl"])
-def test_tls_with_login(sf_plugin, run_jobs, certificate, mode):
+def test_tls_with_login(sf_plugin, sf_run_jobs, certificate, mode):
     cert, key = certificate
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
@@ -397,14 +399,14 @@ def test_tls_with_login(sf_plugin, run_jobs, certificate, mode):
         dag = person(rt, "Dag", "dag@example.com")
         started(rt, flow_doc([email_step("hello")]))
         signed_up(rt, dag)
-        run_jobs(rt)
+        sf_run_jobs(rt)
     finally:
         controller.stop()
     assert inbox.to() == ["dag@example.com"]
     assert sessions == [(True, True)]
 
 
-def test_an_untrusted_certificate_is_not_accepted(sf_plugin, run_jobs, certificate):
+def test_an_untrusted_certificate_is_not_accepted(sf_plugin, sf_run_jobs, certificate):
     cert, key = certificate
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
@@ -419,7 +421,7 @@ def test_an_untrusted_certificate_is_not_accepted(sf_plugin, run_jobs, certifica
         eva = person(rt, "Eva", "eva@example.com")
         flow = started(rt, flow_doc([email_step("hello")]))
         signed_up(rt, eva)
-        run_jobs(rt)
+        sf_run_jobs(rt)
     finally:
         controller.stop()
     assert inbox.messages == []
@@ -428,7 +430,7 @@ def test_an_untrusted_certificate_is_not_accepted(sf_plugin, run_jobs, certifica
 
 
 @pytest.mark.parametrize("smtputf8", [True, False])
-def test_an_international_address_needs_a_server_with_smtputf8(sf_plugin, run_jobs, smtputf8):
+def test_an_international_address_needs_a_server_with_smtputf8(sf_plugin, sf_run_jobs, smtputf8):
     port = free_port()
     inbox = Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=port, enable_SMTPUTF8=smtputf8)
@@ -438,7 +440,7 @@ def test_an_international_address_needs_a_server_with_smtputf8(sf_plugin, run_jo
         ids = [person(rt, "Bjørn", "bjørn@example.com"), person(rt, "Ada", "ada@example.com")]
         flow = started(rt, flow_doc([email_step("hello")]))
         signed_up(rt, *ids)
-        run_jobs(rt)
+        sf_run_jobs(rt)
     finally:
         controller.stop()
     bjorn = rt.store.participant(rt.redis.hget(keys.person(ids[0]), flow.id))
@@ -463,7 +465,9 @@ class CountsConnections(Inbox):
         return await super().handle_DATA(server, session, envelope)
 
 
-def test_with_several_smtp_connections_a_batch_goes_out_over_all_of_them_each_email_once(sf_plugin, run_jobs):
+def test_with_several_smtp_connections_a_batch_goes_out_over_all_of_them_each_email_once(
+    sf_plugin, sf_run_jobs
+):
     port = free_port()
     inbox = CountsConnections()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
@@ -474,7 +478,7 @@ def test_with_several_smtp_connections_a_batch_goes_out_over_all_of_them_each_em
         ids = [person(rt, f"P{i}", address) for i, address in enumerate(addresses)]
         flow = started(rt, flow_doc([email_step("hello")]))
         signed_up(rt, *ids)
-        run_jobs(rt)
+        sf_run_jobs(rt)
     finally:
         controller.stop()
     assert sorted(inbox.to()) == sorted(addresses), "each email once"
@@ -485,7 +489,7 @@ def test_with_several_smtp_connections_a_batch_goes_out_over_all_of_them_each_em
         assert participant_of(rt, flow, pid).last_sending is not None
 
 
-def test_a_participant_woken_by_one_probe_into_a_new_outage_waits_for_that_one_too(sf_plugin, run_jobs):
+def test_a_participant_woken_by_one_probe_into_a_new_outage_waits_for_that_one_too(sf_plugin, sf_run_jobs):
     import time
 
     from superflow import outages
@@ -495,7 +499,7 @@ def test_a_participant_woken_by_one_probe_into_a_new_outage_waits_for_that_one_t
     ada = person(rt, "Ada", "ada@example.com")
     flow = started(rt, flow_doc([email_step("hello")]))
     signed_up(rt, ada)
-    run_jobs(rt)
+    sf_run_jobs(rt)
     assert participant_of(rt, flow, ada).wait["c"] == "email"
     # A probe finds the server back and wakes Ada; before her round runs, another
     # participant's send finds the server down again.
@@ -503,13 +507,13 @@ def test_a_participant_woken_by_one_probe_into_a_new_outage_waits_for_that_one_t
     with rt.redis.pipeline() as pipe:
         outages.record(pipe, "email", ["someone-else"], "SMTP 127.0.0.1: connection refused")
         pipe.execute()
-    run_jobs(rt)  # Ada's round finds the channel down: she goes on waiting for it
+    sf_run_jobs(rt)  # Ada's round finds the channel down: she goes on waiting for it
     inbox = Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     try:
         time.sleep(outages.MAX_PAUSE + 0.1)
-        run_jobs(rt)  # the next probe finds the server back
+        sf_run_jobs(rt)  # the next probe finds the server back
     finally:
         controller.stop()
     assert inbox.to() == ["ada@example.com"], "Ada's email went out when the server was back"

@@ -5,14 +5,12 @@ when the participant leaves, and one email to the flow's administrators."""
 from __future__ import annotations
 
 import datetime as dt
-import threading
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
-from conftest import email_step, flow_doc, participant_of, signed_up
 from superflow import apikeys, flows, reports, users
+from superflow.testing import LiveServer, email_step, flow_doc, participant_of, signed_up
 from superflow.webapp import create_app
 
 GREYLISTED = "451 4.3.0 greylisted, try again later"
@@ -29,11 +27,11 @@ def person(rt, first, address):
 
 
 @pytest.fixture
-def failing(run_jobs, sf_plugin, smtp_server):
+def failing(sf_run_jobs, sf_plugin, sf_smtp_server):
     """A running flow whose welcome email two of three persons cannot get (their
     mail server says "try again later"), made by a flow administrator with an
     email address."""
-    inbox, port = smtp_server
+    inbox, port = sf_smtp_server
     rt = smtp_runtime(sf_plugin, port)
     users.create(rt.redis, "boss@fjord.test", "correct horse battery", "flow_admin")
     users.create(rt.redis, "viewer@fjord.test", "correct horse battery", "viewer")
@@ -60,9 +58,9 @@ def alerts(inbox):
     return [m for m in inbox.messages if "is failing" in m["Subject"]]
 
 
-def test_retrying_participants_and_why_are_counted_per_step(failing, run_jobs):
+def test_retrying_participants_and_why_are_counted_per_step(failing, sf_run_jobs):
     rt, inbox, flow, ids = failing
-    run_jobs(rt)
+    sf_run_jobs(rt)
 
     step = report_of(rt, flow)["steps"][0]
     assert step["retrying"] == 2 and step["failed"] == 0
@@ -72,12 +70,12 @@ def test_retrying_participants_and_why_are_counted_per_step(failing, run_jobs):
     assert [s["id"] for s in report_of(rt, flow)["trouble"]] == ["hello"]
 
 
-def test_a_retry_that_works_lowers_retrying(failing, run_jobs):
+def test_a_retry_that_works_lowers_retrying(failing, sf_run_jobs):
     rt, inbox, flow, ids = failing
-    run_jobs(rt)
+    sf_run_jobs(rt)
     del inbox.refuse["busy@example.com"]
     rt.clock.advance(61)
-    run_jobs(rt)
+    sf_run_jobs(rt)
 
     step = report_of(rt, flow)["steps"][0]
     assert step["retrying"] == 1
@@ -87,19 +85,19 @@ def test_a_retry_that_works_lowers_retrying(failing, run_jobs):
 
     del inbox.refuse["slow@example.com"]
     rt.clock.advance(121)
-    run_jobs(rt)
+    sf_run_jobs(rt)
     step = report_of(rt, flow)["steps"][0]
     assert step["retrying"] == 0 and step["failed"] == 0
     assert report_of(rt, flow)["trouble"] == []
 
 
-def test_a_participant_that_keeps_failing_leaves_and_counts_as_failed(failing, run_jobs):
+def test_a_participant_that_keeps_failing_leaves_and_counts_as_failed(failing, sf_run_jobs):
     rt, inbox, flow, ids = failing
     del inbox.refuse["busy@example.com"]
     for _ in range(6):
-        run_jobs(rt)
+        sf_run_jobs(rt)
         rt.clock.advance(301)
-    run_jobs(rt)
+    sf_run_jobs(rt)
 
     slow = participant_of(rt, flow, ids[2])
     assert slow.status == "exited"
@@ -108,11 +106,11 @@ def test_a_participant_that_keeps_failing_leaves_and_counts_as_failed(failing, r
     assert step["reasons"][0]["reason"].endswith(GREYLISTED)
 
 
-def test_the_flow_administrators_get_one_email_when_a_step_starts_failing(failing, run_jobs):
+def test_the_flow_administrators_get_one_email_when_a_step_starts_failing(failing, sf_run_jobs):
     rt, inbox, flow, ids = failing
-    run_jobs(rt)
+    sf_run_jobs(rt)
     rt.clock.advance(61)
-    run_jobs(rt)
+    sf_run_jobs(rt)
 
     sent = alerts(inbox)
     # One email for the step (not one per participant, not one per round), to the
@@ -127,14 +125,16 @@ def test_the_flow_administrators_get_one_email_when_a_step_starts_failing(failin
     assert "ada@example.com" in inbox.to()
 
 
-def test_no_address_for_the_alert_is_logged_and_the_flow_goes_on(run_jobs, sf_plugin, smtp_server, caplog):
-    inbox, port = smtp_server
+def test_no_address_for_the_alert_is_logged_and_the_flow_goes_on(
+    sf_run_jobs, sf_plugin, sf_smtp_server, caplog
+):
+    inbox, port = sf_smtp_server
     rt = smtp_runtime(sf_plugin, port)
     users.create(rt.redis, "boss", "correct horse battery", "flow_admin")
     inbox.refuse["busy@example.com"] = GREYLISTED
     flow = flows.start(rt, flows.create(rt, flow_doc([email_step("hello")])).id)
     signed_up(rt, person(rt, "Busy", "busy@example.com"), person(rt, "Ada", "ada@example.com"))
-    run_jobs(rt)
+    sf_run_jobs(rt)
 
     assert alerts(inbox) == []
     assert "nobody can be told" in caplog.text
@@ -142,20 +142,16 @@ def test_no_address_for_the_alert_is_logged_and_the_flow_goes_on(run_jobs, sf_pl
     assert report_of(rt, flow)["steps"][0]["retrying"] == 1
 
 
-def test_the_report_api_shows_the_trouble(failing, run_jobs):
+def test_the_report_api_shows_the_trouble(failing, sf_run_jobs):
     rt, inbox, flow, ids = failing
-    run_jobs(rt)
-    server = make_server("127.0.0.1", 0, create_app(runtime=rt), threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    sf_run_jobs(rt)
+    with LiveServer(create_app(runtime=rt)) as url:
         secret, _ = apikeys.create(rt.redis, "reader", "viewer")
         r = requests.get(
-            f"http://127.0.0.1:{server.server_port}/api/v1/flows/{flow.id}/report",
+            f"{url}/api/v1/flows/{flow.id}/report",
             headers={"Authorization": f"Bearer {secret}"},
             timeout=10,
         )
-    finally:
-        server.shutdown()
     assert r.status_code == 200, r.text
     body = r.json()
     step = body["steps"][0]

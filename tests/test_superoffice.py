@@ -335,8 +335,8 @@ def test_associates_sales_requests_diary_and_time_zone(rt, tenant):
     assert rt.crm.tenant_time_zone() == {"id": "140", "name": "Norway", "code": "NO", "cities": "Oslo"}
 
 
-def test_step_types_run_against_the_webapi(rt, tenant, run_jobs):
-    from conftest import flow_doc, participant_of, signed_up, started
+def test_step_types_run_against_the_webapi(rt, tenant, sf_run_jobs):
+    from superflow.testing import flow_doc, participant_of, signed_up, started
 
     rt.crm.emit = rt.emit
     steps = [
@@ -345,7 +345,7 @@ def test_step_types_run_against_the_webapi(rt, tenant, run_jobs):
     ]
     flow = started(rt, flow_doc(steps))
     signed_up(rt, "17")
-    run_jobs(rt)
+    sf_run_jobs(rt)
     notes = [h["note"] for h in rt.store.history(participant_of(rt, flow, "17").id)]
     assert tenant.selection_members["5"] == {"17"} and len(tenant.sales) == 1, notes
     assert participant_of(rt, flow, "17").status == "completed"

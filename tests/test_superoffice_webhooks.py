@@ -13,12 +13,12 @@ import responses
 from click.testing import CliRunner
 from test_superoffice_fake import SECRET, SETTINGS, FakeTenant, fixture
 
-from conftest import email_step, flow_doc, participant_of, started
 from superflow import keys
 from superflow.cli.context import CommandContext
 from superflow.plugins.superoffice import commands
 from superflow.plugins.superoffice.polling import SelectionPoll
 from superflow.plugins.superoffice.webhooks import signature
+from superflow.testing import email_step, flow_doc, participant_of, started
 from superflow.webapp import create_app
 
 
@@ -52,7 +52,7 @@ def post(client, payload, secret=SECRET, sign=True):
     return client.post("/hooks/superoffice", data=body, headers=headers)
 
 
-def queued_events(rt, run_jobs):
+def queued_events(rt, sf_run_jobs):
     """Work the webhook jobs; return the events they handed to the engine."""
     seen = []
     original = rt.engine.handle_events
@@ -62,7 +62,7 @@ def queued_events(rt, run_jobs):
         return original(events)
 
     rt.engine.handle_events = spy
-    run_jobs(rt)
+    sf_run_jobs(rt)
     return seen
 
 
@@ -100,34 +100,34 @@ def test_registration_test_call_gets_200(rt, hooks):
     assert rt.queue.count == 0
 
 
-def test_person_created_is_queued_and_a_redelivery_is_ignored(rt, hooks, run_jobs):
+def test_person_created_is_queued_and_a_redelivery_is_ignored(rt, hooks, sf_run_jobs):
     payload = fixture("webhook_person_created.json")
     assert post(hooks, payload).get_json() == {"ok": True}
     assert post(hooks, payload).get_json() == {"ok": True, "duplicate": True}
     assert rt.redis.ttl(f"{keys.plugin_namespace('superoffice')}:event:{payload['EventId']}") > 0
-    assert queued_events(rt, run_jobs) == [("person.created", "17", {})]
+    assert queued_events(rt, sf_run_jobs) == [("person.created", "17", {})]
 
 
-def test_person_changed_becomes_person_updated_with_old_and_new(rt, hooks, tenant, run_jobs):
+def test_person_changed_becomes_person_updated_with_old_and_new(rt, hooks, tenant, sf_run_jobs):
     rt.crm.get_persons(["17"])
     rt.crm.ledger.remember("17", {"score": 10, "tier": "gold", "first_name": "Ada"})
     tenant.persons["17"]["personUdef/SuperOffice:3"] = "600"
     post(hooks, fixture("webhook_person_changed.json"))
-    assert queued_events(rt, run_jobs) == [("person.updated", "17", {"changes": {"score": [10, 600]}})]
+    assert queued_events(rt, sf_run_jobs) == [("person.updated", "17", {"changes": {"score": [10, 600]}})]
 
 
-def test_own_writes_are_not_announced_twice(rt, hooks, tenant, run_jobs):
+def test_own_writes_are_not_announced_twice(rt, hooks, tenant, sf_run_jobs):
     rt.crm.update_persons([("17", {"score": 11}, "k")])
     sale = rt.crm.create_sale("17", "Offer", 5.0, idempotency_key="s")
-    run_jobs(rt)
+    sf_run_jobs(rt)
     changed = {**fixture("webhook_person_changed.json"), "EventId": "e-1"}
     created = {**fixture("webhook_sale_created.json"), "EventId": "e-2", "PrimaryKey": int(sale["id"])}
     post(hooks, changed)
     post(hooks, created)
-    assert queued_events(rt, run_jobs) == []
+    assert queued_events(rt, sf_run_jobs) == []
 
 
-def test_sale_ticket_and_appointment_webhooks(rt, hooks, tenant, run_jobs):
+def test_sale_ticket_and_appointment_webhooks(rt, hooks, tenant, sf_run_jobs):
     tenant.sales["527331"] = {"entity": fixture("sale_entity.json")}
     tenant.tickets["812"] = {"entity": fixture("ticket_entity.json")}
     tenant.appointments["4401"] = {"entity": fixture("appointment_entity.json")}
@@ -137,7 +137,7 @@ def test_sale_ticket_and_appointment_webhooks(rt, hooks, tenant, run_jobs):
     post(hooks, activity)
     # a document is an activity too (FieldValues.type 4): no follow-up, and no read
     post(hooks, {**activity, "EventId": "d1", "PrimaryKey": 4402, "FieldValues": {"type": 4}})
-    seen = {t: (pid, data) for t, pid, data in queued_events(rt, run_jobs)}
+    seen = {t: (pid, data) for t, pid, data in queued_events(rt, sf_run_jobs)}
     assert seen["sale.created"][0] == "17" and seen["sale.created"][1]["amount"] == 1500.0
     assert seen["sale.created"][1]["sale_type"] == "Subscription"
     assert seen["sale.created"][1]["stage"] == "open"
@@ -149,17 +149,17 @@ def test_sale_ticket_and_appointment_webhooks(rt, hooks, tenant, run_jobs):
     assert tenant.calls("GET", "Appointment/4402") == 0
 
 
-def test_unconsent_webhook_becomes_consent_changed(rt, hooks, tenant, run_jobs):
+def test_unconsent_webhook_becomes_consent_changed(rt, hooks, tenant, sf_run_jobs):
     rt.crm.ledger.remember("17", {"consent.emarketing": True})
     tenant.consents[0] |= {"consentPerson/active": False, "consentPerson/legalBase": "Withdrawn"}
     post(hooks, {"EventId": "c1", "Event": "person.unconsented", "PrimaryKey": 17, "Entity": "person"})
-    assert queued_events(rt, run_jobs) == [
+    assert queued_events(rt, sf_run_jobs) == [
         ("consent.changed", "17", {"purpose": "emarketing", "granted": False})
     ]
 
 
 # -- the selection poll --------------------------------------------------------------------
-def test_selection_poll_is_incremental_and_announces_newcomers(rt, tenant, run_jobs):
+def test_selection_poll_is_incremental_and_announces_newcomers(rt, tenant, sf_run_jobs):
     poll = SelectionPoll()
     tenant.selection_members["5"] = {"17"}
     # first sight: a baseline for the static (5) and the dynamic (6) selection
@@ -178,7 +178,7 @@ def test_selection_poll_is_incremental_and_announces_newcomers(rt, tenant, run_j
     assert poll.run(rt) == "1 selection(s) changed, 1 dynamic read again, 2 new member(s)"
     assert tenant.calls("GET", "Selection/6/Members") == 3  # once a round
     assert tenant.calls("GET", "Selection/5/Members") == 2  # first sight, then when stamped
-    assert sorted(queued_events(rt, run_jobs)) == [
+    assert sorted(queued_events(rt, sf_run_jobs)) == [
         ("selection.member_added", "17", {"selection_id": "6"}),
         ("selection.member_added", "18", {"selection_id": "5"}),
     ]
@@ -243,8 +243,8 @@ def test_cli_group_is_added(monkeypatch, tenant):
 # -- end to end ------------------------------------------------------------------------------
 
 
-def test_end_to_end_webhook_filters_smtp_and_sale_success(sf_plugin, tenant, smtp_server, run_jobs):
-    inbox, port = smtp_server
+def test_end_to_end_webhook_filters_smtp_and_sale_success(sf_plugin, tenant, sf_smtp_server, sf_run_jobs):
+    inbox, port = sf_smtp_server
     rt = so_runtime(sf_plugin, email_transport="smtp", smtp_host="127.0.0.1", smtp_port=port)
     hooks = create_app(runtime=rt).test_client()
     doc = flow_doc(
@@ -265,7 +265,7 @@ def test_end_to_end_webhook_filters_smtp_and_sale_success(sf_plugin, tenant, smt
     assert post(hooks, created).status_code == 200
     # Bjørn (18) has withdrawn e-marketing consent and no company: filtered out
     post(hooks, {**created, "EventId": "other", "PrimaryKey": 18})
-    run_jobs(rt)
+    sf_run_jobs(rt)
 
     [message] = inbox.messages
     assert message["To"] == "ada@example.com"
@@ -276,6 +276,6 @@ def test_end_to_end_webhook_filters_smtp_and_sale_success(sf_plugin, tenant, smt
     tenant.sales["527331"] = {"entity": fixture("sale_entity.json")}
     assert post(hooks, fixture("webhook_sale_created.json")).status_code == 200
     post(hooks, fixture("webhook_sale_created.json"))  # redelivered: ignored
-    run_jobs(rt)
+    sf_run_jobs(rt)
     assert participant_of(rt, flow, "17").status == "succeeded"
     assert len(inbox.messages) == 1

@@ -7,16 +7,15 @@ from __future__ import annotations
 import base64
 import random
 import re
-import threading
+from contextlib import ExitStack
 from urllib.parse import urlparse
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
-from conftest import email_step, flow_doc, participant_of, signed_up, started
 from superflow import keys, tracking
 from superflow.plugins.outbox import Outbox
+from superflow.testing import LiveServer, email_step, flow_doc, participant_of, signed_up, started
 from superflow.webapp import create_app
 
 SECRET = "test-secret"
@@ -25,17 +24,8 @@ OFFER = "https://shop.example/offer?a=1&b=2"
 
 @pytest.fixture
 def serve():
-    servers = []
-
-    def start(rt):
-        server = make_server("127.0.0.1", 0, create_app(runtime=rt), threaded=True)
-        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-        servers.append(server)
-        return f"http://127.0.0.1:{server.server_port}"
-
-    yield start
-    for server in servers:
-        server.shutdown()
+    with ExitStack() as servers:
+        yield lambda rt: servers.enter_context(LiveServer(create_app(runtime=rt)))
 
 
 def local(address, base):
@@ -88,9 +78,9 @@ def webinar(**success):
 
 
 def test_email_through_smtp_opened_and_clicked_moves_the_waiting_participant_on(
-    sf_plugin, run_jobs, smtp_server, serve
+    sf_plugin, sf_run_jobs, sf_smtp_server, serve
 ):
-    inbox, port = smtp_server
+    inbox, port = sf_smtp_server
     rt = sf_plugin(email_transport="smtp", smtp_host="127.0.0.1", smtp_port=port)
     base = serve(rt)
     ids = []
@@ -116,7 +106,7 @@ def test_email_through_smtp_opened_and_clicked_moves_the_waiting_participant_on(
         ),
     )
     signed_up(rt, *ids)
-    run_jobs(rt)
+    sf_run_jobs(rt)
     assert rt.store.stats(flow.id)["at:wait_click"] == 2
 
     [message] = [m for m in inbox.messages if m["To"] == "ada@example.com"]
@@ -133,7 +123,7 @@ def test_email_through_smtp_opened_and_clicked_moves_the_waiting_participant_on(
     assert opened.content.startswith(b"GIF89a") and "no-store" in opened.headers["Cache-Control"]
     clicked = requests.get(local(offer, base), allow_redirects=False, timeout=5)
     assert clicked.status_code == 302 and clicked.headers["Location"] == OFFER
-    run_jobs(rt)
+    sf_run_jobs(rt)
 
     ada, bjorn = (participant_of(rt, flow, pid) for pid in ids)
     assert "link.clicked@invite" in ada.actions and "email.opened@invite" in ada.actions
@@ -148,12 +138,12 @@ def test_email_through_smtp_opened_and_clicked_moves_the_waiting_participant_on(
 
     # the success criterion waits for the other link
     assert requests.get(local(about, base), allow_redirects=False, timeout=5).status_code == 302
-    run_jobs(rt)
+    sf_run_jobs(rt)
     ada = participant_of(rt, flow, ids[0])
     assert ada.status == "succeeded" and ada.reason == "success: link.clicked"
 
     rt.clock.advance(2 * 86400 + 1)
-    run_jobs(rt)
+    sf_run_jobs(rt)
     subjects = sorted((m["To"], m["Subject"]) for m in inbox.messages)
     assert subjects == [
         ("ada@example.com", "Join our webinar"),
@@ -165,17 +155,17 @@ def test_email_through_smtp_opened_and_clicked_moves_the_waiting_participant_on(
 
 
 @pytest.fixture
-def sent(sf_runtime, run_jobs, people):
+def sent(sf_runtime, sf_run_jobs, people):
     """A tracked email to Ada, waiting a day after it: (flow, participant id, html)."""
     rt = sf_runtime
     flow = started(rt, webinar())
     signed_up(rt, people[0])
-    run_jobs()
+    sf_run_jobs()
     [message] = Outbox(rt.config).messages("email")
     return flow, participant_of(rt, flow, people[0]).id, message["html"]
 
 
-def test_repeated_opens_count_once_for_unique_and_every_time_for_totals(sf_runtime, run_jobs, sent, serve):
+def test_repeated_opens_count_once_for_unique_and_every_time_for_totals(sf_runtime, sf_run_jobs, sent, serve):
     rt = sf_runtime
     flow, pid, html = sent
     base = serve(rt)
@@ -185,7 +175,7 @@ def test_repeated_opens_count_once_for_unique_and_every_time_for_totals(sf_runti
     for link in (offer, offer, about):
         assert requests.get(local(link, base), allow_redirects=False, timeout=5).status_code == 302
     assert requests.head(local(offer, base), timeout=5).status_code == 302  # a link checker: no click
-    run_jobs()
+    sf_run_jobs()
 
     stats = rt.store.stats(flow.id)
     assert stats["email.opened"] == 3 and stats["email.opened.unique"] == 1

@@ -29,7 +29,7 @@ def test_the_tutorial_shows_the_module_as_it_is():
     assert (EXAMPLE / "superflow_tag.py").read_text(encoding="utf-8") in blocks
 
 
-def test_the_step_tags_a_person_once(sf_plugin, run_jobs, superflow_tag):
+def test_the_step_tags_a_person_once(sf_plugin, sf_run_jobs, superflow_tag):
     rt = sf_plugin(superflow_tag)
     rt.crm.define_field("tags", "Tags", "text")
     person = rt.crm.create_person(first_name="Ada", tags="customer")["id"]
@@ -44,7 +44,7 @@ def test_the_step_tags_a_person_once(sf_plugin, run_jobs, superflow_tag):
     flow = flows.start(rt, flows.create(rt, doc).id)
 
     rt.emit([Event("api.event", person, {"name": "registered"})])
-    run_jobs(rt)
+    sf_run_jobs(rt)
 
     assert rt.crm.get_person(person)["fields"]["tags"] == "customer, webinar"
     assert rt.store.stats(flow.id)["step:t:tag.added"] == 1

@@ -3,25 +3,14 @@ withdrawn in the CRM, the person's next email not sent, bad tokens refused."""
 
 from __future__ import annotations
 
-import threading
 from urllib.parse import urlparse
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
-from conftest import email_step, flow_doc, participant_of, signed_up, started
 from superflow import tracking
 from superflow.plugins.outbox import Outbox
-from superflow.webapp import create_app
-
-
-@pytest.fixture
-def base_url(sf_runtime):
-    server = make_server("127.0.0.1", 0, create_app(runtime=sf_runtime), threaded=True)
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+from superflow.testing import email_step, flow_doc, participant_of, signed_up, started
 
 
 def newsletter(**settings):
@@ -43,13 +32,13 @@ def unsubscribe_address(rt, base_url, recipient):
 
 
 def test_page_then_button_withdraws_consent_and_the_next_email_is_not_sent(
-    sf_runtime, run_jobs, people, crm, base_url
+    sf_runtime, sf_run_jobs, people, crm, sf_live_server
 ):
     rt = sf_runtime
     flow = started(rt, newsletter())
     signed_up(rt, people[0], people[1])
-    run_jobs()
-    address = unsubscribe_address(rt, base_url, "ada@example.com")
+    sf_run_jobs()
+    address = unsubscribe_address(rt, sf_live_server, "ada@example.com")
     assert f"{flow.id}.1" not in address and "ada" not in address
 
     page = requests.get(address, timeout=5)
@@ -64,9 +53,9 @@ def test_page_then_button_withdraws_consent_and_the_next_email_is_not_sent(
     assert rt.store.stats(flow.id)["email.unsubscribed"] == 1
     assert rt.store.stats(flow.id)["step:first:email.unsubscribed"] == 1
 
-    run_jobs()
+    sf_run_jobs()
     rt.clock.advance(86400 + 1)
-    run_jobs()
+    sf_run_jobs()
     ada, bjorn = participant_of(rt, flow, people[0]), participant_of(rt, flow, people[1])
     assert ada.status == "exited" and ada.reason == "email.unsubscribed", "taken out at once"
     assert any(h["kind"] == "event" and h["note"] == "email.unsubscribed" for h in ada.history)
@@ -80,12 +69,12 @@ def test_page_then_button_withdraws_consent_and_the_next_email_is_not_sent(
 
 
 @pytest.mark.parametrize("encoding", ["urlencoded", "multipart"])
-def test_one_click_post_withdraws_at_once(sf_runtime, run_jobs, people, crm, base_url, encoding):
+def test_one_click_post_withdraws_at_once(sf_runtime, sf_run_jobs, people, crm, sf_live_server, encoding):
     rt = sf_runtime
     started(rt, newsletter())
     signed_up(rt, people[0])
-    run_jobs()
-    address = unsubscribe_address(rt, base_url, "ada@example.com")
+    sf_run_jobs()
+    address = unsubscribe_address(rt, sf_live_server, "ada@example.com")
     if encoding == "urlencoded":
         reply = requests.post(address, data={"List-Unsubscribe": "One-Click"}, timeout=5)
     else:
@@ -96,41 +85,43 @@ def test_one_click_post_withdraws_at_once(sf_runtime, run_jobs, people, crm, bas
 
 
 def test_a_mailing_with_a_subscription_cancels_that_subscription_only(
-    sf_runtime, run_jobs, people, crm, base_url
+    sf_runtime, sf_run_jobs, people, crm, sf_live_server
 ):
     rt = sf_runtime
     crm.set_subscription(people[0], "newsletter", True)
     flow = started(rt, newsletter(subscription="newsletter"))
     signed_up(rt, people[0])
-    run_jobs()
-    address = unsubscribe_address(rt, base_url, "ada@example.com")
+    sf_run_jobs()
+    address = unsubscribe_address(rt, sf_live_server, "ada@example.com")
     assert "the newsletter mailing" in requests.get(address, timeout=5).text
     assert requests.post(address, data={"List-Unsubscribe": "One-Click"}, timeout=5).status_code == 200
     person = crm.get_person(people[0])
     assert person["subscriptions"]["newsletter"] is False and person["consents"]["emarketing"] is True
-    run_jobs()
+    sf_run_jobs()
     rt.clock.advance(86400 + 1)
-    run_jobs()
+    sf_run_jobs()
     assert participant_of(rt, flow, people[0]).reason == "email.unsubscribed"
 
 
-def test_bad_tokens_are_refused_with_the_cause(sf_runtime, base_url, crm, people):
+def test_bad_tokens_are_refused_with_the_cause(sf_runtime, sf_live_server, crm, people):
     good = tracking.seal("test-secret", "u", "1.1", "first", people[0])
     for token, status in (
         (good[:-4], 404),
         (good[:20], 400),
         (tracking.seal("other", "u", "1.1", "s", "1"), 404),
     ):
-        page = requests.get(f"{base_url}/u/{token}", timeout=5)
+        page = requests.get(f"{sf_live_server}/u/{token}", timeout=5)
         assert page.status_code == status and "This link is not valid" in page.text
-        one_click = requests.post(f"{base_url}/u/{token}", data={"List-Unsubscribe": "One-Click"}, timeout=5)
+        one_click = requests.post(
+            f"{sf_live_server}/u/{token}", data={"List-Unsubscribe": "One-Click"}, timeout=5
+        )
         assert one_click.status_code == status and one_click.text.startswith("this link is not valid")
     click_token = tracking.seal("test-secret", "c", "1.1", "first", people[0], "https://x.example/")
-    assert requests.post(f"{base_url}/u/{click_token}", timeout=5).status_code == 404
+    assert requests.post(f"{sf_live_server}/u/{click_token}", timeout=5).status_code == 404
     assert crm.get_person(people[0])["consents"]["emarketing"] is True
 
 
-def test_a_person_no_longer_in_the_crm_is_told_so(sf_runtime, base_url):
+def test_a_person_no_longer_in_the_crm_is_told_so(sf_runtime, sf_live_server):
     token = tracking.seal("test-secret", "u", "1.1", "first", "9999")
-    reply = requests.post(f"{base_url}/u/{token}", timeout=5)
+    reply = requests.post(f"{sf_live_server}/u/{token}", timeout=5)
     assert reply.status_code == 200 and "We no longer have you on our lists" in reply.text

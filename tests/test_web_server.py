@@ -8,7 +8,6 @@ answer 414/431, SIGTERM stops master, workers and Redis, and behind a proxy
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import time
@@ -23,6 +22,7 @@ from superflow import forms, users
 from superflow.config import Config
 from superflow.processes import SUPERFLOW, free_port, spawn, stop, wait_for_port
 from superflow.runtime import Runtime
+from superflow.testing import csrf_token
 from superflow.webserver import build_app
 
 SMS_SECRET = "sms-hook-secret-in-the-query"
@@ -34,7 +34,6 @@ FORM = {
     "fields": [{"name": "email", "label": "Email", "type": "email", "required": True, "maps_to": "email"}],
     "rate_limit": 1000,
 }
-TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @dataclass
@@ -140,7 +139,7 @@ def test_it_answers_through_gunicorn_with_the_workers_asked_for(web):
 
 def test_a_sign_in_and_its_csrf_token_hold_on_workers_forked_after_it(web):
     browser = requests.Session()
-    token = TOKEN.search(fresh_connection_get(browser, web.url + "/login").text).group(1)
+    token = csrf_token(fresh_connection_get(browser, web.url + "/login").text)
     signed_in = browser.post(
         web.url + "/login",
         data={"username": "admin", "password": PASSWORD, "csrf_token": token},
@@ -151,7 +150,7 @@ def test_a_sign_in_and_its_csrf_token_hold_on_workers_forked_after_it(web):
     assert signed_in.status_code == 302, signed_in.text
     page = fresh_connection_get(browser, web.url + "/")
     assert page.status_code == 200 and "Sign out" in page.text
-    token = TOKEN.search(page.text).group(1)
+    token = csrf_token(page.text)
 
     # SIGHUP: gunicorn forks new workers and retires the old ones — none of the
     # processes that answer from now on saw the sign-in.
@@ -239,7 +238,7 @@ def _redis_answers(site: Web) -> bool:
 
 
 def failed_sign_in(client, username: str, address: str) -> int:
-    token = TOKEN.search(client.get("/login").get_data(as_text=True)).group(1)
+    token = csrf_token(client.get("/login").get_data(as_text=True))
     answer = client.post(
         "/login",
         data={"username": username, "password": "wrong-password", "csrf_token": token},

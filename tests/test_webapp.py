@@ -6,44 +6,29 @@ import re
 
 import requests
 
-from conftest import email_step, flow_doc, started
 from superflow import users
 from superflow.events import Event
+from superflow.testing import SignedInSession, csrf_token, email_step, flow_doc, started
 
 
-def signed_in(rt, base_url, role="viewer"):
-    """A browser session signed in as a new user with ``role``."""
-    users.create(rt.redis, f"{role}-user", "correct horse battery", role)
-    browser = requests.Session()
-    page = browser.get(base_url + "/login", timeout=5).text
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    reply = browser.post(
-        base_url + "/login",
-        data={"username": f"{role}-user", "password": "correct horse battery", "csrf_token": token},
-        timeout=5,
-    )
-    assert reply.status_code == 200 and reply.url.endswith("/")
-    return browser
-
-
-def test_the_admin_needs_a_sign_in(sf_runtime, base_url):
-    reply = requests.get(base_url + "/", timeout=5, allow_redirects=False)
+def test_the_admin_needs_a_sign_in(sf_runtime, sf_live_server):
+    reply = requests.get(sf_live_server + "/", timeout=5, allow_redirects=False)
     assert reply.status_code == 302 and reply.headers["Location"].startswith("/login")
     users.create(sf_runtime.redis, "ada", "correct horse battery", "viewer")
     browser = requests.Session()
-    token = re.search(
-        r'name="csrf_token" value="([^"]+)"', browser.get(base_url + "/login", timeout=5).text
-    ).group(1)
+    token = csrf_token(browser.get(sf_live_server + "/login", timeout=5).text)
     wrong = browser.post(
-        base_url + "/login", data={"username": "ada", "password": "nope", "csrf_token": token}, timeout=5
+        sf_live_server + "/login",
+        data={"username": "ada", "password": "nope", "csrf_token": token},
+        timeout=5,
     )
     assert wrong.status_code == 401 and "That user name and password do not match." in wrong.text
     forged = browser.post(
-        base_url + "/login", data={"username": "ada", "password": "correct horse battery"}, timeout=5
+        sf_live_server + "/login", data={"username": "ada", "password": "correct horse battery"}, timeout=5
     )
     assert forged.status_code == 400, "a form without the session's CSRF token is refused"
     ok = browser.post(
-        base_url + "/login?next=/flows/1",
+        sf_live_server + "/login?next=/flows/1",
         data={"username": "ada", "password": "correct horse battery", "csrf_token": token},
         timeout=5,
         allow_redirects=False,
@@ -51,17 +36,19 @@ def test_the_admin_needs_a_sign_in(sf_runtime, base_url):
     assert ok.status_code == 302 and ok.headers["Location"] == "/flows/1"
     cookie = ok.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
-    home = browser.get(base_url + "/", timeout=5)
+    home = browser.get(sf_live_server + "/", timeout=5)
     assert home.status_code == 200
-    token = re.search(r'name="csrf_token" value="([^"]+)"', home.text).group(1)
-    assert requests.get(base_url + "/api/v1/flows", cookies=browser.cookies, timeout=5).status_code == 401, (
-        "the admin session does not open the API"
+    token = csrf_token(home.text)
+    assert (
+        requests.get(sf_live_server + "/api/v1/flows", cookies=browser.cookies, timeout=5).status_code == 401
+    ), "the admin session does not open the API"
+    assert browser.post(sf_live_server + "/logout", data={"csrf_token": token}, timeout=5).url.endswith(
+        "/login"
     )
-    assert browser.post(base_url + "/logout", data={"csrf_token": token}, timeout=5).url.endswith("/login")
-    assert browser.get(base_url + "/", timeout=5, allow_redirects=False).status_code == 302
+    assert browser.get(sf_live_server + "/", timeout=5, allow_redirects=False).status_code == 302
 
 
-def test_flows_list_and_flow_page_show_status_and_counts(sf_runtime, run_jobs, people, base_url):
+def test_flows_list_and_flow_page_show_status_and_counts(sf_runtime, sf_run_jobs, people, sf_live_server):
     flow = started(
         sf_runtime,
         flow_doc(
@@ -70,41 +57,46 @@ def test_flows_list_and_flow_page_show_status_and_counts(sf_runtime, run_jobs, p
         ),
     )
     sf_runtime.emit([Event("api.event", pid, {"name": "signed_up"}) for pid in people[:3]])
-    run_jobs()
+    sf_run_jobs()
 
-    browser = signed_in(sf_runtime, base_url)
-    home = browser.get(base_url + "/", timeout=5)
+    browser = SignedInSession(sf_runtime, sf_live_server, "viewer")
+    home = browser.get(sf_live_server + "/", timeout=5)
     assert home.status_code == 200
     assert "Spring campaign" in home.text and "badge-running" in home.text and "signed_up" in home.text
     assert home.headers["X-Content-Type-Options"] == "nosniff"
 
-    summary = browser.get(f"{base_url}/flows/{flow.id}", timeout=5).text
+    summary = browser.get(f"{sf_live_server}/flows/{flow.id}", timeout=5).text
     assert re.search(r'data-stat="enrolled">3<', summary), "the summary counts three enrolled"
-    chart = browser.get(f"{base_url}/flows/{flow.id}/chart", timeout=5).text
+    chart = browser.get(f"{sf_live_server}/flows/{flow.id}/chart", timeout=5).text
     assert "Send email" in chart and re.search(r'data-stat="passed:hello">3<', chart)
-    grid = browser.get(f"{base_url}/flows/{flow.id}/participants", timeout=5).text
+    grid = browser.get(f"{sf_live_server}/flows/{flow.id}/participants", timeout=5).text
     assert "ada@example.com" in grid and "EMAIL to ada@example.com" in grid
 
 
-def test_unknown_flow_is_404(sf_runtime, base_url):
-    assert signed_in(sf_runtime, base_url).get(base_url + "/flows/999", timeout=5).status_code == 404
+def test_unknown_flow_is_404(sf_runtime, sf_live_server):
+    assert (
+        SignedInSession(sf_runtime, sf_live_server, "viewer")
+        .get(sf_live_server + "/flows/999", timeout=5)
+        .status_code
+        == 404
+    )
 
 
-def test_health_reports_redis_and_queue(base_url):
-    body = requests.get(base_url + "/health", timeout=5).json()
+def test_health_reports_redis_and_queue(sf_live_server):
+    body = requests.get(sf_live_server + "/health", timeout=5).json()
     assert body["status"] == "ok" and body["redis"] == "ok" and body["queued_jobs"] == 0
     assert body["waiting"] == {"events": 0, "advance": 0}
 
 
-def test_a_session_expires_after_eight_hours(sf_runtime, base_url):
-    browser = signed_in(sf_runtime, base_url)
+def test_a_session_expires_after_eight_hours(sf_runtime, sf_live_server):
+    browser = SignedInSession(sf_runtime, sf_live_server, "viewer")
     expires = next(c for c in browser.cookies if c.name == "session").expires
     import time
 
     assert 7.9 * 3600 < expires - time.time() <= 8 * 3600
 
 
-def test_the_flow_in_words_names_crm_things_not_ids(sf_runtime, crm, base_url):
+def test_the_flow_in_words_names_crm_things_not_ids(sf_runtime, crm, sf_live_server):
     selection = crm.create_selection("Newsletter subscribers")
     flow = started(
         sf_runtime,
@@ -114,7 +106,7 @@ def test_the_flow_in_words_names_crm_things_not_ids(sf_runtime, crm, base_url):
             name="Welcome",
         ),
     )
-    browser = signed_in(sf_runtime, base_url)
-    summary = browser.get(f"{base_url}/flows/{flow.id}", timeout=5).text
+    browser = SignedInSession(sf_runtime, sf_live_server, "viewer")
+    summary = browser.get(f"{sf_live_server}/flows/{flow.id}", timeout=5).text
     assert "When a person is added to selection &#39;Newsletter subscribers&#39;" in summary
-    assert "&#39;Newsletter subscribers&#39;" in browser.get(base_url + "/", timeout=5).text
+    assert "&#39;Newsletter subscribers&#39;" in browser.get(sf_live_server + "/", timeout=5).text

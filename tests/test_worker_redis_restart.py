@@ -10,13 +10,13 @@ from pathlib import Path
 
 import redis
 
-from conftest import email_step, flow_doc, signed_up, started
 from superflow.config import Config
 from superflow.embedded_redis import EmbeddedRedis
 from superflow.plugins.local_crm.seed import seed_persons
 from superflow.plugins.outbox import Outbox
 from superflow.processes import SUPERFLOW, spawn, stop
 from superflow.runtime import Runtime
+from superflow.testing import email_step, flow_doc, signed_up, started
 
 
 def until(predicate, timeout=60.0):

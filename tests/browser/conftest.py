@@ -10,112 +10,39 @@ test Redis, a data folder with a seeded local CRM, and three users.
   (``flow_admin``, ``content_editor``, ``viewer``);
 - ``screenshot(page, name)``: a full-page PNG in ``build/screenshots/<name>.png``.
 
-``tests/browser/__init__.py`` exists so this file is imported as
-``browser.conftest`` and does not shadow ``tests/conftest.py``, which other test
-modules import as ``conftest``.
+What the test modules import (``AdminSite``, ``wait_for`` ...) is in ``browser.site``;
+``tests/browser/__init__.py`` makes this folder the package ``browser``.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
-import time
 from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
+from browser.site import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PERSONS,
+    REDIS_DB,
+    SECRET_KEY,
+    USERS,
+    AdminSite,
+    child_env,
+    fill_sign_in,
+    new_context,
+    port_open,
+    wait_until,
+    with_db,
+)
 from superflow import users
 from superflow.config import Config
-from superflow.processes import SUPERFLOW, free_port, spawn, stop, wait_for_port
+from superflow.processes import SUPERFLOW, free_port, spawn, stop
 from superflow.runtime import Runtime
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-]
-SECRET_KEY = "browser-test-secret"
-REDIS_DB = 9  # not the db the other tests flush and fill
-PERSONS = 40
-TIMEOUT_MS = 10_000
-USERS = {
-    "admin": ("admin-password-1", "flow_admin"),
-    "editor": ("editor-password-1", "content_editor"),
-    "viewer": ("viewer-password-1", "viewer"),
-}
-
-
-@dataclass
-class AdminSite:
-    """The running admin: its URL, a runtime on the same Redis and data folder (to
-    create flows and send events), and the environment its processes got."""
-
-    url: str
-    runtime: Runtime
-    env: dict[str, str]
-    logs: Path
-    """``web.log`` and ``worker.log``: the children's output, for a failing test."""
-    users: dict[str, tuple[str, str]] = field(default_factory=lambda: dict(USERS))
-
-
-def _with_db(url: str, db: int) -> str:
-    """``url`` on database ``db`` (for ``redis://host:port/0`` and ``unix:///path``)."""
-    if url.startswith("unix://"):
-        return f"{url.split('?', 1)[0]}?db={db}"
-    base = url.rsplit("/", 1)[0] if url.count("/") > 2 else url
-    return f"{base}/{db}"
-
-
-def _child_env(config: Config, pythonpath: list[Path] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SUPERFLOW_") and k != "REDIS_URL"}
-    if pythonpath:
-        env["PYTHONPATH"] = os.pathsep.join([*map(str, pythonpath), *filter(None, [env.get("PYTHONPATH")])])
-    env.update(
-        REDIS_URL=config.redis_url,
-        SUPERFLOW_DATA_DIR=str(config.data_dir),
-        SUPERFLOW_SECRET_KEY=config.secret_key,
-        SUPERFLOW_BASE_URL=config.base_url,
-        SUPERFLOW_CRM="local",
-        SUPERFLOW_EMAIL_TRANSPORT="outbox",
-        SUPERFLOW_SMS_PROVIDER="outbox",
-        SUPERFLOW_CONTROLLABLE_CLOCK="1",
-        SUPERFLOW_TICK_SECONDS="0.2",
-        PYTHONUNBUFFERED="1",
-    )
-    return env
-
-
-def _wait_until(
-    ready: Callable[[], bool],
-    what: str,
-    processes: dict[str, subprocess.Popen[bytes]],
-    logs: Path,
-    seconds: float = 20,
-) -> None:
-    deadline = time.monotonic() + seconds
-    while not ready():
-        dead = {name: p.returncode for name, p in processes.items() if p.poll() is not None}
-        if dead or time.monotonic() > deadline:
-            tails = "\n".join(
-                f"--- {log.name}\n{log.read_text()[-2000:]}" for log in sorted(logs.glob("*.log"))
-            )
-            reason = f"exited: {dead}" if dead else f"not ready after {seconds}s"
-            raise RuntimeError(f"admin site: waiting for {what}, {reason}\n{tails}")
-        time.sleep(0.05)
-
-
-def _port_open(port: int) -> bool:
-    try:
-        wait_for_port(port, seconds=0)
-    except OSError:
-        return False
-    return True
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +54,7 @@ def site_pythonpath() -> list[Path]:
 
 @pytest.fixture(scope="module")
 def admin_site(
-    tmp_path_factory: pytest.TempPathFactory, redis_server: str, site_pythonpath: list[Path]
+    tmp_path_factory: pytest.TempPathFactory, sf_redis_server: str, site_pythonpath: list[Path]
 ) -> Iterator[AdminSite]:
     """``superflow web`` and one ``superflow worker`` on a free port, a seeded local
     CRM and the users of ``USERS``; one per test module."""
@@ -139,12 +66,12 @@ def admin_site(
     port = free_port()
     config = Config(
         data_dir=data,
-        redis_url=_with_db(redis_server, REDIS_DB),
+        redis_url=with_db(sf_redis_server, REDIS_DB),
         secret_key=SECRET_KEY,
         controllable_clock=True,
         base_url=f"http://127.0.0.1:{port}",
     )
-    env = _child_env(config, site_pythonpath)
+    env = child_env(config, site_pythonpath)
     logs = data / "logs"
     runtime = Runtime(config)
     processes: dict[str, subprocess.Popen[bytes]] = {}
@@ -160,8 +87,8 @@ def admin_site(
         ):
             with open(logs / f"{name}.log", "wb") as out:
                 processes[name] = spawn([*SUPERFLOW, *args], env=env, stdout=out, stderr=subprocess.STDOUT)
-        _wait_until(lambda: _port_open(port), "the web app's port", processes, logs)
-        _wait_until(lambda: Worker.count(connection=runtime.rq_redis) > 0, "the worker", processes, logs)
+        wait_until(lambda: port_open(port), "the web app's port", processes, logs)
+        wait_until(lambda: Worker.count(connection=runtime.rq_redis) > 0, "the worker", processes, logs)
         yield AdminSite(url=config.base_url, runtime=runtime, env=env, logs=logs)
     finally:
         for process in processes.values():
@@ -198,16 +125,10 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
-def _new_context(browser: Browser, site: AdminSite) -> BrowserContext:
-    context = browser.new_context(base_url=site.url)
-    context.set_default_timeout(TIMEOUT_MS)
-    return context
-
-
 @pytest.fixture
 def context(browser: Browser, admin_site: AdminSite) -> Iterator[BrowserContext]:
     """A fresh browser profile (no cookies) whose relative URLs go to ``admin_site``."""
-    context = _new_context(browser, admin_site)
+    context = new_context(browser, admin_site)
     yield context
     context.close()
 
@@ -228,14 +149,11 @@ def signed_in(browser: Browser, admin_site: AdminSite) -> Iterator[Callable[[str
         username = who if who in admin_site.users else by_role.get(who, "")
         if not username:
             raise ValueError(f"no test user or role {who!r}; known: {sorted(admin_site.users)}")
-        context = _new_context(browser, admin_site)
+        context = new_context(browser, admin_site)
         contexts.append(context)
         page = context.new_page()
         page.goto("/login")
-        page.fill("[name=username]", username)
-        page.fill("[name=password]", admin_site.users[username][0])
-        with page.expect_navigation():
-            page.press("[name=password]", "Enter")
+        fill_sign_in(page, username, admin_site.users[username][0])
         if not page.url.startswith(admin_site.url + "/") or "/login" in page.url:
             raise AssertionError(f"signing in as {username} ended at {page.url}")
         return page
@@ -257,13 +175,3 @@ def screenshot(request: pytest.FixtureRequest) -> Callable[[Page, str], Path]:
         return path
 
     return take
-
-
-def wait_for(check: Callable[[], Any], what: str, seconds: float = 15) -> Any:
-    """Poll ``check`` until it returns something true (and return that): for what the
-    worker does in its own process."""
-    deadline = time.monotonic() + seconds
-    while not (found := check()):
-        assert time.monotonic() < deadline, f"{what} did not happen within {seconds} s"
-        time.sleep(0.1)
-    return found

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from browser.conftest import AdminSite, wait_for
-from conftest import email_step, flow_doc, participant_of, signed_up, started
+from browser.site import AdminSite, wait_for
 from superflow import flows
+from superflow.testing import email_step, flow_doc, participant_of, signed_up, started
 
 Screenshot = Callable[[Page, str], Path]
 DAY = 86400

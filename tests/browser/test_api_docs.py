@@ -10,7 +10,7 @@ from urllib.parse import urlparse
 
 from playwright.sync_api import BrowserContext, Page, Route, expect
 
-from browser.conftest import AdminSite
+from browser.site import AdminSite
 
 Screenshot = Callable[[Page, str], Path]
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from browser.conftest import AdminSite, wait_for
+from browser.site import AdminSite, wait_for
 from superflow import flows
 from superflow.events import Event
 from superflow.plugins.outbox import Outbox
@@ -171,6 +171,7 @@ def test_welcome_series_built_by_drag_and_drop_runs_in_the_worker(
     drag_new(page, "send_email", "root", 0)
     field(page, "subject").fill("Welcome, ")
     panel(page).locator('[data-name="subject"] .dz-tag-btn').click()
+    expect(page.locator(".dz-menu")).to_be_visible()  # the picker fetches its tags first
     page.keyboard.type("first name")
     page.keyboard.press("Enter")
     expect(field(page, "subject")).to_have_value("Welcome, {{ person.first_name }}")

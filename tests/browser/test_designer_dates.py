@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 
 from playwright.sync_api import Page, expect
 
-from browser.conftest import AdminSite, wait_for
-from conftest import flow_doc, participant_of
+from browser.site import AdminSite, wait_for
 from superflow import flows
+from superflow.testing import flow_doc, participant_of
 
 Screenshot = Callable[[Page, str], Path]
 WAIT = {"id": "w", "type": "wait", "settings": {"amount": 1, "unit": "days"}}

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from browser.conftest import AdminSite
-from conftest import email_step, flow_doc
+from browser.site import AdminSite
 from superflow import flows
+from superflow.testing import email_step, flow_doc
 
 Screenshot = Callable[[Page, str], Path]
 

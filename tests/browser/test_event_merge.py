@@ -13,7 +13,7 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
-from browser.conftest import AdminSite, wait_for
+from browser.site import AdminSite, wait_for
 from browser.test_designer import designer, drag_new, field, fill_email, panel, save, shoot, start
 from superflow import flows
 from superflow.events import Event

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from browser.conftest import AdminSite, wait_for
-from conftest import email_step, flow_doc, signed_up, started
+from browser.site import AdminSite, wait_for
 from superflow import failures
 from superflow.runtime import set_current
+from superflow.testing import email_step, flow_doc, signed_up, started
 
 Screenshot = Callable[[Page, str], Path]
 MISSING = "there is no file 'price-list.pdf'"

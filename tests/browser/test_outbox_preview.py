@@ -11,9 +11,9 @@ from urllib.parse import urlparse
 
 from playwright.sync_api import Page, Route, expect
 
-from browser.conftest import AdminSite, wait_for
-from conftest import email_step, flow_doc, signed_up, started
+from browser.site import AdminSite, wait_for
 from superflow.plugins.outbox import Outbox
+from superflow.testing import email_step, flow_doc, signed_up, started
 
 Screenshot = Callable[[Page, str], Path]
 OFFER = "https://shop.example/offer?a=1&b=2"

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from browser.conftest import AdminSite
-from conftest import email_step, flow_doc, participant_of, signed_up, started
+from browser.site import AdminSite, fill_sign_in
 from superflow.flow import Flow
+from superflow.testing import email_step, flow_doc, participant_of, signed_up, started
 
 Screenshot = Callable[[Page, str], Path]
 SIGN_OUT = re.compile("sign out", re.IGNORECASE)
@@ -34,13 +34,6 @@ def sign_out_control(page: Page) -> Locator:
     return page.get_by_role("button", name=SIGN_OUT).or_(page.get_by_role("link", name=SIGN_OUT))
 
 
-def fill_login(page: Page, username: str, password: str) -> None:
-    page.fill("[name=username]", username)
-    page.fill("[name=password]", password)
-    with page.expect_navigation():
-        page.press("[name=password]", "Enter")
-
-
 @pytest.fixture(scope="module")
 def flow(admin_site: AdminSite) -> Flow:
     """A running flow that sends one email to whoever signs up."""
@@ -52,7 +45,7 @@ def test_a_wrong_password_shows_the_error_and_stays_on_login(
 ) -> None:
     page.goto("/login")
     screenshot(page, "login")
-    fill_login(page, "admin", "not-the-password")
+    fill_sign_in(page, "admin", "not-the-password")
     assert path_of(page, admin_site).startswith("/login")
     expect(page.get_by_text("do not match")).to_be_visible()
     expect(sign_out_control(page)).to_have_count(0)
@@ -62,7 +55,7 @@ def test_the_right_password_reaches_the_flows_list_and_sign_out_works(
     page: Page, admin_site: AdminSite, screenshot: Screenshot
 ) -> None:
     page.goto("/login")
-    fill_login(page, "admin", admin_site.users["admin"][0])
+    fill_sign_in(page, "admin", admin_site.users["admin"][0])
     assert path_of(page, admin_site) == "/"
     expect_signed_in_as(page, "admin")
     screenshot(page, "flows-list-empty")
@@ -86,7 +79,7 @@ def test_every_role_can_sign_in(
 def test_a_page_needing_sign_in_comes_back_after_it(page: Page, admin_site: AdminSite, flow: Flow) -> None:
     page.goto(f"/flows/{flow.id}")
     assert path_of(page, admin_site).startswith("/login?next=")
-    fill_login(page, "viewer", admin_site.users["viewer"][0])
+    fill_sign_in(page, "viewer", admin_site.users["viewer"][0])
     assert path_of(page, admin_site) == f"/flows/{flow.id}"
     expect(page.get_by_text(flow.name).first).to_be_visible()
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect
 
-from browser.conftest import TIMEOUT_MS, AdminSite
+from browser.site import AdminSite, fill_sign_in, new_context
 from superflow import users
 
 Screenshot = Callable[[Page, str], Path]
@@ -18,17 +18,12 @@ PASSWORD = "browser-password-1"
 
 
 def new_page(browser: Browser, site: AdminSite) -> Page:
-    context = browser.new_context(base_url=site.url)
-    context.set_default_timeout(TIMEOUT_MS)
-    return context.new_page()
+    return new_context(browser, site).new_page()
 
 
 def sign_in(page: Page, username: str, password: str = PASSWORD, path: str = "/login") -> None:
     page.goto(path)
-    page.fill("[name=username]", username)
-    page.fill("[name=password]", password)
-    with page.expect_navigation():
-        page.press("[name=password]", "Enter")
+    fill_sign_in(page, username, password)
 
 
 def on_login(page: Page, site: AdminSite) -> bool:

@@ -19,7 +19,7 @@ def rt(sf_runtime, sf_plugin):
     return sf_plugin(superflow_loyalty)
 
 
-def test_award_points(rt, run_jobs):
+def test_award_points(rt, sf_run_jobs):
     rt.crm.define_field("loyalty_points", "Loyalty points", "number")
     person = rt.crm.create_person(first_name="Ada", email="ada@example.com", loyalty_points=5)
     doc = {
@@ -29,6 +29,6 @@ def test_award_points(rt, run_jobs):
     }
     flow = flows.start(rt, flows.create(rt, doc).id)
     rt.emit([Event("api.event", person["id"], {"name": "joined"})])
-    run_jobs(rt)
+    sf_run_jobs(rt)
     assert rt.crm.get_person(person["id"])["fields"]["loyalty_points"] == 15
     assert rt.store.stats(flow.id)["step:a:loyalty.points"] == 10

@@ -1,18 +1,13 @@
-"""A live web app on a real port and API keys for the ``test_api_*`` modules."""
+"""A ``requests`` client of the REST API (``/api/v1``) with API keys, for the ``api`` fixture."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 import requests
-from werkzeug.serving import make_server
 
 from superflow import apikeys
 from superflow.runtime import Runtime
-from superflow.webapp import create_app
 
 
 class Api:
@@ -42,22 +37,8 @@ class Api:
         return r.json() if r.content else None
 
 
-@pytest.fixture
-def api(sf_runtime: Runtime) -> Iterator[Api]:
-    server = make_server("127.0.0.1", 0, create_app(runtime=sf_runtime), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield Api(f"http://127.0.0.1:{server.server_port}", sf_runtime)
-    server.shutdown()
-
-
-@pytest.fixture
-def error_fields() -> Any:
-    """``error_fields(response)``: the fields its errors name, checking the shape."""
-    return fields_of
-
-
 def fields_of(response: requests.Response) -> list[str]:
+    """The fields an error reply's errors name, checking the reply's shape."""
     body = response.json()
     assert set(body) == {"errors"} and body["errors"], body
     for item in body["errors"]:

@@ -1,0 +1,56 @@
+"""Flow documents and flow actions that tests of steps and triggers start from."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from superflow import flows
+from superflow.events import Event
+from superflow.flow import Flow
+from superflow.runtime import Runtime
+from superflow.store import Participant
+
+
+def email_step(step_id: str, subject: str = "Hello {{person.first_name}}", **settings: Any) -> dict[str, Any]:
+    """A ``send_email`` step with a sender, ``subject`` and a short HTML body."""
+    return {
+        "id": step_id,
+        "type": "send_email",
+        "settings": {
+            "from_address": "news@superflow.test",
+            "from_name": "Superflow News",
+            "subject": subject,
+            "html": "<p>Hi {{person.first_name}}, welcome from {{company.name}}.</p>",
+            **settings,
+        },
+    }
+
+
+def flow_doc(
+    steps: list[dict[str, Any]], trigger: dict[str, Any] | None = None, **extra: Any
+) -> dict[str, Any]:
+    """A flow document; its trigger waits for the API event ``signed_up`` unless told."""
+    return {
+        "format_version": 1,
+        "name": extra.pop("name", "Test flow"),
+        "trigger": trigger or {"type": "api_event", "settings": {"name": "signed_up"}},
+        "steps": steps,
+        **extra,
+    }
+
+
+def signed_up(rt: Runtime, *person_ids: str, name: str = "signed_up") -> None:
+    """What a sign-up form would send: an API event per person."""
+    rt.emit([Event("api.event", pid, {"name": name}) for pid in person_ids])
+
+
+def participant_of(rt: Runtime, flow: Flow, person_id: str) -> Participant | None:
+    """The person's latest participation in the flow, if any."""
+    pid = rt.redis.hget(f"sf:person:{person_id}", flow.id)
+    return rt.store.participant(pid) if pid else None
+
+
+def started(rt: Runtime, doc: dict[str, Any]) -> Flow:
+    """Create a flow from ``doc`` and start it."""
+    flow = flows.create(rt, doc)
+    return flows.start(rt, flow.id)
