@@ -14,7 +14,7 @@ import requests
 from conftest import AdminSession, email_step, flow_doc, participant_of, signed_up, started
 from superflow import tracking
 from superflow.plugins.outbox import Outbox
-from superflow.webapp.tracking import for_viewing, links_key
+from superflow.webapp.public.tracking import for_viewing, links_key
 
 OFFER = "https://shop.example/offer?a=1&b=2"
 ABOUT = "https://shop.example/about"

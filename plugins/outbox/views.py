@@ -8,7 +8,7 @@ app's content security policy keeps remote images out), plain-text part and
 attachments; for an SMS its text and size in SMS.  Both need a signed-in user.
 
 Looking is not acting: the body is shown through
-:func:`superflow.webapp.tracking.for_viewing`, so its tracked links lead straight to
+:func:`superflow.webapp.public.tracking.for_viewing`, so its tracked links lead straight to
 their destinations and its open pixel is gone; a link clicked in the preview opens
 in a tab of its own (the app's policy lets no other site into a frame).  Viewing a message or
 following its links here never records an open or a click for the recipient, and
@@ -25,7 +25,7 @@ from typing import Any
 from flask import Blueprint, abort, current_app, render_template, request
 
 from superflow.webapp.auth import login_required
-from superflow.webapp.tracking import for_viewing
+from superflow.webapp.public.tracking import for_viewing
 
 from . import Outbox
 

@@ -30,10 +30,10 @@ from superflow.flow import (
 )
 from superflow.registry import UnknownComponent
 from superflow.runtime import Runtime
-from superflow.webapp.api_jsonschema import component_entry
+from superflow.webapp.admin.views import existing_flow
+from superflow.webapp.api.jsonschema import component_entry
 from superflow.webapp.auth import login_required, role_required
 from superflow.webapp.runtime import runtime
-from superflow.webapp.views import existing_flow
 
 bp = Blueprint("designer", __name__)
 

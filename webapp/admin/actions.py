@@ -17,10 +17,10 @@ from superflow import flows, jobs, participation, store
 from superflow.channels import ChannelError
 from superflow.flow import Flow, FlowInvalid, merge_tag_fields, readiness, setting_label
 from superflow.runtime import Runtime
-from superflow.webapp import describe
+from superflow.webapp.admin import describe
+from superflow.webapp.admin.views import existing_flow, number
 from superflow.webapp.auth import role_required
 from superflow.webapp.runtime import runtime
-from superflow.webapp.views import existing_flow, number
 
 bp = Blueprint("actions", __name__)
 

@@ -47,8 +47,8 @@ from superflow.channels import ChannelError, PermanentFailure
 from superflow.crm import CrmError, person_value
 from superflow.events import Event
 from superflow.runtime import Runtime
+from superflow.webapp.public.tracking import crm_call
 from superflow.webapp.runtime import runtime
-from superflow.webapp.tracking import crm_call
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from superflow import failures, flows, reports, users
 from superflow.engine import MAX_STEP_ATTEMPTS
 from superflow.flow import Flow, readiness
 from superflow.runtime import Runtime
-from superflow.webapp import describe
+from superflow.webapp.admin import describe
 from superflow.webapp.auth import login_required
 from superflow.webapp.runtime import runtime
 
