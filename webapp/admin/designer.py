@@ -92,7 +92,7 @@ def new():
         "can_start": True,
         "urls": _urls(None),
     }
-    return render_template("designer.html", boot=boot, flow=None, designer_scripts=designer_scripts())
+    return render_template("admin/designer.html", boot=boot, flow=None, designer_scripts=designer_scripts())
 
 
 @bp.get("/flows/<flow_id>/design")
@@ -125,7 +125,9 @@ def design(flow_id: str):
         "can_start": g.user["role"] == "flow_admin",
         "urls": _urls(flow_id),
     }
-    return render_template("designer.html", boot=boot, flow=current, designer_scripts=designer_scripts())
+    return render_template(
+        "admin/designer.html", boot=boot, flow=current, designer_scripts=designer_scripts()
+    )
 
 
 def designer_scripts() -> list[str]:

@@ -58,7 +58,7 @@ def _throttle() -> SigninThrottle:
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if request.method == "GET":
-        return render_template("login.html", error="")
+        return render_template("admin/login.html", error="")
     username = request.form.get("username", "")
     logged = username[:100]
     address = request.remote_addr or "unknown"
@@ -68,12 +68,12 @@ def login():
         current_app.logger.warning("throttled sign-in for %r from %s", logged, address)
         minutes = math.ceil(wait / 60)
         error = f"Too many failed sign-ins; try again in {minutes} minute{'' if minutes == 1 else 's'}."
-        return render_template("login.html", error=error), 429, {"Retry-After": str(wait)}
+        return render_template("admin/login.html", error=error), 429, {"Retry-After": str(wait)}
     user = users.verify(runtime().redis, username, request.form.get("password", ""))
     if user is None:
         throttle.failed(username, address)
         current_app.logger.warning("failed sign-in for %r from %s", logged, address)
-        return render_template("login.html", error=NO_MATCH), 401
+        return render_template("admin/login.html", error=NO_MATCH), 401
     throttle.succeeded(username)
     start_session(user["username"])
     return redirect(safe_next(request.args.get("next", "")) or url_for("views.index"))
