@@ -1,7 +1,7 @@
 """The admin screens, for marketers and administrators: one blueprint per screen.
 
-Every page here needs a signed-in user (:mod:`superflow.webapp.auth`), and every
-state-changing request carries the session's CSRF token."""
+Every page here but the sign-in page needs a signed-in user (:mod:`superflow.webapp.auth`),
+and every state-changing request carries the session's CSRF token."""
 
 from __future__ import annotations
 
