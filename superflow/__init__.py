@@ -155,7 +155,7 @@ PUBLIC: dict[str, str] = {
         "superflow.webapp.limits",
     ),
     "request_services": "superflow.webapp.runtime",
-    "for_viewing": "superflow.webapp.tracking",
+    "for_viewing": "superflow.webapp.public.tracking",
 }
 
 __all__ = [
@@ -307,8 +307,8 @@ if TYPE_CHECKING:
     from superflow.tracking import EMAIL_ACTIONS, rewrite_links, seal, unsubscribe_url, untracked_warnings
     from superflow.webapp.auth import login_required, protect, role_required
     from superflow.webapp.limits import BadJson, JsonTooDeep, larger_body, loads, webhook_body
+    from superflow.webapp.public.tracking import for_viewing
     from superflow.webapp.runtime import request_services
-    from superflow.webapp.tracking import for_viewing
 
 
 def __getattr__(name: str) -> Any:

@@ -7,7 +7,7 @@ in the transaction of the work they count (:class:`Tally` for the engine's round
 (queue depth and age, participants in flight, stuck, channels down, live workers)
 are computed when Prometheus scrapes, from what Redis already holds.
 :class:`Collector` reads all of it in two pipelined round trips for
-``prometheus_client``; ``GET /metrics`` (:mod:`superflow.webapp.metrics`) serves it.
+``prometheus_client``; ``GET /metrics`` (:mod:`superflow.webapp.operations.metrics`) serves it.
 
 Keys (this module alone spells them):
 

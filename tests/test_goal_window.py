@@ -11,7 +11,7 @@ from superflow import flow as flows_doc
 from superflow import flows
 from superflow.flow import FlowInvalid
 from superflow.testing import email_step, flow_doc, participant_of, signed_up, started
-from superflow.webapp.participants import waiting_words
+from superflow.webapp.admin.participants import waiting_words
 
 INVITE = email_step(
     "invite",

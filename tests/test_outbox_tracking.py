@@ -14,7 +14,7 @@ import requests
 from superflow import keys, tracking
 from superflow.plugins.outbox import Outbox
 from superflow.testing import SignedInSession, email_step, flow_doc, participant_of, signed_up, started
-from superflow.webapp.tracking import for_viewing
+from superflow.webapp.public.tracking import for_viewing
 
 OFFER = "https://shop.example/offer?a=1&b=2"
 ABOUT = "https://shop.example/about"

@@ -14,8 +14,8 @@ from superflow import flows, forms
 from superflow.flow import parse_flow, readiness, setting_label
 from superflow.registry import load_registry
 from superflow.testing import SignedInSession, flow_doc, started
-from superflow.webapp import describe, participants
-from superflow.webapp.participants import history_words
+from superflow.webapp.admin import describe, participants
+from superflow.webapp.admin.participants import history_words
 
 INTERNAL = re.compile(r"from_address|\bhtml\b|time_zone|flow_admin|content_editor|api\.event|date_reached")
 

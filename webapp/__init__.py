@@ -1,4 +1,10 @@
-"""The superflow web app: ``create_app`` builds it; blueprints hold the areas."""
+"""The superflow web app: ``create_app`` builds it; blueprints hold the areas.
+
+One package per audience: :mod:`.admin` (marketers' and administrators' screens),
+:mod:`.api` (integrators' JSON API), :mod:`.public` (what recipients meet: forms,
+tracked links, unsubscribing) and :mod:`.operations` (``/health``, ``/metrics``).
+What every area uses sits beside them: :mod:`.auth`, :mod:`.limits`,
+:mod:`.access_log` and :mod:`.runtime`."""
 
 from __future__ import annotations
 
@@ -23,39 +29,12 @@ def create_app(test_config: Mapping[str, Any] | None = None, runtime: Runtime | 
     app.extensions["superflow"] = runtime
     set_current(runtime)
 
-    from superflow.webapp import (
-        access_log,
-        accounts,
-        actions,
-        api,
-        auth,
-        designer,
-        forms,
-        health,
-        limits,
-        metrics,
-        participants,
-        people,
-        tracking,
-        views,
-    )
+    from superflow.webapp import access_log, admin, api, auth, limits, operations, public
 
     limits.init_app(app, runtime.config)
     access_log.init_app(app)
     auth.init_app(app)
-    for blueprint in (
-        auth.bp,
-        views.bp,
-        actions.bp,
-        participants.bp,
-        people.bp,
-        accounts.bp,
-        designer.bp,
-        health.bp,
-        metrics.bp,
-        tracking.bp,
-        forms.bp,
-    ):
+    for blueprint in (*admin.BLUEPRINTS, *operations.BLUEPRINTS, *public.BLUEPRINTS):
         app.register_blueprint(blueprint)
     api.init_app(app)
     for blueprint in plugin_routes(runtime):
@@ -102,7 +81,7 @@ def problem_page(error: HTTPException) -> Any:
 
         error = too_large()
     if request.path.startswith("/api/"):
-        from superflow.webapp.api_errors import from_http_exception
+        from superflow.webapp.api.errors import from_http_exception
 
         return from_http_exception(error)
     if request.path.startswith("/hooks/"):

@@ -1,4 +1,4 @@
-"""Signing in to the admin screens: sessions, roles and CSRF protection.
+"""Who is signed in to the admin screens: sessions, roles and CSRF protection.
 
 The admin is for people; the JSON API (``/api/v1``) has keys of its own, and a
 session cookie never authorises it.  Every state-changing request to the admin's
@@ -6,9 +6,9 @@ own pages carries the session's CSRF token.
 
 A session is good only while its id is listed in :mod:`superflow.sessions`, so
 signing out, a new password or role, and disabling the user end it even for a
-copied cookie.  Failed sign-ins are counted per user name and per address
-(:mod:`superflow.signin_throttle`); over the limit, sign-in is refused before the
-password is checked.
+copied cookie.  The sign-in pages themselves are :mod:`superflow.webapp.admin.signin`;
+plugins that add admin pages protect them with :func:`login_required`,
+:func:`role_required` and :func:`protect` from here.
 """
 
 from __future__ import annotations
@@ -16,37 +16,19 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hmac
-import math
 import re
 import secrets
-import unicodedata
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
-from flask import (
-    Blueprint,
-    abort,
-    current_app,
-    g,
-    jsonify,
-    redirect,
-    render_template,
-    request,
-    session,
-    url_for,
-)
+from flask import abort, g, jsonify, redirect, request, session, url_for
 
 from superflow import sessions, users
-from superflow.signin_throttle import Limits, SigninThrottle
 from superflow.webapp.runtime import runtime
-
-bp = Blueprint("auth", __name__)
 
 PROTECTED_BLUEPRINTS = {"auth", "views", "actions", "participants", "accounts", "designer"}
 SESSION_HOURS = 8
 SESSION_SECONDS = SESSION_HOURS * 3600
-NO_MATCH = "That user name and password do not match."
 TOKEN = re.compile(r"[A-Za-z0-9_-]{1,200}")
 
 
@@ -129,32 +111,6 @@ def _check_csrf() -> None:
         )
 
 
-def safe_next(target: str) -> str | None:
-    """``target`` if it is a path on this site as a browser will read it, else ``None``.
-
-    Browsers drop tabs and newlines from a URL, read ``\\`` as ``/`` and ``//host`` as
-    another site, so anything with a scheme, a host, a backslash, a control or space
-    character or non-ASCII (before or after percent-decoding), or not starting with
-    exactly one ``/``, is refused.
-    """
-    if not target or len(target) > 2000:
-        return None
-    parts = urlsplit(target)
-    decoded_path = unquote(parts.path)
-    for form in (target, decoded_path):
-        if not form.isascii() or "\\" in form or any(_unsafe_char(c) for c in form):
-            return None
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    if decoded_path.startswith("//"):
-        return None
-    return target
-
-
-def _unsafe_char(char: str) -> bool:
-    return char.isspace() or unicodedata.category(char) in ("Cc", "Cf")
-
-
 def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
@@ -196,42 +152,3 @@ def role_required(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., A
         return wrapped
 
     return decorate
-
-
-def _throttle() -> SigninThrottle:
-    config = runtime().config
-    limits = Limits(config.signin_user_limit, config.signin_ip_limit, config.signin_window_seconds)
-    return SigninThrottle(runtime().redis, limits)
-
-
-@bp.route("/login", methods=["GET", "POST"])
-def login():
-    if request.method == "GET":
-        return render_template("login.html", error="")
-    username = request.form.get("username", "")
-    logged = username[:100]
-    address = request.remote_addr or "unknown"
-    throttle = _throttle()
-    wait = throttle.wait(username, address)
-    if wait:
-        current_app.logger.warning("throttled sign-in for %r from %s", logged, address)
-        minutes = math.ceil(wait / 60)
-        error = f"Too many failed sign-ins; try again in {minutes} minute{'' if minutes == 1 else 's'}."
-        return render_template("login.html", error=error), 429, {"Retry-After": str(wait)}
-    user = users.verify(runtime().redis, username, request.form.get("password", ""))
-    if user is None:
-        throttle.failed(username, address)
-        current_app.logger.warning("failed sign-in for %r from %s", logged, address)
-        return render_template("login.html", error=NO_MATCH), 401
-    throttle.succeeded(username)
-    start_session(user["username"])
-    return redirect(safe_next(request.args.get("next", "")) or url_for("views.index"))
-
-
-@bp.post("/logout")
-def logout():
-    name, sid = session.get("user"), session.get("sid")
-    if name and sid:
-        sessions.end(runtime().redis, name, sid)
-    session.clear()
-    return redirect(url_for("auth.login"))

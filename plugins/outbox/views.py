@@ -8,7 +8,7 @@ app's content security policy keeps remote images out), plain-text part and
 attachments; for an SMS its text and size in SMS.  Both need a signed-in user.
 
 Looking is not acting: the body is shown through
-:func:`superflow.webapp.tracking.for_viewing`, so its tracked links lead straight to
+:func:`superflow.webapp.public.tracking.for_viewing`, so its tracked links lead straight to
 their destinations and its open pixel is gone; a link clicked in the preview opens
 in a tab of its own (the app's policy lets no other site into a frame).  Viewing a message or
 following its links here never records an open or a click for the recipient, and

@@ -15,9 +15,9 @@ from superflow.flow import Flow
 from superflow.registry import UnknownComponent
 from superflow.runtime import Runtime
 from superflow.store import Participant
+from superflow.webapp.admin.views import existing_flow, flow_page, when
 from superflow.webapp.auth import login_required, role_required
 from superflow.webapp.runtime import runtime
-from superflow.webapp.views import existing_flow, flow_page, when
 
 bp = Blueprint("participants", __name__)
 

@@ -47,7 +47,7 @@ def index():
         except CrmError as exc:
             problem = f"The CRM did not answer ({exc})."
     return render_template(
-        "people.html",
+        "admin/people.html",
         query=query,
         found=found,
         page=number,
@@ -76,7 +76,7 @@ def _page(
     values.update(typed or {})
     selection_names = {str(s["id"]): s["name"] for s in rt.crm.list_selections()}
     page = render_template(
-        "person.html",
+        "admin/person.html",
         person=person,
         fields=fields,
         values=values,

@@ -19,9 +19,9 @@ from flask_smorest import Blueprint
 from superflow import flows, keys
 from superflow.flow import FlowSchema
 from superflow.runtime import Runtime
-from superflow.webapp.api_auth import by, needs
-from superflow.webapp.api_errors import ApiError
-from superflow.webapp.api_schemas import (
+from superflow.webapp.api.auth import by, needs
+from superflow.webapp.api.errors import ApiError
+from superflow.webapp.api.schemas import (
     EndedSchema,
     FlowListSchema,
     FlowOutSchema,

@@ -32,11 +32,11 @@ from superflow.flow import (
 )
 from superflow.registry import UnknownComponent
 from superflow.runtime import Runtime
-from superflow.webapp import describe
-from superflow.webapp.api_jsonschema import component_entry
+from superflow.webapp.admin import describe
+from superflow.webapp.admin.views import existing_flow
+from superflow.webapp.api.jsonschema import component_entry
 from superflow.webapp.auth import login_required, role_required
 from superflow.webapp.runtime import runtime
-from superflow.webapp.views import existing_flow
 
 bp = Blueprint("designer", __name__)
 
@@ -95,7 +95,7 @@ def new():
         "can_start": True,
         "urls": _urls(None),
     }
-    return render_template("designer.html", boot=boot, flow=None, designer_scripts=designer_scripts())
+    return render_template("admin/designer.html", boot=boot, flow=None, designer_scripts=designer_scripts())
 
 
 @bp.get("/flows/<flow_id>/design")
@@ -128,7 +128,9 @@ def design(flow_id: str):
         "can_start": g.user["role"] == "flow_admin",
         "urls": _urls(flow_id),
     }
-    return render_template("designer.html", boot=boot, flow=current, designer_scripts=designer_scripts())
+    return render_template(
+        "admin/designer.html", boot=boot, flow=current, designer_scripts=designer_scripts()
+    )
 
 
 def designer_scripts() -> list[dict[str, Any]]:

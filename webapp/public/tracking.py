@@ -68,7 +68,7 @@ def _max_age(rt: Runtime) -> float:
 def _not_valid(exc: tracking.TokenInvalid, what: str) -> tuple[str, int, dict[str, str]]:
     expired = exc.token if exc.token is not None and exc.token.kind == "c" else None
     page = render_template(
-        "error.html",
+        "public/error.html",
         title="This link has expired" if exc.status == 410 else "This link is not valid",
         cause=exc.cause,
         what=what,
@@ -217,7 +217,7 @@ def unsubscribe_page(token: str):
         found = tracking.open_token(rt.config.secret_key, "u", token)
     except tracking.TokenInvalid as exc:
         return _not_valid(exc, "unsubscribe link")
-    page = render_template("unsubscribe.html", state="ask", what=_what(found), token=token)
+    page = render_template("public/unsubscribe.html", state="ask", what=_what(found), token=token)
     return page, 200, NO_STORE
 
 
@@ -239,12 +239,12 @@ def unsubscribe(token: str):
         if one_click:
             return Response(message, 503, {"Content-Type": "text/plain; charset=utf-8", "Retry-After": "300"})
         page = render_template(
-            "unsubscribe.html", state="failed", what=_what(found), token=token, error=message
+            "public/unsubscribe.html", state="failed", what=_what(found), token=token, error=message
         )
         return page, 503, {**NO_STORE, "Retry-After": "300"}
     if one_click:
         return Response(
             f"Unsubscribed from {_what(found)}.", 200, {"Content-Type": "text/plain; charset=utf-8"}
         )
-    page = render_template("unsubscribe.html", state=state, what=_what(found), token=token)
+    page = render_template("public/unsubscribe.html", state=state, what=_what(found), token=token)
     return page, 200, NO_STORE

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from flask import current_app, g, request
 
 from superflow import apikeys
-from superflow.webapp.api_errors import ApiError
+from superflow.webapp.api.errors import ApiError
 from superflow.webapp.runtime import runtime
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -8,10 +8,10 @@ from typing import Any
 from flask_smorest import Blueprint
 
 from superflow import participation, queueing, roster
-from superflow.webapp.api_auth import by, needs
-from superflow.webapp.api_errors import ApiError
-from superflow.webapp.api_flows import existing
-from superflow.webapp.api_schemas import (
+from superflow.webapp.api.auth import by, needs
+from superflow.webapp.api.errors import ApiError
+from superflow.webapp.api.flows import existing
+from superflow.webapp.api.schemas import (
     EnrolSchema,
     MoveSchema,
     ParticipantDetailSchema,

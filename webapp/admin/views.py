@@ -13,7 +13,7 @@ from superflow import failures, flows, keys, reports, users
 from superflow.flow import Flow, readiness
 from superflow.runtime import Runtime
 from superflow.stepping import MAX_STEP_ATTEMPTS
-from superflow.webapp import describe
+from superflow.webapp.admin import describe
 from superflow.webapp.auth import login_required
 from superflow.webapp.runtime import runtime
 
@@ -108,7 +108,7 @@ def index():
     labels = describe.Labels(rt)
     for row in rows:
         row["trigger_words"] = describe.component_words(rt.registry, "triggers", row["trigger_ref"], labels)
-    return render_template("index.html", flows=rows, tab=tab, view=view, query=query, counts=counts)
+    return render_template("admin/index.html", flows=rows, tab=tab, view=view, query=query, counts=counts)
 
 
 def _remember(rt: Runtime, flow_id: str) -> None:
@@ -138,7 +138,7 @@ def flow_page(flow: Flow, tab: str, stats: dict[str, int] | None = None, **conte
     stats = rt.store.stats(flow.id) if stats is None else stats
     enrolled = stats.get("enrolled", 0)
     return render_template(
-        f"flow_{tab}.html",
+        f"admin/flow_{tab}.html",
         flow=flow,
         meta=meta,
         tab=tab,

@@ -78,7 +78,7 @@ def _wants_json() -> bool:
 def _answer_error(status: int, message: str, field: str | None = None, headers: dict[str, str] | None = None):
     if _wants_json():
         return jsonify({"errors": [{"field": field, "message": message}]}), status, headers or {}
-    page = render_template("error.html", title="This form cannot be sent", cause=message, what="form")
+    page = render_template("public/error.html", title="This form cannot be sent", cause=message, what="form")
     return page, status, headers or {}
 
 
@@ -89,7 +89,7 @@ def show(form_id: str):
         form = forms.get(rt.redis, form_id)
     except forms.FormNotFound:
         return _answer_error(404, f"there is no form {form_id!r}")
-    return render_template("form.html", form=form, values={}, errors={}, honeypot=forms.HONEYPOT)
+    return render_template("public/form.html", form=form, values={}, errors={}, honeypot=forms.HONEYPOT)
 
 
 def rate_limited(rt: Runtime, form: Mapping[str, Any], address: str) -> int:
@@ -137,7 +137,9 @@ def submit(form_id: str):
         if _wants_json():
             return jsonify({"errors": errors}), 400
         shown = {e["field"]: e["message"] for e in errors}
-        page = render_template("form.html", form=form, values=values, errors=shown, honeypot=forms.HONEYPOT)
+        page = render_template(
+            "public/form.html", form=form, values=values, errors=shown, honeypot=forms.HONEYPOT
+        )
         return page, 400
     try:
         receive(rt, form, clean)
@@ -165,7 +167,7 @@ def _done(rt: Runtime, form: Mapping[str, Any]):
     if _wants_json():
         return jsonify({"status": "ok", "message": f"{CHECK_INBOX}."}), 200
     return render_template(
-        "form.html",
+        "public/form.html",
         form=form,
         done=True,
         check_inbox=CHECK_INBOX,
@@ -280,7 +282,7 @@ PRIVATE = {
 
 
 def _confirm_answer(form: Mapping[str, Any] | None, state: str, status: int = 200, **extra: Any):
-    page = render_template("form_confirm.html", form=form, state=state, **extra)
+    page = render_template("public/form_confirm.html", form=form, state=state, **extra)
     return page, status, PRIVATE
 
 

@@ -17,10 +17,10 @@ from superflow import flows, keys, participation, queueing
 from superflow.channels import ChannelError
 from superflow.flow import Flow, FlowInvalid, merge_tag_fields, readiness, setting_label
 from superflow.runtime import Runtime
-from superflow.webapp import describe
+from superflow.webapp.admin import describe
+from superflow.webapp.admin.views import existing_flow, number
 from superflow.webapp.auth import role_required
 from superflow.webapp.runtime import runtime
-from superflow.webapp.views import existing_flow, number
 
 bp = Blueprint("actions", __name__)
 
@@ -144,7 +144,7 @@ def consequence(rt: Runtime, flow: Flow, action: str) -> Consequence:
 def confirm(flow_id: str, action: str):
     rt = runtime()
     flow = existing_flow(rt, flow_id)
-    return render_template("confirm.html", flow=flow, action=action, what=consequence(rt, flow, action))
+    return render_template("admin/confirm.html", flow=flow, action=action, what=consequence(rt, flow, action))
 
 
 @bp.post("/flows/<flow_id>/<any(start, pause, resume, end):action>")
@@ -319,7 +319,7 @@ def edit_content(flow_id: str, step_id: str):
             flash(f"{label} saved as version {flow.version + 1}; the next messages use it.")
             return redirect(url_for("views.content", flow_id=flow_id))
     return render_template(
-        "content_edit.html",
+        "admin/content_edit.html",
         flow=flow,
         step_id=step_id,
         step_label=flow.step_label(step_id, rt.registry),

@@ -13,9 +13,9 @@ from typing import Any
 from flask_smorest import Blueprint
 
 from superflow.events import Event
-from superflow.webapp.api_auth import by, needs
-from superflow.webapp.api_errors import ApiError
-from superflow.webapp.api_schemas import AcceptedSchema, EventBatchSchema, EventInSchema
+from superflow.webapp.api.auth import by, needs
+from superflow.webapp.api.errors import ApiError
+from superflow.webapp.api.schemas import AcceptedSchema, EventBatchSchema, EventInSchema
 from superflow.webapp.runtime import runtime
 
 blp = Blueprint(

@@ -13,9 +13,9 @@ from flask import request
 from flask_smorest import Blueprint
 
 from superflow import people
-from superflow.webapp.api_auth import needs
-from superflow.webapp.api_errors import ApiError
-from superflow.webapp.api_schemas import (
+from superflow.webapp.api.auth import needs
+from superflow.webapp.api.errors import ApiError
+from superflow.webapp.api.schemas import (
     PersonListSchema,
     PersonOutSchema,
     PersonPatchedSchema,

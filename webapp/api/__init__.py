@@ -1,10 +1,10 @@
 """The JSON API for integrators, under ``/api/v1``.
 
 flask-smorest builds the OpenAPI 3 document (``/api/v1/openapi.json``) from the
-marshmallow schemas of :mod:`superflow.webapp.api_schemas`; ``/api/v1/docs`` shows it.
-Resources live one per module (``api_flows``, ``api_participants``, ``api_events``,
-``api_reports``); this module ties them to the app: authentication and rate limits
-(:mod:`.api_auth`) and one error shape (:mod:`.api_errors`) for everything under
+marshmallow schemas of :mod:`superflow.webapp.api.schemas`; ``/api/v1/docs`` shows it.
+Resources live one per module (``flows``, ``participants``, ``events``, ``persons``,
+``reports``); this module ties them to the app: authentication and rate limits
+(:mod:`.auth`) and one error shape (:mod:`.errors`) for everything under
 ``/api/v1``.
 """
 
@@ -24,9 +24,9 @@ from superflow.flow import FlowInvalid, FlowNotReady, FlowSchema
 from superflow.flows import FlowNotFound, FlowStateError
 from superflow.participation import ParticipantBusy, ParticipantNotFound, ParticipationError
 from superflow.registry import UnknownComponent
-from superflow.webapp import api_errors
-from superflow.webapp.api_auth import authorise, rate_headers
-from superflow.webapp.api_errors import ApiError, ErrorSchema
+from superflow.webapp.api import errors
+from superflow.webapp.api.auth import authorise, rate_headers
+from superflow.webapp.api.errors import ApiError, ErrorSchema
 
 PREFIX = "/api/v1"
 
@@ -96,12 +96,12 @@ class SuperflowApi(Api):
     def handle_http_exception(self, error: HTTPException) -> Any:
         if not request.path.startswith(PREFIX + "/") and request.path != PREFIX:
             return error  # the rest of the app keeps Flask's own error pages
-        return api_errors.from_http_exception(error)
+        return errors.from_http_exception(error)
 
 
 def init_app(app: Flask) -> SuperflowApi:
     """Set up flask-smorest and register every API resource."""
-    from superflow.webapp import api_events, api_flows, api_participants, api_persons, api_reports
+    from superflow.webapp.api import events, flows, participants, persons, reports
 
     app.config.update(
         API_TITLE="superflow",
@@ -127,9 +127,9 @@ def init_app(app: Flask) -> SuperflowApi:
     )
     api = SuperflowApi(app)
     api.spec.components.schema("Flow", schema=FlowSchema)
-    app.register_error_handler(ApiError, api_errors.from_api_error)
+    app.register_error_handler(ApiError, errors.from_api_error)
     app.register_blueprint(bp)
-    for resource in (api_flows.blp, api_participants.blp, api_events.blp, api_reports.blp, api_persons.blp):
+    for resource in (flows.blp, participants.blp, events.blp, reports.blp, persons.blp):
         _guard(resource)
         api.register_blueprint(resource)
     return api
@@ -145,7 +145,7 @@ def _guard(blp: ApiBlueprint) -> None:
     blp.after_request(rate_headers)
 
     def one(status: int, field: str) -> Any:
-        return lambda exc: api_errors.response(status, [{"field": field, "message": str(exc)}])
+        return lambda exc: errors.response(status, [{"field": field, "message": str(exc)}])
 
     blp.register_error_handler(FlowNotFound, one(404, "flow_id"))
     blp.register_error_handler(ParticipantNotFound, one(404, "participant_id"))
@@ -155,10 +155,10 @@ def _guard(blp: ApiBlueprint) -> None:
     blp.register_error_handler(CrmError, one(422, "(crm)"))
     blp.register_error_handler(
         ParticipationError,
-        lambda exc: api_errors.response(409, [{"field": exc.field or "(state)", "message": str(exc)}]),
+        lambda exc: errors.response(409, [{"field": exc.field or "(state)", "message": str(exc)}]),
     )
-    blp.register_error_handler(FlowInvalid, lambda exc: api_errors.response(422, exc.errors))
+    blp.register_error_handler(FlowInvalid, lambda exc: errors.response(422, exc.errors))
     blp.register_error_handler(
         FlowNotReady,
-        lambda exc: api_errors.response(409, [{"field": "(readiness)", "message": p} for p in exc.problems]),
+        lambda exc: errors.response(409, [{"field": "(readiness)", "message": p} for p in exc.problems]),
     )

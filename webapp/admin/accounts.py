@@ -45,7 +45,7 @@ def index():
     conn = runtime().redis
     listed = users.list_users(conn)
     last_admins = {u["username"] for u in listed if users.is_last_active_admin(conn, u["username"])}
-    return render_template("users.html", users=listed, roles=users.ROLES, last_admins=last_admins)
+    return render_template("admin/users.html", users=listed, roles=users.ROLES, last_admins=last_admins)
 
 
 @bp.post("/users")
@@ -80,7 +80,7 @@ def set_role(username: str):
 @bp.get("/users/<username>/password")
 @role_required("flow_admin")
 def password_form(username: str):
-    return render_template("user_password.html", user=_existing(username), me=_is_me(username))
+    return render_template("admin/user_password.html", user=_existing(username), me=_is_me(username))
 
 
 @bp.post("/users/<username>/password")
@@ -131,7 +131,7 @@ def confirm_delete(username: str):
             f"{user['username']} is the last active flow administrator:"
             " make another user a flow administrator first."
         )
-    return render_template("user_delete.html", user=user, refusal=refusal)
+    return render_template("admin/user_delete.html", user=user, refusal=refusal)
 
 
 @bp.post("/users/<username>/delete")

@@ -1,0 +1,18 @@
+"""The admin screens, for marketers and administrators: one blueprint per screen.
+
+Every page here but the sign-in page needs a signed-in user (:mod:`superflow.webapp.auth`),
+and every state-changing request carries the session's CSRF token."""
+
+from __future__ import annotations
+
+from superflow.webapp.admin import accounts, actions, designer, participants, people, signin, views
+
+BLUEPRINTS = (
+    signin.bp,
+    views.bp,
+    actions.bp,
+    participants.bp,
+    people.bp,
+    accounts.bp,
+    designer.bp,
+)
