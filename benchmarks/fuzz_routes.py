@@ -18,7 +18,7 @@ route, over raw sockets so that any byte can go into a header:
 
 each unauthenticated and as the route's own caller would (a session cookie with its
 CSRF token for the admin, an API key for /api/v1, the signature or secret for the
-webhooks).  Then schemathesis over /api/v1 (tests/test_api_schemathesis.py), when
+webhooks).  Then schemathesis over /api/v1 (tests/webapp/api/test_api_schemathesis.py), when
 installed.  It prints the requests sent, the 5xx (target 0) with the first few, and the
 web process's peak memory (VmHWM) beside the limits; exit 1 on any 5xx.
 """
@@ -563,14 +563,14 @@ def main() -> int:
 
 
 def run_schemathesis() -> str:
-    """tests/test_api_schemathesis.py (its own live server): its outcome in one line."""
+    """tests/webapp/api/test_api_schemathesis.py (its own live server): its outcome in one line."""
     try:
         import schemathesis  # noqa: F401
     except ImportError:
         return "not installed (skipped)"
     started = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_api_schemathesis.py"],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/webapp/api/test_api_schemathesis.py"],
         cwd=ROOT,
         capture_output=True,
         text=True,

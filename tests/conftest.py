@@ -75,3 +75,16 @@ def api(sf_runtime: Runtime, sf_live_server: str) -> Api:
 def error_fields() -> Callable[[Any], list[str]]:
     """``error_fields(response)``: the fields its errors name, checking the shape."""
     return fields_of
+
+
+@pytest.fixture
+def serve() -> Any:
+    """``serve(runtime)`` serves the web app on that runtime over real HTTP for the
+    test (several may run at once); gives its base URL."""
+    from contextlib import ExitStack
+
+    from superflow.testing import LiveServer
+    from superflow.webapp import create_app
+
+    with ExitStack() as servers:
+        yield lambda rt: servers.enter_context(LiveServer(create_app(runtime=rt)))

@@ -102,7 +102,7 @@ def test_a_post_creates_the_person_and_a_second_from_the_same_address_changes_no
     sf_runtime, crm, signup, sf_live_server
 ):
     """Consents, subscriptions and changes to a known person wait for the emailed
-    link (tests/test_forms_confirmation.py follows it)."""
+    link (tests/webapp/public/test_forms_confirmation.py follows it)."""
     rt = sf_runtime
     before = crm.count_persons()
     post = {"first_name": "Åse", "email": "ase@example.com", "size": "11-50", "news": "on", "website_url": ""}

@@ -17,7 +17,7 @@ import superflow
 
 DOCS = "\n".join(
     page.read_text(encoding="utf-8")
-    for page in sorted((Path(__file__).resolve().parent.parent / "docs" / "plugins").glob("*.md"))
+    for page in sorted((Path(__file__).resolve().parents[2] / "docs" / "plugins").glob("*.md"))
 )
 
 
@@ -44,7 +44,7 @@ def test_importing_superflow_loads_nothing_else():
     assert loaded.strip() == "[]"
 
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 #: Where plugins live, each folder with the dotted name it is imported under.
 PLUGIN_ROOTS = {
     ROOT / "plugins": "superflow.plugins",

@@ -13,7 +13,7 @@ import pytest
 from superflow import Event, flows
 from superflow.flow import FlowNotReady
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "plugins" / "superflow_tag"
 TUTORIAL = ROOT / "docs" / "plugins" / "tutorial.md"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import requests
-from test_tracking import hrefs, local, serve  # noqa: F401  (serve is a fixture)
+from tracked_links import hrefs, local
 
 from superflow import flow as flows_doc
 from superflow import flows
@@ -34,7 +34,7 @@ def test_a_click_the_day_after_the_last_email_counts_when_success_counts_for_day
     sf_plugin,
     sf_run_jobs,
     sf_smtp_server,
-    serve,  # noqa: F811
+    serve,
 ):
     inbox, port = sf_smtp_server
     rt = sf_plugin(email_transport="smtp", smtp_host="127.0.0.1", smtp_port=port)

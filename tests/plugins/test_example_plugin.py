@@ -20,7 +20,7 @@ from superflow.flow import FlowNotReady
 from superflow.registry import load_registry
 from superflow.testing import crash_after_effects, participant_of
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "plugins" / "superflow_loyalty"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "plugins" / "superflow_loyalty"
 REGISTERED = {
     "step_types": ["award_points"],
     "success_criteria": ["tier_reached"],

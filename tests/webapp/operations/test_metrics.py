@@ -25,7 +25,7 @@ from superflow.runtime import Runtime
 from superflow.store import Changes, MessageLedger
 from superflow.webapp import create_app
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 ALERTS = ROOT / "examples" / "prometheus" / "alerts.yml"
 
 

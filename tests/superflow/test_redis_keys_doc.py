@@ -7,7 +7,7 @@ from pathlib import Path
 
 from superflow import keys
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "redis-keys.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "redis-keys.md"
 
 
 def test_the_page_is_what_the_declarations_print() -> None:

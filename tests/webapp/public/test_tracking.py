@@ -7,35 +7,17 @@ from __future__ import annotations
 import base64
 import random
 import re
-from contextlib import ExitStack
-from urllib.parse import urlparse
 
 import pytest
 import requests
+from tracked_links import hrefs, local
 
 from superflow import keys, tracking
 from superflow.plugins.outbox import Outbox
-from superflow.testing import LiveServer, email_step, flow_doc, participant_of, signed_up, started
-from superflow.webapp import create_app
+from superflow.testing import email_step, flow_doc, participant_of, signed_up, started
 
 SECRET = "test-secret"
 OFFER = "https://shop.example/offer?a=1&b=2"
-
-
-@pytest.fixture
-def serve():
-    with ExitStack() as servers:
-        yield lambda rt: servers.enter_context(LiveServer(create_app(runtime=rt)))
-
-
-def local(address, base):
-    """The app's public address (``http://superflow.test``) → the test server."""
-    parsed = urlparse(address)
-    return base + parsed.path + (f"?{parsed.query}" if parsed.query else "")
-
-
-def hrefs(html):
-    return re.findall(r'href="([^"]+)"', html)
 
 
 def pixel_of(html):

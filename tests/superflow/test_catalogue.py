@@ -7,7 +7,7 @@ from pathlib import Path
 from superflow.catalogue import catalogue
 from superflow.registry import DEFAULT_PLUGINS, load_registry
 
-BUILTINS = Path(__file__).resolve().parent.parent / "docs" / "builtins.md"
+BUILTINS = Path(__file__).resolve().parents[2] / "docs" / "builtins.md"
 
 
 def test_the_builtins_catalogue_is_up_to_date():

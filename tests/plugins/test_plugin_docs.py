@@ -13,7 +13,7 @@ import pytest
 
 from superflow import hookspecs
 
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "plugins" / "hooks.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "plugins" / "hooks.md"
 HEADING = re.compile(r"^## (superflow_\w+)\((.*)\)\s*$", re.MULTILINE)
 
 HOOKS = sorted(
