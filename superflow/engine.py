@@ -7,11 +7,12 @@ a module of its own: :mod:`~superflow.enrolment` (events → criteria → enrol)
 :mod:`~superflow.scheduler` (the tick, scans, periodic tasks, purges),
 :mod:`~superflow.lifecycle` (every status change of a participant and of a flow),
 :mod:`~superflow.leases`, :mod:`~superflow.commits`, :mod:`~superflow.conditions` and
-:mod:`~superflow.versions` (compiled flows and their loaded settings).  Each round of
-work gathers its writes in a :class:`~superflow.store.Changes` and commits them in one
-MULTI/EXEC; a job holds a short lease on each participant it moves, so two jobs never
-move one participant at once, and a job that dies leaves its participants in the
-in-flight set, from which the tick hands them to a new job.
+:mod:`~superflow.versions` (compiled flows and their loaded settings), all built on
+:mod:`~superflow.engine_parts`.  Each round of work gathers its writes in a
+:class:`~superflow.store.Changes` and commits them in one MULTI/EXEC; a job holds a
+short lease on each participant it moves, so two jobs never move one participant at
+once, and a job that dies leaves its participants in the in-flight set, from which
+the tick hands them to a new job.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from superflow.commits import Commits
 from superflow.conditions import Conditions
+from superflow.engine_parts import Shared
 from superflow.enrolment import Enrolment
 from superflow.leases import Leases
 from superflow.lifecycle import Lifecycle
@@ -48,10 +50,11 @@ class Engine:
         self.commits = Commits(
             runtime, self.leases, lambda *args, **kwargs: self.enrolment.enrol(*args, **kwargs)
         )
-        self.enrolment = Enrolment(runtime, self.leases, self.versions, self.conditions, self.commits)
-        self.stepping = Stepping(runtime, self.leases, self.versions, self.conditions, self.commits)
-        self.scheduler = Scheduler(runtime, self.leases, self.versions, self.commits, self.enrolment)
-        self.lifecycle = Lifecycle(runtime, self.leases, self.versions, self.commits)
+        shared = Shared(runtime, self.leases, self.versions, self.conditions, self.commits)
+        self.enrolment = Enrolment(shared)
+        self.stepping = Stepping(shared)
+        self.scheduler = Scheduler(shared, self.enrolment)
+        self.lifecycle = Lifecycle(shared)
 
     def work_as(self, token: str) -> None:
         """Hold leases under a beating worker's token (see :meth:`Leases.work_as`)."""

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from redis.exceptions import WatchError
 
 from superflow import keys, queueing, samples
+from superflow.engine_parts import EnginePart, Shared
 from superflow.events import Event
 from superflow.keys import DEFERRED_EVENTS
 from superflow.leases import holds_leases
@@ -26,34 +27,16 @@ from superflow.store import Changes, Participant
 from superflow.waits import EVENT, Wait
 
 if TYPE_CHECKING:
-    from superflow.commits import Commits
-    from superflow.conditions import Conditions
     from superflow.flow import Flow
-    from superflow.leases import Leases
-    from superflow.runtime import Runtime
-    from superflow.versions import FlowVersions
 
 log = logging.getLogger(__name__)
 
 
-class Enrolment:
+class Enrolment(EnginePart):
     """Handles events and enrols persons, for one process's engine."""
 
-    def __init__(
-        self,
-        runtime: Runtime,
-        leases: Leases,
-        versions: FlowVersions,
-        conditions: Conditions,
-        commits: Commits,
-    ) -> None:
-        self.rt = runtime
-        self.store = runtime.store
-        self.registry = runtime.registry
-        self.leases = leases
-        self.versions = versions
-        self.conditions = conditions
-        self.commits = commits
+    def __init__(self, shared: Shared) -> None:
+        super().__init__(shared)
         # The event types that end a participation in some flow: an event of one is
         # looked up among the person's participations even when nobody waits for it.
         self._exits = {

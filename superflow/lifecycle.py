@@ -15,17 +15,14 @@ from typing import TYPE_CHECKING
 
 from superflow import failures, keys, queueing, roster
 from superflow.commits import Finished, MovedOn
+from superflow.engine_parts import EnginePart
 from superflow.flows import FlowStateError, set_status
 from superflow.leases import holds_leases
 from superflow.store import Changes, Participant
 from superflow.waits import EVENT, GOAL, RETRY, Wait
 
 if TYPE_CHECKING:
-    from superflow.commits import Commits
     from superflow.flow import Flow
-    from superflow.leases import Leases
-    from superflow.runtime import Runtime
-    from superflow.versions import FlowVersions
 
 
 def move(changes: Changes, p: Participant, flow: Flow | None, target: str | None, now: float) -> None:
@@ -134,16 +131,9 @@ def succeed(changes: Changes, p: Participant, flow: Flow, now: float, note: str)
         changes.after.append(MovedOn(p, flow.doc["success"]["move_to_flow"]))
 
 
-class Lifecycle:
+class Lifecycle(EnginePart):
     """Run, pause, resume and end flows; remove or move one participant from outside
     (API, admin)."""
-
-    def __init__(self, runtime: Runtime, leases: Leases, versions: FlowVersions, commits: Commits) -> None:
-        self.rt = runtime
-        self.store = runtime.store
-        self.leases = leases
-        self.versions = versions
-        self.commits = commits
 
     # -- one participant, from outside (API, admin) ----------------------------
     @holds_leases

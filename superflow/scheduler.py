@@ -16,17 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 from superflow import heartbeat, keys, outages, queueing, store
 from superflow.counters import Counters
+from superflow.engine_parts import EnginePart, Shared
 from superflow.keys import DEFERRED_EVENTS, PERIODIC_NEXT, SCAN_NEXT, TICK_LOCK
 from superflow.store import Changes
 
 if TYPE_CHECKING:
     from redis.client import Pipeline
 
-    from superflow.commits import Commits
     from superflow.enrolment import Enrolment
-    from superflow.leases import Leases
-    from superflow.runtime import Runtime
-    from superflow.versions import FlowVersions
 
 log = logging.getLogger(__name__)
 
@@ -39,23 +36,11 @@ return 1
 """
 
 
-class Scheduler:
+class Scheduler(EnginePart):
     """The tick, scans and periodic tasks, for one process's engine."""
 
-    def __init__(
-        self,
-        runtime: Runtime,
-        leases: Leases,
-        versions: FlowVersions,
-        commits: Commits,
-        enrolment: Enrolment,
-    ) -> None:
-        self.rt = runtime
-        self.store = runtime.store
-        self.registry = runtime.registry
-        self.leases = leases
-        self.versions = versions
-        self.commits = commits
+    def __init__(self, shared: Shared, enrolment: Enrolment) -> None:
+        super().__init__(shared)
         self.enrolment = enrolment
 
     def tick(self, limit: int = 5000) -> dict[str, int]:

@@ -20,6 +20,7 @@ from superflow import failures, keys, outages, queueing, store
 from superflow.commits import StepDone
 from superflow.components import StepContext, StepResult
 from superflow.counters import step_field
+from superflow.engine_parts import EnginePart, Shared
 from superflow.leases import holds_leases
 from superflow.lifecycle import end_wait, finish, leave, move, set_wait, succeed
 from superflow.sendwindow import next_opening, zone
@@ -27,12 +28,7 @@ from superflow.store import Changes, Participant
 from superflow.waits import EVENT, GOAL, RETRY, TIME, WINDOW, Wait
 
 if TYPE_CHECKING:
-    from superflow.commits import Commits
-    from superflow.conditions import Conditions
     from superflow.flow import Flow
-    from superflow.leases import Leases
-    from superflow.runtime import Runtime
-    from superflow.versions import FlowVersions
 
 log = logging.getLogger(__name__)
 
@@ -73,25 +69,12 @@ Verdict = OutsideWindow | GoalMet | Exit
 """Why a participant does not take its step now (``None``: it goes ahead)."""
 
 
-class Stepping:
+class Stepping(EnginePart):
     """Moves participants through their flows' steps, for one process's engine."""
 
-    def __init__(
-        self,
-        runtime: Runtime,
-        leases: Leases,
-        versions: FlowVersions,
-        conditions: Conditions,
-        commits: Commits,
-    ) -> None:
-        self.rt = runtime
-        self.store = runtime.store
-        self.registry = runtime.registry
-        self.leases = leases
-        self.versions = versions
-        self.conditions = conditions
-        self.commits = commits
-        self._messages = store.MessageLedger(runtime.redis)
+    def __init__(self, shared: Shared) -> None:
+        super().__init__(shared)
+        self._messages = store.MessageLedger(shared.runtime.redis)
 
     @holds_leases
     def advance(self, pids: list[str]) -> None:
