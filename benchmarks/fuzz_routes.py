@@ -570,7 +570,10 @@ def run_schemathesis() -> str:
         return "not installed (skipped)"
     started = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/webapp/api/test_api_schemathesis.py"],
+        [
+            *(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"),
+            "tests/webapp/api/test_api_schemathesis.py",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
