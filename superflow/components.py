@@ -19,6 +19,7 @@ from superflow.events import Event
 if TYPE_CHECKING:
     from superflow.crm import CrmBackend
     from superflow.flow import Flow
+    from superflow.participant_view import ParticipantView
     from superflow.services import Services
     from superflow.store import MessageLedger, Participant
 
@@ -239,8 +240,9 @@ class StepType(Component):
         :meth:`execute` for each."""
         return [self.execute(ctx) for ctx in ctxs]
 
-    def event_matches(self, event: Event, settings: dict[str, Any], participant: Participant) -> bool:
-        """For steps that return ``wait_for_event``: does this event end the wait?"""
+    def event_matches(self, event: Event, settings: dict[str, Any], participant: ParticipantView) -> bool:
+        """For steps that return ``wait_for_event``: does this event end the wait?
+        ``participant`` is a read-only view of the participation."""
         return False
 
     def on_timeout(self, ctx: StepContext) -> StepResult:
@@ -316,9 +318,11 @@ class Filter(Component):
         self,
         person: dict[str, Any],
         settings: dict[str, Any],
-        participant: Participant | None,
+        participant: ParticipantView | None,
         services: Services,
     ) -> bool:
+        """Does the person pass?  ``participant`` is a read-only view of the
+        participation (``None`` when deciding whether the person may enter)."""
         raise NotImplementedError
 
 
@@ -333,12 +337,16 @@ class SuccessCriterion(Component):
     event_types: ClassVar[tuple[str, ...]] = ()
 
     def matches(
-        self, event: Event, settings: dict[str, Any], participant: Participant, services: Services
+        self, event: Event, settings: dict[str, Any], participant: ParticipantView, services: Services
     ) -> bool:
         return False
 
     def holds(
-        self, person: dict[str, Any], settings: dict[str, Any], participant: Participant, services: Services
+        self,
+        person: dict[str, Any],
+        settings: dict[str, Any],
+        participant: ParticipantView,
+        services: Services,
     ) -> bool:
         return False
 

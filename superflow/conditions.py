@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from superflow.participant_view import ParticipantView
 from superflow.versions import LoadedSettings
 
 if TYPE_CHECKING:
@@ -57,24 +58,34 @@ class Conditions:
         if person is None:
             return False
         filt = self.registry.filter(ref["type"])
-        return bool(filt.matches(person, self.settings(filt, ref), participant, self.services))
+        return bool(filt.matches(person, self.settings(filt, ref), _view(participant), self.services))
 
     def criterion_met(self, flow: Flow, event: Event, p: Participant) -> bool:
         """The event meets one of the flow's success criteria (once per participation)."""
         if p.succeeded:
             return False
+        view = None
         for ref in flow.doc["success"]["criteria"]:
             criterion = self.registry.criterion(ref["type"])
-            if event.type in criterion.event_types and criterion.matches(
-                event, self.settings(criterion, ref), p, self.services
-            ):
+            if event.type not in criterion.event_types:
+                continue
+            view = view or ParticipantView.of(p)
+            if criterion.matches(event, self.settings(criterion, ref), view, self.services):
                 return True
         return False
 
     def goal_holds(self, flow: Flow, person: dict[str, Any], p: Participant) -> bool:
         """A success criterion holds for the person as they are now (a state, not an event)."""
+        view = ParticipantView.of(p)
         for ref in flow.doc["success"]["criteria"]:
             criterion = self.registry.criterion(ref["type"])
-            if criterion.holds(person, self.settings(criterion, ref), p, self.services):
+            if criterion.holds(person, self.settings(criterion, ref), view, self.services):
                 return True
         return False
+
+
+def _view(participant: Participant | ParticipantView | None) -> ParticipantView | None:
+    """What a component is shown of a participant: a read-only view, never the engine's record."""
+    if participant is None or isinstance(participant, ParticipantView):
+        return participant
+    return ParticipantView.of(participant)

@@ -172,7 +172,7 @@ class Enrolment(EnginePart):
     def _wait_matches(self, flow: Flow, p: Participant, event: Event) -> bool:
         step = flow.steps[p.step or ""]
         step_type = self.registry.step_type(step["type"])
-        return step_type.event_matches(event, self.versions.settings(step_type, step), p)
+        return step_type.event_matches(event, self.versions.settings(step_type, step), ParticipantView.of(p))
 
     # -- enrolment ---------------------------------------------------------
     @holds_leases
