@@ -26,6 +26,24 @@ def email_step(step_id: str, subject: str = "Hello {{person.first_name}}", **set
     }
 
 
+def split_step(
+    step_id: str, branches: list[dict[str, Any]], everyone_else: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """A ``split`` step: a participant takes the first branch whose condition holds, else
+    ``everyone_else``."""
+    return {"id": step_id, "type": "split", "branches": branches, "everyone_else": everyone_else}
+
+
+def email_action_branch(name: str, action: str, step: str, steps: list[dict[str, Any]]) -> dict[str, Any]:
+    """A split's branch for those who did ``action`` (``email.opened``, ``link.clicked``) on
+    the email that step ``step`` sent."""
+    return {
+        "name": name,
+        "condition": {"type": "email_action", "settings": {"action": action, "step": step}},
+        "steps": steps,
+    }
+
+
 def flow_doc(
     steps: list[dict[str, Any]], trigger: dict[str, Any] | None = None, **extra: Any
 ) -> dict[str, Any]:

@@ -8,7 +8,15 @@ from superflow import flows, keys
 from superflow.events import Event
 from superflow.flows import FlowStateError
 from superflow.plugins.outbox import Outbox
-from superflow.testing import email_step, flow_doc, participant_of, signed_up, started
+from superflow.testing import (
+    email_action_branch,
+    email_step,
+    flow_doc,
+    participant_of,
+    signed_up,
+    split_step,
+    started,
+)
 
 
 def test_filters_let_in_only_matching_persons(sf_runtime, sf_run_jobs, crm, people):
@@ -101,21 +109,18 @@ def webinar_doc(**extra):
                     "timeout_step": "reminder",
                 },
             },
-            {
-                "id": "split",
-                "type": "split",
-                "branches": [
-                    {
-                        "name": "Clicked",
-                        "condition": {
-                            "type": "email_action",
-                            "settings": {"action": "link.clicked", "step": "invite"},
-                        },
-                        "steps": [email_step("thanks", subject="Thanks for clicking")],
-                    }
+            split_step(
+                "split",
+                [
+                    email_action_branch(
+                        "Clicked",
+                        "link.clicked",
+                        "invite",
+                        [email_step("thanks", subject="Thanks for clicking")],
+                    )
                 ],
-                "everyone_else": [email_step("nudge", subject="Did you see it?")],
-            },
+                everyone_else=[email_step("nudge", subject="Did you see it?")],
+            ),
             email_step("reminder", subject="Last chance"),
         ],
         **extra,

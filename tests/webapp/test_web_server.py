@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,7 +21,7 @@ from superflow import forms, users
 from superflow.config import Config
 from superflow.processes import SUPERFLOW, free_port, spawn, stop, wait_for_port
 from superflow.runtime import Runtime
-from superflow.testing import csrf_token
+from superflow.testing import csrf_token, until
 from superflow.webserver import build_app
 
 SMS_SECRET = "sms-hook-secret-in-the-query"
@@ -65,15 +64,6 @@ def command_of(pid: int) -> str:
 
 def alive(pid: int) -> bool:
     return bool(command_of(pid)) and Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-
-
-def until(predicate, seconds: float = 30) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def start_web(data: Path, *options: str) -> Web:

@@ -14,7 +14,15 @@ from tracked_links import hrefs, local
 
 from superflow import keys, tracking
 from superflow.plugins.outbox import Outbox
-from superflow.testing import email_step, flow_doc, participant_of, signed_up, started
+from superflow.testing import (
+    email_action_branch,
+    email_step,
+    flow_doc,
+    participant_of,
+    signed_up,
+    split_step,
+    started,
+)
 
 SECRET = "test-secret"
 OFFER = "https://shop.example/offer?a=1&b=2"
@@ -39,21 +47,18 @@ def webinar(**success):
             "type": "wait_for_action",
             "settings": {"action": "link.clicked", "step": "invite", "timeout_days": 2},
         },
-        {
-            "id": "split",
-            "type": "split",
-            "branches": [
-                {
-                    "name": "Clicked",
-                    "condition": {
-                        "type": "email_action",
-                        "settings": {"action": "link.clicked", "step": "invite"},
-                    },
-                    "steps": [email_step("thanks", subject="Thanks for signing up")],
-                }
+        split_step(
+            "split",
+            [
+                email_action_branch(
+                    "Clicked",
+                    "link.clicked",
+                    "invite",
+                    [email_step("thanks", subject="Thanks for signing up")],
+                )
             ],
-            "everyone_else": [email_step("nudge", subject="Did you see it?")],
-        },
+            everyone_else=[email_step("nudge", subject="Did you see it?")],
+        ),
         {"id": "pause", "type": "wait", "settings": {"amount": 1}},
     ]
     return flow_doc(steps, name="Webinar", **success)
