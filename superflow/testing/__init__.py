@@ -28,7 +28,8 @@ Plain helpers, importable from here (``from superflow.testing import flow_doc``)
   ``email_action_branch(name, action, step, steps)``: a split on what people did with an email;
 - ``started(runtime, doc)``: create a flow and start it; ``signed_up(runtime, *person_ids)``
   sends the API event the default trigger waits for; ``participant_of(runtime, flow,
-  person_id)`` finds a person's latest participation;
+  person_id)`` finds a person's latest participation; ``refused_start(runtime, doc)`` saves a
+  draft that starting must refuse, and gives the problems named;
 - ``drain(runtime)``: what ``sf_run_jobs`` does, for a runtime of your own;
 - ``crash_after_effects(runtime, pids)``: a worker killed after a step's effects and
   before their record, for testing that a step is idempotent;
@@ -73,6 +74,7 @@ HELPERS: dict[str, str] = {
             "email_step",
             "flow_doc",
             "participant_of",
+            "refused_start",
             "signed_up",
             "split_step",
             "started",
@@ -109,6 +111,7 @@ __all__ = [
     "email_step",
     "flow_doc",
     "participant_of",
+    "refused_start",
     "sign_in",
     "signed_up",
     "split_step",
@@ -133,6 +136,7 @@ if TYPE_CHECKING:
         email_step,
         flow_doc,
         participant_of,
+        refused_start,
         signed_up,
         split_step,
         started,

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from superflow import flows
 from superflow.events import Event
-from superflow.flow import Flow
+from superflow.flow import Flow, FlowNotReady
 from superflow.runtime import Runtime
 from superflow.store import Participant
 
@@ -72,3 +74,12 @@ def started(rt: Runtime, doc: dict[str, Any]) -> Flow:
     """Create a flow from ``doc`` and start it."""
     flow = flows.create(rt, doc)
     return flows.start(rt, flow.id)
+
+
+def refused_start(rt: Runtime, doc: dict[str, Any]) -> list[str]:
+    """Save ``doc`` as a draft (which must work: drafts may be incomplete) and start it,
+    which must be refused; the problems starting was refused for, in the order given."""
+    draft = flows.create(rt, doc)
+    with pytest.raises(FlowNotReady) as refused:
+        flows.start(rt, draft.id)
+    return refused.value.problems

@@ -9,8 +9,8 @@ import pytest
 
 from superflow import flows
 from superflow.events import Event
-from superflow.flow import FlowInvalid, FlowNotReady
-from superflow.testing import crash_after_effects, flow_doc, participant_of, signed_up, started
+from superflow.flow import FlowInvalid
+from superflow.testing import crash_after_effects, flow_doc, participant_of, refused_start, signed_up, started
 
 WAIT = {"id": "w", "type": "wait", "settings": {"amount": 1, "unit": "days"}}
 
@@ -201,11 +201,9 @@ def test_readiness_checks_actions_and_values_it_can_know(sf_runtime):
             )
         ]
     )
-    draft = flows.create(sf_runtime, doc)
-    with pytest.raises(FlowNotReady) as refused:
-        flows.start(sf_runtime, draft.id)
+    refused = refused_start(sf_runtime, doc)
     where = "Step 1 'Update contact': "
-    assert refused.value.problems == [
+    assert refused == [
         where + "Changes 1, Action: cannot add 'email': it is a text field (it can be: set, clear)",
         where + "Changes 2, Value is required to set 'score' (use clear to empty it)",
         where + "Changes 3, Value: 'soon' is not a time relative to now such as '+3 days' or '-2 hours'",
@@ -226,10 +224,7 @@ def test_wrong_types_and_missing_fields_are_named_on_save(sf_runtime):
     assert errors["steps[0].settings.changes[0].action"].startswith("Must be one of: set, clear, add")
     # A missing field of a change is reported when the flow starts.
     doc = flow_doc([update_step({"action": "clear"})])
-    draft = flows.create(sf_runtime, doc)
-    with pytest.raises(FlowNotReady) as refused:
-        flows.start(sf_runtime, draft.id)
-    assert refused.value.problems == ["Step 1 'Update contact': Changes 1, Field is required"]
+    assert refused_start(sf_runtime, doc) == ["Step 1 'Update contact': Changes 1, Field is required"]
 
 
 # -- triggers -------------------------------------------------------------------------
@@ -369,10 +364,7 @@ def test_condition_readiness_names_what_is_wrong(sf_runtime):
             {"type": "field", "settings": {"field": "email", "operator": "is_true"}},
         ],
     }
-    draft = flows.create(sf_runtime, flow_doc([WAIT], filters=filters))
-    with pytest.raises(FlowNotReady) as refused:
-        flows.start(sf_runtime, draft.id)
-    assert refused.value.problems == [
+    assert refused_start(sf_runtime, flow_doc([WAIT], filters=filters)) == [
         "Filter 'Field value': Value: 'greater_than' needs a number, not 'lots'",
         "Filter 'Field value': Value: 'last spring' is not a date ('2024-05-01') or a time relative"
         " to now ('-30 days')",

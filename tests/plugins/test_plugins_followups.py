@@ -11,8 +11,8 @@ import pytest
 
 from superflow import flows
 from superflow.events import Event
-from superflow.flow import FlowInvalid, FlowNotReady
-from superflow.testing import crash_after_effects, flow_doc, participant_of, signed_up, started
+from superflow.flow import FlowInvalid
+from superflow.testing import crash_after_effects, flow_doc, participant_of, refused_start, signed_up, started
 
 OSLO = ZoneInfo("Europe/Oslo")
 WAIT = {"id": "w", "type": "wait", "settings": {"amount": 3, "unit": "days"}}
@@ -227,7 +227,7 @@ def test_settings_are_checked_with_the_field_named(sf_runtime):
         ),
     }
 
-    draft = flows.create(
+    assert refused_start(
         rt,
         flow_doc(
             [
@@ -236,10 +236,7 @@ def test_settings_are_checked_with_the_field_named(sf_runtime):
                 {**follow_up_step(due="first_free_slot", duration_minutes=600), "id": "c"},
             ]
         ),
-    )
-    with pytest.raises(FlowNotReady) as refused:
-        flows.start(rt, draft.id)
-    assert refused.value.problems == [
+    ) == [
         "Step 1 'Create follow-up': Title is required",
         "Step 2 'Create follow-up': Working hours, To: 08:00 is not after 16:00",
         "Step 3 'Create follow-up': Duration (minutes): longer than the working day",

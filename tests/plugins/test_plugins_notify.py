@@ -9,9 +9,9 @@ import pytest
 
 from superflow import flows
 from superflow.events import Event
-from superflow.flow import FlowInvalid, FlowNotReady
+from superflow.flow import FlowInvalid
 from superflow.plugins.outbox import Outbox
-from superflow.testing import crash_after_effects, flow_doc, participant_of, signed_up, started
+from superflow.testing import crash_after_effects, flow_doc, participant_of, refused_start, signed_up, started
 
 WAIT = {"id": "w", "type": "wait", "settings": {"amount": 3, "unit": "days"}}
 
@@ -155,7 +155,7 @@ def test_settings_are_checked_with_the_field_named(sf_runtime):
         ("steps[0].settings.recipient.rule", "Must be one of: our_contact, our_service_contact, associate."),
         ("steps[1].settings.sender", "a number or up to 11 letters and digits"),
     }, "an unknown merge tag is a problem for start, not an error (drafts save)"
-    draft = flows.create(
+    assert refused_start(
         rt,
         flow_doc(
             [
@@ -163,10 +163,7 @@ def test_settings_are_checked_with_the_field_named(sf_runtime):
                 sms_step(recipient={"rule": "our_contact", "fallback": "associate"}),
             ]
         ),
-    )
-    with pytest.raises(FlowNotReady) as refused:
-        flows.start(rt, draft.id)
-    assert refused.value.problems == [
+    ) == [
         "Step 1 'Notify colleague by email': Subject is required",
         "Step 2 'Notify colleague by SMS': Notify, Associate: choose the associate to fall back on",
     ]

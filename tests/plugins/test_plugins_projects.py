@@ -7,8 +7,8 @@ import pytest
 
 from superflow import flows
 from superflow.events import Event
-from superflow.flow import FlowInvalid, FlowNotReady
-from superflow.testing import crash_after_effects, flow_doc, participant_of, signed_up, started
+from superflow.flow import FlowInvalid
+from superflow.testing import crash_after_effects, flow_doc, participant_of, refused_start, signed_up, started
 
 WAIT = {"id": "w", "type": "wait", "settings": {"amount": 3, "unit": "days"}}
 
@@ -141,17 +141,14 @@ def test_settings_are_checked_with_the_field_named(sf_runtime):
         ("steps[0].settings.project", "Not a valid string."),
         ("steps[0].settings.status", "Not a valid string."),
     }
-    draft = flows.create(
+    assert refused_start(
         rt,
         flow_doc(
             [{"id": "a", "type": "remove_from_project", "settings": {}}],
             trigger={"type": "added_to_project", "settings": {}},
             filters={"conditions": [{"type": "in_project", "settings": {}}]},
         ),
-    )
-    with pytest.raises(FlowNotReady) as refused:
-        flows.start(rt, draft.id)
-    assert refused.value.problems == [
+    ) == [
         "Trigger 'Added to project': Project is required",
         "Filter 'Member of project': Project is required",
         "Step 1 'Remove from project': Project is required",

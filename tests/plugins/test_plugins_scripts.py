@@ -8,9 +8,9 @@ import pytest
 from superflow import flows, hookimpl
 from superflow.components import Script
 from superflow.events import Event
-from superflow.flow import FlowInvalid, FlowNotReady
+from superflow.flow import FlowInvalid
 from superflow.plugins.local_crm.backend import LocalCrm
-from superflow.testing import crash_after_effects, flow_doc, participant_of, signed_up, started
+from superflow.testing import crash_after_effects, flow_doc, participant_of, refused_start, signed_up, started
 
 WAIT = {"id": "w", "type": "wait", "settings": {"amount": 3, "unit": "days"}}
 
@@ -186,12 +186,9 @@ def test_settings_are_checked_with_the_field_named(sf_runtime):
         ("steps[0].settings.script", "Not a valid string."),
         ("steps[0].settings.arguments", "Not a valid mapping type."),
     }
-    draft = flows.create(
+    first, second = refused_start(
         rt, flow_doc([{"id": "a", "type": "run_script", "settings": {}}, script_step("nope", "b")])
     )
-    with pytest.raises(FlowNotReady) as refused:
-        flows.start(rt, draft.id)
-    first, second = refused.value.problems
     assert first == "Step 1 'Run script': Script is required"
     assert second.startswith("Step 2 'Run script': Script: there is no script 'nope' (installed: ")
     assert "recalculate_score" in second and "total_sales" in second
