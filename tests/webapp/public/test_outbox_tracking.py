@@ -10,6 +10,7 @@ import re
 from urllib.parse import urlparse
 
 import requests
+from tracked_links import ABOUT, OFFER, invite
 
 from superflow import keys, tracking
 from superflow.plugins.outbox import Outbox
@@ -25,23 +26,13 @@ from superflow.testing import (
 )
 from superflow.webapp.public.tracking import for_viewing
 
-OFFER = "https://shop.example/offer?a=1&b=2"
-ABOUT = "https://shop.example/about"
 APP = "superflow.test"  # the app's public address in the test configuration
 
 
 def newsletter() -> dict:
     """An email with two links, a day's wait, then a split on what the reader did."""
     steps = [
-        email_step(
-            "invite",
-            subject="Join our webinar",
-            html=(
-                '<html><body><p>Hi {{person.first_name}}, <a href="https://shop.example/offer?a=1&amp;b=2">'
-                'sign up</a> or read <a href="https://shop.example/about">about us</a>.</p></body></html>'
-            ),
-            text="Hi {{person.first_name}}, sign up at https://shop.example/offer?a=1&b=2",
-        ),
+        invite(text="Hi {{person.first_name}}, sign up at https://shop.example/offer?a=1&b=2"),
         {"id": "pause", "type": "wait", "settings": {"amount": 1}},
         split_step(
             "split",

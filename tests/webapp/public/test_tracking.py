@@ -10,7 +10,7 @@ import re
 
 import pytest
 import requests
-from tracked_links import hrefs, local
+from tracked_links import OFFER, hrefs, invite, local
 
 from superflow import keys, tracking
 from superflow.plugins.outbox import Outbox
@@ -25,7 +25,6 @@ from superflow.testing import (
 )
 
 SECRET = "test-secret"
-OFFER = "https://shop.example/offer?a=1&b=2"
 
 
 def pixel_of(html):
@@ -34,14 +33,7 @@ def pixel_of(html):
 
 def webinar(**success):
     steps = [
-        email_step(
-            "invite",
-            subject="Join our webinar",
-            html=(
-                '<html><body><p>Hi {{person.first_name}}, <a href="https://shop.example/offer?a=1&amp;b=2">'
-                'sign up</a> or read <a href="https://shop.example/about">about us</a>.</p></body></html>'
-            ),
-        ),
+        invite(),
         {
             "id": "wait_click",
             "type": "wait_for_action",
