@@ -28,8 +28,9 @@ Plain helpers, importable from here (``from superflow.testing import flow_doc``)
   ``email_action_branch(name, action, step, steps)``: a split on what people did with an email;
 - ``started(runtime, doc)``: create a flow and start it; ``signed_up(runtime, *person_ids)``
   sends the API event the default trigger waits for; ``participant_of(runtime, flow,
-  person_id)`` finds a person's latest participation; ``refused_start(runtime, doc)`` saves a
-  draft that starting must refuse, and gives the problems named;
+  person_id)`` finds a person's latest participation; ``refused_save(runtime, doc)`` and
+  ``refused_start(runtime, doc)``: the errors saving ``doc`` must be refused with, and the
+  problems starting its draft must be refused for;
 - ``drain(runtime)``: what ``sf_run_jobs`` does, for a runtime of your own;
 - ``crash_after_effects(runtime, pids)``: a worker killed after a step's effects and
   before their record, for testing that a step is idempotent;
@@ -74,6 +75,7 @@ HELPERS: dict[str, str] = {
             "email_step",
             "flow_doc",
             "participant_of",
+            "refused_save",
             "refused_start",
             "signed_up",
             "split_step",
@@ -111,6 +113,7 @@ __all__ = [
     "email_step",
     "flow_doc",
     "participant_of",
+    "refused_save",
     "refused_start",
     "sign_in",
     "signed_up",
@@ -136,6 +139,7 @@ if TYPE_CHECKING:
         email_step,
         flow_doc,
         participant_of,
+        refused_save,
         refused_start,
         signed_up,
         split_step,

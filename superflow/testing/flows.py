@@ -8,7 +8,7 @@ import pytest
 
 from superflow import flows
 from superflow.events import Event
-from superflow.flow import Flow, FlowNotReady
+from superflow.flow import Flow, FlowInvalid, FlowNotReady
 from superflow.runtime import Runtime
 from superflow.store import Participant
 
@@ -74,6 +74,14 @@ def started(rt: Runtime, doc: dict[str, Any]) -> Flow:
     """Create a flow from ``doc`` and start it."""
     flow = flows.create(rt, doc)
     return flows.start(rt, flow.id)
+
+
+def refused_save(rt: Runtime, doc: dict[str, Any]) -> list[dict[str, str]]:
+    """Save ``doc``, which must be refused as invalid; the errors (``field`` and ``message``
+    each) it was refused with."""
+    with pytest.raises(FlowInvalid) as refused:
+        flows.create(rt, doc)
+    return refused.value.errors
 
 
 def refused_start(rt: Runtime, doc: dict[str, Any]) -> list[str]:

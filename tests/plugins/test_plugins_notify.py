@@ -7,11 +7,17 @@ from types import SimpleNamespace
 
 import pytest
 
-from superflow import flows
 from superflow.events import Event
-from superflow.flow import FlowInvalid
 from superflow.plugins.outbox import Outbox
-from superflow.testing import crash_after_effects, flow_doc, participant_of, refused_start, signed_up, started
+from superflow.testing import (
+    crash_after_effects,
+    flow_doc,
+    participant_of,
+    refused_save,
+    refused_start,
+    signed_up,
+    started,
+)
 
 WAIT = {"id": "w", "type": "wait", "settings": {"amount": 3, "unit": "days"}}
 
@@ -140,17 +146,16 @@ def test_running_the_step_again_after_a_crash_sends_one_message(
 
 def test_settings_are_checked_with_the_field_named(sf_runtime):
     rt = sf_runtime
-    with pytest.raises(FlowInvalid) as invalid:
-        flows.create(
-            rt,
-            flow_doc(
-                [
-                    email_step(from_address="not an address", recipient={"rule": "unassigned"}),
-                    sms_step(sender="A sender that is far too long", text="{{ our_contact.shoe }}"),
-                ]
-            ),
-        )
-    assert {(e["field"], e["message"]) for e in invalid.value.errors} == {
+    invalid = refused_save(
+        rt,
+        flow_doc(
+            [
+                email_step(from_address="not an address", recipient={"rule": "unassigned"}),
+                sms_step(sender="A sender that is far too long", text="{{ our_contact.shoe }}"),
+            ]
+        ),
+    )
+    assert {(e["field"], e["message"]) for e in invalid} == {
         ("steps[0].settings.from_address", "Not a valid email address."),
         ("steps[0].settings.recipient.rule", "Must be one of: our_contact, our_service_contact, associate."),
         ("steps[1].settings.sender", "a number or up to 11 letters and digits"),

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from sample_forms import NEWSLETTER
 
 from superflow import forms, users
 from superflow.config import Config
@@ -26,13 +27,6 @@ from superflow.webserver import build_app
 
 SMS_SECRET = "sms-hook-secret-in-the-query"
 PASSWORD = "web-server-password-1"
-FORM = {
-    "id": "newsletter",
-    "name": "Newsletter",
-    "title": "Get our newsletter",
-    "fields": [{"name": "email", "label": "Email", "type": "email", "required": True, "maps_to": "email"}],
-    "rate_limit": 1000,
-}
 
 
 @dataclass
@@ -104,7 +98,7 @@ def _answers(url: str) -> bool:
 def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
     site = start_web(tmp_path_factory.mktemp("web-server") / "data", "--workers", "3", "--threads", "2")
     users.create(site.runtime.redis, "admin", PASSWORD, "flow_admin")
-    forms.create(site.runtime.redis, FORM)
+    forms.create(site.runtime.redis, NEWSLETTER)
     try:
         yield site
     finally:
