@@ -48,10 +48,9 @@ from superflow.config import Config
 from superflow.crashtest import COUNTER_FIELD, crash_flow_doc
 from superflow.embedded_redis import EmbeddedRedis
 from superflow.events import Event
-from superflow.plugins.local_crm.seed import seed_persons
 from superflow.processes import SUPERFLOW, free_port, spawn, stop, wait_for_port
 from superflow.runtime import Runtime
-from superflow.testing import until
+from superflow.testing import consenting_persons, until
 
 #: Redis's errors while it is killed and restarted only mean "not yet".
 redis_until = partial(until, tolerating=(redis.RedisError,))
@@ -129,10 +128,7 @@ def run(scenario: str, tmp: Path, persons: int, kills: int, rng: random.Random) 
     crm = rt.crm
     crm.define_field(COUNTER_FIELD, "Touches", "number")
     crm.create_selection("Fault loop done")
-    ids = seed_persons(crm, persons)
-    for person_id in ids:
-        crm.set_consent(person_id, "emarketing", True)
-    crm.update_persons([(pid, {"email_blocked": False}, None) for pid in ids])
+    ids = consenting_persons(rt, persons)
     flow = flows.create(rt, fault_flow())
     flows.start(rt, flow.id)
     env = dict(

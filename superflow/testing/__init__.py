@@ -31,6 +31,8 @@ Plain helpers, importable from here (``from superflow.testing import flow_doc``)
   person_id)`` finds a person's latest participation; ``refused_save(runtime, doc)`` and
   ``refused_start(runtime, doc)``: the errors saving ``doc`` must be refused with, and the
   problems starting its draft must be refused for;
+- ``consenting_persons(runtime, count)``: that many demo persons in the local CRM, all of
+  whom a flow may email (for runs with many recipients);
 - ``drain(runtime)``: what ``sf_run_jobs`` does, for a runtime of your own;
 - ``crash_after_effects(runtime, pids)``: a worker killed after a step's effects and
   before their record, for testing that a step is idempotent;
@@ -86,6 +88,7 @@ HELPERS: dict[str, str] = {
     **dict.fromkeys(("WorkerKilled", "crash_after_effects", "drain"), "superflow.testing.jobs"),
     "Inbox": "superflow.testing.smtp",
     "LiveServer": "superflow.testing.live",
+    "consenting_persons": "superflow.testing.people",
     "until": "superflow.testing.polling",
     **dict.fromkeys(("PASSWORD", "SignedInSession", "csrf_token", "sign_in"), "superflow.testing.signing_in"),
 }
@@ -106,6 +109,7 @@ __all__ = [
     "LiveServer",
     "SignedInSession",
     "WorkerKilled",
+    "consenting_persons",
     "crash_after_effects",
     "csrf_token",
     "drain",
@@ -147,6 +151,7 @@ if TYPE_CHECKING:
     )
     from superflow.testing.jobs import WorkerKilled, crash_after_effects, drain
     from superflow.testing.live import LiveServer
+    from superflow.testing.people import consenting_persons
     from superflow.testing.polling import until
     from superflow.testing.signing_in import PASSWORD, SignedInSession, csrf_token, sign_in
     from superflow.testing.smtp import Inbox

@@ -18,12 +18,11 @@ import redis
 
 from superflow.config import Config
 from superflow.embedded_redis import RedisUnavailable, redis_binary
-from superflow.plugins.local_crm.seed import seed_persons
 from superflow.plugins.outbox import Outbox
 from superflow.processes import SUPERFLOW, free_port, spawn, stop, wait_for_port
 from superflow.redis_connection import client, connect, parse_sentinel_url, safe_url
 from superflow.runtime import Runtime
-from superflow.testing import email_step, flow_doc, signed_up, started, until
+from superflow.testing import consenting_persons, email_step, flow_doc, signed_up, started, until
 
 #: Redis's errors while it fails over only mean "not yet".
 redis_until = partial(until, tolerating=(redis.RedisError,))
@@ -39,14 +38,6 @@ def worker_env(config: Config, url: str) -> dict[str, str]:
         SUPERFLOW_STUCK_AFTER_SECONDS="2",
         SUPERFLOW_BATCH_SIZE="50",
     )
-
-
-def consenting_persons(rt: Runtime, count: int) -> list[str]:
-    persons = seed_persons(rt.crm, count)
-    for person_id in persons:
-        rt.crm.set_consent(person_id, "emarketing", True)
-    rt.crm.update_persons([(pid, {"email_blocked": False}, None) for pid in persons])
-    return persons
 
 
 # --- URLs -------------------------------------------------------------------------------

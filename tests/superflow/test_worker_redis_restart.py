@@ -13,11 +13,10 @@ import redis
 
 from superflow.config import Config
 from superflow.embedded_redis import EmbeddedRedis
-from superflow.plugins.local_crm.seed import seed_persons
 from superflow.plugins.outbox import Outbox
 from superflow.processes import SUPERFLOW, spawn, stop
 from superflow.runtime import Runtime
-from superflow.testing import email_step, flow_doc, signed_up, started, until
+from superflow.testing import consenting_persons, email_step, flow_doc, signed_up, started, until
 
 #: Redis's errors while it restarts only mean "not yet".
 redis_until = partial(until, tolerating=(redis.RedisError,))
@@ -39,10 +38,7 @@ def test_a_worker_keeps_working_after_redis_is_killed_and_restarted(tmp_path: Pa
     )
     worker = spawn([*SUPERFLOW, "worker"], env=env)
     try:
-        persons = seed_persons(rt.crm, 1500)
-        for person_id in persons:
-            rt.crm.set_consent(person_id, "emarketing", True)
-        rt.crm.update_persons([(pid, {"email_blocked": False}, None) for pid in persons])
+        persons = consenting_persons(rt, 1500)
         flow = started(rt, flow_doc([email_step("hello")]))
         signed_up(rt, *persons[:1000])
         # Redis goes away while the worker is in the middle of the work.
