@@ -160,6 +160,16 @@ def save(page: Page) -> str:
     return re.search(r"/flows/(\d+)/design", page.url).group(1)  # type: ignore[union-attr]
 
 
+def start_refused(page: Page) -> Locator:
+    """Ask to start the flow and confirm: the list of what keeps it from starting, which
+    says so."""
+    page.locator("[data-start]").click()
+    page.locator("[data-confirm]").click()
+    refused = page.locator("[data-start-problems]")
+    expect(refused).to_contain_text("The flow can't start yet")
+    return refused
+
+
 def confirm_running(page: Page, verb: str, flow_id: str) -> None:
     """Confirm the open dialog that asks to ``verb`` the flow (Start, Resume): the flow's
     page comes next, showing it running."""
@@ -526,10 +536,7 @@ def test_start_is_refused_with_the_list_and_running_flows_are_read_only(
     flow_id = save(page)
     expect(page.locator("[data-flash=ok]")).to_contain_text("to fix before it can start")
 
-    page.locator("[data-start]").click()
-    page.locator("[data-confirm]").click()
-    refused = page.locator("[data-start-problems]")
-    expect(refused).to_contain_text("The flow can't start yet")
+    refused = start_refused(page)
     expect(refused.locator("li")).not_to_have_count(0)
     expect(refused).to_contain_text("From address is required")
     expect(node(page, "email-1").locator(".dz-count")).to_be_visible()

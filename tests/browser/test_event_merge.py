@@ -14,7 +14,17 @@ from typing import Any
 from playwright.sync_api import Page, expect
 
 from browser.site import AdminSite, wait_for
-from browser.test_designer import api_event_flow, drag_new, field, fill_email, panel, save, shoot, start
+from browser.test_designer import (
+    api_event_flow,
+    drag_new,
+    field,
+    fill_email,
+    panel,
+    save,
+    shoot,
+    start,
+    start_refused,
+)
 from superflow import flows
 from superflow.events import Event
 from superflow.plugins.outbox import Outbox
@@ -109,10 +119,7 @@ def test_a_preview_that_fails_blocks_start_with_the_reason(
     flow_id = save(page)
     expect(page.locator("[data-flash=ok]")).to_contain_text("to fix before it can start")
 
-    page.locator("[data-start]").click()
-    page.locator("[data-confirm]").click()
-    refused = page.locator("[data-start-problems]")
-    expect(refused).to_contain_text("The flow can't start yet")
+    refused = start_refused(page)
     expect(refused).to_contain_text("unknown merge tag {{ event.coupon }}")
     shoot(page, screenshot, "event-merge-start-refused")
     assert flows.get(admin_site.runtime, flow_id).status == "draft"
