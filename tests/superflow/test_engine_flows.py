@@ -332,16 +332,19 @@ def test_an_event_for_a_busy_participant_is_applied_once_it_is_free(sf_runtime, 
     assert rt.store.stats(flow.id)["enrolled"] == 1, "a retried event must not trigger the flow again"
 
 
+def add_to_score(value: int) -> dict:
+    """An ``update_contact`` step (id ``add``) that adds ``value`` to the number field ``score``."""
+    return {
+        "id": "add",
+        "type": "update_contact",
+        "settings": {"changes": [{"field": "score", "action": "add", "value": value}]},
+    }
+
+
 def test_one_person_in_two_flows_in_one_batch_keeps_both_updates(sf_runtime, sf_run_jobs, crm, people):
     rt = sf_runtime
     crm.define_field("score", "Score", "number")
-    add_five = [
-        {
-            "id": "add",
-            "type": "update_contact",
-            "settings": {"changes": [{"field": "score", "action": "add", "value": 5}]},
-        }
-    ]
+    add_five = [add_to_score(5)]
     first = started(rt, flow_doc(add_five, name="A"))
     second = started(rt, flow_doc(add_five, name="B"))
     a = rt.engine.enrol(first.id, [people[0]], "test")
@@ -355,11 +358,7 @@ def test_a_step_visited_twice_has_its_effect_twice(sf_runtime, sf_run_jobs, crm,
     rt = sf_runtime
     crm.define_field("score", "Score", "number")
     steps = [
-        {
-            "id": "add",
-            "type": "update_contact",
-            "settings": {"changes": [{"field": "score", "action": "add", "value": 1}]},
-        },
+        add_to_score(1),
         {
             "id": "nudge",
             "type": "wait_for_action",
