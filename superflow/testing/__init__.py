@@ -30,7 +30,8 @@ Plain helpers, importable from here (``from superflow.testing import flow_doc``)
   sends the API event the default trigger waits for; ``participant_of(runtime, flow,
   person_id)`` finds a person's latest participation; ``refused_save(runtime, doc)`` and
   ``refused_start(runtime, doc)``: the errors saving ``doc`` must be refused with, and the
-  problems starting its draft must be refused for;
+  problems starting its draft must be refused for; ``admitted_by_each(runtime, people,
+  conditions, steps)``: which of ``people`` each condition, as a flow's filter, lets in;
 - ``consenting_persons(runtime, count)``: that many demo persons in the local CRM, all of
   whom a flow may email (for runs with many recipients);
 - ``drain(runtime)``: what ``sf_run_jobs`` does, for a runtime of your own;
@@ -73,6 +74,7 @@ from superflow.testing.fixtures import (
 HELPERS: dict[str, str] = {
     **dict.fromkeys(
         (
+            "admitted_by_each",
             "email_action_branch",
             "email_step",
             "flow_doc",
@@ -109,6 +111,7 @@ __all__ = [
     "LiveServer",
     "SignedInSession",
     "WorkerKilled",
+    "admitted_by_each",
     "consenting_persons",
     "crash_after_effects",
     "csrf_token",
@@ -139,6 +142,7 @@ def __getattr__(name: str) -> Any:
 
 if TYPE_CHECKING:
     from superflow.testing.flows import (
+        admitted_by_each,
         email_action_branch,
         email_step,
         flow_doc,

@@ -11,6 +11,7 @@ from superflow.events import Event
 from superflow.flow import Flow, FlowInvalid, FlowNotReady
 from superflow.runtime import Runtime
 from superflow.store import Participant
+from superflow.testing.jobs import drain
 
 
 def email_step(step_id: str, subject: str = "Hello {{person.first_name}}", **settings: Any) -> dict[str, Any]:
@@ -91,3 +92,29 @@ def refused_start(rt: Runtime, doc: dict[str, Any]) -> list[str]:
     with pytest.raises(FlowNotReady) as refused:
         flows.start(rt, draft.id)
     return refused.value.problems
+
+
+def admitted_by_each(
+    rt: Runtime,
+    people: dict[str, str],
+    conditions: list[tuple[str, dict[str, Any]]],
+    steps: list[dict[str, Any]],
+) -> list[set[str]]:
+    """Which of ``people`` (name → person id) each condition lets in, for table-driven tests
+    of conditions: a started flow of ``steps`` per ``(condition type, settings)``, with that
+    condition as its only filter; everyone signs up and the jobs run; the names of those in
+    each flow, in the order of ``conditions``."""
+    made = [
+        started(
+            rt,
+            flow_doc(
+                steps,
+                name=f"Case {i}",
+                filters={"op": "and", "conditions": [{"type": kind, "settings": settings}]},
+            ),
+        )
+        for i, (kind, settings) in enumerate(conditions)
+    ]
+    signed_up(rt, *people.values())
+    drain(rt)
+    return [{name for name, pid in people.items() if participant_of(rt, flow, pid)} for flow in made]
