@@ -36,6 +36,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -47,9 +48,12 @@ from superflow.config import Config
 from superflow.crashtest import COUNTER_FIELD, crash_flow_doc
 from superflow.embedded_redis import EmbeddedRedis
 from superflow.events import Event
-from superflow.plugins.local_crm.seed import seed_persons
 from superflow.processes import SUPERFLOW, free_port, spawn, stop, wait_for_port
 from superflow.runtime import Runtime
+from superflow.testing import consenting_persons, until
+
+#: Redis's errors while it is killed and restarted only mean "not yet".
+redis_until = partial(until, tolerating=(redis.RedisError,))
 
 HEARTBEAT = 2.0
 SERVERS = Path(__file__).with_name("fault_servers.py")
@@ -91,18 +95,6 @@ class Server:
         return [json.loads(line)["to"] for line in self.record.read_text().splitlines() if line.strip()]
 
 
-def until(predicate: Any, timeout: float = 600.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return True
-        except redis.RedisError:
-            pass
-        time.sleep(0.1)
-    return False
-
-
 def feed(rt: Runtime, ids: list[str], seconds: float) -> None:
     """Send one event per person, one at a time, evenly over ``seconds``."""
     start = time.monotonic()
@@ -136,10 +128,7 @@ def run(scenario: str, tmp: Path, persons: int, kills: int, rng: random.Random) 
     crm = rt.crm
     crm.define_field(COUNTER_FIELD, "Touches", "number")
     crm.create_selection("Fault loop done")
-    ids = seed_persons(crm, persons)
-    for person_id in ids:
-        crm.set_consent(person_id, "emarketing", True)
-    crm.update_persons([(pid, {"email_blocked": False}, None) for pid in ids])
+    ids = consenting_persons(rt, persons)
     flow = flows.create(rt, fault_flow())
     flows.start(rt, flow.id)
     env = dict(
@@ -167,7 +156,7 @@ def run(scenario: str, tmp: Path, persons: int, kills: int, rng: random.Random) 
         return stats.get("completed", 0) + stats.get("exited", 0) >= persons
 
     def progress(n: int) -> bool:
-        return until(lambda: rt.store.stats(flow.id).get("email.sent", 0) >= n, 300)
+        return redis_until(lambda: rt.store.stats(flow.id).get("email.sent", 0) >= n, 300)
 
     started = time.monotonic()
     last_fault = time.monotonic()
@@ -194,7 +183,7 @@ def run(scenario: str, tmp: Path, persons: int, kills: int, rng: random.Random) 
             killed_at = time.time()
             last_fault = time.monotonic()
             workers[workers.index(victim)] = spawn([*SUPERFLOW, "worker"], env=env)
-            until(lambda t=killed_at: any(h["at"] >= t for h in heartbeat.handovers(rt.redis)), 60)
+            redis_until(lambda t=killed_at: any(h["at"] >= t for h in heartbeat.handovers(rt.redis)), 60)
             handover_waits.append(
                 min(h["at"] for h in heartbeat.handovers(rt.redis) if h["at"] >= killed_at) - killed_at
             )
@@ -228,7 +217,7 @@ def run(scenario: str, tmp: Path, persons: int, kills: int, rng: random.Random) 
             time.sleep(20)
             gateway.mode("ok")
         last_fault = time.monotonic()
-    finished = until(done, 600)
+    finished = redis_until(done, 600)
     recovery = time.monotonic() - last_fault
     for worker in workers:
         stop(worker)

@@ -24,10 +24,16 @@ with ``sf_`` so that nothing collides with another project's fixtures:
 Plain helpers, importable from here (``from superflow.testing import flow_doc``):
 
 - ``flow_doc(steps, trigger=None, **extra)`` and ``email_step(step_id, ...)``: flow
-  documents to create flows from;
+  documents to create flows from; ``split_step(step_id, branches, everyone_else)`` and
+  ``email_action_branch(name, action, step, steps)``: a split on what people did with an email;
 - ``started(runtime, doc)``: create a flow and start it; ``signed_up(runtime, *person_ids)``
   sends the API event the default trigger waits for; ``participant_of(runtime, flow,
-  person_id)`` finds a person's latest participation;
+  person_id)`` finds a person's latest participation; ``refused_save(runtime, doc)`` and
+  ``refused_start(runtime, doc)``: the errors saving ``doc`` must be refused with, and the
+  problems starting its draft must be refused for; ``admitted_by_each(runtime, people,
+  conditions, steps)``: which of ``people`` each condition, as a flow's filter, lets in;
+- ``consenting_persons(runtime, count)``: that many demo persons in the local CRM, all of
+  whom a flow may email (for runs with many recipients);
 - ``drain(runtime)``: what ``sf_run_jobs`` does, for a runtime of your own;
 - ``crash_after_effects(runtime, pids)``: a worker killed after a step's effects and
   before their record, for testing that a step is idempotent;
@@ -35,7 +41,10 @@ Plain helpers, importable from here (``from superflow.testing import flow_doc``)
   arrived, parsed; ``inbox.refuse`` maps an address to the reply its ``RCPT TO`` gets;
 - ``csrf_token(page)``, ``sign_in(browser, username, password)`` and
   ``SignedInSession``: the admin's sign-in form, for a test client or ``requests``;
-- ``LiveServer``: a WSGI app on a real port in a thread.
+- ``LiveServer``: a WSGI app on a real port in a thread;
+- ``until(predicate, timeout=30.0, tolerating=())``: whether ``predicate()`` became true
+  within ``timeout`` seconds, polling; the exceptions in ``tolerating`` (say
+  ``(redis.RedisError,)``) count as "not yet".
 
 Importing this package loads pytest and none of superflow's runtime, Flask, RQ,
 Redis, aiosmtpd or requests: a fixture loads what it needs when it runs, and each
@@ -64,11 +73,25 @@ from superflow.testing.fixtures import (
 #: Each helper's name and the module that defines it.
 HELPERS: dict[str, str] = {
     **dict.fromkeys(
-        ("email_step", "flow_doc", "participant_of", "signed_up", "started"), "superflow.testing.flows"
+        (
+            "admitted_by_each",
+            "email_action_branch",
+            "email_step",
+            "flow_doc",
+            "participant_of",
+            "refused_save",
+            "refused_start",
+            "signed_up",
+            "split_step",
+            "started",
+        ),
+        "superflow.testing.flows",
     ),
     **dict.fromkeys(("WorkerKilled", "crash_after_effects", "drain"), "superflow.testing.jobs"),
     "Inbox": "superflow.testing.smtp",
     "LiveServer": "superflow.testing.live",
+    "consenting_persons": "superflow.testing.people",
+    "until": "superflow.testing.polling",
     **dict.fromkeys(("PASSWORD", "SignedInSession", "csrf_token", "sign_in"), "superflow.testing.signing_in"),
 }
 
@@ -88,15 +111,22 @@ __all__ = [
     "LiveServer",
     "SignedInSession",
     "WorkerKilled",
+    "admitted_by_each",
+    "consenting_persons",
     "crash_after_effects",
     "csrf_token",
     "drain",
+    "email_action_branch",
     "email_step",
     "flow_doc",
     "participant_of",
+    "refused_save",
+    "refused_start",
     "sign_in",
     "signed_up",
+    "split_step",
     "started",
+    "until",
 ]
 
 
@@ -111,8 +141,21 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
-    from superflow.testing.flows import email_step, flow_doc, participant_of, signed_up, started
+    from superflow.testing.flows import (
+        admitted_by_each,
+        email_action_branch,
+        email_step,
+        flow_doc,
+        participant_of,
+        refused_save,
+        refused_start,
+        signed_up,
+        split_step,
+        started,
+    )
     from superflow.testing.jobs import WorkerKilled, crash_after_effects, drain
     from superflow.testing.live import LiveServer
+    from superflow.testing.people import consenting_persons
+    from superflow.testing.polling import until
     from superflow.testing.signing_in import PASSWORD, SignedInSession, csrf_token, sign_in
     from superflow.testing.smtp import Inbox

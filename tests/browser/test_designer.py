@@ -124,6 +124,21 @@ def drag_new(page: Page, step_type: str, lane: str, index: int) -> None:
     expect(page.locator("[data-step-id]")).to_have_count(before + 1)
 
 
+def choose_trigger(page: Page, label: str) -> None:
+    """Open the trigger's panel and choose the trigger type shown as ``label``."""
+    page.locator("[data-node=trigger]").click()
+    page.locator("[data-trigger-type]").select_option(label=label)
+
+
+def api_event_flow(signed_in: Callable[[str], Page], name: str, event: str) -> Page:
+    """A new flow named ``name`` in the designer, started by the API event ``event``."""
+    page = designer(signed_in)
+    page.locator("[data-flow-name]").fill(name)
+    choose_trigger(page, "API event")
+    field(page, "name").fill(event)
+    return page
+
+
 def pick_selection(page: Page, name: str, label: str) -> None:
     select = field(page, name)
     expect(select.locator("option", has_text=label)).to_have_count(1)
@@ -145,14 +160,30 @@ def save(page: Page) -> str:
     return re.search(r"/flows/(\d+)/design", page.url).group(1)  # type: ignore[union-attr]
 
 
-def start(page: Page, flow_id: str) -> None:
+def start_refused(page: Page) -> Locator:
+    """Ask to start the flow and confirm: the list of what keeps it from starting, which
+    says so."""
     page.locator("[data-start]").click()
+    page.locator("[data-confirm]").click()
+    refused = page.locator("[data-start-problems]")
+    expect(refused).to_contain_text("The flow can't start yet")
+    return refused
+
+
+def confirm_running(page: Page, verb: str, flow_id: str) -> None:
+    """Confirm the open dialog that asks to ``verb`` the flow (Start, Resume): the flow's
+    page comes next, showing it running."""
     dialog = page.locator("dialog.dz-dialog")
-    expect(dialog).to_contain_text("Start")
+    expect(dialog).to_contain_text(verb)
     with page.expect_navigation():
         dialog.locator("[data-confirm]").click()
     expect(page).to_have_url(re.compile(rf"/flows/{flow_id}$"))
     expect(page.locator("h1 .badge")).to_have_text("Running")
+
+
+def start(page: Page, flow_id: str) -> None:
+    page.locator("[data-start]").click()
+    confirm_running(page, "Start", flow_id)
 
 
 def test_welcome_series_built_by_drag_and_drop_runs_in_the_worker(
@@ -163,8 +194,7 @@ def test_welcome_series_built_by_drag_and_drop_runs_in_the_worker(
     shoot(page, screenshot, "designer-new-flow")
 
     page.locator("[data-flow-name]").fill("Welcome series")
-    page.locator("[data-node=trigger]").click()
-    page.locator("[data-trigger-type]").select_option(label="Added to selection")
+    choose_trigger(page, "Added to selection")
     pick_selection(page, "selection", "Designer welcome list")
     expect(page.locator("[data-node=trigger]")).to_contain_text("Designer welcome list")
 
@@ -500,20 +530,13 @@ def test_filter_editor_shows_the_live_count(
 def test_start_is_refused_with_the_list_and_running_flows_are_read_only(
     signed_in: Callable[[str], Page], admin_site: AdminSite, screenshot: Screenshot
 ) -> None:
-    page = designer(signed_in)
-    page.locator("[data-flow-name]").fill("Half done")
-    page.locator("[data-node=trigger]").click()
-    page.locator("[data-trigger-type]").select_option(label="API event")
-    field(page, "name").fill("demo.booked")
+    page = api_event_flow(signed_in, "Half done", "demo.booked")
     drag_new(page, "send_email", "root", 0)
     field(page, "subject").fill("Almost there")
     flow_id = save(page)
     expect(page.locator("[data-flash=ok]")).to_contain_text("to fix before it can start")
 
-    page.locator("[data-start]").click()
-    page.locator("[data-confirm]").click()
-    refused = page.locator("[data-start-problems]")
-    expect(refused).to_contain_text("The flow can't start yet")
+    refused = start_refused(page)
     expect(refused.locator("li")).not_to_have_count(0)
     expect(refused).to_contain_text("From address is required")
     expect(node(page, "email-1").locator(".dz-count")).to_be_visible()

@@ -14,6 +14,7 @@ from typing import Any
 from playwright.sync_api import Page, expect
 
 from browser.site import AdminSite, wait_for
+from browser.test_designer import choose_trigger, confirm_running
 from superflow import flows, forms
 from superflow.events import Event
 
@@ -78,12 +79,7 @@ def test_a_paused_flow_says_paused_and_resumes_from_the_designer(
     expect(resume).to_have_text("Resume flow")
     screenshot(page, "truthful-paused-designer")
     resume.click()
-    dialog = page.locator("dialog.dz-dialog")
-    expect(dialog).to_contain_text("Resume")
-    with page.expect_navigation():
-        dialog.locator("[data-confirm]").click()
-    expect(page).to_have_url(re.compile(rf"/flows/{flow.id}$"))
-    expect(page.locator("h1 .badge")).to_have_text("Running")
+    confirm_running(page, "Resume", flow.id)
     expect(page.locator(".flash").first).to_contain_text("running again")
     assert flows.get(admin_site.runtime, flow.id).status == "running"
 
@@ -149,8 +145,7 @@ def test_the_form_trigger_offers_the_forms_by_name(
             },
         )
     page = designer(signed_in)
-    page.locator("[data-node=trigger]").click()
-    page.locator("[data-trigger-type]").select_option(label="Form submitted")
+    choose_trigger(page, "Form submitted")
     pick = page.locator('[data-panel-root] [data-name="form"] select')
     expect(pick.locator("option", has_text="Spring webinar sign-up")).to_have_count(1)
     expect(pick.locator("option", has_text="Price list request")).to_have_count(1)

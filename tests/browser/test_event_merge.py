@@ -14,7 +14,17 @@ from typing import Any
 from playwright.sync_api import Page, expect
 
 from browser.site import AdminSite, wait_for
-from browser.test_designer import designer, drag_new, field, fill_email, panel, save, shoot, start
+from browser.test_designer import (
+    api_event_flow,
+    drag_new,
+    field,
+    fill_email,
+    panel,
+    save,
+    shoot,
+    start,
+    start_refused,
+)
 from superflow import flows
 from superflow.events import Event
 from superflow.plugins.outbox import Outbox
@@ -43,11 +53,7 @@ def pick_tag(page: Page, setting: str, words: str) -> None:
 def test_an_abandoned_cart_email_loops_over_the_events_items(
     signed_in: Callable[[str], Page], admin_site: AdminSite, screenshot: Screenshot
 ) -> None:
-    page = designer(signed_in)
-    page.locator("[data-flow-name]").fill("Abandoned cart")
-    page.locator("[data-node=trigger]").click()
-    page.locator("[data-trigger-type]").select_option(label="API event")
-    field(page, "name").fill("cart.abandoned")
+    page = api_event_flow(signed_in, "Abandoned cart", "cart.abandoned")
     field(page, "sample").fill(json.dumps(SAMPLE, indent=2))
     shoot(page, screenshot, "event-merge-trigger-sample")
 
@@ -102,11 +108,7 @@ def test_an_abandoned_cart_email_loops_over_the_events_items(
 def test_a_preview_that_fails_blocks_start_with_the_reason(
     signed_in: Callable[[str], Page], admin_site: AdminSite, screenshot: Screenshot
 ) -> None:
-    page = designer(signed_in)
-    page.locator("[data-flow-name]").fill("Cart with a bad sample")
-    page.locator("[data-node=trigger]").click()
-    page.locator("[data-trigger-type]").select_option(label="API event")
-    field(page, "name").fill("cart.checked")
+    page = api_event_flow(signed_in, "Cart with a bad sample", "cart.checked")
     field(page, "sample").fill('{"items": 3}')
     drag_new(page, "send_email", "root", 0)
     fill_email(
@@ -117,10 +119,7 @@ def test_a_preview_that_fails_blocks_start_with_the_reason(
     flow_id = save(page)
     expect(page.locator("[data-flash=ok]")).to_contain_text("to fix before it can start")
 
-    page.locator("[data-start]").click()
-    page.locator("[data-confirm]").click()
-    refused = page.locator("[data-start-problems]")
-    expect(refused).to_contain_text("The flow can't start yet")
+    refused = start_refused(page)
     expect(refused).to_contain_text("unknown merge tag {{ event.coupon }}")
     shoot(page, screenshot, "event-merge-start-refused")
     assert flows.get(admin_site.runtime, flow_id).status == "draft"

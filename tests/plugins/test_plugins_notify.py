@@ -7,11 +7,17 @@ from types import SimpleNamespace
 
 import pytest
 
-from superflow import flows
 from superflow.events import Event
-from superflow.flow import FlowInvalid, FlowNotReady
 from superflow.plugins.outbox import Outbox
-from superflow.testing import crash_after_effects, flow_doc, participant_of, signed_up, started
+from superflow.testing import (
+    crash_after_effects,
+    flow_doc,
+    participant_of,
+    refused_save,
+    refused_start,
+    signed_up,
+    started,
+)
 
 WAIT = {"id": "w", "type": "wait", "settings": {"amount": 3, "unit": "days"}}
 
@@ -140,22 +146,21 @@ def test_running_the_step_again_after_a_crash_sends_one_message(
 
 def test_settings_are_checked_with_the_field_named(sf_runtime):
     rt = sf_runtime
-    with pytest.raises(FlowInvalid) as invalid:
-        flows.create(
-            rt,
-            flow_doc(
-                [
-                    email_step(from_address="not an address", recipient={"rule": "unassigned"}),
-                    sms_step(sender="A sender that is far too long", text="{{ our_contact.shoe }}"),
-                ]
-            ),
-        )
-    assert {(e["field"], e["message"]) for e in invalid.value.errors} == {
+    invalid = refused_save(
+        rt,
+        flow_doc(
+            [
+                email_step(from_address="not an address", recipient={"rule": "unassigned"}),
+                sms_step(sender="A sender that is far too long", text="{{ our_contact.shoe }}"),
+            ]
+        ),
+    )
+    assert {(e["field"], e["message"]) for e in invalid} == {
         ("steps[0].settings.from_address", "Not a valid email address."),
         ("steps[0].settings.recipient.rule", "Must be one of: our_contact, our_service_contact, associate."),
         ("steps[1].settings.sender", "a number or up to 11 letters and digits"),
     }, "an unknown merge tag is a problem for start, not an error (drafts save)"
-    draft = flows.create(
+    assert refused_start(
         rt,
         flow_doc(
             [
@@ -163,10 +168,7 @@ def test_settings_are_checked_with_the_field_named(sf_runtime):
                 sms_step(recipient={"rule": "our_contact", "fallback": "associate"}),
             ]
         ),
-    )
-    with pytest.raises(FlowNotReady) as refused:
-        flows.start(rt, draft.id)
-    assert refused.value.problems == [
+    ) == [
         "Step 1 'Notify colleague by email': Subject is required",
         "Step 2 'Notify colleague by SMS': Notify, Associate: choose the associate to fall back on",
     ]

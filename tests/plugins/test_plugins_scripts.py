@@ -3,14 +3,19 @@ fire-and-forget failures that never stop the flow."""
 
 from __future__ import annotations
 
-import pytest
-
-from superflow import flows, hookimpl
+from superflow import hookimpl
 from superflow.components import Script
 from superflow.events import Event
-from superflow.flow import FlowInvalid, FlowNotReady
 from superflow.plugins.local_crm.backend import LocalCrm
-from superflow.testing import crash_after_effects, flow_doc, participant_of, signed_up, started
+from superflow.testing import (
+    crash_after_effects,
+    flow_doc,
+    participant_of,
+    refused_save,
+    refused_start,
+    signed_up,
+    started,
+)
 
 WAIT = {"id": "w", "type": "wait", "settings": {"amount": 3, "unit": "days"}}
 
@@ -178,20 +183,16 @@ def test_running_the_step_again_after_a_crash_writes_once(sf_plugin, sf_run_jobs
 
 def test_settings_are_checked_with_the_field_named(sf_runtime):
     rt = sf_runtime
-    with pytest.raises(FlowInvalid) as invalid:
-        flows.create(
-            rt, flow_doc([{"id": "s", "type": "run_script", "settings": {"script": 3, "arguments": [1]}}])
-        )
-    assert {(e["field"], e["message"]) for e in invalid.value.errors} == {
+    invalid = refused_save(
+        rt, flow_doc([{"id": "s", "type": "run_script", "settings": {"script": 3, "arguments": [1]}}])
+    )
+    assert {(e["field"], e["message"]) for e in invalid} == {
         ("steps[0].settings.script", "Not a valid string."),
         ("steps[0].settings.arguments", "Not a valid mapping type."),
     }
-    draft = flows.create(
+    first, second = refused_start(
         rt, flow_doc([{"id": "a", "type": "run_script", "settings": {}}, script_step("nope", "b")])
     )
-    with pytest.raises(FlowNotReady) as refused:
-        flows.start(rt, draft.id)
-    first, second = refused.value.problems
     assert first == "Step 1 'Run script': Script is required"
     assert second.startswith("Step 2 'Run script': Script: there is no script 'nope' (installed: ")
     assert "recalculate_score" in second and "total_sales" in second

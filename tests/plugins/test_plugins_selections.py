@@ -3,11 +3,7 @@ criterion, on selections changed in the CRM by the flow or by a colleague."""
 
 from __future__ import annotations
 
-import pytest
-
-from superflow import flows
-from superflow.flow import FlowNotReady
-from superflow.testing import flow_doc, participant_of, signed_up, started
+from superflow.testing import flow_doc, participant_of, refused_start, signed_up, started
 
 WAIT = {"id": "w", "type": "wait", "settings": {"amount": 1, "unit": "days"}}
 
@@ -68,10 +64,7 @@ def test_success_in_the_triggering_selection_is_refused(sf_runtime, crm):
         trigger={"type": "added_to_selection", "settings": {"selection": newsletter}},
         success={"criteria": [{"type": "added_to_selection", "settings": {"selection": newsletter}}]},
     )
-    draft = flows.create(sf_runtime, doc)
-    with pytest.raises(FlowNotReady) as refused:
-        flows.start(sf_runtime, draft.id)
-    assert refused.value.problems == [
+    assert refused_start(sf_runtime, doc) == [
         "Success criterion 'Added to selection': Selection: the trigger enrols the members of this"
         " selection, so everyone would succeed at once; choose another selection"
     ]

@@ -8,7 +8,15 @@ from superflow import flows, keys
 from superflow.events import Event
 from superflow.flows import FlowStateError
 from superflow.plugins.outbox import Outbox
-from superflow.testing import email_step, flow_doc, participant_of, signed_up, started
+from superflow.testing import (
+    email_action_branch,
+    email_step,
+    flow_doc,
+    participant_of,
+    signed_up,
+    split_step,
+    started,
+)
 
 
 def test_filters_let_in_only_matching_persons(sf_runtime, sf_run_jobs, crm, people):
@@ -101,21 +109,18 @@ def webinar_doc(**extra):
                     "timeout_step": "reminder",
                 },
             },
-            {
-                "id": "split",
-                "type": "split",
-                "branches": [
-                    {
-                        "name": "Clicked",
-                        "condition": {
-                            "type": "email_action",
-                            "settings": {"action": "link.clicked", "step": "invite"},
-                        },
-                        "steps": [email_step("thanks", subject="Thanks for clicking")],
-                    }
+            split_step(
+                "split",
+                [
+                    email_action_branch(
+                        "Clicked",
+                        "link.clicked",
+                        "invite",
+                        [email_step("thanks", subject="Thanks for clicking")],
+                    )
                 ],
-                "everyone_else": [email_step("nudge", subject="Did you see it?")],
-            },
+                everyone_else=[email_step("nudge", subject="Did you see it?")],
+            ),
             email_step("reminder", subject="Last chance"),
         ],
         **extra,
@@ -327,16 +332,19 @@ def test_an_event_for_a_busy_participant_is_applied_once_it_is_free(sf_runtime, 
     assert rt.store.stats(flow.id)["enrolled"] == 1, "a retried event must not trigger the flow again"
 
 
+def add_to_score(value: int) -> dict:
+    """An ``update_contact`` step (id ``add``) that adds ``value`` to the number field ``score``."""
+    return {
+        "id": "add",
+        "type": "update_contact",
+        "settings": {"changes": [{"field": "score", "action": "add", "value": value}]},
+    }
+
+
 def test_one_person_in_two_flows_in_one_batch_keeps_both_updates(sf_runtime, sf_run_jobs, crm, people):
     rt = sf_runtime
     crm.define_field("score", "Score", "number")
-    add_five = [
-        {
-            "id": "add",
-            "type": "update_contact",
-            "settings": {"changes": [{"field": "score", "action": "add", "value": 5}]},
-        }
-    ]
+    add_five = [add_to_score(5)]
     first = started(rt, flow_doc(add_five, name="A"))
     second = started(rt, flow_doc(add_five, name="B"))
     a = rt.engine.enrol(first.id, [people[0]], "test")
@@ -350,11 +358,7 @@ def test_a_step_visited_twice_has_its_effect_twice(sf_runtime, sf_run_jobs, crm,
     rt = sf_runtime
     crm.define_field("score", "Score", "number")
     steps = [
-        {
-            "id": "add",
-            "type": "update_contact",
-            "settings": {"changes": [{"field": "score", "action": "add", "value": 1}]},
-        },
+        add_to_score(1),
         {
             "id": "nudge",
             "type": "wait_for_action",

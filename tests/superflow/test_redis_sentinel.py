@@ -10,7 +10,7 @@ import os
 import shutil
 import signal
 import subprocess
-import time
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -18,24 +18,14 @@ import redis
 
 from superflow.config import Config
 from superflow.embedded_redis import RedisUnavailable, redis_binary
-from superflow.plugins.local_crm.seed import seed_persons
 from superflow.plugins.outbox import Outbox
 from superflow.processes import SUPERFLOW, free_port, spawn, stop, wait_for_port
 from superflow.redis_connection import client, connect, parse_sentinel_url, safe_url
 from superflow.runtime import Runtime
-from superflow.testing import email_step, flow_doc, signed_up, started
+from superflow.testing import consenting_persons, email_step, flow_doc, signed_up, started, until
 
-
-def until(predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return True
-        except redis.RedisError:
-            pass
-        time.sleep(0.1)
-    return False
+#: Redis's errors while it fails over only mean "not yet".
+redis_until = partial(until, tolerating=(redis.RedisError,))
 
 
 def worker_env(config: Config, url: str) -> dict[str, str]:
@@ -48,14 +38,6 @@ def worker_env(config: Config, url: str) -> dict[str, str]:
         SUPERFLOW_STUCK_AFTER_SECONDS="2",
         SUPERFLOW_BATCH_SIZE="50",
     )
-
-
-def consenting_persons(rt: Runtime, count: int) -> list[str]:
-    persons = seed_persons(rt.crm, count)
-    for person_id in persons:
-        rt.crm.set_consent(person_id, "emarketing", True)
-    rt.crm.update_persons([(pid, {"email_blocked": False}, None) for pid in persons])
-    return persons
 
 
 # --- URLs -------------------------------------------------------------------------------
@@ -167,9 +149,11 @@ class SentinelGroup:
         for port in [self.master_port, self.replica_port, *self.sentinel_ports]:
             wait_for_port(port)
         replica = redis.Redis(port=self.replica_port, decode_responses=True)
-        assert until(lambda: replica.info("replication")["master_link_status"] == "up"), "replica in sync"
+        assert redis_until(lambda: replica.info("replication")["master_link_status"] == "up"), (
+            "replica in sync"
+        )
         # A failover needs a quorum of Sentinels that know each other and the replica.
-        assert until(lambda: all(self._ready(port) for port in self.sentinel_ports)), "sentinels ready"
+        assert redis_until(lambda: all(self._ready(port) for port in self.sentinel_ports)), "sentinels ready"
 
     def _ready(self, port: int) -> bool:
         state = redis.Redis(port=port, decode_responses=True).sentinel_master("mymaster")
@@ -220,13 +204,15 @@ def test_a_worker_rides_through_a_sentinel_failover_and_every_person_gets_one_em
         persons = consenting_persons(rt, 800)
         flow = started(rt, flow_doc([email_step("hello")]))
         signed_up(rt, *persons[:500])
-        assert until(lambda: rt.store.stats(flow.id).get("completed", 0) >= 80)
+        assert redis_until(lambda: rt.store.stats(flow.id).get("completed", 0) >= 80)
         sentinels.kill_master()
-        assert until(lambda: sentinels.master_address() == ("127.0.0.1", sentinels.replica_port)), "promoted"
+        assert redis_until(lambda: sentinels.master_address() == ("127.0.0.1", sentinels.replica_port)), (
+            "promoted"
+        )
         assert worker.poll() is None, "the worker is still there while the Sentinels fail over"
 
-        assert until(lambda: signed_up(rt, *persons[500:]) is None)
-        done = until(lambda: rt.store.stats(flow.id).get("completed", 0) == 800, timeout=40)
+        assert redis_until(lambda: signed_up(rt, *persons[500:]) is None)
+        done = redis_until(lambda: rt.store.stats(flow.id).get("completed", 0) == 800, timeout=40)
         assert rt.redis.connection_pool.get_master_address() == ("127.0.0.1", sentinels.replica_port)
         assert worker.poll() is None, "the same worker outlived the failover"
         assert done, f"the run finished on the new master: {rt.store.stats(flow.id)}"
@@ -322,7 +308,7 @@ def test_a_flow_runs_over_tls_with_the_ca_from_the_url(tmp_path: Path):
         persons = consenting_persons(rt, 20)
         flow = started(rt, flow_doc([email_step("hello")]))
         signed_up(rt, *persons)
-        done = until(lambda: rt.store.stats(flow.id).get("completed", 0) == 20, timeout=30)
+        done = redis_until(lambda: rt.store.stats(flow.id).get("completed", 0) == 20, timeout=30)
         assert done, f"the worker ran the flow over TLS: {rt.store.stats(flow.id)}"
         assert worker.poll() is None
         recipients = [m["recipient"] for m in Outbox(config).messages("email", limit=100)]

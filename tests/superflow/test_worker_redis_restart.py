@@ -6,29 +6,20 @@ from __future__ import annotations
 import os
 import signal
 import time
+from functools import partial
 from pathlib import Path
 
 import redis
 
 from superflow.config import Config
 from superflow.embedded_redis import EmbeddedRedis
-from superflow.plugins.local_crm.seed import seed_persons
 from superflow.plugins.outbox import Outbox
 from superflow.processes import SUPERFLOW, spawn, stop
 from superflow.runtime import Runtime
-from superflow.testing import email_step, flow_doc, signed_up, started
+from superflow.testing import consenting_persons, email_step, flow_doc, signed_up, started, until
 
-
-def until(predicate, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return True
-        except redis.RedisError:
-            pass
-        time.sleep(0.1)
-    return False
+#: Redis's errors while it restarts only mean "not yet".
+redis_until = partial(until, tolerating=(redis.RedisError,))
 
 
 def test_a_worker_keeps_working_after_redis_is_killed_and_restarted(tmp_path: Path):
@@ -47,14 +38,11 @@ def test_a_worker_keeps_working_after_redis_is_killed_and_restarted(tmp_path: Pa
     )
     worker = spawn([*SUPERFLOW, "worker"], env=env)
     try:
-        persons = seed_persons(rt.crm, 1500)
-        for person_id in persons:
-            rt.crm.set_consent(person_id, "emarketing", True)
-        rt.crm.update_persons([(pid, {"email_blocked": False}, None) for pid in persons])
+        persons = consenting_persons(rt, 1500)
         flow = started(rt, flow_doc([email_step("hello")]))
         signed_up(rt, *persons[:1000])
         # Redis goes away while the worker is in the middle of the work.
-        assert until(lambda: rt.store.stats(flow.id).get("completed", 0) >= 100, timeout=60)
+        assert redis_until(lambda: rt.store.stats(flow.id).get("completed", 0) >= 100, timeout=60)
         os.kill(server.process.pid, signal.SIGKILL)
         server.process.wait()
         time.sleep(1.5)
@@ -62,8 +50,8 @@ def test_a_worker_keeps_working_after_redis_is_killed_and_restarted(tmp_path: Pa
         server = EmbeddedRedis(tmp_path / "redis-home")
         server.start()
 
-        assert until(lambda: signed_up(rt, *persons[1000:]) is None)
-        done = until(lambda: rt.store.stats(flow.id).get("completed", 0) == 1500, timeout=120)
+        assert redis_until(lambda: signed_up(rt, *persons[1000:]) is None, timeout=60)
+        done = redis_until(lambda: rt.store.stats(flow.id).get("completed", 0) == 1500, timeout=120)
         assert worker.poll() is None, "the worker outlived the restart"
         assert done, f"the worker went on: {rt.store.stats(flow.id)}"
         recipients = [m["recipient"] for m in Outbox(config).messages("email", limit=5000)]

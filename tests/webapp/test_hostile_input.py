@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import requests
+from sample_forms import NEWSLETTER
 
 from superflow import apikeys, forms, keys, users
 from superflow.plugins.email import attachments_dir
@@ -24,13 +25,6 @@ from superflow.webapp import create_app
 SECRET = "so-webhook-secret"
 SMS_SECRET = "sms-hook-secret"
 SETTINGS = {"superoffice_webhook_secret": SECRET, "sms_gateway_webhook_secret": SMS_SECRET}
-FORM = {
-    "id": "newsletter",
-    "name": "Newsletter",
-    "title": "Get our newsletter",
-    "fields": [{"name": "email", "label": "Email", "type": "email", "required": True, "maps_to": "email"}],
-    "rate_limit": 1000,
-}
 DEEP = ("[" * 10_000 + "]" * 10_000).encode()
 JSON = {"Content-Type": "application/json"}
 
@@ -38,7 +32,7 @@ JSON = {"Content-Type": "application/json"}
 @pytest.fixture
 def rt(sf_plugin) -> Runtime:
     runtime = sf_plugin(extra=dict(SETTINGS))
-    forms.create(runtime.redis, FORM)
+    forms.create(runtime.redis, NEWSLETTER)
     return runtime
 
 

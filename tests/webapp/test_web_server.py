@@ -10,30 +10,23 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 import requests
+from sample_forms import NEWSLETTER
 
 from superflow import forms, users
 from superflow.config import Config
 from superflow.processes import SUPERFLOW, free_port, spawn, stop, wait_for_port
 from superflow.runtime import Runtime
-from superflow.testing import csrf_token
+from superflow.testing import csrf_token, until
 from superflow.webserver import build_app
 
 SMS_SECRET = "sms-hook-secret-in-the-query"
 PASSWORD = "web-server-password-1"
-FORM = {
-    "id": "newsletter",
-    "name": "Newsletter",
-    "title": "Get our newsletter",
-    "fields": [{"name": "email", "label": "Email", "type": "email", "required": True, "maps_to": "email"}],
-    "rate_limit": 1000,
-}
 
 
 @dataclass
@@ -65,15 +58,6 @@ def command_of(pid: int) -> str:
 
 def alive(pid: int) -> bool:
     return bool(command_of(pid)) and Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-
-
-def until(predicate, seconds: float = 30) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def start_web(data: Path, *options: str) -> Web:
@@ -114,7 +98,7 @@ def _answers(url: str) -> bool:
 def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
     site = start_web(tmp_path_factory.mktemp("web-server") / "data", "--workers", "3", "--threads", "2")
     users.create(site.runtime.redis, "admin", PASSWORD, "flow_admin")
-    forms.create(site.runtime.redis, FORM)
+    forms.create(site.runtime.redis, NEWSLETTER)
     try:
         yield site
     finally:

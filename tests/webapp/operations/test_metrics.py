@@ -23,6 +23,7 @@ from superflow.events import Event
 from superflow.processes import SUPERFLOW, spawn, stop
 from superflow.runtime import Runtime
 from superflow.store import Changes, MessageLedger
+from superflow.testing import until
 from superflow.webapp import create_app
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -275,15 +276,6 @@ def test_live_workers_are_counted_by_their_heartbeats(client, sf_runtime: Runtim
     assert value(scrape(client), "superflow_workers") == 0
 
 
-def until(predicate, timeout: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def test_a_real_worker_shows_up_and_works_the_queue_scraped_over_http(
     sf_runtime: Runtime, sf_live_server: str
 ):
@@ -307,11 +299,13 @@ def test_a_real_worker_shows_up_and_works_the_queue_scraped_over_http(
     assert value(http_scrape(), "superflow_workers") == 0
     worker = spawn([*SUPERFLOW, "worker"], env=env)
     try:
-        assert until(lambda: value(http_scrape(), "superflow_workers") == 1)
-        assert until(lambda: value(http_scrape(), "superflow_queue_jobs", queue="superflow") == 0)
+        assert until(lambda: value(http_scrape(), "superflow_workers") == 1, timeout=60)
+        assert until(lambda: value(http_scrape(), "superflow_queue_jobs", queue="superflow") == 0, timeout=60)
     finally:
         stop(worker)
-    assert until(lambda: value(http_scrape(), "superflow_workers") == 0), "a clean stop leaves no heartbeat"
+    assert until(lambda: value(http_scrape(), "superflow_workers") == 0, timeout=60), (
+        "a clean stop leaves no heartbeat"
+    )
 
 
 # -- in doubt (channels.deliver counts it) ---------------------------------------

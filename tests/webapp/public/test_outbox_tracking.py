@@ -10,53 +10,48 @@ import re
 from urllib.parse import urlparse
 
 import requests
+from tracked_links import ABOUT, OFFER, invite
 
 from superflow import keys, tracking
 from superflow.plugins.outbox import Outbox
-from superflow.testing import SignedInSession, email_step, flow_doc, participant_of, signed_up, started
+from superflow.testing import (
+    SignedInSession,
+    email_action_branch,
+    email_step,
+    flow_doc,
+    participant_of,
+    signed_up,
+    split_step,
+    started,
+)
 from superflow.webapp.public.tracking import for_viewing
 
-OFFER = "https://shop.example/offer?a=1&b=2"
-ABOUT = "https://shop.example/about"
 APP = "superflow.test"  # the app's public address in the test configuration
 
 
 def newsletter() -> dict:
     """An email with two links, a day's wait, then a split on what the reader did."""
     steps = [
-        email_step(
-            "invite",
-            subject="Join our webinar",
-            html=(
-                '<html><body><p>Hi {{person.first_name}}, <a href="https://shop.example/offer?a=1&amp;b=2">'
-                'sign up</a> or read <a href="https://shop.example/about">about us</a>.</p></body></html>'
-            ),
-            text="Hi {{person.first_name}}, sign up at https://shop.example/offer?a=1&b=2",
-        ),
+        invite(text="Hi {{person.first_name}}, sign up at https://shop.example/offer?a=1&b=2"),
         {"id": "pause", "type": "wait", "settings": {"amount": 1}},
-        {
-            "id": "split",
-            "type": "split",
-            "branches": [
-                {
-                    "name": "Clicked",
-                    "condition": {
-                        "type": "email_action",
-                        "settings": {"action": "link.clicked", "step": "invite"},
-                    },
-                    "steps": [email_step("thanks", subject="Thanks for signing up")],
-                },
-                {
-                    "name": "Opened",
-                    "condition": {
-                        "type": "email_action",
-                        "settings": {"action": "email.opened", "step": "invite"},
-                    },
-                    "steps": [email_step("reminder", subject="Still time to sign up")],
-                },
+        split_step(
+            "split",
+            [
+                email_action_branch(
+                    "Clicked",
+                    "link.clicked",
+                    "invite",
+                    [email_step("thanks", subject="Thanks for signing up")],
+                ),
+                email_action_branch(
+                    "Opened",
+                    "email.opened",
+                    "invite",
+                    [email_step("reminder", subject="Still time to sign up")],
+                ),
             ],
-            "everyone_else": [email_step("nudge", subject="Did you see it?")],
-        },
+            everyone_else=[email_step("nudge", subject="Did you see it?")],
+        ),
     ]
     return flow_doc(steps, name="Webinar")
 

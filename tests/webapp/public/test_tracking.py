@@ -10,14 +10,21 @@ import re
 
 import pytest
 import requests
-from tracked_links import hrefs, local
+from tracked_links import OFFER, hrefs, invite, local
 
 from superflow import keys, tracking
 from superflow.plugins.outbox import Outbox
-from superflow.testing import email_step, flow_doc, participant_of, signed_up, started
+from superflow.testing import (
+    email_action_branch,
+    email_step,
+    flow_doc,
+    participant_of,
+    signed_up,
+    split_step,
+    started,
+)
 
 SECRET = "test-secret"
-OFFER = "https://shop.example/offer?a=1&b=2"
 
 
 def pixel_of(html):
@@ -26,34 +33,24 @@ def pixel_of(html):
 
 def webinar(**success):
     steps = [
-        email_step(
-            "invite",
-            subject="Join our webinar",
-            html=(
-                '<html><body><p>Hi {{person.first_name}}, <a href="https://shop.example/offer?a=1&amp;b=2">'
-                'sign up</a> or read <a href="https://shop.example/about">about us</a>.</p></body></html>'
-            ),
-        ),
+        invite(),
         {
             "id": "wait_click",
             "type": "wait_for_action",
             "settings": {"action": "link.clicked", "step": "invite", "timeout_days": 2},
         },
-        {
-            "id": "split",
-            "type": "split",
-            "branches": [
-                {
-                    "name": "Clicked",
-                    "condition": {
-                        "type": "email_action",
-                        "settings": {"action": "link.clicked", "step": "invite"},
-                    },
-                    "steps": [email_step("thanks", subject="Thanks for signing up")],
-                }
+        split_step(
+            "split",
+            [
+                email_action_branch(
+                    "Clicked",
+                    "link.clicked",
+                    "invite",
+                    [email_step("thanks", subject="Thanks for signing up")],
+                )
             ],
-            "everyone_else": [email_step("nudge", subject="Did you see it?")],
-        },
+            everyone_else=[email_step("nudge", subject="Did you see it?")],
+        ),
         {"id": "pause", "type": "wait", "settings": {"amount": 1}},
     ]
     return flow_doc(steps, name="Webinar", **success)
