@@ -118,6 +118,14 @@ PUBLIC: dict[str, str] = {
     ),
     **dict.fromkeys(
         (
+            "RecordCreated",
+            "RecordCreatedCriterion",
+            "RecordCreatedTrigger",
+        ),
+        "superflow.record_created",
+    ),
+    **dict.fromkeys(
+        (
             "Segments",
             "checked_number",
             "count_segments",
@@ -210,6 +218,9 @@ __all__ = [
     "PermanentFailure",
     "person_value",
     "PluginStore",
+    "RecordCreated",
+    "RecordCreatedCriterion",
+    "RecordCreatedTrigger",
     "protect",
     "relative_seconds",
     "render",
@@ -301,6 +312,7 @@ if TYPE_CHECKING:
         resolve_owner,
     )
     from superflow.participant_view import ParticipantView
+    from superflow.record_created import RecordCreated, RecordCreatedCriterion, RecordCreatedTrigger
     from superflow.sendwindow import zone
     from superflow.services import PluginStore, Services
     from superflow.sms_text import Segments, checked_number, count_segments, describe_text, segment_details
