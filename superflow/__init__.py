@@ -61,6 +61,7 @@ PUBLIC: dict[str, str] = {
             "checked_address",
             "deliver",
             "result_of",
+            "sms_sender_field",
         ),
         "superflow.channels",
     ),
@@ -236,6 +237,7 @@ __all__ = [
     "Segments",
     "Services",
     "SmsMessage",
+    "sms_sender_field",
     "SmsProvider",
     "StepContext",
     "StepResult",
@@ -266,6 +268,7 @@ if TYPE_CHECKING:
         checked_address,
         deliver,
         result_of,
+        sms_sender_field,
     )
     from superflow.comparisons import (
         OPERATORS,

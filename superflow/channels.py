@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from marshmallow import ValidationError, validate
+from marshmallow import ValidationError, fields, validate
 
 from superflow import metrics
 
@@ -93,6 +93,19 @@ class SmsMessage:
     to: str
     sender: str
     text: str
+
+
+def sms_sender_field(help: str) -> fields.String:
+    """The required ``sender`` setting of a step that sends SMS: a phone number, or a
+    name of up to 11 letters and digits (the longest alphanumeric sender SMS networks
+    carry)."""
+    return fields.String(
+        required=True,
+        validate=validate.Regexp(
+            r"^(\+?\d{3,15}|[A-Za-z0-9 ]{1,11})$", error="a number or up to 11 letters and digits"
+        ),
+        metadata={"label": "Sender", "help": help},
+    )
 
 
 class EmailTransport:
