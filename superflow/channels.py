@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from marshmallow import ValidationError, fields, validate
 
@@ -108,7 +108,13 @@ def sms_sender_field(help: str) -> fields.String:
     )
 
 
-class EmailTransport:
+Message = TypeVar("Message", EmailMessage, SmsMessage)
+
+
+class Transport(Generic[Message]):
+    """What email transports and SMS providers share: how they are built, send,
+    close and say whether they take messages again."""
+
     name: ClassVar[str] = ""
     label: ClassVar[str] = ""
     idempotent: ClassVar[bool] = False
@@ -120,7 +126,7 @@ class EmailTransport:
     def __init__(self, config: Any) -> None:
         self.config = config
 
-    def send_many(self, messages: list[tuple[EmailMessage, str]]) -> list[str]:
+    def send_many(self, messages: list[tuple[Message, str]]) -> list[str]:
         """Send ``(message, idempotency_key)`` pairs; return a message id for each."""
         raise NotImplementedError
 
@@ -132,6 +138,10 @@ class EmailTransport:
         every few seconds while it is down.  ``True`` by default: the waiting
         participants then simply try again."""
         return True
+
+
+class EmailTransport(Transport[EmailMessage]):
+    """The base of email transports."""
 
     def lanes(self) -> list[EmailTransport]:
         """Transports (this one first) that :func:`deliver` may hand a batch's
@@ -142,30 +152,8 @@ class EmailTransport:
         return [self]
 
 
-class SmsProvider:
-    name: ClassVar[str] = ""
-    label: ClassVar[str] = ""
-    idempotent: ClassVar[bool] = False
-    #: What a message in doubt (claimed, then the worker died) becomes on the next
-    #: attempt: ``"resend"`` (nothing is lost, the person may get it twice) or
-    #: ``"skip"`` (taken as sent).  Idempotent transports never have messages in doubt.
-    in_doubt: ClassVar[str] = "resend"
-
-    def __init__(self, config: Any) -> None:
-        self.config = config
-
-    def send_many(self, messages: list[tuple[SmsMessage, str]]) -> list[str]:
-        """Send ``(message, idempotency_key)`` pairs; return a message id for each."""
-        raise NotImplementedError
-
-    def close(self) -> None:
-        """Release connections."""
-
-    def probe(self) -> bool:
-        """Is the channel taking messages again, after an outage?  The tick asks
-        every few seconds while it is down.  ``True`` by default: the waiting
-        participants then simply try again."""
-        return True
+class SmsProvider(Transport[SmsMessage]):
+    """The base of SMS providers."""
 
 
 @dataclass
