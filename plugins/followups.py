@@ -235,7 +235,7 @@ class CreateFollowUp(StepType):
         if owner.associate is not None and follow_up.get("ends_at"):
             interval = (starts, dt.datetime.fromisoformat(follow_up["ends_at"]))
             calendars.setdefault(owner.associate, []).append(interval)
-        who = associate_name(ctx.services, owner.associate) if owner.associate else "nobody"
+        who = owner.who(ctx.services)
         return StepResult.advance(
             f"{TYPES.get(follow_up['type'], follow_up['type']).lower()} {follow_up['id']}"
             f" {follow_up['title']!r} at {starts.astimezone(tz):%Y-%m-%d %H:%M} ({tz.key}),"

@@ -16,7 +16,6 @@ from superflow import (
     StepContext,
     StepResult,
     StepType,
-    associate_name,
     describe_owner,
     hookimpl,
     owner_field,
@@ -131,7 +130,7 @@ class CreateRequest(StepType):
             )
         except (CrmError, MergeError) as exc:
             return StepResult.exit(f"request not created: {exc}")
-        who = associate_name(ctx.services, owner.associate) if owner.associate else "nobody"
+        who = owner.who(ctx.services)
         return StepResult.advance(
             f"request {request['id']} {request['title']!r} created, assigned to {who} ({owner.how})",
             counters={"requests.created": 1},

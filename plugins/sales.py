@@ -18,7 +18,6 @@ from superflow import (
     StepContext,
     StepResult,
     StepType,
-    associate_name,
     describe_owner,
     hookimpl,
     owner_field,
@@ -120,7 +119,7 @@ class CreateSale(StepType):
             )
         except (CrmError, MergeError) as exc:
             return StepResult.exit(f"sale not created: {exc}")
-        who = associate_name(ctx.services, owner.associate) if owner.associate else "nobody"
+        who = owner.who(ctx.services)
         return StepResult.advance(
             f"sale {sale['id']} {sale['title']!r} of {_amount(sale['amount'])} created, "
             f"owned by {who} ({owner.how})",
