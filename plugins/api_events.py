@@ -58,19 +58,29 @@ class ApiEventTriggerSettings(ApiEventSettings):
             raise ValidationError('the sample event data must be a JSON object, e.g. {"items": []}')
 
 
-class ApiEventTrigger(Trigger):
-    name = "api_event"
-    label = "API event"
+class ApiEventArrived:
+    """What the "API event" trigger and criterion share: the event, its name asked
+    for, and the words for it."""
+
     category = "Integrations"
-    description = "When an integration sends the named event for the person."
     event_types = ("api.event",)
-    settings_schema = ApiEventTriggerSettings
 
     def describe(self, settings: dict[str, Any]) -> str:
         return f"When the API event {settings.get('name', '?')!r} arrives"
 
-    def matches(self, event: Any, settings: dict[str, Any], services: Services) -> bool:
+    def arrived(self, event: Any, settings: dict[str, Any]) -> bool:
+        """Is ``event`` the integration's event of the name asked for?"""
         return event.data.get("name") == settings["name"]
+
+
+class ApiEventTrigger(ApiEventArrived, Trigger):
+    name = "api_event"
+    label = "API event"
+    description = "When an integration sends the named event for the person."
+    settings_schema = ApiEventTriggerSettings
+
+    def matches(self, event: Any, settings: dict[str, Any], services: Services) -> bool:
+        return self.arrived(event, settings)
 
     def sample_event(self, settings: dict[str, Any]) -> dict[str, Any]:
         """An integration's event has no fixed shape: the sample is what the marketer
@@ -79,19 +89,14 @@ class ApiEventTrigger(Trigger):
         return {**sample, "name": settings.get("name") or sample.get("name") or ""}
 
 
-class ApiEventCriterion(SuccessCriterion):
+class ApiEventCriterion(ApiEventArrived, SuccessCriterion):
     name = "api_event"
     label = "API event arrived"
-    category = "Integrations"
     description = "Success when an integration sends the named event for the person."
-    event_types = ("api.event",)
     settings_schema = ApiEventSettings
 
-    def describe(self, settings: dict[str, Any]) -> str:
-        return f"When the API event {settings.get('name', '?')!r} arrives"
-
     def matches(self, event: Any, settings: dict[str, Any], participant: Any, services: Services) -> bool:
-        return event.data.get("name") == settings["name"]
+        return self.arrived(event, settings)
 
 
 class ManualTrigger(Trigger):

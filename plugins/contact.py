@@ -116,15 +116,25 @@ class ConditionSettings(Schema):
     )
 
 
-class FieldFilter(Filter):
-    name = "field"
-    label = "Field value"
+class FieldCondition:
+    """What the field filter and the "field has a value" criterion share: the
+    condition's settings, its readiness, and the comparison."""
+
     category = "Contact"
-    description = "A condition on a field of the person or their company."
     settings_schema = ConditionSettings
 
     def readiness(self, settings: dict[str, Any], flow: Any) -> list[str]:
         return condition_problems(settings)
+
+    def meets(self, value: Any, settings: dict[str, Any], services: Services) -> bool:
+        """Does the field's ``value`` meet the condition (now, for relative dates)?"""
+        return compare(value, settings["operator"], settings.get("value"), services.clock.now())
+
+
+class FieldFilter(FieldCondition, Filter):
+    name = "field"
+    label = "Field value"
+    description = "A condition on a field of the person or their company."
 
     def describe(self, settings: dict[str, Any]) -> str:
         return describe_condition(settings)
@@ -132,20 +142,14 @@ class FieldFilter(Filter):
     def matches(
         self, person: dict[str, Any], settings: dict[str, Any], participant: Any, services: Services
     ) -> bool:
-        value = person_value(person, settings["field"])
-        return compare(value, settings["operator"], settings.get("value"), services.clock.now())
+        return self.meets(person_value(person, settings["field"]), settings, services)
 
 
-class FieldValueCriterion(SuccessCriterion):
+class FieldValueCriterion(FieldCondition, SuccessCriterion):
     name = "field_value"
     label = "Field has a value"
-    category = "Contact"
     description = "Success when a field of the person (or company) meets a condition, whoever changed it."
     event_types = ("person.updated",)
-    settings_schema = ConditionSettings
-
-    def readiness(self, settings: dict[str, Any], flow: Any) -> list[str]:
-        return condition_problems(settings)
 
     def describe(self, settings: dict[str, Any]) -> str:
         return f"When {describe_condition(settings)}"
@@ -154,14 +158,12 @@ class FieldValueCriterion(SuccessCriterion):
         changes = event.data.get("changes") or {}
         if settings["field"] not in changes:
             return False
-        after = changes[settings["field"]][1]
-        return compare(after, settings["operator"], settings.get("value"), services.clock.now())
+        return self.meets(changes[settings["field"]][1], settings, services)
 
     def holds(
         self, person: dict[str, Any], settings: dict[str, Any], participant: Any, services: Services
     ) -> bool:
-        value = person_value(person, settings["field"])
-        return compare(value, settings["operator"], settings.get("value"), services.clock.now())
+        return self.meets(person_value(person, settings["field"]), settings, services)
 
 
 # -- simple contact filters -------------------------------------------------------------
@@ -259,11 +261,11 @@ class FieldChangedSettings(Schema):
     )
 
 
-class FieldChangedTrigger(Trigger):
-    name = "field_changed"
-    label = "Contact changed"
+class FieldWatch:
+    """What the "contact changed" trigger and criterion share: which fields they
+    watch (and the value changed to), in settings, in words and against an event."""
+
     category = "Contact"
-    description = "When fields of the person (or their company) change, whoever changed them."
     event_types = ("person.updated",)
     settings_schema = FieldChangedSettings
 
@@ -273,8 +275,18 @@ class FieldChangedTrigger(Trigger):
     def describe(self, settings: dict[str, Any]) -> str:
         return describe_watch(settings)
 
-    def matches(self, event: Any, settings: dict[str, Any], services: Services) -> bool:
+    def seen_in(self, event: Any, settings: dict[str, Any]) -> bool:
+        """Did one of the watched fields change (to the value, if given) in ``event``?"""
         return changed(event.data.get("changes") or {}, watched(settings), settings.get("value"))
+
+
+class FieldChangedTrigger(FieldWatch, Trigger):
+    name = "field_changed"
+    label = "Contact changed"
+    description = "When fields of the person (or their company) change, whoever changed them."
+
+    def matches(self, event: Any, settings: dict[str, Any], services: Services) -> bool:
+        return self.seen_in(event, settings)
 
     def sample_event(self, settings: dict[str, Any]) -> dict[str, Any]:
         """What changed: each watched field with ``[value before, value after]``."""
@@ -283,22 +295,13 @@ class FieldChangedTrigger(Trigger):
         return {"changes": {name: ["", "" if after is None else after] for name in names}}
 
 
-class FieldChangedCriterion(SuccessCriterion):
+class FieldChangedCriterion(FieldWatch, SuccessCriterion):
     name = "field_changed"
     label = "Contact updated"
-    category = "Contact"
     description = "Success when one of the fields changes (to the value, if given), whoever changed it."
-    event_types = ("person.updated",)
-    settings_schema = FieldChangedSettings
-
-    def readiness(self, settings: dict[str, Any], flow: Any) -> list[str]:
-        return watch_problems(settings)
-
-    def describe(self, settings: dict[str, Any]) -> str:
-        return describe_watch(settings)
 
     def matches(self, event: Any, settings: dict[str, Any], participant: Any, services: Services) -> bool:
-        return changed(event.data.get("changes") or {}, watched(settings), settings.get("value"))
+        return self.seen_in(event, settings)
 
 
 class PersonCreated(Trigger):

@@ -13,11 +13,10 @@ from marshmallow import Schema, fields, validate
 from superflow import (
     CrmError,
     MergeError,
-    Services,
+    RecordCreatedCriterion,
     StepContext,
     StepResult,
     StepType,
-    SuccessCriterion,
     associate_name,
     describe_owner,
     hookimpl,
@@ -236,7 +235,7 @@ class CreateFollowUp(StepType):
         if owner.associate is not None and follow_up.get("ends_at"):
             interval = (starts, dt.datetime.fromisoformat(follow_up["ends_at"]))
             calendars.setdefault(owner.associate, []).append(interval)
-        who = associate_name(ctx.services, owner.associate) if owner.associate else "nobody"
+        who = owner.who(ctx.services)
         return StepResult.advance(
             f"{TYPES.get(follow_up['type'], follow_up['type']).lower()} {follow_up['id']}"
             f" {follow_up['title']!r} at {starts.astimezone(tz):%Y-%m-%d %H:%M} ({tz.key}),"
@@ -275,7 +274,7 @@ class FollowUpSettings(Schema):
     )
 
 
-class FollowUpCreatedCriterion(SuccessCriterion):
+class FollowUpCreatedCriterion(RecordCreatedCriterion):
     name = "follow_up_created"
     label = "Follow-up created"
     category = "Follow-ups"
@@ -283,12 +282,11 @@ class FollowUpCreatedCriterion(SuccessCriterion):
     event_types = ("follow_up.created",)
     settings_schema = FollowUpSettings
 
-    def describe(self, settings: dict[str, Any]) -> str:
-        kind = TYPES.get(settings.get("type") or "", "follow-up").lower()
-        return f"When a {kind} is created for the person"
+    def record_matches(self, record: dict[str, Any], settings: dict[str, Any]) -> bool:
+        return not settings.get("type") or record.get("type") == settings["type"]
 
-    def matches(self, event: Any, settings: dict[str, Any], participant: Any, services: Services) -> bool:
-        return not settings.get("type") or event.data.get("type") == settings["type"]
+    def describe_record(self, settings: dict[str, Any]) -> str:
+        return f"a {TYPES.get(settings.get('type') or '', 'follow-up').lower()}"
 
 
 @hookimpl

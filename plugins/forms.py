@@ -29,28 +29,31 @@ class FormSettings(Schema):
     )
 
 
-def _matches(event: Any, settings: dict[str, Any]) -> bool:
-    wanted = settings.get("form")
-    return not wanted or str(event.data.get("form_id")) == str(wanted)
+class FormSubmitted:
+    """What the "form submitted" trigger and criterion share: the event, the form
+    asked for, and the words for it."""
 
-
-def _which(settings: dict[str, Any]) -> str:
-    return f"form {settings['form']!r}" if settings.get("form") else "any form"
-
-
-class FormSubmittedTrigger(Trigger):
-    name = "form_submitted"
-    label = "Form submitted"
     category = "Forms"
-    description = "When the person submits a form (once confirmed, for answers confirmed by email)."
     event_types = ("form.submitted",)
     settings_schema = FormSettings
 
     def describe(self, settings: dict[str, Any]) -> str:
-        return f"When the person submits {_which(settings)}"
+        which = f"form {settings['form']!r}" if settings.get("form") else "any form"
+        return f"When the person submits {which}"
+
+    def submitted(self, event: Any, settings: dict[str, Any]) -> bool:
+        """Is ``event`` an answer to the form asked for (any form, when none is)?"""
+        wanted = settings.get("form")
+        return not wanted or str(event.data.get("form_id")) == str(wanted)
+
+
+class FormSubmittedTrigger(FormSubmitted, Trigger):
+    name = "form_submitted"
+    label = "Form submitted"
+    description = "When the person submits a form (once confirmed, for answers confirmed by email)."
 
     def matches(self, event: Any, settings: dict[str, Any], services: Services) -> bool:
-        return _matches(event, settings)
+        return self.submitted(event, settings)
 
     def sample_event(self, settings: dict[str, Any]) -> dict[str, Any]:
         """A submission: the form's id and the answers under their field names."""
@@ -62,19 +65,13 @@ class FormSubmittedTrigger(Trigger):
         }
 
 
-class FormSubmittedCriterion(SuccessCriterion):
+class FormSubmittedCriterion(FormSubmitted, SuccessCriterion):
     name = "form_submitted"
     label = "Form submitted"
-    category = "Forms"
     description = "Success when the person submits the form (once confirmed, for answers confirmed by email)."
-    event_types = ("form.submitted",)
-    settings_schema = FormSettings
-
-    def describe(self, settings: dict[str, Any]) -> str:
-        return f"When the person submits {_which(settings)}"
 
     def matches(self, event: Any, settings: dict[str, Any], participant: Any, services: Services) -> bool:
-        return _matches(event, settings)
+        return self.submitted(event, settings)
 
 
 @hookimpl

@@ -38,6 +38,7 @@ from superflow import (
     resolve_owner,
     result_of,
     segment_details,
+    sms_sender_field,
 )
 
 RULES = ("our_contact", "our_service_contact", "associate")
@@ -83,13 +84,7 @@ class NotifyByEmailSettings(Schema):
 
 class NotifyBySmsSettings(Schema):
     recipient = recipient_field()
-    sender = fields.String(
-        required=True,
-        validate=validate.Regexp(
-            r"^(\+?\d{3,15}|[A-Za-z0-9 ]{1,11})$", error="a number or up to 11 letters and digits"
-        ),
-        metadata={"label": "Sender", "help": "A phone number or up to 11 letters and digits"},
-    )
+    sender = sms_sender_field("A phone number or up to 11 letters and digits")
     text = fields.String(
         required=True,
         validate=validate.Length(min=1, max=1530),

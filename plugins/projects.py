@@ -61,6 +61,11 @@ def batch_key(ctxs: list[StepContext]) -> str:
     return f"{keys[0]}:{len(keys)}:{digest}"
 
 
+def is_member(person: dict[str, Any], settings: dict[str, Any]) -> bool:
+    """Is the person a member of the project the settings name?"""
+    return str(settings["project"]) in [str(found) for found in person.get("projects") or []]
+
+
 class _ProjectStep(StepType):
     category = "Projects"
     adding = True
@@ -146,7 +151,7 @@ class InProject(Filter):
     def matches(
         self, person: dict[str, Any], settings: dict[str, Any], participant: Any, services: Services
     ) -> bool:
-        return str(settings["project"]) in [str(p) for p in person.get("projects") or []]
+        return is_member(person, settings)
 
 
 class AddedToProjectCriterion(SuccessCriterion):
@@ -166,7 +171,7 @@ class AddedToProjectCriterion(SuccessCriterion):
     def holds(
         self, person: dict[str, Any], settings: dict[str, Any], participant: Any, services: Services
     ) -> bool:
-        return str(settings["project"]) in [str(p) for p in person.get("projects") or []]
+        return is_member(person, settings)
 
 
 @hookimpl

@@ -10,13 +10,12 @@ from marshmallow import Schema, fields, validate
 from superflow import (
     CrmError,
     MergeError,
-    Services,
+    RecordCreated,
+    RecordCreatedCriterion,
+    RecordCreatedTrigger,
     StepContext,
     StepResult,
     StepType,
-    SuccessCriterion,
-    Trigger,
-    associate_name,
     describe_owner,
     hookimpl,
     owner_field,
@@ -131,7 +130,7 @@ class CreateRequest(StepType):
             )
         except (CrmError, MergeError) as exc:
             return StepResult.exit(f"request not created: {exc}")
-        who = associate_name(ctx.services, owner.associate) if owner.associate else "nobody"
+        who = owner.who(ctx.services)
         return StepResult.advance(
             f"request {request['id']} {request['title']!r} created, assigned to {who} ({owner.how})",
             counters={"requests.created": 1},
@@ -160,50 +159,38 @@ class RequestFilterSettings(Schema):
     )
 
 
-def request_matches(request: dict[str, Any], settings: dict[str, Any]) -> bool:
-    category = settings.get("category")
-    if category and str(request.get("category") or "").casefold() != category.casefold():
-        return False
-    return not settings.get("priority") or request.get("priority") == settings["priority"]
+class RequestCreated(RecordCreated):
+    """A request opened for the person, of the category and priority asked for."""
+
+    category = "Customer service"
+    event_types = ("request.created",)
+    settings_schema = RequestFilterSettings
+
+    def record_matches(self, record: dict[str, Any], settings: dict[str, Any]) -> bool:
+        category = settings.get("category")
+        if category and str(record.get("category") or "").casefold() != category.casefold():
+            return False
+        return not settings.get("priority") or record.get("priority") == settings["priority"]
+
+    def describe_record(self, settings: dict[str, Any]) -> str:
+        parts = []
+        if settings.get("priority"):
+            parts.append(f"{settings['priority']} priority")
+        if settings.get("category"):
+            parts.append(f"in {settings['category']}")
+        return "a request" + (" (" + ", ".join(parts) + ")" if parts else "")
 
 
-def describe_request_filter(settings: dict[str, Any]) -> str:
-    parts = []
-    if settings.get("priority"):
-        parts.append(f"{settings['priority']} priority")
-    if settings.get("category"):
-        parts.append(f"in {settings['category']}")
-    return "a request" + (" (" + ", ".join(parts) + ")" if parts else "")
-
-
-class RequestCreatedTrigger(Trigger):
+class RequestCreatedTrigger(RequestCreated, RecordCreatedTrigger):
     name = "request_created"
     label = "Request created"
-    category = "Customer service"
     description = "When a customer-service request is opened for a person, by a flow or by a colleague."
-    event_types = ("request.created",)
-    settings_schema = RequestFilterSettings
-
-    def describe(self, settings: dict[str, Any]) -> str:
-        return f"When {describe_request_filter(settings)} is created"
-
-    def matches(self, event: Any, settings: dict[str, Any], services: Services) -> bool:
-        return request_matches(event.data, settings)
 
 
-class RequestCreatedCriterion(SuccessCriterion):
+class RequestCreatedCriterion(RequestCreated, RecordCreatedCriterion):
     name = "request_created"
     label = "Request created"
-    category = "Customer service"
     description = "Success when a request is opened for the person, by the flow or by a colleague."
-    event_types = ("request.created",)
-    settings_schema = RequestFilterSettings
-
-    def describe(self, settings: dict[str, Any]) -> str:
-        return f"When {describe_request_filter(settings)} is created for the person"
-
-    def matches(self, event: Any, settings: dict[str, Any], participant: Any, services: Services) -> bool:
-        return request_matches(event.data, settings)
 
 
 @hookimpl

@@ -12,13 +12,12 @@ from marshmallow import Schema, fields, validate
 from superflow import (
     CrmError,
     MergeError,
-    Services,
+    RecordCreated,
+    RecordCreatedCriterion,
+    RecordCreatedTrigger,
     StepContext,
     StepResult,
     StepType,
-    SuccessCriterion,
-    Trigger,
-    associate_name,
     describe_owner,
     hookimpl,
     owner_field,
@@ -120,7 +119,7 @@ class CreateSale(StepType):
             )
         except (CrmError, MergeError) as exc:
             return StepResult.exit(f"sale not created: {exc}")
-        who = associate_name(ctx.services, owner.associate) if owner.associate else "nobody"
+        who = owner.who(ctx.services)
         return StepResult.advance(
             f"sale {sale['id']} {sale['title']!r} of {_amount(sale['amount'])} created, "
             f"owned by {who} ({owner.how})",
@@ -142,57 +141,45 @@ class SaleFilterSettings(Schema):
     )
 
 
-def sale_matches(sale: dict[str, Any], settings: dict[str, Any]) -> bool:
-    """Does a ``sale.created`` event's sale pass the optional type and amount filters?"""
-    wanted = settings.get("sale_type")
-    if wanted and str(sale.get("sale_type") or "").casefold() != wanted.casefold():
-        return False
-    minimum = settings.get("min_amount")
-    if minimum is not None:
-        try:
-            return float(sale.get("amount") or 0) >= minimum
-        except (TypeError, ValueError):
+class SaleCreated(RecordCreated):
+    """A sale registered for the person, of the type and amount asked for."""
+
+    category = "Sales"
+    event_types = ("sale.created",)
+    settings_schema = SaleFilterSettings
+
+    def record_matches(self, record: dict[str, Any], settings: dict[str, Any]) -> bool:
+        """Does a ``sale.created`` event's sale pass the optional type and amount filters?"""
+        wanted = settings.get("sale_type")
+        if wanted and str(record.get("sale_type") or "").casefold() != wanted.casefold():
             return False
-    return True
+        minimum = settings.get("min_amount")
+        if minimum is not None:
+            try:
+                return float(record.get("amount") or 0) >= minimum
+            except (TypeError, ValueError):
+                return False
+        return True
+
+    def describe_record(self, settings: dict[str, Any]) -> str:
+        parts = []
+        if settings.get("sale_type"):
+            parts.append(f"of type {settings['sale_type']!r}")
+        if settings.get("min_amount") is not None:
+            parts.append(f"of at least {_amount(settings['min_amount'])}")
+        return "a sale " + " and ".join(parts) if parts else "a sale"
 
 
-def describe_sale_filter(settings: dict[str, Any]) -> str:
-    parts = []
-    if settings.get("sale_type"):
-        parts.append(f"of type {settings['sale_type']!r}")
-    if settings.get("min_amount") is not None:
-        parts.append(f"of at least {_amount(settings['min_amount'])}")
-    return "a sale " + " and ".join(parts) if parts else "a sale"
-
-
-class SaleCreatedTrigger(Trigger):
+class SaleCreatedTrigger(SaleCreated, RecordCreatedTrigger):
     name = "sale_created"
     label = "Sale created"
-    category = "Sales"
     description = "When a sale is registered for a person, by a flow or by a colleague."
-    event_types = ("sale.created",)
-    settings_schema = SaleFilterSettings
-
-    def describe(self, settings: dict[str, Any]) -> str:
-        return f"When {describe_sale_filter(settings)} is created"
-
-    def matches(self, event: Any, settings: dict[str, Any], services: Services) -> bool:
-        return sale_matches(event.data, settings)
 
 
-class SaleCreatedCriterion(SuccessCriterion):
+class SaleCreatedCriterion(SaleCreated, RecordCreatedCriterion):
     name = "sale_created"
     label = "Sale created"
-    category = "Sales"
     description = "Success when a sale is registered for the person, by the flow or by a colleague."
-    event_types = ("sale.created",)
-    settings_schema = SaleFilterSettings
-
-    def describe(self, settings: dict[str, Any]) -> str:
-        return f"When {describe_sale_filter(settings)} is created for the person"
-
-    def matches(self, event: Any, settings: dict[str, Any], participant: Any, services: Services) -> bool:
-        return sale_matches(event.data, settings)
 
 
 @hookimpl

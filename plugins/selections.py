@@ -24,6 +24,11 @@ class SelectionSettings(Schema):
     )
 
 
+def is_member(person: dict[str, Any], settings: dict[str, Any]) -> bool:
+    """Is the person a member of the selection the settings name?"""
+    return str(settings["selection"]) in [str(found) for found in person.get("selections") or []]
+
+
 class AddedToSelection(Trigger):
     name = "added_to_selection"
     label = "Added to selection"
@@ -70,7 +75,7 @@ class AddedToSelectionCriterion(SuccessCriterion):
     def holds(
         self, person: dict[str, Any], settings: dict[str, Any], participant: Any, services: Services
     ) -> bool:
-        return str(settings["selection"]) in [str(s) for s in person.get("selections") or []]
+        return is_member(person, settings)
 
 
 class InSelection(Filter):
@@ -86,7 +91,7 @@ class InSelection(Filter):
     def matches(
         self, person: dict[str, Any], settings: dict[str, Any], participant: Any, services: Services
     ) -> bool:
-        return str(settings["selection"]) in [str(s) for s in person.get("selections", [])]
+        return is_member(person, settings)
 
 
 class _SelectionStep(StepType):

@@ -31,17 +31,12 @@ from superflow import (
     render,
     result_of,
     segment_details,
+    sms_sender_field,
 )
 
 
 class SendSmsSettings(Schema):
-    sender = fields.String(
-        required=True,
-        validate=validate.Regexp(
-            r"^(\+?\d{3,15}|[A-Za-z0-9 ]{1,11})$", error="a number or up to 11 letters and digits"
-        ),
-        metadata={"label": "Sender", "help": "A phone number, or a name of up to 11 letters and digits"},
-    )
+    sender = sms_sender_field("A phone number, or a name of up to 11 letters and digits")
     text = fields.String(
         required=True,
         validate=validate.Length(min=1, max=1530),

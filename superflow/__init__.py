@@ -61,6 +61,7 @@ PUBLIC: dict[str, str] = {
             "checked_address",
             "deliver",
             "result_of",
+            "sms_sender_field",
         ),
         "superflow.channels",
     ),
@@ -115,6 +116,14 @@ PUBLIC: dict[str, str] = {
             "resolve_owner",
         ),
         "superflow.owners",
+    ),
+    **dict.fromkeys(
+        (
+            "RecordCreated",
+            "RecordCreatedCriterion",
+            "RecordCreatedTrigger",
+        ),
+        "superflow.record_created",
     ),
     **dict.fromkeys(
         (
@@ -210,6 +219,9 @@ __all__ = [
     "PermanentFailure",
     "person_value",
     "PluginStore",
+    "RecordCreated",
+    "RecordCreatedCriterion",
+    "RecordCreatedTrigger",
     "protect",
     "relative_seconds",
     "render",
@@ -225,6 +237,7 @@ __all__ = [
     "Segments",
     "Services",
     "SmsMessage",
+    "sms_sender_field",
     "SmsProvider",
     "StepContext",
     "StepResult",
@@ -255,6 +268,7 @@ if TYPE_CHECKING:
         checked_address,
         deliver,
         result_of,
+        sms_sender_field,
     )
     from superflow.comparisons import (
         OPERATORS,
@@ -301,6 +315,7 @@ if TYPE_CHECKING:
         resolve_owner,
     )
     from superflow.participant_view import ParticipantView
+    from superflow.record_created import RecordCreated, RecordCreatedCriterion, RecordCreatedTrigger
     from superflow.sendwindow import zone
     from superflow.services import PluginStore, Services
     from superflow.sms_text import Segments, checked_number, count_segments, describe_text, segment_details

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-from marshmallow import ValidationError, validate
+from marshmallow import ValidationError, fields, validate
 
 from superflow import metrics
 
@@ -95,7 +95,26 @@ class SmsMessage:
     text: str
 
 
-class EmailTransport:
+def sms_sender_field(help: str) -> fields.String:
+    """The required ``sender`` setting of a step that sends SMS: a phone number, or a
+    name of up to 11 letters and digits (the longest alphanumeric sender SMS networks
+    carry)."""
+    return fields.String(
+        required=True,
+        validate=validate.Regexp(
+            r"^(\+?\d{3,15}|[A-Za-z0-9 ]{1,11})$", error="a number or up to 11 letters and digits"
+        ),
+        metadata={"label": "Sender", "help": help},
+    )
+
+
+Message = TypeVar("Message", EmailMessage, SmsMessage)
+
+
+class Transport(Generic[Message]):
+    """What email transports and SMS providers share: how they are built, send,
+    close and say whether they take messages again."""
+
     name: ClassVar[str] = ""
     label: ClassVar[str] = ""
     idempotent: ClassVar[bool] = False
@@ -107,7 +126,7 @@ class EmailTransport:
     def __init__(self, config: Any) -> None:
         self.config = config
 
-    def send_many(self, messages: list[tuple[EmailMessage, str]]) -> list[str]:
+    def send_many(self, messages: list[tuple[Message, str]]) -> list[str]:
         """Send ``(message, idempotency_key)`` pairs; return a message id for each."""
         raise NotImplementedError
 
@@ -119,6 +138,10 @@ class EmailTransport:
         every few seconds while it is down.  ``True`` by default: the waiting
         participants then simply try again."""
         return True
+
+
+class EmailTransport(Transport[EmailMessage]):
+    """The base of email transports."""
 
     def lanes(self) -> list[EmailTransport]:
         """Transports (this one first) that :func:`deliver` may hand a batch's
@@ -129,30 +152,8 @@ class EmailTransport:
         return [self]
 
 
-class SmsProvider:
-    name: ClassVar[str] = ""
-    label: ClassVar[str] = ""
-    idempotent: ClassVar[bool] = False
-    #: What a message in doubt (claimed, then the worker died) becomes on the next
-    #: attempt: ``"resend"`` (nothing is lost, the person may get it twice) or
-    #: ``"skip"`` (taken as sent).  Idempotent transports never have messages in doubt.
-    in_doubt: ClassVar[str] = "resend"
-
-    def __init__(self, config: Any) -> None:
-        self.config = config
-
-    def send_many(self, messages: list[tuple[SmsMessage, str]]) -> list[str]:
-        """Send ``(message, idempotency_key)`` pairs; return a message id for each."""
-        raise NotImplementedError
-
-    def close(self) -> None:
-        """Release connections."""
-
-    def probe(self) -> bool:
-        """Is the channel taking messages again, after an outage?  The tick asks
-        every few seconds while it is down.  ``True`` by default: the waiting
-        participants then simply try again."""
-        return True
+class SmsProvider(Transport[SmsMessage]):
+    """The base of SMS providers."""
 
 
 @dataclass

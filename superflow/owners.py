@@ -123,6 +123,10 @@ class Owner:
     exit_reason: str = ""
     missing: str = ""
 
+    def who(self, services: Services) -> str:
+        """The owner in an outcome line: the associate's name, or ``nobody``."""
+        return associate_name(services, self.associate) if self.associate else "nobody"
+
 
 def resolve_owner(
     owner: dict[str, Any],

@@ -516,13 +516,7 @@ class LocalCrm(CrmBackend):
 
     # -- selections and projects --------------------------------------------
     def create_selection(self, name: str, idempotency_key: str | None = None) -> Record:
-        require_text("create_selection: name", name)
-
-        def work(conn: sqlite3.Connection) -> tuple[Record, list[Event]]:
-            new_id = db.insert(conn, "selections", {"name": name})
-            return {"id": str(new_id), "name": name}, []
-
-        return self._write_once(idempotency_key, work)
+        return self._create_named("selection", name, idempotency_key)
 
     def add_to_selection(
         self, selection_id: str, person_ids: list[str], idempotency_key: str | None = None
@@ -538,10 +532,14 @@ class LocalCrm(CrmBackend):
         self._remove_members("selection", selection_id, person_ids, idempotency_key)
 
     def create_project(self, name: str, idempotency_key: str | None = None) -> Record:
-        require_text("create_project: name", name)
+        return self._create_named("project", name, idempotency_key)
+
+    def _create_named(self, kind: str, name: str, idempotency_key: str | None) -> Record:
+        """A new selection or project: a row of ``{kind}s`` that has only a name."""
+        require_text(f"create_{kind}: name", name)
 
         def work(conn: sqlite3.Connection) -> tuple[Record, list[Event]]:
-            new_id = db.insert(conn, "projects", {"name": name})
+            new_id = db.insert(conn, f"{kind}s", {"name": name})
             return {"id": str(new_id), "name": name}, []
 
         return self._write_once(idempotency_key, work)
