@@ -33,10 +33,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from superflow import apikeys, flows
+from superflow import apikeys
+from superflow import flows
 from superflow.config import Config
 from superflow.embedded_redis import EmbeddedRedis
-from superflow.processes import SUPERFLOW, free_port, spawn, stop, wait_for_port
+from superflow.processes import SUPERFLOW
+from superflow.processes import free_port
+from superflow.processes import spawn
+from superflow.processes import stop
+from superflow.processes import wait_for_port
 from superflow.runtime import Runtime
 from superflow.webserver import default_workers
 

@@ -34,7 +34,8 @@ import requests
 from superflow import tracking
 from superflow.config import Config
 from superflow.embedded_redis import EmbeddedRedis
-from superflow.processes import free_port, wait_for_port
+from superflow.processes import free_port
+from superflow.processes import wait_for_port
 from superflow.runtime import Runtime
 
 SECRET = "benchmark-secret"

@@ -28,8 +28,12 @@ from aiosmtpd.controller import Controller
 from superflow import merge
 from superflow.channels import EmailMessage
 from superflow.config import Config
-from superflow.plugins.email import SmtpTransport, add_tracking, html_to_text, unsubscribe_token
-from superflow.processes import free_port, wait_for_port
+from superflow.plugins.email import SmtpTransport
+from superflow.plugins.email import add_tracking
+from superflow.plugins.email import html_to_text
+from superflow.plugins.email import unsubscribe_token
+from superflow.processes import free_port
+from superflow.processes import wait_for_port
 
 SUBJECT = "{{ person.first_name }}, your offer from {{ company.name | default('us') }}"
 HTML = (

@@ -37,18 +37,25 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rq import Queue, SimpleWorker
+from rq import Queue
+from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
 from superflow import flows
 from superflow.config import Config
 from superflow.embedded_redis import EmbeddedRedis
 from superflow.events import Event
-from superflow.processes import SUPERFLOW, spawn, stop
+from superflow.processes import SUPERFLOW
+from superflow.processes import spawn
+from superflow.processes import stop
 from superflow.runtime import Runtime
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from netns import REDIS_SERVER, Link, SystemRedis, check_netns, redis_cpu  # noqa: E402
+from netns import REDIS_SERVER  # noqa: E402
+from netns import Link  # noqa: E402
+from netns import SystemRedis  # noqa: E402
+from netns import check_netns  # noqa: E402
+from netns import redis_cpu  # noqa: E402
 
 EFFECT_STEPS = ("touch", "mail", "text")
 

@@ -58,15 +58,23 @@ import time
 from pathlib import Path
 from typing import Any
 
-from superflow import apikeys, flows
+from superflow import apikeys
+from superflow import flows
 from superflow.config import Config
 from superflow.embedded_redis import EmbeddedRedis
 from superflow.events import Event
-from superflow.processes import SUPERFLOW, free_port, spawn, stop
+from superflow.processes import SUPERFLOW
+from superflow.processes import free_port
+from superflow.processes import spawn
+from superflow.processes import stop
 from superflow.runtime import Runtime
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from netns import REDIS_SERVER, Link, SystemRedis, check_netns, redis_cpu  # noqa: E402
+from netns import REDIS_SERVER  # noqa: E402
+from netns import Link  # noqa: E402
+from netns import SystemRedis  # noqa: E402
+from netns import check_netns  # noqa: E402
+from netns import redis_cpu  # noqa: E402
 
 SERVERS = Path(__file__).with_name("fault_servers.py")
 SUBJECT = re.compile(r"#(\d+)")

@@ -43,14 +43,21 @@ from typing import Any
 import redis
 from rq import Worker
 
-from superflow import flows, heartbeat
+from superflow import flows
+from superflow import heartbeat
 from superflow.config import Config
-from superflow.crashtest import COUNTER_FIELD, crash_flow_doc
+from superflow.crashtest import COUNTER_FIELD
+from superflow.crashtest import crash_flow_doc
 from superflow.embedded_redis import EmbeddedRedis
 from superflow.events import Event
-from superflow.processes import SUPERFLOW, free_port, spawn, stop, wait_for_port
+from superflow.processes import SUPERFLOW
+from superflow.processes import free_port
+from superflow.processes import spawn
+from superflow.processes import stop
+from superflow.processes import wait_for_port
 from superflow.runtime import Runtime
-from superflow.testing import consenting_persons, until
+from superflow.testing import consenting_persons
+from superflow.testing import until
 
 #: Redis's errors while it is killed and restarted only mean "not yet".
 redis_until = partial(until, tolerating=(redis.RedisError,))

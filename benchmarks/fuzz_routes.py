@@ -40,7 +40,8 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -161,7 +162,10 @@ class Server:
     def seed(self) -> dict[str, list[str]]:
         """Persons, the example flows (started), a form, users, an API key, tokens;
         the real values for each path parameter name."""
-        from superflow import apikeys, forms, tracking, users
+        from superflow import apikeys
+        from superflow import forms
+        from superflow import tracking
+        from superflow import users
         from superflow.demo import prepare
         from superflow.runtime import Runtime
 
@@ -219,7 +223,9 @@ class Server:
             rt.close()
 
     def start(self) -> None:
-        from superflow.processes import SUPERFLOW, spawn, wait_for_port
+        from superflow.processes import SUPERFLOW
+        from superflow.processes import spawn
+        from superflow.processes import wait_for_port
 
         with self.log.open("wb") as log:
             self.process = spawn(

@@ -208,7 +208,8 @@ class SystemRedis:
     def __init__(self, folder: Path, bind: str = "127.0.0.1") -> None:
         if not os.path.exists(REDIS_SERVER):
             raise SystemExit(f"{REDIS_SERVER} is missing: apt-get install redis-server")
-        from superflow.processes import free_port, spawn
+        from superflow.processes import free_port
+        from superflow.processes import spawn
 
         self.folder = Path(folder).absolute()
         self.folder.mkdir(parents=True, exist_ok=True)

@@ -41,13 +41,21 @@ from typing import Any
 
 import requests
 
-from superflow import apikeys, flows, roster, users
+from superflow import apikeys
+from superflow import flows
+from superflow import roster
+from superflow import users
 from superflow.config import Config
 from superflow.embedded_redis import EmbeddedRedis
 from superflow.keys import participant_seq
-from superflow.processes import SUPERFLOW, free_port, spawn, stop, wait_for_port
+from superflow.processes import SUPERFLOW
+from superflow.processes import free_port
+from superflow.processes import spawn
+from superflow.processes import stop
+from superflow.processes import wait_for_port
 from superflow.runtime import Runtime
-from superflow.store import Changes, Participant
+from superflow.store import Changes
+from superflow.store import Participant
 
 STEPS = [
     {

@@ -14,7 +14,8 @@ are all importable from ``superflow``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
 import pluggy
 
@@ -22,16 +23,15 @@ if TYPE_CHECKING:
     import click
     from flask import Blueprint
 
-    from superflow.channels import EmailTransport, SmsProvider
-    from superflow.components import (
-        Filter,
-        PeriodicTask,
-        Script,
-        StepResult,
-        StepType,
-        SuccessCriterion,
-        Trigger,
-    )
+    from superflow.channels import EmailTransport
+    from superflow.channels import SmsProvider
+    from superflow.components import Filter
+    from superflow.components import PeriodicTask
+    from superflow.components import Script
+    from superflow.components import StepResult
+    from superflow.components import StepType
+    from superflow.components import SuccessCriterion
+    from superflow.components import Trigger
     from superflow.crm import CrmBackend
     from superflow.flow import Flow
     from superflow.participant_view import ParticipantView

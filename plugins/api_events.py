@@ -6,9 +6,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validates
+from marshmallow import Schema
+from marshmallow import ValidationError
+from marshmallow import fields
+from marshmallow import validates
 
-from superflow import Services, SuccessCriterion, Trigger, hookimpl
+from superflow import Services
+from superflow import SuccessCriterion
+from superflow import Trigger
+from superflow import hookimpl
 
 
 class ApiEventSettings(Schema):

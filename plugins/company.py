@@ -13,10 +13,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema
+from marshmallow import fields
+from marshmallow import validate
 from marshmallow.fields import Raw
 
-from superflow import Filter, Services, Trigger, changed, describe_watch, hookimpl, same, watch_problems
+from superflow import Filter
+from superflow import Services
+from superflow import Trigger
+from superflow import changed
+from superflow import describe_watch
+from superflow import hookimpl
+from superflow import same
+from superflow import watch_problems
 
 PREFIX = "company."
 MEMBERSHIP = {"in": "is one of", "not_in": "is none of"}

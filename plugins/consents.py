@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema
+from marshmallow import fields
+from marshmallow import validate
 
-from superflow import Filter, Services, hookimpl
+from superflow import Filter
+from superflow import Services
+from superflow import hookimpl
 
 
 class ConsentSettings(Schema):

@@ -9,36 +9,36 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema
+from marshmallow import fields
+from marshmallow import validate
 from marshmallow.fields import Raw
 
-from superflow import (
-    OPERATORS,
-    VALUELESS,
-    CrmError,
-    FieldInfo,
-    Filter,
-    Services,
-    StepContext,
-    StepResult,
-    StepType,
-    SuccessCriterion,
-    Trigger,
-    as_moment,
-    as_number,
-    as_text,
-    as_truth,
-    changed,
-    compare,
-    describe_watch,
-    field_name_problem,
-    hookimpl,
-    person_value,
-    relative_seconds,
-    watch_problems,
-    watched,
-    zone,
-)
+from superflow import OPERATORS
+from superflow import VALUELESS
+from superflow import CrmError
+from superflow import FieldInfo
+from superflow import Filter
+from superflow import Services
+from superflow import StepContext
+from superflow import StepResult
+from superflow import StepType
+from superflow import SuccessCriterion
+from superflow import Trigger
+from superflow import as_moment
+from superflow import as_number
+from superflow import as_text
+from superflow import as_truth
+from superflow import changed
+from superflow import compare
+from superflow import describe_watch
+from superflow import field_name_problem
+from superflow import hookimpl
+from superflow import person_value
+from superflow import relative_seconds
+from superflow import watch_problems
+from superflow import watched
+from superflow import zone
 
 # Fields every CRM backend gives (the person dict of superflow.crm) and their types:
 # readiness can check an action or operator against them without asking the CRM.

@@ -17,9 +17,18 @@ import logging
 import zoneinfo
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema
+from marshmallow import ValidationError
+from marshmallow import fields
+from marshmallow import validate
 
-from superflow import CrmError, Event, Services, Trigger, field_name_problem, hookimpl, zone
+from superflow import CrmError
+from superflow import Event
+from superflow import Services
+from superflow import Trigger
+from superflow import field_name_problem
+from superflow import hookimpl
+from superflow import zone
 
 log = logging.getLogger(__name__)
 

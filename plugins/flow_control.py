@@ -11,9 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema
+from marshmallow import fields
+from marshmallow import validate
 
-from superflow import StepContext, StepResult, StepType, hookimpl, untracked_warnings
+from superflow import StepContext
+from superflow import StepResult
+from superflow import StepType
+from superflow import hookimpl
+from superflow import untracked_warnings
 
 UNITS = {"minutes": 60, "hours": 3600, "days": 86400, "weeks": 7 * 86400}
 ACTIONS = {

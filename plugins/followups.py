@@ -8,23 +8,23 @@ import datetime as dt
 import zoneinfo
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema
+from marshmallow import fields
+from marshmallow import validate
 
-from superflow import (
-    CrmError,
-    MergeError,
-    RecordCreatedCriterion,
-    StepContext,
-    StepResult,
-    StepType,
-    associate_name,
-    describe_owner,
-    hookimpl,
-    owner_field,
-    owner_problems,
-    render,
-    resolve_owner,
-)
+from superflow import CrmError
+from superflow import MergeError
+from superflow import RecordCreatedCriterion
+from superflow import StepContext
+from superflow import StepResult
+from superflow import StepType
+from superflow import associate_name
+from superflow import describe_owner
+from superflow import hookimpl
+from superflow import owner_field
+from superflow import owner_problems
+from superflow import render
+from superflow import resolve_owner
 
 TYPES = {"appointment": "Appointment", "meeting": "Meeting", "phone_call": "Phone call", "task": "Task"}
 DUE = {"after": "After a while", "first_free_slot": "First free time in the owner's calendar"}

@@ -11,9 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, fields
+from marshmallow import Schema
+from marshmallow import fields
 
-from superflow import Services, SuccessCriterion, Trigger, hookimpl
+from superflow import Services
+from superflow import SuccessCriterion
+from superflow import Trigger
+from superflow import hookimpl
 
 
 class FormSettings(Schema):

@@ -14,32 +14,32 @@ import html
 from collections.abc import Callable
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema
+from marshmallow import fields
+from marshmallow import validate
 
-from superflow import (
-    Content,
-    EmailMessage,
-    MergeError,
-    Services,
-    SmsMessage,
-    StepContext,
-    StepResult,
-    StepType,
-    checked_address,
-    checked_number,
-    deliver,
-    deliver_test,
-    describe_owner,
-    find_associate,
-    hookimpl,
-    owner_field,
-    owner_problems,
-    render,
-    resolve_owner,
-    result_of,
-    segment_details,
-    sms_sender_field,
-)
+from superflow import Content
+from superflow import EmailMessage
+from superflow import MergeError
+from superflow import Services
+from superflow import SmsMessage
+from superflow import StepContext
+from superflow import StepResult
+from superflow import StepType
+from superflow import checked_address
+from superflow import checked_number
+from superflow import deliver
+from superflow import deliver_test
+from superflow import describe_owner
+from superflow import find_associate
+from superflow import hookimpl
+from superflow import owner_field
+from superflow import owner_problems
+from superflow import render
+from superflow import resolve_owner
+from superflow import result_of
+from superflow import segment_details
+from superflow import sms_sender_field
 
 RULES = ("our_contact", "our_service_contact", "associate")
 NOBODY = {"unassigned": "Notify nobody (skip the step)"}

@@ -6,19 +6,19 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema
+from marshmallow import fields
+from marshmallow import validate
 
-from superflow import (
-    CrmError,
-    Filter,
-    Services,
-    StepContext,
-    StepResult,
-    StepType,
-    SuccessCriterion,
-    Trigger,
-    hookimpl,
-)
+from superflow import CrmError
+from superflow import Filter
+from superflow import Services
+from superflow import StepContext
+from superflow import StepResult
+from superflow import StepType
+from superflow import SuccessCriterion
+from superflow import Trigger
+from superflow import hookimpl
 
 
 class ProjectSettings(Schema):

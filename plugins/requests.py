@@ -5,24 +5,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema
+from marshmallow import fields
+from marshmallow import validate
 
-from superflow import (
-    CrmError,
-    MergeError,
-    RecordCreated,
-    RecordCreatedCriterion,
-    RecordCreatedTrigger,
-    StepContext,
-    StepResult,
-    StepType,
-    describe_owner,
-    hookimpl,
-    owner_field,
-    owner_problems,
-    render,
-    resolve_owner,
-)
+from superflow import CrmError
+from superflow import MergeError
+from superflow import RecordCreated
+from superflow import RecordCreatedCriterion
+from superflow import RecordCreatedTrigger
+from superflow import StepContext
+from superflow import StepResult
+from superflow import StepType
+from superflow import describe_owner
+from superflow import hookimpl
+from superflow import owner_field
+from superflow import owner_problems
+from superflow import render
+from superflow import resolve_owner
 
 STATUSES = {
     "open": "Open",

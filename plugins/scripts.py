@@ -12,9 +12,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema
+from marshmallow import fields
+from marshmallow import validate
 
-from superflow import StepContext, StepResult, StepType, hookimpl
+from superflow import StepContext
+from superflow import StepResult
+from superflow import StepType
+from superflow import hookimpl
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,17 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import Schema
+from marshmallow import fields
 
-from superflow import Filter, Services, StepContext, StepResult, StepType, SuccessCriterion, Trigger, hookimpl
+from superflow import Filter
+from superflow import Services
+from superflow import StepContext
+from superflow import StepResult
+from superflow import StepType
+from superflow import SuccessCriterion
+from superflow import Trigger
+from superflow import hookimpl
 
 
 class SelectionSettings(Schema):

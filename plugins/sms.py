@@ -11,28 +11,28 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema
+from marshmallow import fields
+from marshmallow import validate
 
-from superflow import (
-    Content,
-    MergeError,
-    PermanentFailure,
-    Services,
-    SmsMessage,
-    StepContext,
-    StepResult,
-    StepType,
-    checked_number,
-    count_segments,
-    deliver,
-    deliver_test,
-    describe_text,
-    hookimpl,
-    render,
-    result_of,
-    segment_details,
-    sms_sender_field,
-)
+from superflow import Content
+from superflow import MergeError
+from superflow import PermanentFailure
+from superflow import Services
+from superflow import SmsMessage
+from superflow import StepContext
+from superflow import StepResult
+from superflow import StepType
+from superflow import checked_number
+from superflow import count_segments
+from superflow import deliver
+from superflow import deliver_test
+from superflow import describe_text
+from superflow import hookimpl
+from superflow import render
+from superflow import result_of
+from superflow import segment_details
+from superflow import sms_sender_field
 
 
 class SendSmsSettings(Schema):

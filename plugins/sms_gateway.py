@@ -61,24 +61,24 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
-from flask import Blueprint, jsonify, request
+from flask import Blueprint
+from flask import jsonify
+from flask import request
 
-from superflow import (
-    BadJson,
-    ChannelError,
-    CrmError,
-    Event,
-    JsonTooDeep,
-    MaybeSent,
-    PermanentFailure,
-    SmsMessage,
-    SmsProvider,
-    TemporaryFailure,
-    hookimpl,
-    loads,
-    request_services,
-    webhook_body,
-)
+from superflow import BadJson
+from superflow import ChannelError
+from superflow import CrmError
+from superflow import Event
+from superflow import JsonTooDeep
+from superflow import MaybeSent
+from superflow import PermanentFailure
+from superflow import SmsMessage
+from superflow import SmsProvider
+from superflow import TemporaryFailure
+from superflow import hookimpl
+from superflow import loads
+from superflow import request_services
+from superflow import webhook_body
 
 DEFAULT_BODY = '{"to": "{to}", "from": "{sender}", "text": "{text}", "reference": "{reference}"}'
 PLACEHOLDER = re.compile(r"\{(to|sender|text|reference)\}")

@@ -10,7 +10,8 @@ modules they come from are loaded when a name is first asked for, so that import
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
 import pluggy
 
@@ -256,72 +257,88 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from superflow.channels import (
-        ChannelError,
-        EmailMessage,
-        EmailTransport,
-        MaybeSent,
-        PermanentFailure,
-        SmsMessage,
-        SmsProvider,
-        TemporaryFailure,
-        checked_address,
-        deliver,
-        result_of,
-        sms_sender_field,
-    )
-    from superflow.comparisons import (
-        OPERATORS,
-        VALUELESS,
-        as_moment,
-        as_number,
-        as_text,
-        as_truth,
-        changed,
-        compare,
-        describe_watch,
-        field_name_problem,
-        relative_seconds,
-        same,
-        watch_problems,
-        watched,
-    )
-    from superflow.components import (
-        Component,
-        Content,
-        Filter,
-        PeriodicTask,
-        Script,
-        StepContext,
-        StepResult,
-        StepType,
-        SuccessCriterion,
-        Trigger,
-    )
+    from superflow.channels import ChannelError
+    from superflow.channels import EmailMessage
+    from superflow.channels import EmailTransport
+    from superflow.channels import MaybeSent
+    from superflow.channels import PermanentFailure
+    from superflow.channels import SmsMessage
+    from superflow.channels import SmsProvider
+    from superflow.channels import TemporaryFailure
+    from superflow.channels import checked_address
+    from superflow.channels import deliver
+    from superflow.channels import result_of
+    from superflow.channels import sms_sender_field
+    from superflow.comparisons import OPERATORS
+    from superflow.comparisons import VALUELESS
+    from superflow.comparisons import as_moment
+    from superflow.comparisons import as_number
+    from superflow.comparisons import as_text
+    from superflow.comparisons import as_truth
+    from superflow.comparisons import changed
+    from superflow.comparisons import compare
+    from superflow.comparisons import describe_watch
+    from superflow.comparisons import field_name_problem
+    from superflow.comparisons import relative_seconds
+    from superflow.comparisons import same
+    from superflow.comparisons import watch_problems
+    from superflow.comparisons import watched
+    from superflow.components import Component
+    from superflow.components import Content
+    from superflow.components import Filter
+    from superflow.components import PeriodicTask
+    from superflow.components import Script
+    from superflow.components import StepContext
+    from superflow.components import StepResult
+    from superflow.components import StepType
+    from superflow.components import SuccessCriterion
+    from superflow.components import Trigger
     from superflow.config import Config
     from superflow.content import deliver_test
     from superflow.counters import Counters
-    from superflow.crm import CrmBackend, CrmError, Emit, FieldInfo, UnknownField, person_value
+    from superflow.crm import CrmBackend
+    from superflow.crm import CrmError
+    from superflow.crm import Emit
+    from superflow.crm import FieldInfo
+    from superflow.crm import UnknownField
+    from superflow.crm import person_value
     from superflow.events import Event
     from superflow.flow import Flow
-    from superflow.merge import MergeError, MergeLimit, render
-    from superflow.owners import (
-        Owner,
-        associate_name,
-        describe_owner,
-        find_associate,
-        owner_field,
-        owner_problems,
-        resolve_owner,
-    )
+    from superflow.merge import MergeError
+    from superflow.merge import MergeLimit
+    from superflow.merge import render
+    from superflow.owners import Owner
+    from superflow.owners import associate_name
+    from superflow.owners import describe_owner
+    from superflow.owners import find_associate
+    from superflow.owners import owner_field
+    from superflow.owners import owner_problems
+    from superflow.owners import resolve_owner
     from superflow.participant_view import ParticipantView
-    from superflow.record_created import RecordCreated, RecordCreatedCriterion, RecordCreatedTrigger
+    from superflow.record_created import RecordCreated
+    from superflow.record_created import RecordCreatedCriterion
+    from superflow.record_created import RecordCreatedTrigger
     from superflow.sendwindow import zone
-    from superflow.services import PluginStore, Services
-    from superflow.sms_text import Segments, checked_number, count_segments, describe_text, segment_details
-    from superflow.tracking import EMAIL_ACTIONS, rewrite_links, seal, unsubscribe_url, untracked_warnings
-    from superflow.webapp.auth import login_required, protect, role_required
-    from superflow.webapp.limits import BadJson, JsonTooDeep, larger_body, loads, webhook_body
+    from superflow.services import PluginStore
+    from superflow.services import Services
+    from superflow.sms_text import Segments
+    from superflow.sms_text import checked_number
+    from superflow.sms_text import count_segments
+    from superflow.sms_text import describe_text
+    from superflow.sms_text import segment_details
+    from superflow.tracking import EMAIL_ACTIONS
+    from superflow.tracking import rewrite_links
+    from superflow.tracking import seal
+    from superflow.tracking import unsubscribe_url
+    from superflow.tracking import untracked_warnings
+    from superflow.webapp.auth import login_required
+    from superflow.webapp.auth import protect
+    from superflow.webapp.auth import role_required
+    from superflow.webapp.limits import BadJson
+    from superflow.webapp.limits import JsonTooDeep
+    from superflow.webapp.limits import larger_body
+    from superflow.webapp.limits import loads
+    from superflow.webapp.limits import webhook_body
     from superflow.webapp.public.tracking import for_viewing
     from superflow.webapp.runtime import request_services
 

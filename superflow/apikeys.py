@@ -25,7 +25,8 @@ from typing import Any
 import redis
 
 from superflow import keys
-from superflow.ratelimit import RateLimiter, Verdict
+from superflow.ratelimit import RateLimiter
+from superflow.ratelimit import Verdict
 
 PREFIX = "sf_"
 ROLES: dict[str, frozenset[str]] = {

@@ -10,7 +10,9 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from marshmallow import fields, missing, validate
+from marshmallow import fields
+from marshmallow import missing
+from marshmallow import validate
 
 from superflow.registry import Registry
 

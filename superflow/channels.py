@@ -9,15 +9,23 @@ protected by the engine's at-most-once ledger instead.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from dataclasses import dataclass
+from dataclasses import field
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import ClassVar
+from typing import Generic
+from typing import TypeVar
 
-from marshmallow import ValidationError, fields, validate
+from marshmallow import ValidationError
+from marshmallow import fields
+from marshmallow import validate
 
 from superflow import metrics
 
 if TYPE_CHECKING:
-    from superflow.components import StepContext, StepResult
+    from superflow.components import StepContext
+    from superflow.components import StepResult
 
 
 class ChannelError(Exception):

@@ -10,7 +10,8 @@ work for every CRM backend.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
 if TYPE_CHECKING:
     from superflow.runtime import Runtime

@@ -10,12 +10,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import ClassVar
 
 from redis.exceptions import WatchError
 
-from superflow import failures, queueing
-from superflow.leases import LeaseLost, Leases
+from superflow import failures
+from superflow import queueing
+from superflow.leases import LeaseLost
+from superflow.leases import Leases
 from superflow.participant_view import ParticipantView
 
 if TYPE_CHECKING:
@@ -23,7 +27,8 @@ if TYPE_CHECKING:
 
     from superflow.components import StepResult
     from superflow.runtime import Runtime
-    from superflow.store import Changes, Participant
+    from superflow.store import Changes
+    from superflow.store import Participant
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,11 @@ ever talks to these interfaces; it knows no particular step type.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from dataclasses import dataclass
+from dataclasses import field
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import ClassVar
 
 from marshmallow import Schema
 
@@ -21,7 +24,8 @@ if TYPE_CHECKING:
     from superflow.flow import Flow
     from superflow.participant_view import ParticipantView
     from superflow.services import Services
-    from superflow.store import MessageLedger, Participant
+    from superflow.store import MessageLedger
+    from superflow.store import Participant
 
 
 class Component:

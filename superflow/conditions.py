@@ -7,7 +7,8 @@ asks the same questions of the CRM's persons, so both count alike.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
 from superflow.participant_view import ParticipantView
 from superflow.versions import LoadedSettings

@@ -11,14 +11,16 @@ for its :meth:`~superflow.components.StepType.preview` or
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
 from marshmallow import ValidationError
 
 from superflow import merge
 from superflow.channels import PermanentFailure
 from superflow.components import StepType
-from superflow.flow import setting_label, settings_of
+from superflow.flow import setting_label
+from superflow.flow import settings_of
 from superflow.registry import UnknownComponent
 
 if TYPE_CHECKING:

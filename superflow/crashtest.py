@@ -12,14 +12,17 @@ import os
 import signal
 import time
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from superflow import flows
 from superflow.config import Config
 from superflow.events import Event
-from superflow.processes import SUPERFLOW, spawn, stop
+from superflow.processes import SUPERFLOW
+from superflow.processes import spawn
+from superflow.processes import stop
 from superflow.runtime import Runtime
 
 COUNTER_FIELD = "touches"

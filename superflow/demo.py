@@ -18,10 +18,13 @@ from typing import Any
 
 import click
 
-from superflow import flows, users
+from superflow import flows
+from superflow import users
 from superflow.config import Config
 from superflow.embedded_redis import EmbeddedRedis
-from superflow.processes import SUPERFLOW, spawn, stop
+from superflow.processes import SUPERFLOW
+from superflow.processes import spawn
+from superflow.processes import stop
 from superflow.runtime import Runtime
 
 EXAMPLES = ("welcome-series.json", "webinar-follow-up.json", "re-engagement.json")

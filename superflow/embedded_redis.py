@@ -14,7 +14,8 @@ from pathlib import Path
 
 import redis
 
-from superflow.processes import spawn, stop
+from superflow.processes import spawn
+from superflow.processes import stop
 
 
 class RedisUnavailable(Exception):

@@ -12,19 +12,29 @@ import json
 import logging
 import time
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
 from redis.exceptions import WatchError
 
-from superflow import keys, queueing, samples
-from superflow.engine_parts import EnginePart, Shared
+from superflow import keys
+from superflow import queueing
+from superflow import samples
+from superflow.engine_parts import EnginePart
+from superflow.engine_parts import Shared
 from superflow.events import Event
 from superflow.keys import DEFERRED_EVENTS
 from superflow.leases import holds_leases
-from superflow.lifecycle import end_wait, finish, leave, move, succeed
+from superflow.lifecycle import end_wait
+from superflow.lifecycle import finish
+from superflow.lifecycle import leave
+from superflow.lifecycle import move
+from superflow.lifecycle import succeed
 from superflow.participant_view import ParticipantView
-from superflow.store import Changes, Participant
-from superflow.waits import EVENT, Wait
+from superflow.store import Changes
+from superflow.store import Participant
+from superflow.waits import EVENT
+from superflow.waits import Wait
 
 if TYPE_CHECKING:
     from superflow.flow import Flow

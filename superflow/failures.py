@@ -23,11 +23,15 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections import Counter, defaultdict
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections import Counter
+from collections import defaultdict
+from dataclasses import dataclass
+from dataclasses import field
+from typing import TYPE_CHECKING
+from typing import Any
 
-from marshmallow import ValidationError, validate
+from marshmallow import ValidationError
+from marshmallow import validate
 
 from superflow import keys
 
@@ -223,7 +227,8 @@ def alert_admins(rt: Runtime, trouble: Trouble) -> int:
 
 
 def _send_alert(rt: Runtime, flow_id: str, step_id: str, entry: _Step) -> int:
-    from superflow.channels import EmailMessage, PermanentFailure
+    from superflow.channels import EmailMessage
+    from superflow.channels import PermanentFailure
 
     to = recipients(rt, flow_id)
     if not to:

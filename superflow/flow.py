@@ -13,21 +13,21 @@ import json
 import re
 import zoneinfo
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from typing import Any
 
-from marshmallow import (
-    EXCLUDE,
-    RAISE,
-    Schema,
-    ValidationError,
-    fields,
-    validate,
-    validates_schema,
-)
+from marshmallow import EXCLUDE
+from marshmallow import RAISE
+from marshmallow import Schema
+from marshmallow import ValidationError
+from marshmallow import fields
+from marshmallow import validate
+from marshmallow import validates_schema
 
 from superflow import merge
-from superflow.registry import Registry, UnknownComponent
+from superflow.registry import Registry
+from superflow.registry import UnknownComponent
 
 FORMAT_VERSION = 1
 STATUSES = ("draft", "running", "paused", "ended")

@@ -8,10 +8,18 @@ import datetime as dt
 import json
 import time
 from copy import deepcopy
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
-from superflow import keys, samples
-from superflow.flow import Flow, FlowInvalid, FlowNotReady, content_fields, parse_flow, readiness, settings_of
+from superflow import keys
+from superflow import samples
+from superflow.flow import Flow
+from superflow.flow import FlowInvalid
+from superflow.flow import FlowNotReady
+from superflow.flow import content_fields
+from superflow.flow import parse_flow
+from superflow.flow import readiness
+from superflow.flow import settings_of
 from superflow.registry import UnknownComponent
 from superflow.sendwindow import zone
 

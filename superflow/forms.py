@@ -20,12 +20,16 @@ import datetime as dt
 import json
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+from collections.abc import Mapping
 from typing import Any
 
 import redis
-from marshmallow import Schema, ValidationError, validate, validates_schema
+from marshmallow import Schema
+from marshmallow import ValidationError
 from marshmallow import fields as mf
+from marshmallow import validate
+from marshmallow import validates_schema
 
 from superflow import keys
 

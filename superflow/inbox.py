@@ -24,9 +24,11 @@ Keys (this module alone spells them):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
-from superflow import keys, metrics
+from superflow import keys
+from superflow import metrics
 
 if TYPE_CHECKING:
     from redis import Redis

@@ -13,7 +13,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from superflow import inbox, queueing
+from superflow import inbox
+from superflow import queueing
 from superflow.events import Event
 from superflow.runtime import current
 

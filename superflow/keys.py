@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from typing import TypeVar
 
 KeyFunction = TypeVar("KeyFunction", bound=Callable[..., str])

@@ -13,9 +13,12 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import TypeVar
 
-from superflow import heartbeat, keys
+from superflow import heartbeat
+from superflow import keys
 
 if TYPE_CHECKING:
     import redis

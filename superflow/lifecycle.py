@@ -13,13 +13,22 @@ import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from superflow import failures, keys, queueing, roster
-from superflow.commits import Finished, MovedOn
+from superflow import failures
+from superflow import keys
+from superflow import queueing
+from superflow import roster
+from superflow.commits import Finished
+from superflow.commits import MovedOn
 from superflow.engine_parts import EnginePart
-from superflow.flows import FlowStateError, set_status
+from superflow.flows import FlowStateError
+from superflow.flows import set_status
 from superflow.leases import holds_leases
-from superflow.store import Changes, Participant
-from superflow.waits import EVENT, GOAL, RETRY, Wait
+from superflow.store import Changes
+from superflow.store import Participant
+from superflow.waits import EVENT
+from superflow.waits import GOAL
+from superflow.waits import RETRY
+from superflow.waits import Wait
 
 if TYPE_CHECKING:
     from superflow.flow import Flow

@@ -18,24 +18,26 @@ import datetime as dt
 import re
 import string
 from collections.abc import Iterable
-from functools import cache, lru_cache
+from functools import cache
+from functools import lru_cache
 from typing import Any
 
-from jinja2 import ChainableUndefined, StrictUndefined, TemplateError, nodes
+from jinja2 import ChainableUndefined
+from jinja2 import StrictUndefined
+from jinja2 import TemplateError
+from jinja2 import nodes
 from jinja2.exceptions import SecurityError
 
 from superflow.config import Config
-from superflow.sandbox import (
-    INTERNAL_NAMES,
-    BoundedSandbox,
-    Limits,
-    MergeError,
-    MergeLimit,
-    MergeTooDeep,
-    MergeTooLarge,
-    MergeTooSlow,
-    run,
-)
+from superflow.sandbox import INTERNAL_NAMES
+from superflow.sandbox import BoundedSandbox
+from superflow.sandbox import Limits
+from superflow.sandbox import MergeError
+from superflow.sandbox import MergeLimit
+from superflow.sandbox import MergeTooDeep
+from superflow.sandbox import MergeTooLarge
+from superflow.sandbox import MergeTooSlow
+from superflow.sandbox import run
 
 __all__ = [
     "UNKNOWN_TAG",

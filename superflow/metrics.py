@@ -21,10 +21,15 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections import Counter
+from collections import defaultdict
+from collections.abc import Iterable
+from collections.abc import Iterator
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from typing import TYPE_CHECKING
+from typing import Any
 
 from superflow import keys
 
@@ -472,7 +477,8 @@ class Collector:
         self.rt = rt
 
     def collect(self) -> Iterator[Metric]:
-        from importlib.metadata import PackageNotFoundError, version
+        from importlib.metadata import PackageNotFoundError
+        from importlib.metadata import version
 
         try:
             installed = version("superflow")

@@ -6,8 +6,8 @@ the participant just now and this change never overlap; a busy participant is
 refused (:class:`ParticipantBusy`) and the caller tries again.  The change and the
 job that comes next are written in one MULTI/EXEC, as in the engine.
 
-The engine does the transition (:meth:`Engine.remove_participant`,
-:meth:`Engine.move_participant`); this module checks the request and names what is
+The engine does the transition (:meth:`Lifecycle.remove_participant`,
+:meth:`Lifecycle.move_participant`); this module checks the request and names what is
 wrong with it.
 """
 

@@ -17,9 +17,12 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfoNotFoundError
 
-from superflow.crm import CrmBackend, FieldInfo, person_value
+from superflow.crm import CrmBackend
+from superflow.crm import FieldInfo
+from superflow.crm import person_value
 
 MAX_PAGE = 50
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")

@@ -10,12 +10,15 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
-from rq import Retry, Worker
+from rq import Retry
+from rq import Worker
 from rq.exceptions import NoSuchJobError
 from rq.executions import Execution
-from rq.job import Job, JobStatus
+from rq.job import Job
+from rq.job import JobStatus
 
 from superflow import inbox
 

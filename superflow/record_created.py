@@ -9,9 +9,11 @@ its trigger and its success criterion from that and :class:`RecordCreatedTrigger
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
-from superflow.components import SuccessCriterion, Trigger
+from superflow.components import SuccessCriterion
+from superflow.components import Trigger
 
 if TYPE_CHECKING:
     from superflow.events import Event

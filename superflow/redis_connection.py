@@ -22,9 +22,12 @@ The worker's wait-and-reconnect loop (:mod:`superflow.worker`) rides through the
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs
+from urllib.parse import unquote
+from urllib.parse import urlsplit
 
 import redis
 from redis.connection import to_bool

@@ -14,7 +14,8 @@ import importlib.metadata
 import logging
 import traceback
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from typing import Any
 
 import pluggy

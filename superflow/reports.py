@@ -9,9 +9,11 @@ Reports tab both read it.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
-from superflow import failures, keys
+from superflow import failures
+from superflow import keys
 
 if TYPE_CHECKING:
     from superflow.flow import Flow

@@ -22,7 +22,10 @@ from dataclasses import dataclass
 import redis
 
 from superflow import keys
-from superflow.store import FINAL_STATUSES, Participant, enrolment_number, index_of
+from superflow.store import FINAL_STATUSES
+from superflow.store import Participant
+from superflow.store import enrolment_number
+from superflow.store import index_of
 
 STATUSES = ("active", *FINAL_STATUSES)
 SORTS = ("enrolled", "status", "step")

@@ -9,19 +9,22 @@ from __future__ import annotations
 import logging
 import time
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
 from rq import Queue
 from rq.serializers import JSONSerializer
 
-from superflow import merge, queueing
+from superflow import merge
+from superflow import queueing
 from superflow.clock import Clock
 from superflow.config import Config
 from superflow.counters import Counters
 from superflow.embedded_redis import EmbeddedRedis
 from superflow.events import Event
 from superflow.redis_connection import connect
-from superflow.registry import Registry, load_registry
+from superflow.registry import Registry
+from superflow.registry import load_registry
 from superflow.services import PluginStore
 from superflow.store import Store
 

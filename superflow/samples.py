@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
 from marshmallow import ValidationError
 
@@ -125,7 +126,9 @@ def content_problems(rt: Runtime, flow: Flow) -> list[tuple[str | None, str]]:
     over a value that is not a list.  Each with the id of its step (``None``: the
     trigger, filters or criteria); starting is refused while there are any."""
     from superflow import merge
-    from superflow.flow import merge_templates, setting_label, settings_of
+    from superflow.flow import merge_templates
+    from superflow.flow import setting_label
+    from superflow.flow import settings_of
 
     event = sample_event(rt.redis, rt.registry, flow.doc.get("trigger"), flow.id)
     names = rt.merge_names()

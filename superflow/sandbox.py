@@ -20,21 +20,25 @@ import functools
 import re
 import string
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Iterator
+from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 from jinja2 import nodes
-from jinja2.compiler import CodeGenerator, Frame
-from jinja2.runtime import markup_join, str_join
-from jinja2.sandbox import (
-    UNSAFE_ASYNC_GENERATOR_ATTRIBUTES,
-    UNSAFE_COROUTINE_ATTRIBUTES,
-    UNSAFE_GENERATOR_ATTRIBUTES,
-    ImmutableSandboxedEnvironment,
-)
-from jinja2.utils import generate_lorem_ipsum, pass_environment
+from jinja2.compiler import CodeGenerator
+from jinja2.compiler import Frame
+from jinja2.runtime import markup_join
+from jinja2.runtime import str_join
+from jinja2.sandbox import UNSAFE_ASYNC_GENERATOR_ATTRIBUTES
+from jinja2.sandbox import UNSAFE_COROUTINE_ATTRIBUTES
+from jinja2.sandbox import UNSAFE_GENERATOR_ATTRIBUTES
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.utils import generate_lorem_ipsum
+from jinja2.utils import pass_environment
 
 #: ``range()`` in a merge tag gives at most this many numbers (Jinja's sandbox: 100,000).
 MAX_RANGE = 10_000

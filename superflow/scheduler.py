@@ -12,12 +12,21 @@ import json
 import logging
 import time
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
-from superflow import heartbeat, keys, outages, queueing, store
+from superflow import heartbeat
+from superflow import keys
+from superflow import outages
+from superflow import queueing
+from superflow import store
 from superflow.counters import Counters
-from superflow.engine_parts import EnginePart, Shared
-from superflow.keys import DEFERRED_EVENTS, PERIODIC_NEXT, SCAN_NEXT, TICK_LOCK
+from superflow.engine_parts import EnginePart
+from superflow.engine_parts import Shared
+from superflow.keys import DEFERRED_EVENTS
+from superflow.keys import PERIODIC_NEXT
+from superflow.keys import SCAN_NEXT
+from superflow.keys import TICK_LOCK
 from superflow.store import Changes
 
 if TYPE_CHECKING:

@@ -8,12 +8,15 @@ implementation; tests build a real one with the ``sf_runtime`` fixture.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import Protocol
 
 import redis
 
 if TYPE_CHECKING:
-    from superflow.channels import EmailTransport, SmsProvider
+    from superflow.channels import EmailTransport
+    from superflow.channels import SmsProvider
     from superflow.config import Config
     from superflow.counters import Counters
     from superflow.crm import CrmBackend

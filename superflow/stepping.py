@@ -13,19 +13,39 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from dataclasses import replace
+from typing import TYPE_CHECKING
+from typing import Any
 
-from superflow import failures, keys, outages, queueing, store
+from superflow import failures
+from superflow import keys
+from superflow import outages
+from superflow import queueing
+from superflow import store
 from superflow.commits import StepDone
-from superflow.components import StepContext, StepResult
+from superflow.components import StepContext
+from superflow.components import StepResult
 from superflow.counters import step_field
-from superflow.engine_parts import EnginePart, Shared
+from superflow.engine_parts import EnginePart
+from superflow.engine_parts import Shared
 from superflow.leases import holds_leases
-from superflow.lifecycle import end_wait, finish, leave, move, set_wait, succeed
-from superflow.sendwindow import next_opening, zone
-from superflow.store import Changes, Participant
-from superflow.waits import EVENT, GOAL, RETRY, TIME, WINDOW, Wait
+from superflow.lifecycle import end_wait
+from superflow.lifecycle import finish
+from superflow.lifecycle import leave
+from superflow.lifecycle import move
+from superflow.lifecycle import set_wait
+from superflow.lifecycle import succeed
+from superflow.sendwindow import next_opening
+from superflow.sendwindow import zone
+from superflow.store import Changes
+from superflow.store import Participant
+from superflow.waits import EVENT
+from superflow.waits import GOAL
+from superflow.waits import RETRY
+from superflow.waits import TIME
+from superflow.waits import WINDOW
+from superflow.waits import Wait
 
 if TYPE_CHECKING:
     from superflow.flow import Flow

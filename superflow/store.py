@@ -11,13 +11,17 @@ import json
 import time
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from typing import Any
 
 import redis
 from redis.client import Pipeline
 
-from superflow import failures, keys, metrics, outages
+from superflow import failures
+from superflow import keys
+from superflow import metrics
+from superflow import outages
 from superflow.counters import Counters
 
 FINAL_STATUSES = ("completed", "succeeded", "exited", "cancelled")

@@ -29,8 +29,10 @@ import struct
 import time
 from dataclasses import dataclass
 from functools import lru_cache
-from html import escape, unescape
-from typing import TYPE_CHECKING, Any
+from html import escape
+from html import unescape
+from typing import TYPE_CHECKING
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes

@@ -18,9 +18,11 @@ import time
 from typing import Any
 
 import redis
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import check_password_hash
+from werkzeug.security import generate_password_hash
 
-from superflow import keys, sessions
+from superflow import keys
+from superflow import sessions
 
 ROLES = {
     "flow_admin": "Flow administrator: create, run, pause, end and delete flows; manage participants",

@@ -7,10 +7,14 @@ again, so those are loaded once per compiled version too.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
-from superflow import keys, store
-from superflow.flow import Flow, parse_flow, settings_of
+from superflow import keys
+from superflow import store
+from superflow.flow import Flow
+from superflow.flow import parse_flow
+from superflow.flow import settings_of
 
 if TYPE_CHECKING:
     import redis

@@ -26,10 +26,12 @@ from typing import Any
 
 import click
 from gunicorn.app.base import BaseApplication
-from gunicorn.glogging import Logger, SafeAtoms
+from gunicorn.glogging import Logger
+from gunicorn.glogging import SafeAtoms
 
 from superflow.config import Config
-from superflow.embedded_redis import EmbeddedRedis, RedisUnavailable
+from superflow.embedded_redis import EmbeddedRedis
+from superflow.embedded_redis import RedisUnavailable
 from superflow.webapp.access_log import redact
 
 MIN_DEFAULT_WORKERS = 2

@@ -19,7 +19,8 @@ from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
 from superflow.heartbeat import Heartbeat
-from superflow.runtime import Runtime, set_current
+from superflow.runtime import Runtime
+from superflow.runtime import set_current
 
 log = logging.getLogger(__name__)
 

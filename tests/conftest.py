@@ -8,7 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from api_client import Api, fields_of
+from api_client import Api
+from api_client import fields_of
 
 from superflow.config import Config
 from superflow.processes import SUPERFLOW

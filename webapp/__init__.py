@@ -11,11 +11,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from flask import Flask
+from flask import jsonify
+from flask import render_template
+from flask import request
+from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from superflow.config import Config
-from superflow.runtime import Runtime, set_current
+from superflow.runtime import Runtime
+from superflow.runtime import set_current
 
 
 def create_app(test_config: Mapping[str, Any] | None = None, runtime: Runtime | None = None) -> Flask:
@@ -29,7 +34,13 @@ def create_app(test_config: Mapping[str, Any] | None = None, runtime: Runtime | 
     app.extensions["superflow"] = runtime
     set_current(runtime)
 
-    from superflow.webapp import access_log, admin, api, auth, limits, operations, public
+    from superflow.webapp import access_log
+    from superflow.webapp import admin
+    from superflow.webapp import api
+    from superflow.webapp import auth
+    from superflow.webapp import limits
+    from superflow.webapp import operations
+    from superflow.webapp import public
 
     limits.init_app(app, runtime.config)
     access_log.init_app(app)

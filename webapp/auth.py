@@ -21,9 +21,16 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from flask import abort, g, jsonify, redirect, request, session, url_for
+from flask import abort
+from flask import g
+from flask import jsonify
+from flask import redirect
+from flask import request
+from flask import session
+from flask import url_for
 
-from superflow import sessions, users
+from superflow import sessions
+from superflow import users
 from superflow.webapp.runtime import runtime
 
 PROTECTED_BLUEPRINTS = {"auth", "views", "actions", "participants", "accounts", "designer"}

@@ -20,12 +20,18 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from collections.abc import Callable
+from collections.abc import Iterable
+from typing import Any
+from typing import TypeVar
 
-from flask import Flask, current_app, request
+from flask import Flask
+from flask import current_app
+from flask import request
 from flask.json.provider import DefaultJSONProvider
-from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, RequestURITooLarge
+from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import RequestURITooLarge
 
 from superflow.config import Config
 

@@ -23,41 +23,44 @@ import ssl
 import time
 from collections.abc import Callable
 from html import unescape
-from pathlib import Path, PurePosixPath
+from pathlib import Path
+from pathlib import PurePosixPath
 from typing import Any
 
 from flask import Blueprint
-from marshmallow import Schema, ValidationError, fields, validate, validates
+from marshmallow import Schema
+from marshmallow import ValidationError
+from marshmallow import fields
+from marshmallow import validate
+from marshmallow import validates
 
-from superflow import (
-    EMAIL_ACTIONS,
-    ChannelError,
-    Content,
-    CrmError,
-    EmailMessage,
-    EmailTransport,
-    Filter,
-    MaybeSent,
-    MergeError,
-    PermanentFailure,
-    Services,
-    StepContext,
-    StepResult,
-    StepType,
-    SuccessCriterion,
-    TemporaryFailure,
-    Trigger,
-    checked_address,
-    deliver,
-    deliver_test,
-    hookimpl,
-    render,
-    result_of,
-    rewrite_links,
-    seal,
-    unsubscribe_url,
-    untracked_warnings,
-)
+from superflow import EMAIL_ACTIONS
+from superflow import ChannelError
+from superflow import Content
+from superflow import CrmError
+from superflow import EmailMessage
+from superflow import EmailTransport
+from superflow import Filter
+from superflow import MaybeSent
+from superflow import MergeError
+from superflow import PermanentFailure
+from superflow import Services
+from superflow import StepContext
+from superflow import StepResult
+from superflow import StepType
+from superflow import SuccessCriterion
+from superflow import TemporaryFailure
+from superflow import Trigger
+from superflow import checked_address
+from superflow import deliver
+from superflow import deliver_test
+from superflow import hookimpl
+from superflow import render
+from superflow import result_of
+from superflow import rewrite_links
+from superflow import seal
+from superflow import unsubscribe_url
+from superflow import untracked_warnings
 
 from . import smtp_message
 

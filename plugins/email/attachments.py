@@ -10,12 +10,20 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint
+from flask import jsonify
+from flask import request
 from werkzeug.utils import secure_filename
 
-from superflow import hookimpl, larger_body, protect, request_services, role_required
+from superflow import hookimpl
+from superflow import larger_body
+from superflow import protect
+from superflow import request_services
+from superflow import role_required
 
-from . import MAX_ATTACHMENTS_BYTES, attachments_dir, megabytes
+from . import MAX_ATTACHMENTS_BYTES
+from . import attachments_dir
+from . import megabytes
 
 bp = protect(Blueprint("email_attachments", __name__))
 MULTIPART_SLACK = 64 * 1024

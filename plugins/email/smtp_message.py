@@ -30,7 +30,9 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
 from email.mime.text import MIMEText
 from email.policy import Compat32
-from email.utils import formataddr, formatdate, make_msgid
+from email.utils import formataddr
+from email.utils import formatdate
+from email.utils import make_msgid
 from typing import Any
 
 from superflow import EmailMessage

@@ -6,10 +6,13 @@ from collections.abc import Callable
 
 import click
 
-from superflow import CrmBackend, Script, hookimpl
+from superflow import CrmBackend
+from superflow import Script
+from superflow import hookimpl
 
 from .backend import LocalCrm
-from .scripts import RecalculateScore, TotalSales
+from .scripts import RecalculateScore
+from .scripts import TotalSales
 
 
 @hookimpl

@@ -12,29 +12,40 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Iterator
+from collections.abc import Sequence
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
+from typing import TypeVar
 
-from superflow import CrmBackend, CrmError, Emit, Event, FieldInfo, Services
+from superflow import CrmBackend
+from superflow import CrmError
+from superflow import Emit
+from superflow import Event
+from superflow import FieldInfo
+from superflow import Services
 
 from . import db
-from .fields import (
-    ASSOCIATE_FIELDS,
-    COMPANY_COLUMNS,
-    COMPANY_FIELDS,
-    COMPANY_PREFIX,
-    PERSON_COLUMNS,
-    PERSON_FIELDS,
-    check_argument,
-    check_changes,
-    check_definition,
-    require_bool,
-    require_text,
-)
-from .persons import Person, company_dict, extra_fields, load_persons, membership
+from .fields import ASSOCIATE_FIELDS
+from .fields import COMPANY_COLUMNS
+from .fields import COMPANY_FIELDS
+from .fields import COMPANY_PREFIX
+from .fields import PERSON_COLUMNS
+from .fields import PERSON_FIELDS
+from .fields import check_argument
+from .fields import check_changes
+from .fields import check_definition
+from .fields import require_bool
+from .fields import require_text
+from .persons import Person
+from .persons import company_dict
+from .persons import extra_fields
+from .persons import load_persons
+from .persons import membership
 from .updates import UpdatePlan
 
 SOURCE = "local_crm"

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
-from typing import Any, TypeVar
+from collections.abc import Iterable
+from collections.abc import Iterator
+from datetime import UTC
+from datetime import datetime
+from typing import Any
+from typing import TypeVar
 
 from superflow import CrmError
 

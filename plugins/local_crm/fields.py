@@ -5,11 +5,15 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfoNotFoundError
 
-from superflow import CrmError, FieldInfo, UnknownField
+from superflow import CrmError
+from superflow import FieldInfo
+from superflow import UnknownField
 
 # A "list" field is a pick list: it holds one of its choices (any text if it has none).
 FIELD_TYPES = ("text", "number", "date", "datetime", "bool", "list")

@@ -9,8 +9,11 @@ from typing import Any
 
 from superflow import FieldInfo
 
-from .db import chunks, marks, str_id
-from .fields import COMPANY_COLUMNS, COMPANY_PREFIX
+from .db import chunks
+from .db import marks
+from .db import str_id
+from .fields import COMPANY_COLUMNS
+from .fields import COMPANY_PREFIX
 
 Person = dict[str, Any]
 

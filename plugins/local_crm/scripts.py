@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from superflow import CrmError, Script, Services
+from superflow import CrmError
+from superflow import Script
+from superflow import Services
 
 
 def _number(arguments: dict[str, Any], key: str, default: float) -> float:

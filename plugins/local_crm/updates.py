@@ -9,8 +9,18 @@ from typing import Any
 
 from superflow import CrmError
 
-from .db import applied, chunks, int_ids, marks, now, record_keys, require_associate, str_id
-from .fields import ASSOCIATE_FIELDS, COMPANY_COLUMNS, COMPANY_PREFIX, PERSON_COLUMNS
+from .db import applied
+from .db import chunks
+from .db import int_ids
+from .db import marks
+from .db import now
+from .db import record_keys
+from .db import require_associate
+from .db import str_id
+from .fields import ASSOCIATE_FIELDS
+from .fields import COMPANY_COLUMNS
+from .fields import COMPANY_PREFIX
+from .fields import PERSON_COLUMNS
 
 Update = tuple[str, dict[str, Any], str | None]
 

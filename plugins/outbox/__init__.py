@@ -24,7 +24,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from superflow import EmailMessage, EmailTransport, SmsMessage, SmsProvider, hookimpl
+from superflow import EmailMessage
+from superflow import EmailTransport
+from superflow import SmsMessage
+from superflow import SmsProvider
+from superflow import hookimpl
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (

@@ -22,9 +22,16 @@ import re
 import time
 from typing import Any
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint
+from flask import abort
+from flask import current_app
+from flask import render_template
+from flask import request
 
-from superflow import count_segments, for_viewing, login_required, request_services
+from superflow import count_segments
+from superflow import for_viewing
+from superflow import login_required
+from superflow import request_services
 
 from . import Outbox
 

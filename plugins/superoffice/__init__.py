@@ -5,7 +5,9 @@ its WebAPI, webhooks that start and advance flows, a poll for selection members,
 from collections.abc import Callable
 from typing import Any
 
-from superflow import CrmBackend, PeriodicTask, hookimpl
+from superflow import CrmBackend
+from superflow import PeriodicTask
+from superflow import hookimpl
 
 from .backend import SuperOfficeCrm
 from .polling import SelectionPoll

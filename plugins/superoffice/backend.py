@@ -23,15 +23,28 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
-from collections.abc import Callable, Iterable
-from datetime import UTC, date, datetime
+from collections.abc import Callable
+from collections.abc import Iterable
+from datetime import UTC
+from datetime import date
+from datetime import datetime
 from typing import Any
 
-from superflow import CrmBackend, CrmError, Emit, Event, FieldInfo, PluginStore, Services, UnknownField
+from superflow import CrmBackend
+from superflow import CrmError
+from superflow import Emit
+from superflow import Event
+from superflow import FieldInfo
+from superflow import PluginStore
+from superflow import Services
+from superflow import UnknownField
 
 from . import mapping
-from .client import NotFound, SuperOfficeClient, SuperOfficeError
-from .ledger import NAMESPACE, Ledger
+from .client import NotFound
+from .client import SuperOfficeClient
+from .client import SuperOfficeError
+from .ledger import NAMESPACE
+from .ledger import Ledger
 
 log = logging.getLogger(__name__)
 

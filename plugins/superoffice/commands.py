@@ -6,7 +6,8 @@ from typing import Any
 
 import click
 
-from superflow import Config, CrmError
+from superflow import Config
+from superflow import CrmError
 
 from .client import SuperOfficeClient
 from .events import SUBSCRIBED

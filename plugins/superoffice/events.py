@@ -16,7 +16,8 @@ from typing import Any
 from superflow import Event
 
 from . import mapping
-from .backend import SOURCE, SuperOfficeCrm
+from .backend import SOURCE
+from .backend import SuperOfficeCrm
 from .client import NotFound
 
 # appointment.type values that are not follow-ups: Note (3), Document (4), SavedReport (5),

@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from superflow import CrmError, FieldInfo
+from superflow import CrmError
+from superflow import FieldInfo
 
 PERSON_COLUMNS = [
     "personId",

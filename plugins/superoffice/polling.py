@@ -17,12 +17,17 @@ they are not announced twice.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any, ClassVar
+from datetime import UTC
+from datetime import datetime
+from typing import Any
+from typing import ClassVar
 
-from superflow import Event, PeriodicTask, Services
+from superflow import Event
+from superflow import PeriodicTask
+from superflow import Services
 
-from .backend import SOURCE, selection_key
+from .backend import SOURCE
+from .backend import selection_key
 from .ledger import NAMESPACE
 from .mapping import list_value
 

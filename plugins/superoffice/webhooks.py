@@ -24,9 +24,17 @@ import logging
 import re
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint
+from flask import jsonify
+from flask import request
 
-from superflow import BadJson, Event, JsonTooDeep, Services, loads, request_services, webhook_body
+from superflow import BadJson
+from superflow import Event
+from superflow import JsonTooDeep
+from superflow import Services
+from superflow import loads
+from superflow import request_services
+from superflow import webhook_body
 
 from .backend import SOURCE
 from .ledger import NAMESPACE

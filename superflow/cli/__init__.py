@@ -9,9 +9,19 @@ from typing import Any
 
 import click
 
-from superflow.cli import apikeys, demo, events, flows, forms, participants, plugins, users, web, worker
+from superflow.cli import apikeys
+from superflow.cli import demo
+from superflow.cli import events
+from superflow.cli import flows
+from superflow.cli import forms
+from superflow.cli import participants
+from superflow.cli import plugins
+from superflow.cli import users
+from superflow.cli import web
+from superflow.cli import worker
 from superflow.cli.context import CommandContext
-from superflow.cli.errors import known_errors, print_error
+from superflow.cli.errors import known_errors
+from superflow.cli.errors import print_error
 
 log = logging.getLogger(__name__)
 

@@ -44,7 +44,8 @@ class CommandContext:
         """The runtime; ``may_start_data_folder`` for the commands that may begin a
         new data folder (they say so when they do)."""
         if self._runtime is None:
-            from superflow.runtime import Runtime, set_current
+            from superflow.runtime import Runtime
+            from superflow.runtime import set_current
 
             check_data_folder(self.config, may_start_data_folder)
             self._runtime = Runtime(self.config)

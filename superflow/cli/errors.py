@@ -11,9 +11,12 @@ def known_errors() -> tuple[type[BaseException], ...]:
     command has failed, so that ``--help`` loads none of their modules)."""
     from superflow.crm import CrmError
     from superflow.embedded_redis import RedisUnavailable
-    from superflow.flow import FlowInvalid, FlowNotReady
-    from superflow.flows import FlowNotFound, FlowStateError
-    from superflow.registry import PluginError, UnknownComponent
+    from superflow.flow import FlowInvalid
+    from superflow.flow import FlowNotReady
+    from superflow.flows import FlowNotFound
+    from superflow.flows import FlowStateError
+    from superflow.registry import PluginError
+    from superflow.registry import UnknownComponent
 
     return (
         RedisUnavailable,
@@ -29,7 +32,8 @@ def known_errors() -> tuple[type[BaseException], ...]:
 
 def print_error(exc: BaseException) -> None:
     """``error: ...`` on standard error; an invalid or unready flow lists each problem."""
-    from superflow.flow import FlowInvalid, FlowNotReady
+    from superflow.flow import FlowInvalid
+    from superflow.flow import FlowNotReady
 
     if isinstance(exc, FlowInvalid):
         click.echo("error: the flow is not valid:", err=True)

@@ -6,7 +6,8 @@ import json
 
 import click
 
-from superflow.cli.context import CommandContext, pass_command_context
+from superflow.cli.context import CommandContext
+from superflow.cli.context import pass_command_context
 
 
 @click.group()

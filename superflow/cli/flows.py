@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from superflow.cli.context import CommandContext, pass_command_context
+from superflow.cli.context import CommandContext
+from superflow.cli.context import pass_command_context
 
 
 @click.group()
@@ -21,7 +22,8 @@ def flows() -> None:
 @pass_command_context
 def flows_validate(context: CommandContext, file: Path) -> None:
     """Check a flow file: structure, types, settings, and what is missing to start."""
-    from superflow.flow import parse_flow, readiness
+    from superflow.flow import parse_flow
+    from superflow.flow import readiness
     from superflow.registry import load_registry
 
     registry = load_registry(context.config.plugins)

@@ -7,7 +7,8 @@ import time
 
 import click
 
-from superflow.cli.context import CommandContext, pass_command_context
+from superflow.cli.context import CommandContext
+from superflow.cli.context import pass_command_context
 
 
 @click.command()
@@ -113,7 +114,8 @@ def history(context: CommandContext, participant_id: str) -> None:
 @pass_command_context
 def stuck(context: CommandContext, resume: bool) -> None:
     """Participants in flight for longer than SUPERFLOW_STUCK_AFTER_SECONDS."""
-    from superflow import keys, queueing
+    from superflow import keys
+    from superflow import queueing
 
     rt = context.runtime
     before = time.time() - rt.config.stuck_after_seconds

@@ -7,7 +7,8 @@ from dataclasses import replace
 
 import click
 
-from superflow.cli.context import CommandContext, pass_command_context
+from superflow.cli.context import CommandContext
+from superflow.cli.context import pass_command_context
 from superflow.cli.data_folder import record_web_address
 
 

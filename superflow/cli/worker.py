@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from superflow.cli.context import CommandContext, pass_command_context
+from superflow.cli.context import CommandContext
+from superflow.cli.context import pass_command_context
 
 
 @click.command()

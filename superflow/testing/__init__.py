@@ -55,20 +55,19 @@ superflow installed costs other projects' pytest sessions nothing.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
-from superflow.testing.fixtures import (
-    sf_app,
-    sf_client,
-    sf_config,
-    sf_live_server,
-    sf_plugin,
-    sf_redis_server,
-    sf_run_jobs,
-    sf_runtime,
-    sf_signed_in,
-    sf_smtp_server,
-)
+from superflow.testing.fixtures import sf_app
+from superflow.testing.fixtures import sf_client
+from superflow.testing.fixtures import sf_config
+from superflow.testing.fixtures import sf_live_server
+from superflow.testing.fixtures import sf_plugin
+from superflow.testing.fixtures import sf_redis_server
+from superflow.testing.fixtures import sf_run_jobs
+from superflow.testing.fixtures import sf_runtime
+from superflow.testing.fixtures import sf_signed_in
+from superflow.testing.fixtures import sf_smtp_server
 
 #: Each helper's name and the module that defines it.
 HELPERS: dict[str, str] = {
@@ -141,21 +140,24 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
-    from superflow.testing.flows import (
-        admitted_by_each,
-        email_action_branch,
-        email_step,
-        flow_doc,
-        participant_of,
-        refused_save,
-        refused_start,
-        signed_up,
-        split_step,
-        started,
-    )
-    from superflow.testing.jobs import WorkerKilled, crash_after_effects, drain
+    from superflow.testing.flows import admitted_by_each
+    from superflow.testing.flows import email_action_branch
+    from superflow.testing.flows import email_step
+    from superflow.testing.flows import flow_doc
+    from superflow.testing.flows import participant_of
+    from superflow.testing.flows import refused_save
+    from superflow.testing.flows import refused_start
+    from superflow.testing.flows import signed_up
+    from superflow.testing.flows import split_step
+    from superflow.testing.flows import started
+    from superflow.testing.jobs import WorkerKilled
+    from superflow.testing.jobs import crash_after_effects
+    from superflow.testing.jobs import drain
     from superflow.testing.live import LiveServer
     from superflow.testing.people import consenting_persons
     from superflow.testing.polling import until
-    from superflow.testing.signing_in import PASSWORD, SignedInSession, csrf_token, sign_in
+    from superflow.testing.signing_in import PASSWORD
+    from superflow.testing.signing_in import SignedInSession
+    from superflow.testing.signing_in import csrf_token
+    from superflow.testing.signing_in import sign_in
     from superflow.testing.smtp import Inbox

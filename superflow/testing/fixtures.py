@@ -7,10 +7,12 @@ fixture that needs them runs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
 import pytest
 
@@ -50,7 +52,8 @@ def sf_config(tmp_path: Path, sf_redis_server: str) -> Config:
 def _runtime(config: Config, extra: tuple[Any, ...] = ()) -> Runtime:
     """A runtime on an emptied Redis, made the current one."""
     from superflow.registry import load_registry
-    from superflow.runtime import Runtime, set_current
+    from superflow.runtime import Runtime
+    from superflow.runtime import set_current
 
     runtime = Runtime(config, registry=load_registry(config.plugins, extra=extra))
     runtime.redis.flushall()
@@ -137,7 +140,9 @@ def sf_signed_in(sf_runtime: Runtime, sf_app: Flask, request: pytest.FixtureRequ
     through the sign-in form; with ``over_http=True`` a ``SignedInSession`` on
     ``sf_live_server`` (started then, if the test did not ask for it)."""
     from superflow import users
-    from superflow.testing.signing_in import PASSWORD, SignedInSession, sign_in
+    from superflow.testing.signing_in import PASSWORD
+    from superflow.testing.signing_in import SignedInSession
+    from superflow.testing.signing_in import sign_in
 
     def signed_in(role: str = "flow_admin", *, over_http: bool = False) -> Any:
         if over_http:

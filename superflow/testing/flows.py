@@ -8,7 +8,9 @@ import pytest
 
 from superflow import flows
 from superflow.events import Event
-from superflow.flow import Flow, FlowInvalid, FlowNotReady
+from superflow.flow import Flow
+from superflow.flow import FlowInvalid
+from superflow.flow import FlowNotReady
 from superflow.runtime import Runtime
 from superflow.store import Participant
 from superflow.testing.jobs import drain

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from superflow.runtime import Runtime, set_current
+from superflow.runtime import Runtime
+from superflow.runtime import set_current
 
 
 class WorkerKilled(BaseException):

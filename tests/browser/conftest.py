@@ -18,30 +18,36 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable
+from collections.abc import Generator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser
+from playwright.sync_api import BrowserContext
+from playwright.sync_api import Page
+from playwright.sync_api import sync_playwright
 
-from browser.site import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    PERSONS,
-    REDIS_DB,
-    SECRET_KEY,
-    USERS,
-    AdminSite,
-    child_env,
-    fill_sign_in,
-    new_context,
-    port_open,
-    wait_until,
-    with_db,
-)
+from browser.site import CHROMIUM
+from browser.site import CHROMIUM_ARGS
+from browser.site import PERSONS
+from browser.site import REDIS_DB
+from browser.site import SECRET_KEY
+from browser.site import USERS
+from browser.site import AdminSite
+from browser.site import child_env
+from browser.site import fill_sign_in
+from browser.site import new_context
+from browser.site import port_open
+from browser.site import wait_until
+from browser.site import with_db
 from superflow import users
 from superflow.config import Config
-from superflow.processes import SUPERFLOW, free_port, spawn, stop
+from superflow.processes import SUPERFLOW
+from superflow.processes import free_port
+from superflow.processes import spawn
+from superflow.processes import stop
 from superflow.runtime import Runtime
 
 

@@ -9,11 +9,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page
+from playwright.sync_api import expect
 
-from browser.site import AdminSite, wait_for
+from browser.site import AdminSite
+from browser.site import wait_for
 from superflow import flows
-from superflow.testing import email_step, flow_doc, participant_of, signed_up, started
+from superflow.testing import email_step
+from superflow.testing import flow_doc
+from superflow.testing import participant_of
+from superflow.testing import signed_up
+from superflow.testing import started
 
 Screenshot = Callable[[Page, str], Path]
 DAY = 86400

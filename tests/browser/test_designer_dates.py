@@ -8,11 +8,14 @@ from collections.abc import Callable
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page
+from playwright.sync_api import expect
 
-from browser.site import AdminSite, wait_for
+from browser.site import AdminSite
+from browser.site import wait_for
 from superflow import flows
-from superflow.testing import flow_doc, participant_of
+from superflow.testing import flow_doc
+from superflow.testing import participant_of
 
 Screenshot = Callable[[Page, str], Path]
 WAIT = {"id": "w", "type": "wait", "settings": {"amount": 1, "unit": "days"}}

@@ -8,11 +8,13 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page
+from playwright.sync_api import expect
 
 from browser.site import AdminSite
 from superflow import flows
-from superflow.testing import email_step, flow_doc
+from superflow.testing import email_step
+from superflow.testing import flow_doc
 
 Screenshot = Callable[[Page, str], Path]
 

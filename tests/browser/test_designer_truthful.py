@@ -11,11 +11,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page
+from playwright.sync_api import expect
 
-from browser.site import AdminSite, wait_for
-from browser.test_designer import choose_trigger, confirm_running
-from superflow import flows, forms
+from browser.site import AdminSite
+from browser.site import wait_for
+from browser.test_designer import choose_trigger
+from browser.test_designer import confirm_running
+from superflow import flows
+from superflow import forms
 from superflow.events import Event
 
 Screenshot = Callable[[Page, str], Path]

@@ -11,20 +11,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page
+from playwright.sync_api import expect
 
-from browser.site import AdminSite, wait_for
-from browser.test_designer import (
-    api_event_flow,
-    drag_new,
-    field,
-    fill_email,
-    panel,
-    save,
-    shoot,
-    start,
-    start_refused,
-)
+from browser.site import AdminSite
+from browser.site import wait_for
+from browser.test_designer import api_event_flow
+from browser.test_designer import drag_new
+from browser.test_designer import field
+from browser.test_designer import fill_email
+from browser.test_designer import panel
+from browser.test_designer import save
+from browser.test_designer import shoot
+from browser.test_designer import start
+from browser.test_designer import start_refused
 from superflow import flows
 from superflow.events import Event
 from superflow.plugins.outbox import Outbox

@@ -8,12 +8,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page
+from playwright.sync_api import expect
 
-from browser.site import AdminSite, wait_for
+from browser.site import AdminSite
+from browser.site import wait_for
 from superflow import failures
 from superflow.runtime import set_current
-from superflow.testing import email_step, flow_doc, signed_up, started
+from superflow.testing import email_step
+from superflow.testing import flow_doc
+from superflow.testing import signed_up
+from superflow.testing import started
 
 Screenshot = Callable[[Page, str], Path]
 MISSING = "there is no file 'price-list.pdf'"

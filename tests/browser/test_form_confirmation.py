@@ -8,9 +8,11 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page
+from playwright.sync_api import expect
 
-from browser.site import AdminSite, wait_for
+from browser.site import AdminSite
+from browser.site import wait_for
 from superflow import forms
 from superflow.plugins.outbox import Outbox
 

@@ -9,11 +9,17 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlparse
 
-from playwright.sync_api import Page, Route, expect
+from playwright.sync_api import Page
+from playwright.sync_api import Route
+from playwright.sync_api import expect
 
-from browser.site import AdminSite, wait_for
+from browser.site import AdminSite
+from browser.site import wait_for
 from superflow.plugins.outbox import Outbox
-from superflow.testing import email_step, flow_doc, signed_up, started
+from superflow.testing import email_step
+from superflow.testing import flow_doc
+from superflow.testing import signed_up
+from superflow.testing import started
 
 Screenshot = Callable[[Page, str], Path]
 OFFER = "https://shop.example/offer?a=1&b=2"

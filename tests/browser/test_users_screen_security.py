@@ -8,9 +8,13 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser
+from playwright.sync_api import Page
+from playwright.sync_api import expect
 
-from browser.site import AdminSite, fill_sign_in, new_context
+from browser.site import AdminSite
+from browser.site import fill_sign_in
+from browser.site import new_context
 from superflow import users
 
 Screenshot = Callable[[Page, str], Path]

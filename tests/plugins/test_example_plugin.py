@@ -17,7 +17,9 @@ from superflow import flows
 from superflow.cli import cli
 from superflow.events import Event
 from superflow.registry import load_registry
-from superflow.testing import crash_after_effects, participant_of, refused_start
+from superflow.testing import crash_after_effects
+from superflow.testing import participant_of
+from superflow.testing import refused_start
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "plugins" / "superflow_loyalty"
 REGISTERED = {

@@ -10,11 +10,13 @@ from pathlib import Path
 import pytest
 
 from superflow.config import Config
-from superflow.crm import CrmError, UnknownField
+from superflow.crm import CrmError
+from superflow.crm import UnknownField
 from superflow.events import Event
 from superflow.plugins import local_crm
 from superflow.plugins.local_crm.backend import LocalCrm
-from superflow.plugins.local_crm.seed import seed_demo, seed_persons
+from superflow.plugins.local_crm.seed import seed_demo
+from superflow.plugins.local_crm.seed import seed_persons
 
 PERSON_KEYS = {
     "id", "first_name", "last_name", "full_name", "email", "mobile", "language",

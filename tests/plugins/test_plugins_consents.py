@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from superflow.testing import admitted_by_each, flow_doc, refused_save, refused_start
+from superflow.testing import admitted_by_each
+from superflow.testing import flow_doc
+from superflow.testing import refused_save
+from superflow.testing import refused_start
 
 WAIT = {"id": "w", "type": "wait", "settings": {"amount": 1, "unit": "days"}}
 

@@ -8,16 +8,14 @@ import datetime as dt
 import pytest
 
 from superflow.events import Event
-from superflow.testing import (
-    admitted_by_each,
-    crash_after_effects,
-    flow_doc,
-    participant_of,
-    refused_save,
-    refused_start,
-    signed_up,
-    started,
-)
+from superflow.testing import admitted_by_each
+from superflow.testing import crash_after_effects
+from superflow.testing import flow_doc
+from superflow.testing import participant_of
+from superflow.testing import refused_save
+from superflow.testing import refused_start
+from superflow.testing import signed_up
+from superflow.testing import started
 
 WAIT = {"id": "w", "type": "wait", "settings": {"amount": 1, "unit": "days"}}
 

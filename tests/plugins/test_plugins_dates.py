@@ -9,16 +9,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from superflow import flows, keys
-from superflow.testing import (
-    SignedInSession,
-    csrf_token,
-    flow_doc,
-    participant_of,
-    refused_save,
-    refused_start,
-    started,
-)
+from superflow import flows
+from superflow import keys
+from superflow.testing import SignedInSession
+from superflow.testing import csrf_token
+from superflow.testing import flow_doc
+from superflow.testing import participant_of
+from superflow.testing import refused_save
+from superflow.testing import refused_start
+from superflow.testing import started
 
 SHORT_WAIT = {"id": "w", "type": "wait", "settings": {"amount": 1, "unit": "minutes"}}
 

@@ -10,15 +10,13 @@ import pytest
 from superflow import tracking
 from superflow.events import Event
 from superflow.plugins.outbox import Outbox
-from superflow.testing import (
-    email_step,
-    flow_doc,
-    participant_of,
-    refused_save,
-    refused_start,
-    signed_up,
-    started,
-)
+from superflow.testing import email_step
+from superflow.testing import flow_doc
+from superflow.testing import participant_of
+from superflow.testing import refused_save
+from superflow.testing import refused_start
+from superflow.testing import signed_up
+from superflow.testing import started
 
 
 def recipients(rt):

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from superflow.events import Event
-from superflow.testing import flow_doc, participant_of, refused_save, started
+from superflow.testing import flow_doc
+from superflow.testing import participant_of
+from superflow.testing import refused_save
+from superflow.testing import started
 
 WAIT = {"id": "w", "type": "wait", "settings": {"amount": 1, "unit": "days"}}
 

@@ -3,7 +3,11 @@ criterion, on selections changed in the CRM by the flow or by a colleague."""
 
 from __future__ import annotations
 
-from superflow.testing import flow_doc, participant_of, refused_start, signed_up, started
+from superflow.testing import flow_doc
+from superflow.testing import participant_of
+from superflow.testing import refused_start
+from superflow.testing import signed_up
+from superflow.testing import started
 
 WAIT = {"id": "w", "type": "wait", "settings": {"amount": 1, "unit": "days"}}
 

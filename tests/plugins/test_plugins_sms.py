@@ -7,8 +7,11 @@ import pytest
 from superflow import keys
 from superflow.events import Event
 from superflow.plugins.outbox import Outbox
-from superflow.plugins.sms import SendSmsSettings, count_segments, describe_text
-from superflow.testing import flow_doc, started
+from superflow.plugins.sms import SendSmsSettings
+from superflow.plugins.sms import count_segments
+from superflow.plugins.sms import describe_text
+from superflow.testing import flow_doc
+from superflow.testing import started
 
 
 @pytest.mark.parametrize(
@@ -93,7 +96,10 @@ def test_no_mobile_skips_or_exits_and_the_others_get_their_sms(
 
 def test_a_person_who_replied_stop_gets_no_more_texts(sf_runtime, sf_run_jobs):
     from superflow.plugins.outbox import Outbox
-    from superflow.testing import flow_doc, participant_of, signed_up, started
+    from superflow.testing import flow_doc
+    from superflow.testing import participant_of
+    from superflow.testing import signed_up
+    from superflow.testing import started
 
     rt = sf_runtime
     person = rt.crm.create_person(first_name="Ola", mobile="+4790000001")

@@ -10,7 +10,9 @@ import responses
 
 from superflow import keys
 from superflow.plugins.sms_gateway import HttpGateway
-from superflow.testing import flow_doc, signed_up, started
+from superflow.testing import flow_doc
+from superflow.testing import signed_up
+from superflow.testing import started
 
 URL = "https://sms.gateway.example/v1/messages"
 SETTINGS = {

@@ -9,7 +9,11 @@ import pytest
 import requests
 import responses
 
-from superflow.testing import LiveServer, flow_doc, participant_of, signed_up, started
+from superflow.testing import LiveServer
+from superflow.testing import flow_doc
+from superflow.testing import participant_of
+from superflow.testing import signed_up
+from superflow.testing import started
 from superflow.webapp import create_app
 
 GATEWAY = "https://sms.gateway.example/v1/messages"

@@ -8,12 +8,18 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from aiosmtpd.smtp import AuthResult
+from aiosmtpd.smtp import LoginPassword
 
 from superflow import keys
 from superflow.processes import free_port
 from superflow.store import MessageLedger
-from superflow.testing import Inbox, email_step, flow_doc, participant_of, signed_up, started
+from superflow.testing import Inbox
+from superflow.testing import email_step
+from superflow.testing import flow_doc
+from superflow.testing import participant_of
+from superflow.testing import signed_up
+from superflow.testing import started
 
 
 def smtp_runtime(sf_plugin, port, **changes):
@@ -277,7 +283,9 @@ def test_a_probe_that_finds_the_server_back_while_another_worker_ticks_still_let
 ):
     import time
 
-    from superflow import heartbeat, outages, scheduler
+    from superflow import heartbeat
+    from superflow import outages
+    from superflow import scheduler
 
     port = free_port()
     rt = smtp_runtime(sf_plugin, port)
@@ -317,7 +325,8 @@ def certificate(tmp_path_factory):
     import ipaddress
 
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
     from cryptography.x509.oid import NameOID
 

@@ -9,11 +9,19 @@ import json
 
 import pytest
 import responses
-from test_superoffice_fake import API, SETTINGS, FakeTenant, fixture
+from test_superoffice_fake import API
+from test_superoffice_fake import SETTINGS
+from test_superoffice_fake import FakeTenant
+from test_superoffice_fake import fixture
 
-from superflow.crm import CrmError, UnknownField
-from superflow.plugins.superoffice.backend import SuperOfficeCrm, reference
-from superflow.plugins.superoffice.client import NotConfigured, NotFound, SuperOfficeClient, SuperOfficeError
+from superflow.crm import CrmError
+from superflow.crm import UnknownField
+from superflow.plugins.superoffice.backend import SuperOfficeCrm
+from superflow.plugins.superoffice.backend import reference
+from superflow.plugins.superoffice.client import NotConfigured
+from superflow.plugins.superoffice.client import NotFound
+from superflow.plugins.superoffice.client import SuperOfficeClient
+from superflow.plugins.superoffice.client import SuperOfficeError
 from superflow.plugins.superoffice.ledger import Ledger
 
 
@@ -336,7 +344,10 @@ def test_associates_sales_requests_diary_and_time_zone(rt, tenant):
 
 
 def test_step_types_run_against_the_webapi(rt, tenant, sf_run_jobs):
-    from superflow.testing import flow_doc, participant_of, signed_up, started
+    from superflow.testing import flow_doc
+    from superflow.testing import participant_of
+    from superflow.testing import signed_up
+    from superflow.testing import started
 
     rt.crm.emit = rt.emit
     steps = [

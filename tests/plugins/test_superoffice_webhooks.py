@@ -11,14 +11,20 @@ import logging
 import pytest
 import responses
 from click.testing import CliRunner
-from test_superoffice_fake import SECRET, SETTINGS, FakeTenant, fixture
+from test_superoffice_fake import SECRET
+from test_superoffice_fake import SETTINGS
+from test_superoffice_fake import FakeTenant
+from test_superoffice_fake import fixture
 
 from superflow import keys
 from superflow.cli.context import CommandContext
 from superflow.plugins.superoffice import commands
 from superflow.plugins.superoffice.polling import SelectionPoll
 from superflow.plugins.superoffice.webhooks import signature
-from superflow.testing import email_step, flow_doc, participant_of, started
+from superflow.testing import email_step
+from superflow.testing import flow_doc
+from superflow.testing import participant_of
+from superflow.testing import started
 from superflow.webapp import create_app
 
 

@@ -10,7 +10,8 @@ from types import ModuleType
 
 import pytest
 
-from superflow import Event, flows
+from superflow import Event
+from superflow import flows
 from superflow.flow import FlowNotReady
 
 ROOT = Path(__file__).resolve().parents[2]

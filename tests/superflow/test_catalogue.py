@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from superflow.catalogue import catalogue
-from superflow.registry import DEFAULT_PLUGINS, load_registry
+from superflow.registry import DEFAULT_PLUGINS
+from superflow.registry import load_registry
 
 BUILTINS = Path(__file__).resolve().parents[2] / "docs" / "builtins.md"
 

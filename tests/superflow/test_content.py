@@ -7,11 +7,17 @@ import types
 
 import pytest
 
-from superflow import content, flows, hookimpl, keys
-from superflow.components import Content, StepType
+from superflow import content
+from superflow import flows
+from superflow import hookimpl
+from superflow import keys
+from superflow.components import Content
+from superflow.components import StepType
 from superflow.flow import parse_flow
 from superflow.plugins.outbox import Outbox
-from superflow.testing import email_step, flow_doc, started
+from superflow.testing import email_step
+from superflow.testing import flow_doc
+from superflow.testing import started
 
 SMS = {
     "id": "text",

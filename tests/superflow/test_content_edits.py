@@ -8,7 +8,11 @@ import pytest
 from superflow import flows
 from superflow.flow import FlowInvalid
 from superflow.plugins.outbox import Outbox
-from superflow.testing import email_step, flow_doc, participant_of, signed_up, started
+from superflow.testing import email_step
+from superflow.testing import flow_doc
+from superflow.testing import participant_of
+from superflow.testing import signed_up
+from superflow.testing import started
 
 WAIT = {"id": "pause", "type": "wait", "settings": {"amount": 1, "unit": "days"}}
 

@@ -56,7 +56,10 @@ def test_a_worker_frozen_mid_batch_is_taken_over_and_writes_nothing_when_it_wake
 def test_a_round_longer_than_the_stuck_time_keeps_its_lease_and_is_not_run_twice(sf_plugin):
     import time
 
-    from superflow.testing import email_step, flow_doc, signed_up, started
+    from superflow.testing import email_step
+    from superflow.testing import flow_doc
+    from superflow.testing import signed_up
+    from superflow.testing import started
 
     rt = sf_plugin(stuck_after_seconds=1)
     person = rt.crm.create_person(first_name="Ada", email="ada@example.com")
@@ -78,9 +81,14 @@ def test_a_round_longer_than_the_stuck_time_keeps_its_lease_and_is_not_run_twice
 
 
 def test_a_worker_killed_in_the_middle_of_its_tick_does_not_hold_up_the_others(sf_plugin, sf_run_jobs):
-    from superflow import heartbeat, scheduler
+    from superflow import heartbeat
+    from superflow import scheduler
     from superflow.plugins.outbox import Outbox
-    from superflow.testing import email_step, flow_doc, participant_of, signed_up, started
+    from superflow.testing import email_step
+    from superflow.testing import flow_doc
+    from superflow.testing import participant_of
+    from superflow.testing import signed_up
+    from superflow.testing import started
 
     rt = sf_plugin()
     person = rt.crm.create_person(first_name="Ada", email="ada@example.com")
@@ -110,7 +118,11 @@ def test_a_job_whose_worker_was_killed_as_it_took_the_job_is_run_by_another(sf_p
     import time
 
     from superflow.plugins.outbox import Outbox
-    from superflow.testing import email_step, flow_doc, participant_of, signed_up, started
+    from superflow.testing import email_step
+    from superflow.testing import flow_doc
+    from superflow.testing import participant_of
+    from superflow.testing import signed_up
+    from superflow.testing import started
 
     rt = sf_plugin(heartbeat_seconds=0.2)
     person = rt.crm.create_person(first_name="Ada", email="ada@example.com")
@@ -133,7 +145,11 @@ def test_a_job_whose_worker_was_killed_before_it_said_it_was_running_it_is_hande
 
     from superflow import heartbeat
     from superflow.plugins.outbox import Outbox
-    from superflow.testing import email_step, flow_doc, participant_of, signed_up, started
+    from superflow.testing import email_step
+    from superflow.testing import flow_doc
+    from superflow.testing import participant_of
+    from superflow.testing import signed_up
+    from superflow.testing import started
 
     rt = sf_plugin()
     person = rt.crm.create_person(first_name="Ada", email="ada@example.com")

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from superflow.events import Event
 from superflow.plugins.outbox import Outbox
-from superflow.testing import email_step, flow_doc, signed_up, started
+from superflow.testing import email_step
+from superflow.testing import flow_doc
+from superflow.testing import signed_up
+from superflow.testing import started
 
 
 def test_selection_trigger_runs_update_email_wait_sms(sf_runtime, sf_run_jobs, crm, people):

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from superflow import flows, keys
+from superflow import flows
+from superflow import keys
 from superflow.events import Event
 from superflow.flows import FlowStateError
 from superflow.plugins.outbox import Outbox
-from superflow.testing import (
-    email_action_branch,
-    email_step,
-    flow_doc,
-    participant_of,
-    signed_up,
-    split_step,
-    started,
-)
+from superflow.testing import email_action_branch
+from superflow.testing import email_step
+from superflow.testing import flow_doc
+from superflow.testing import participant_of
+from superflow.testing import signed_up
+from superflow.testing import split_step
+from superflow.testing import started
 
 
 def test_filters_let_in_only_matching_persons(sf_runtime, sf_run_jobs, crm, people):

@@ -7,9 +7,13 @@ import json
 import pytest
 
 from superflow import flows
-from superflow.flow import FlowInvalid, FlowNotReady, parse_flow, readiness
+from superflow.flow import FlowInvalid
+from superflow.flow import FlowNotReady
+from superflow.flow import parse_flow
+from superflow.flow import readiness
 from superflow.registry import load_registry
-from superflow.testing import email_step, flow_doc
+from superflow.testing import email_step
+from superflow.testing import flow_doc
 
 
 @pytest.fixture(scope="module")

@@ -4,11 +4,17 @@ flow's last step still counts the click that comes the next day."""
 from __future__ import annotations
 
 import requests
-from tracked_links import hrefs, local
+from tracked_links import hrefs
+from tracked_links import local
 
 from superflow import flow as flows_doc
 from superflow import flows
-from superflow.testing import email_step, flow_doc, participant_of, refused_save, signed_up, started
+from superflow.testing import email_step
+from superflow.testing import flow_doc
+from superflow.testing import participant_of
+from superflow.testing import refused_save
+from superflow.testing import signed_up
+from superflow.testing import started
 from superflow.webapp.admin.participants import waiting_words
 
 INVITE = email_step(

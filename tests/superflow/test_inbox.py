@@ -6,11 +6,26 @@ from __future__ import annotations
 
 import itertools
 
-from superflow import inbox, keys
+import pytest
+
+from superflow import inbox
+from superflow import keys
 from superflow.plugins.outbox import Outbox
-from superflow.testing import email_step, flow_doc, participant_of, signed_up, started
+from superflow.testing import email_step
+from superflow.testing import flow_doc
+from superflow.testing import participant_of
+from superflow.testing import signed_up
+from superflow.testing import started
 
 NUMBERS = itertools.count()
+
+
+@pytest.fixture
+def flow(sf_runtime, sf_run_jobs):
+    """A running flow that emails everyone who signs up, with the queue worked empty."""
+    flow = started(sf_runtime, flow_doc([email_step("hello")]))
+    sf_run_jobs(sf_runtime)
+    return flow
 
 
 def _people(rt, n: int) -> list[str]:
@@ -22,11 +37,9 @@ def _people(rt, n: int) -> list[str]:
 
 
 def test_single_events_that_arrive_while_the_workers_are_busy_are_handled_in_one_batch(
-    sf_runtime, sf_run_jobs
+    sf_runtime, sf_run_jobs, flow
 ):
     rt = sf_runtime
-    flow = started(rt, flow_doc([email_step("hello")]))
-    sf_run_jobs(rt)
     persons = _people(rt, 200)
     for pid in persons:  # 200 API calls, one event each
         signed_up(rt, pid)
@@ -37,10 +50,8 @@ def test_single_events_that_arrive_while_the_workers_are_busy_are_handled_in_one
     assert {participant_of(rt, flow, pid).status for pid in persons} == {"completed"}
 
 
-def test_one_event_when_idle_is_taken_by_a_drain_job_at_once(sf_runtime, sf_run_jobs):
+def test_one_event_when_idle_is_taken_by_a_drain_job_at_once(sf_runtime, sf_run_jobs, flow):
     rt = sf_runtime
-    flow = started(rt, flow_doc([email_step("hello")]))
-    sf_run_jobs(rt)
     (person,) = _people(rt, 1)
     signed_up(rt, person)
     assert rt.queue.count == 1
@@ -74,10 +85,10 @@ def test_a_drain_job_whose_worker_died_after_taking_its_events_is_run_again_with
     assert not rt.redis.exists(keys.inbox_claim(batch)), "the batch's claim is gone once handled"
 
 
-def test_items_a_process_left_without_queuing_a_drain_job_are_taken_within_a_tick(sf_runtime, sf_run_jobs):
+def test_items_a_process_left_without_queuing_a_drain_job_are_taken_within_a_tick(
+    sf_runtime, sf_run_jobs, flow
+):
     rt = sf_runtime
-    flow = started(rt, flow_doc([email_step("hello")]))
-    sf_run_jobs(rt)
     (person,) = _people(rt, 1)
     signed_up(rt, person)
     sf_run_jobs(rt)

@@ -7,7 +7,9 @@ import pytest
 from superflow import merge
 from superflow.events import Event
 from superflow.plugins.outbox import Outbox
-from superflow.testing import email_step, flow_doc, started
+from superflow.testing import email_step
+from superflow.testing import flow_doc
+from superflow.testing import started
 
 ADA = {
     "id": "7",

@@ -11,10 +11,15 @@ from typing import Any
 
 import pytest
 
-from superflow import flows, merge, samples
+from superflow import flows
+from superflow import merge
+from superflow import samples
 from superflow.crm import FieldInfo
 from superflow.events import Event
-from superflow.testing import SignedInSession, csrf_token, email_step, flow_doc
+from superflow.testing import SignedInSession
+from superflow.testing import csrf_token
+from superflow.testing import email_step
+from superflow.testing import flow_doc
 
 CART_ITEMS = [
     {"name": "Kettle", "price": 39, "count": 1},

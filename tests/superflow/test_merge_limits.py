@@ -11,10 +11,15 @@ from typing import Any
 
 import pytest
 
-from superflow import keys, merge
+from superflow import keys
+from superflow import merge
 from superflow.events import Event
 from superflow.plugins.outbox import Outbox
-from superflow.testing import SignedInSession, email_step, flow_doc, participant_of, started
+from superflow.testing import SignedInSession
+from superflow.testing import email_step
+from superflow.testing import flow_doc
+from superflow.testing import participant_of
+from superflow.testing import started
 
 TOO_LARGE = "the merge tags make the text longer than 1 MB"
 HOSTILE = {

@@ -13,8 +13,14 @@ import time
 import pytest
 
 from superflow.demo import wait_for_web
-from superflow.processes import SUPERFLOW, free_port, stop
-from superflow.testing import SignedInSession, email_step, flow_doc, signed_up, started
+from superflow.processes import SUPERFLOW
+from superflow.processes import free_port
+from superflow.processes import stop
+from superflow.testing import SignedInSession
+from superflow.testing import email_step
+from superflow.testing import flow_doc
+from superflow.testing import signed_up
+from superflow.testing import started
 
 
 @pytest.fixture

@@ -17,12 +17,25 @@ import pytest
 import redis
 
 from superflow.config import Config
-from superflow.embedded_redis import RedisUnavailable, redis_binary
+from superflow.embedded_redis import RedisUnavailable
+from superflow.embedded_redis import redis_binary
 from superflow.plugins.outbox import Outbox
-from superflow.processes import SUPERFLOW, free_port, spawn, stop, wait_for_port
-from superflow.redis_connection import client, connect, parse_sentinel_url, safe_url
+from superflow.processes import SUPERFLOW
+from superflow.processes import free_port
+from superflow.processes import spawn
+from superflow.processes import stop
+from superflow.processes import wait_for_port
+from superflow.redis_connection import client
+from superflow.redis_connection import connect
+from superflow.redis_connection import parse_sentinel_url
+from superflow.redis_connection import safe_url
 from superflow.runtime import Runtime
-from superflow.testing import consenting_persons, email_step, flow_doc, signed_up, started, until
+from superflow.testing import consenting_persons
+from superflow.testing import email_step
+from superflow.testing import flow_doc
+from superflow.testing import signed_up
+from superflow.testing import started
+from superflow.testing import until
 
 #: Redis's errors while it fails over only mean "not yet".
 redis_until = partial(until, tolerating=(redis.RedisError,))
@@ -245,7 +258,8 @@ def tls_redis_server() -> str | None:
 def certificates(folder: Path) -> tuple[Path, Path, Path]:
     """A throw-away CA and a server certificate for 127.0.0.1 and localhost, signed by it."""
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 

@@ -8,8 +8,11 @@ import types
 import pytest
 
 from superflow import hookimpl
-from superflow.components import StepResult, StepType
-from superflow.registry import DEFAULT_PLUGINS, PluginError, load_registry
+from superflow.components import StepResult
+from superflow.components import StepType
+from superflow.registry import DEFAULT_PLUGINS
+from superflow.registry import PluginError
+from superflow.registry import load_registry
 
 
 class Shout(StepType):
@@ -89,7 +92,8 @@ def test_superflow_plugins_narrows_what_loads():
 
 def test_a_throwaway_plugin_step_runs_in_a_flow(sf_plugin, sf_run_jobs):
     from superflow.events import Event
-    from superflow.testing import flow_doc, started
+    from superflow.testing import flow_doc
+    from superflow.testing import started
 
     module = plugin_module("acme_shout", superflow_register_step_types=lambda register: register(Shout()))
     rt = sf_plugin(module)

@@ -4,8 +4,14 @@ grid stay right."""
 
 from __future__ import annotations
 
-from superflow import keys, roster
-from superflow.testing import drain, email_step, flow_doc, participant_of, signed_up, started
+from superflow import keys
+from superflow import roster
+from superflow.testing import drain
+from superflow.testing import email_step
+from superflow.testing import flow_doc
+from superflow.testing import participant_of
+from superflow.testing import signed_up
+from superflow.testing import started
 
 DAY = 86400
 

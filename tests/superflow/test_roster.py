@@ -9,11 +9,18 @@ import subprocess
 
 import pytest
 
-from superflow import keys, participation, roster
+from superflow import keys
+from superflow import participation
+from superflow import roster
 from superflow.keys import participant_seq
 from superflow.processes import SUPERFLOW
-from superflow.store import Changes, Participant
-from superflow.testing import email_step, flow_doc, participant_of, signed_up, started
+from superflow.store import Changes
+from superflow.store import Participant
+from superflow.testing import email_step
+from superflow.testing import flow_doc
+from superflow.testing import participant_of
+from superflow.testing import signed_up
+from superflow.testing import started
 
 DAY = 86400
 STEPS = [
@@ -23,6 +30,17 @@ STEPS = [
 ]
 
 
+@pytest.fixture
+def flow(sf_runtime, sf_run_jobs, crm, people):
+    """STEPS running with all five people signed up and the queue worked empty; the
+    first of them gave no email consent."""
+    crm.set_consent(people[0], "emarketing", False)
+    flow = started(sf_runtime, flow_doc(STEPS))
+    signed_up(sf_runtime, *people)
+    sf_run_jobs()
+    return flow
+
+
 def rows(rt, flow_id, **filters):
     """The participant ids a page shows, loaded as a screen would load them."""
     found = roster.page(rt.redis, flow_id, limit=500, **filters)
@@ -30,12 +48,8 @@ def rows(rt, flow_id, **filters):
     return [pid for pid in found.ids if pid in loaded]
 
 
-def test_participants_leave_one_index_for_the_next_as_they_move(sf_runtime, sf_run_jobs, crm, people):
+def test_participants_leave_one_index_for_the_next_as_they_move(sf_runtime, sf_run_jobs, people, flow):
     rt = sf_runtime
-    crm.set_consent(people[0], "emarketing", False)
-    flow = started(rt, flow_doc(STEPS))
-    signed_up(rt, *people)
-    sf_run_jobs()
     pid = {person: participant_of(rt, flow, person).id for person in people}
     newest_first = [pid[p] for p in reversed(people)]
     assert rows(rt, flow.id, step="w1") == newest_first
@@ -234,12 +248,8 @@ def test_a_commit_moves_a_loaded_participant_out_of_its_old_index(sf_runtime):
     assert "9.4" not in rows(rt, "9", status="active")
 
 
-def test_reindex_rebuilds_lost_indexes_and_drops_stale_entries(sf_runtime, sf_run_jobs, crm, people):
+def test_reindex_rebuilds_lost_indexes_and_drops_stale_entries(sf_runtime, sf_run_jobs, people, flow):
     rt = sf_runtime
-    crm.set_consent(people[0], "emarketing", False)
-    flow = started(rt, flow_doc(STEPS))
-    signed_up(rt, *people)
-    sf_run_jobs()
     participation.remove(rt, participant_of(rt, flow, people[4]).id)
     rt.clock.advance(DAY + 1)
     sf_run_jobs()

@@ -7,7 +7,8 @@ import types
 
 import pytest
 
-from superflow import Event, PluginStore
+from superflow import Event
+from superflow import PluginStore
 
 ran: list[tuple[str, object]] = []
 
@@ -66,7 +67,11 @@ def test_enqueue_runs_the_plugin_job_with_the_services_first(sf_runtime, sf_run_
 def test_components_are_handed_the_services_and_observers_a_read_only_view(sf_plugin, sf_run_jobs):
     import dataclasses
 
-    from superflow import Filter, ParticipantView, Trigger, flows, hookimpl
+    from superflow import Filter
+    from superflow import ParticipantView
+    from superflow import Trigger
+    from superflow import flows
+    from superflow import hookimpl
 
     handed: list[object] = []
     views: list[ParticipantView] = []

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from marshmallow import ValidationError, fields
+from marshmallow import ValidationError
+from marshmallow import fields
 
-from superflow.registry import DEFAULT_PLUGINS, load_registry
+from superflow.registry import DEFAULT_PLUGINS
+from superflow.registry import load_registry
 
 KINDS = ("step_types", "triggers", "filters", "success_criteria")
 REGISTRY = load_registry(only=DEFAULT_PLUGINS)

@@ -9,8 +9,15 @@ import datetime as dt
 import pytest
 import requests
 
-from superflow import apikeys, flows, reports, users
-from superflow.testing import LiveServer, email_step, flow_doc, participant_of, signed_up
+from superflow import apikeys
+from superflow import flows
+from superflow import reports
+from superflow import users
+from superflow.testing import LiveServer
+from superflow.testing import email_step
+from superflow.testing import flow_doc
+from superflow.testing import participant_of
+from superflow.testing import signed_up
 from superflow.webapp import create_app
 
 GREYLISTED = "451 4.3.0 greylisted, try again later"

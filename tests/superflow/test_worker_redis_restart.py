@@ -14,9 +14,16 @@ import redis
 from superflow.config import Config
 from superflow.embedded_redis import EmbeddedRedis
 from superflow.plugins.outbox import Outbox
-from superflow.processes import SUPERFLOW, spawn, stop
+from superflow.processes import SUPERFLOW
+from superflow.processes import spawn
+from superflow.processes import stop
 from superflow.runtime import Runtime
-from superflow.testing import consenting_persons, email_step, flow_doc, signed_up, started, until
+from superflow.testing import consenting_persons
+from superflow.testing import email_step
+from superflow.testing import flow_doc
+from superflow.testing import signed_up
+from superflow.testing import started
+from superflow.testing import until
 
 #: Redis's errors while it restarts only mean "not yet".
 redis_until = partial(until, tolerating=(redis.RedisError,))

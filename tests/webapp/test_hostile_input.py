@@ -15,11 +15,16 @@ import pytest
 import requests
 from sample_forms import NEWSLETTER
 
-from superflow import apikeys, forms, keys, users
+from superflow import apikeys
+from superflow import forms
+from superflow import keys
+from superflow import users
 from superflow.plugins.email import attachments_dir
 from superflow.plugins.superoffice.webhooks import signature
 from superflow.runtime import Runtime
-from superflow.testing import PASSWORD, LiveServer, sign_in
+from superflow.testing import PASSWORD
+from superflow.testing import LiveServer
+from superflow.testing import sign_in
 from superflow.webapp import create_app
 
 SECRET = "so-webhook-secret"

@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
-from urllib.parse import urljoin, urlparse
+from urllib.parse import urljoin
+from urllib.parse import urlparse
 
 import pytest
 import requests
 
 from superflow import forms
-from superflow.testing import SignedInSession, email_step, flow_doc, started
+from superflow.testing import SignedInSession
+from superflow.testing import email_step
+from superflow.testing import flow_doc
+from superflow.testing import started
 
 TYPES = {
     ".css": ("text/css",),

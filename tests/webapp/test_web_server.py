@@ -11,18 +11,25 @@ import os
 import signal
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import requests
 from sample_forms import NEWSLETTER
 
-from superflow import forms, users
+from superflow import forms
+from superflow import users
 from superflow.config import Config
-from superflow.processes import SUPERFLOW, free_port, spawn, stop, wait_for_port
+from superflow.processes import SUPERFLOW
+from superflow.processes import free_port
+from superflow.processes import spawn
+from superflow.processes import stop
+from superflow.processes import wait_for_port
 from superflow.runtime import Runtime
-from superflow.testing import csrf_token, until
+from superflow.testing import csrf_token
+from superflow.testing import until
 from superflow.webserver import build_app
 
 SMS_SECRET = "sms-hook-secret-in-the-query"

@@ -8,7 +8,11 @@ import requests
 
 from superflow import users
 from superflow.events import Event
-from superflow.testing import SignedInSession, csrf_token, email_step, flow_doc, started
+from superflow.testing import SignedInSession
+from superflow.testing import csrf_token
+from superflow.testing import email_step
+from superflow.testing import flow_doc
+from superflow.testing import started
 
 
 def test_the_admin_needs_a_sign_in(sf_runtime, sf_live_server):

@@ -5,7 +5,13 @@ and every state-changing request carries the session's CSRF token."""
 
 from __future__ import annotations
 
-from superflow.webapp.admin import accounts, actions, designer, participants, people, signin, views
+from superflow.webapp.admin import accounts
+from superflow.webapp.admin import actions
+from superflow.webapp.admin import designer
+from superflow.webapp.admin import participants
+from superflow.webapp.admin import people
+from superflow.webapp.admin import signin
+from superflow.webapp.admin import views
 
 BLUEPRINTS = (
     signin.bp,

@@ -11,10 +11,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint
+from flask import abort
+from flask import flash
+from flask import g
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
 
 from superflow import users
-from superflow.webapp.auth import role_required, start_session
+from superflow.webapp.auth import role_required
+from superflow.webapp.auth import start_session
 from superflow.webapp.runtime import runtime
 
 bp = Blueprint("accounts", __name__)

@@ -11,14 +11,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint
+from flask import abort
+from flask import flash
+from flask import g
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
 
-from superflow import flows, keys, participation, queueing
+from superflow import flows
+from superflow import keys
+from superflow import participation
+from superflow import queueing
 from superflow.channels import ChannelError
-from superflow.flow import Flow, FlowInvalid, merge_tag_fields, readiness, setting_label
+from superflow.flow import Flow
+from superflow.flow import FlowInvalid
+from superflow.flow import merge_tag_fields
+from superflow.flow import readiness
+from superflow.flow import setting_label
 from superflow.runtime import Runtime
 from superflow.webapp.admin import describe
-from superflow.webapp.admin.views import existing_flow, number
+from superflow.webapp.admin.views import existing_flow
+from superflow.webapp.admin.views import number
 from superflow.webapp.auth import role_required
 from superflow.webapp.runtime import runtime
 

@@ -12,8 +12,10 @@ import re
 from typing import Any
 
 from superflow import choices
-from superflow.flow import Flow, settings_of
-from superflow.registry import Registry, UnknownComponent
+from superflow.flow import Flow
+from superflow.flow import settings_of
+from superflow.registry import Registry
+from superflow.registry import UnknownComponent
 
 REENROLMENT_WORDS = {
     "once": "A person takes part once; later matches are ignored.",

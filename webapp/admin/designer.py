@@ -12,30 +12,40 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, abort, g, jsonify, render_template, request, url_for
+from flask import Blueprint
+from flask import abort
+from flask import g
+from flask import jsonify
+from flask import render_template
+from flask import request
+from flask import url_for
 from marshmallow import ValidationError
 
-from superflow import choices, content, flows, merge, samples, sms_text
+from superflow import choices
+from superflow import content
+from superflow import flows
+from superflow import merge
+from superflow import samples
+from superflow import sms_text
 from superflow.channels import ChannelError
 from superflow.components import Content
 from superflow.conditions import Conditions
-from superflow.flow import (
-    Flow,
-    FlowInvalid,
-    content_fields,
-    merge_templates,
-    parse_flow,
-    readiness_by_step,
-    setting_label,
-    settings_of,
-    warnings,
-)
+from superflow.flow import Flow
+from superflow.flow import FlowInvalid
+from superflow.flow import content_fields
+from superflow.flow import merge_templates
+from superflow.flow import parse_flow
+from superflow.flow import readiness_by_step
+from superflow.flow import setting_label
+from superflow.flow import settings_of
+from superflow.flow import warnings
 from superflow.registry import UnknownComponent
 from superflow.runtime import Runtime
 from superflow.webapp.admin import describe
 from superflow.webapp.admin.views import existing_flow
 from superflow.webapp.api.jsonschema import component_entry
-from superflow.webapp.auth import login_required, role_required
+from superflow.webapp.auth import login_required
+from superflow.webapp.auth import role_required
 from superflow.webapp.runtime import runtime
 
 bp = Blueprint("designer", __name__)

@@ -8,15 +8,27 @@ import contextlib
 import time
 from typing import Any
 
-from flask import Blueprint, abort, flash, g, redirect, request, url_for
+from flask import Blueprint
+from flask import abort
+from flask import flash
+from flask import g
+from flask import redirect
+from flask import request
+from flask import url_for
 
-from superflow import failures, flows, participation, roster
+from superflow import failures
+from superflow import flows
+from superflow import participation
+from superflow import roster
 from superflow.flow import Flow
 from superflow.registry import UnknownComponent
 from superflow.runtime import Runtime
 from superflow.store import Participant
-from superflow.webapp.admin.views import existing_flow, flow_page, when
-from superflow.webapp.auth import login_required, role_required
+from superflow.webapp.admin.views import existing_flow
+from superflow.webapp.admin.views import flow_page
+from superflow.webapp.admin.views import when
+from superflow.webapp.auth import login_required
+from superflow.webapp.auth import role_required
 from superflow.webapp.runtime import runtime
 
 bp = Blueprint("participants", __name__)

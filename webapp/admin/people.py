@@ -14,12 +14,20 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint
+from flask import abort
+from flask import flash
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
 
 from superflow import people
 from superflow.crm import CrmError
 from superflow.runtime import Runtime
-from superflow.webapp.auth import login_required, protect, role_required
+from superflow.webapp.auth import login_required
+from superflow.webapp.auth import protect
+from superflow.webapp.auth import role_required
 from superflow.webapp.runtime import runtime
 
 bp = protect(Blueprint("people", __name__))

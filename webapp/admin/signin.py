@@ -10,12 +10,21 @@ from __future__ import annotations
 
 import math
 import unicodedata
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
+from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint
+from flask import current_app
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import session
+from flask import url_for
 
-from superflow import sessions, users
-from superflow.signin_throttle import Limits, SigninThrottle
+from superflow import sessions
+from superflow import users
+from superflow.signin_throttle import Limits
+from superflow.signin_throttle import SigninThrottle
 from superflow.webapp.auth import start_session
 from superflow.webapp.runtime import runtime
 

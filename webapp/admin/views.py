@@ -7,10 +7,22 @@ import datetime as dt
 import time
 from typing import Any
 
-from flask import Blueprint, abort, g, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint
+from flask import abort
+from flask import g
+from flask import jsonify
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
 
-from superflow import failures, flows, keys, reports, users
-from superflow.flow import Flow, readiness
+from superflow import failures
+from superflow import flows
+from superflow import keys
+from superflow import reports
+from superflow import users
+from superflow.flow import Flow
+from superflow.flow import readiness
 from superflow.runtime import Runtime
 from superflow.stepping import MAX_STEP_ATTEMPTS
 from superflow.webapp.admin import describe

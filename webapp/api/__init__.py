@@ -14,19 +14,32 @@ import html
 import json
 from typing import Any
 
-from flask import Blueprint, Flask, Response, abort, request, send_from_directory, url_for
+from flask import Blueprint
+from flask import Flask
+from flask import Response
+from flask import abort
+from flask import request
+from flask import send_from_directory
+from flask import url_for
 from flask_smorest import Api
 from flask_smorest import Blueprint as ApiBlueprint
 from werkzeug.exceptions import HTTPException
 
 from superflow.crm import CrmError
-from superflow.flow import FlowInvalid, FlowNotReady, FlowSchema
-from superflow.flows import FlowNotFound, FlowStateError
-from superflow.participation import ParticipantBusy, ParticipantNotFound, ParticipationError
+from superflow.flow import FlowInvalid
+from superflow.flow import FlowNotReady
+from superflow.flow import FlowSchema
+from superflow.flows import FlowNotFound
+from superflow.flows import FlowStateError
+from superflow.participation import ParticipantBusy
+from superflow.participation import ParticipantNotFound
+from superflow.participation import ParticipationError
 from superflow.registry import UnknownComponent
 from superflow.webapp.api import errors
-from superflow.webapp.api.auth import authorise, rate_headers
-from superflow.webapp.api.errors import ApiError, ErrorSchema
+from superflow.webapp.api.auth import authorise
+from superflow.webapp.api.auth import rate_headers
+from superflow.webapp.api.errors import ApiError
+from superflow.webapp.api.errors import ErrorSchema
 
 PREFIX = "/api/v1"
 
@@ -101,7 +114,11 @@ class SuperflowApi(Api):
 
 def init_app(app: Flask) -> SuperflowApi:
     """Set up flask-smorest and register every API resource."""
-    from superflow.webapp.api import events, flows, participants, persons, reports
+    from superflow.webapp.api import events
+    from superflow.webapp.api import flows
+    from superflow.webapp.api import participants
+    from superflow.webapp.api import persons
+    from superflow.webapp.api import reports
 
     app.config.update(
         API_TITLE="superflow",

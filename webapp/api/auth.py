@@ -8,9 +8,12 @@ and nothing outside ``/api/v1`` reads API keys, so a key does not open the admin
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
+from typing import TypeVar
 
-from flask import current_app, g, request
+from flask import current_app
+from flask import g
+from flask import request
 
 from superflow import apikeys
 from superflow.webapp.api.errors import ApiError

@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import jsonify
-from marshmallow import Schema, fields
+from marshmallow import Schema
+from marshmallow import fields
 from werkzeug.exceptions import HTTPException
 
 CAUSES = {

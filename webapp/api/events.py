@@ -13,9 +13,12 @@ from typing import Any
 from flask_smorest import Blueprint
 
 from superflow.events import Event
-from superflow.webapp.api.auth import by, needs
+from superflow.webapp.api.auth import by
+from superflow.webapp.api.auth import needs
 from superflow.webapp.api.errors import ApiError
-from superflow.webapp.api.schemas import AcceptedSchema, EventBatchSchema, EventInSchema
+from superflow.webapp.api.schemas import AcceptedSchema
+from superflow.webapp.api.schemas import EventBatchSchema
+from superflow.webapp.api.schemas import EventInSchema
 from superflow.webapp.runtime import runtime
 
 blp = Blueprint(

@@ -16,20 +16,20 @@ from typing import Any
 from flask import request
 from flask_smorest import Blueprint
 
-from superflow import flows, keys
+from superflow import flows
+from superflow import keys
 from superflow.flow import FlowSchema
 from superflow.runtime import Runtime
-from superflow.webapp.api.auth import by, needs
+from superflow.webapp.api.auth import by
+from superflow.webapp.api.auth import needs
 from superflow.webapp.api.errors import ApiError
-from superflow.webapp.api.schemas import (
-    EndedSchema,
-    FlowListSchema,
-    FlowOutSchema,
-    FlowQuerySchema,
-    ReadinessSchema,
-    StartQuerySchema,
-    VersionsSchema,
-)
+from superflow.webapp.api.schemas import EndedSchema
+from superflow.webapp.api.schemas import FlowListSchema
+from superflow.webapp.api.schemas import FlowOutSchema
+from superflow.webapp.api.schemas import FlowQuerySchema
+from superflow.webapp.api.schemas import ReadinessSchema
+from superflow.webapp.api.schemas import StartQuerySchema
+from superflow.webapp.api.schemas import VersionsSchema
 from superflow.webapp.runtime import runtime
 
 blp = Blueprint(

@@ -19,7 +19,10 @@ import datetime as dt
 import inspect
 from typing import Any
 
-from marshmallow import Schema, fields, missing, validate
+from marshmallow import Schema
+from marshmallow import fields
+from marshmallow import missing
+from marshmallow import validate
 
 EXTENSIONS = {
     "widget": "x-widget",

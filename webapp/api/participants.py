@@ -7,19 +7,20 @@ from typing import Any
 
 from flask_smorest import Blueprint
 
-from superflow import participation, queueing, roster
-from superflow.webapp.api.auth import by, needs
+from superflow import participation
+from superflow import queueing
+from superflow import roster
+from superflow.webapp.api.auth import by
+from superflow.webapp.api.auth import needs
 from superflow.webapp.api.errors import ApiError
 from superflow.webapp.api.flows import existing
-from superflow.webapp.api.schemas import (
-    EnrolSchema,
-    MoveSchema,
-    ParticipantDetailSchema,
-    ParticipantListSchema,
-    ParticipantQuerySchema,
-    ParticipantSchema,
-    QueuedSchema,
-)
+from superflow.webapp.api.schemas import EnrolSchema
+from superflow.webapp.api.schemas import MoveSchema
+from superflow.webapp.api.schemas import ParticipantDetailSchema
+from superflow.webapp.api.schemas import ParticipantListSchema
+from superflow.webapp.api.schemas import ParticipantQuerySchema
+from superflow.webapp.api.schemas import ParticipantSchema
+from superflow.webapp.api.schemas import QueuedSchema
 from superflow.webapp.runtime import runtime
 
 blp = Blueprint(

@@ -15,13 +15,11 @@ from flask_smorest import Blueprint
 from superflow import people
 from superflow.webapp.api.auth import needs
 from superflow.webapp.api.errors import ApiError
-from superflow.webapp.api.schemas import (
-    PersonListSchema,
-    PersonOutSchema,
-    PersonPatchedSchema,
-    PersonPatchSchema,
-    PersonQuerySchema,
-)
+from superflow.webapp.api.schemas import PersonListSchema
+from superflow.webapp.api.schemas import PersonOutSchema
+from superflow.webapp.api.schemas import PersonPatchedSchema
+from superflow.webapp.api.schemas import PersonPatchSchema
+from superflow.webapp.api.schemas import PersonQuerySchema
 from superflow.webapp.runtime import runtime
 
 blp = Blueprint("api_persons", __name__, url_prefix="/api/v1", description="Persons in the CRM.")

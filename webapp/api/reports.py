@@ -8,12 +8,15 @@ from typing import Any
 
 from flask_smorest import Blueprint
 
-from superflow import flows, reports
+from superflow import flows
+from superflow import reports
 from superflow.webapp.api.auth import needs
 from superflow.webapp.api.errors import ApiError
 from superflow.webapp.api.flows import existing
 from superflow.webapp.api.jsonschema import component_entry
-from superflow.webapp.api.schemas import PluginsSchema, ReportQuerySchema, ReportSchema
+from superflow.webapp.api.schemas import PluginsSchema
+from superflow.webapp.api.schemas import ReportQuerySchema
+from superflow.webapp.api.schemas import ReportSchema
 from superflow.webapp.runtime import runtime
 
 blp = Blueprint("api_reports", __name__, url_prefix="/api/v1", description="Reports and installed plugins.")

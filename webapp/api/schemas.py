@@ -4,7 +4,11 @@ document is generated from them (the flow document itself is described by
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema
+from marshmallow import ValidationError
+from marshmallow import fields
+from marshmallow import validate
+from marshmallow import validates_schema
 
 from superflow import people
 from superflow.flow import STATUSES

@@ -5,6 +5,7 @@ own access rule (a bearer token, or a request from this machine)."""
 
 from __future__ import annotations
 
-from superflow.webapp.operations import health, metrics
+from superflow.webapp.operations import health
+from superflow.webapp.operations import metrics
 
 BLUEPRINTS = (health.bp, metrics.bp)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import redis
-from flask import Blueprint, jsonify
+from flask import Blueprint
+from flask import jsonify
 from rq import Worker
 
 from superflow import inbox

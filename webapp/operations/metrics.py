@@ -13,7 +13,9 @@ import hmac
 import ipaddress
 
 import redis
-from flask import Blueprint, Response, request
+from flask import Blueprint
+from flask import Response
+from flask import request
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 

@@ -5,6 +5,7 @@ Nobody signs in here: a tracking token or a form's own id is all a request carri
 
 from __future__ import annotations
 
-from superflow.webapp.public import forms, tracking
+from superflow.webapp.public import forms
+from superflow.webapp.public import tracking
 
 BLUEPRINTS = (tracking.bp, forms.bp)

@@ -40,12 +40,22 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Blueprint, jsonify, render_template, request, url_for
+from flask import Blueprint
+from flask import abort
+from flask import jsonify
+from flask import make_response
+from flask import render_template
+from flask import request
+from flask import url_for
 
-from superflow import form_confirmations, forms, keys
-from superflow.channels import ChannelError, PermanentFailure
+from superflow import form_confirmations
+from superflow import forms
+from superflow import keys
+from superflow.channels import ChannelError
+from superflow.channels import PermanentFailure
 from superflow.counters import Counters
-from superflow.crm import CrmError, person_value
+from superflow.crm import CrmError
+from superflow.crm import person_value
 from superflow.events import Event
 from superflow.runtime import Runtime
 from superflow.webapp.runtime import runtime
@@ -82,13 +92,18 @@ def _answer_error(status: int, message: str, field: str | None = None, headers: 
     return page, status, headers or {}
 
 
+def _known_form(rt: Runtime, form_id: str) -> dict[str, Any]:
+    """The form, or the request ends with a 404 that says so (as JSON or as a page,
+    like every answer of a form)."""
+    try:
+        return forms.get(rt.redis, form_id)
+    except forms.FormNotFound:
+        abort(make_response(_answer_error(404, f"there is no form {form_id!r}")))
+
+
 @bp.get("/forms/<form_id>")
 def show(form_id: str):
-    rt = runtime()
-    try:
-        form = forms.get(rt.redis, form_id)
-    except forms.FormNotFound:
-        return _answer_error(404, f"there is no form {form_id!r}")
+    form = _known_form(runtime(), form_id)
     return render_template("public/form.html", form=form, values={}, errors={}, honeypot=forms.HONEYPOT)
 
 
@@ -116,10 +131,7 @@ def _values() -> Mapping[str, Any]:
 @bp.post("/forms/<form_id>")
 def submit(form_id: str):
     rt = runtime()
-    try:
-        form = forms.get(rt.redis, form_id)
-    except forms.FormNotFound:
-        return _answer_error(404, f"there is no form {form_id!r}")
+    form = _known_form(rt, form_id)
     wait = rate_limited(rt, form, request.remote_addr or "unknown")
     if wait:
         Counters.count_form(rt.redis, form_id, "rate_limited")

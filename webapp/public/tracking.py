@@ -39,7 +39,11 @@ import logging
 import re
 from typing import Any
 
-from flask import Blueprint, Response, redirect, render_template, request
+from flask import Blueprint
+from flask import Response
+from flask import redirect
+from flask import render_template
+from flask import request
 
 from superflow import tracking
 from superflow.counters import Counters

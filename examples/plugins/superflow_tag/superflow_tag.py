@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema
+from marshmallow import fields
+from marshmallow import validate
 
-from superflow import CrmError, StepContext, StepResult, StepType, hookimpl, person_value
+from superflow import CrmError
+from superflow import StepContext
+from superflow import StepResult
+from superflow import StepType
+from superflow import hookimpl
+from superflow import person_value
 
 
 class TagSettings(Schema):

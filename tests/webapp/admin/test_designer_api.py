@@ -10,10 +10,14 @@ from typing import Any
 import pytest
 import requests
 
-from superflow import flows, sms_text
+from superflow import flows
+from superflow import sms_text
 from superflow.plugins.email import attachments_dir
 from superflow.plugins.outbox import Outbox
-from superflow.testing import SignedInSession, email_step, flow_doc, started
+from superflow.testing import SignedInSession
+from superflow.testing import email_step
+from superflow.testing import flow_doc
+from superflow.testing import started
 
 
 @pytest.fixture

@@ -10,11 +10,17 @@ from typing import Any
 
 import pytest
 
-from superflow import flows, forms
-from superflow.flow import parse_flow, readiness, setting_label
+from superflow import flows
+from superflow import forms
+from superflow.flow import parse_flow
+from superflow.flow import readiness
+from superflow.flow import setting_label
 from superflow.registry import load_registry
-from superflow.testing import SignedInSession, flow_doc, started
-from superflow.webapp.admin import describe, participants
+from superflow.testing import SignedInSession
+from superflow.testing import flow_doc
+from superflow.testing import started
+from superflow.webapp.admin import describe
+from superflow.webapp.admin import participants
 from superflow.webapp.admin.participants import history_words
 
 INTERNAL = re.compile(r"from_address|\bhtml\b|time_zone|flow_admin|content_editor|api\.event|date_reached")

@@ -7,7 +7,8 @@ import subprocess
 
 import requests
 
-from superflow import apikeys, keys
+from superflow import apikeys
+from superflow import keys
 from superflow.processes import SUPERFLOW
 from superflow.testing import flow_doc
 

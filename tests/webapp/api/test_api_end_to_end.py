@@ -9,7 +9,8 @@ import subprocess
 import time
 
 from superflow.processes import SUPERFLOW
-from superflow.testing import email_step, flow_doc
+from superflow.testing import email_step
+from superflow.testing import flow_doc
 
 
 def test_flow_created_started_and_driven_by_events_through_the_api(api, people, sf_config):

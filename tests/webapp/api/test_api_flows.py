@@ -3,7 +3,8 @@ export/import, readiness and the run lifecycle."""
 
 from __future__ import annotations
 
-from superflow.testing import email_step, flow_doc
+from superflow.testing import email_step
+from superflow.testing import flow_doc
 
 
 def wait_step(step_id="w"):

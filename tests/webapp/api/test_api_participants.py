@@ -4,7 +4,8 @@ and batched; the report's counters."""
 
 from __future__ import annotations
 
-from superflow.testing import email_step, flow_doc
+from superflow.testing import email_step
+from superflow.testing import flow_doc
 
 WAIT = {"id": "w", "type": "wait", "settings": {"amount": 1, "unit": "days"}}
 

@@ -15,14 +15,21 @@ import requests
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as openmetrics_families
 from prometheus_client.parser import text_string_to_metric_families
 
-from superflow import flows, heartbeat, keys, metrics, outages
+from superflow import flows
+from superflow import heartbeat
+from superflow import keys
+from superflow import metrics
+from superflow import outages
 from superflow.components import StepResult
 from superflow.config import Config
 from superflow.embedded_redis import EmbeddedRedis
 from superflow.events import Event
-from superflow.processes import SUPERFLOW, spawn, stop
+from superflow.processes import SUPERFLOW
+from superflow.processes import spawn
+from superflow.processes import stop
 from superflow.runtime import Runtime
-from superflow.store import Changes, MessageLedger
+from superflow.store import Changes
+from superflow.store import MessageLedger
 from superflow.testing import until
 from superflow.webapp import create_app
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 import requests
 
-from superflow import forms, keys
+from superflow import forms
+from superflow import keys
 
 SIGNUP = {
     "id": "webinar-signup",

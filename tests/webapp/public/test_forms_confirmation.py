@@ -12,9 +12,13 @@ from typing import Any
 import pytest
 import requests
 
-from superflow import forms, keys
+from superflow import forms
+from superflow import keys
 from superflow.runtime import Runtime
-from superflow.testing import LiveServer, flow_doc, participant_of, started
+from superflow.testing import LiveServer
+from superflow.testing import flow_doc
+from superflow.testing import participant_of
+from superflow.testing import started
 from superflow.webapp import create_app
 
 SIGNUP = {

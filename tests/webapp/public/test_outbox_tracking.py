@@ -10,20 +10,21 @@ import re
 from urllib.parse import urlparse
 
 import requests
-from tracked_links import ABOUT, OFFER, invite
+from tracked_links import ABOUT
+from tracked_links import OFFER
+from tracked_links import invite
 
-from superflow import keys, tracking
+from superflow import keys
+from superflow import tracking
 from superflow.plugins.outbox import Outbox
-from superflow.testing import (
-    SignedInSession,
-    email_action_branch,
-    email_step,
-    flow_doc,
-    participant_of,
-    signed_up,
-    split_step,
-    started,
-)
+from superflow.testing import SignedInSession
+from superflow.testing import email_action_branch
+from superflow.testing import email_step
+from superflow.testing import flow_doc
+from superflow.testing import participant_of
+from superflow.testing import signed_up
+from superflow.testing import split_step
+from superflow.testing import started
 from superflow.webapp.public.tracking import for_viewing
 
 APP = "superflow.test"  # the app's public address in the test configuration

@@ -10,19 +10,21 @@ import re
 
 import pytest
 import requests
-from tracked_links import OFFER, hrefs, invite, local
+from tracked_links import OFFER
+from tracked_links import hrefs
+from tracked_links import invite
+from tracked_links import local
 
-from superflow import keys, tracking
+from superflow import keys
+from superflow import tracking
 from superflow.plugins.outbox import Outbox
-from superflow.testing import (
-    email_action_branch,
-    email_step,
-    flow_doc,
-    participant_of,
-    signed_up,
-    split_step,
-    started,
-)
+from superflow.testing import email_action_branch
+from superflow.testing import email_step
+from superflow.testing import flow_doc
+from superflow.testing import participant_of
+from superflow.testing import signed_up
+from superflow.testing import split_step
+from superflow.testing import started
 
 SECRET = "test-secret"
 

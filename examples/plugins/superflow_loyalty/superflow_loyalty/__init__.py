@@ -19,18 +19,18 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema
+from marshmallow import fields
+from marshmallow import validate
 
-from superflow import (
-    CrmError,
-    Services,
-    StepContext,
-    StepResult,
-    StepType,
-    SuccessCriterion,
-    Trigger,
-    hookimpl,
-)
+from superflow import CrmError
+from superflow import Services
+from superflow import StepContext
+from superflow import StepResult
+from superflow import StepType
+from superflow import SuccessCriterion
+from superflow import Trigger
+from superflow import hookimpl
 
 log = logging.getLogger(__name__)
 

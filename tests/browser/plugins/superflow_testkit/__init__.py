@@ -14,9 +14,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema
+from marshmallow import fields
+from marshmallow import validate
 
-from superflow import StepContext, StepResult, StepType, hookimpl
+from superflow import StepContext
+from superflow import StepResult
+from superflow import StepType
+from superflow import hookimpl
 
 LEVELS = {"bronze": "Bronze", "silver": "Silver", "gold": "Gold"}
 
