@@ -43,6 +43,7 @@ import requests
 
 from superflow import apikeys
 from superflow import flows
+from superflow import keys
 from superflow import roster
 from superflow import users
 from superflow.config import Config
@@ -221,7 +222,7 @@ def main() -> int:
             memory_after = int(rt.redis.info("memory")["used_memory"])
             index_bytes = sum(
                 int(rt.redis.memory_usage(key, samples=0) or 0)
-                for key in rt.redis.scan_iter(match=f"sf:flow:{flow.id}:ix:*", count=1000)
+                for key in rt.redis.scan_iter(match=keys.flow_index(flow.id, "*"), count=1000)
             )
             counts = roster.counts(rt.redis, flow.id)
             print(f"built {n:,} participants in {built:.1f}s: {counts['status']}")

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from superflow import flows
+from superflow import keys
 from superflow.events import Event
 from superflow.flow import Flow
 from superflow.flow import FlowInvalid
@@ -69,7 +70,7 @@ def signed_up(rt: Runtime, *person_ids: str, name: str = "signed_up") -> None:
 
 def participant_of(rt: Runtime, flow: Flow, person_id: str) -> Participant | None:
     """The person's latest participation in the flow, if any."""
-    pid = rt.redis.hget(f"sf:person:{person_id}", flow.id)
+    pid = rt.redis.hget(keys.person(person_id), flow.id)
     return rt.store.participant(pid) if pid else None
 
 
