@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Iterable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 ENV_PREFIX = "SUPERFLOW_"
 
@@ -75,6 +77,8 @@ class Config:
     proxy_fix: int = 0
     #: The bearer token ``GET /metrics`` asks for; empty: loopback only (docs/operators.md "Metrics").
     metrics_token: str = ""
+    #: The CRM origins that may show the screens in a frame (superflow.webapp.embedding).
+    embed_origins: tuple[str, ...] = ()
     controllable_clock: bool = False
     plugins: tuple[str, ...] | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -115,6 +119,37 @@ class Config:
         return self.extra.get(name.lower(), default)
 
 
+class ConfigError(ValueError):
+    """A ``SUPERFLOW_*`` setting that cannot be used; the message names it."""
+
+
+def checked_origins(origins: Iterable[str]) -> tuple[str, ...]:
+    """The origins as browsers compare them (``https://crm.example``, lower case, no
+    default port), or :class:`ConfigError` naming the first that is not a plain origin."""
+    found: list[str] = []
+    for origin in origins:
+        parts = urlsplit(origin.strip())
+        plain = (
+            parts.scheme in ("https", "http")
+            and parts.hostname
+            and not parts.username
+            and parts.path in ("", "/")
+            and not parts.query
+            and not parts.fragment
+            and "*" not in origin
+        )
+        if not plain:
+            raise ConfigError(
+                f"SUPERFLOW_EMBED_ORIGINS: {origin.strip()!r} is not an origin; "
+                "give the CRM's address up to its host name, e.g. https://online.superoffice.com"
+            )
+        host = parts.hostname
+        port = parts.port
+        default = {"https": 443, "http": 80}[parts.scheme]
+        found.append(f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else ""))
+    return tuple(dict.fromkeys(found))
+
+
 def _coerce(name: str, type_name: Any, raw: str) -> Any:
     text = str(type_name)
     if name == "data_dir":
@@ -122,6 +157,8 @@ def _coerce(name: str, type_name: Any, raw: str) -> Any:
     if name == "plugins":
         names = tuple(p.strip() for p in raw.split(",") if p.strip())
         return names or None
+    if name == "embed_origins":
+        return checked_origins(p for p in raw.replace(" ", ",").split(",") if p.strip())
     if "bool" in text:
         return raw.strip().lower() in ("1", "true", "yes", "on")
     if "int" in text:

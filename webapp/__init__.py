@@ -21,6 +21,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from superflow.config import Config
 from superflow.runtime import Runtime
 from superflow.runtime import set_current
+from superflow.webapp import embedding
 
 
 def create_app(test_config: Mapping[str, Any] | None = None, runtime: Runtime | None = None) -> Flask:
@@ -60,15 +61,14 @@ def create_app(test_config: Mapping[str, Any] | None = None, runtime: Runtime | 
         """Browsers ask every site for this; pages also link ``static/favicon.svg``."""
         return app.send_static_file("favicon.ico")
 
+    framing = embedding.frame_headers(runtime.config.embed_origins)
+
     @app.after_request
     def security_headers(response):
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
         response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:",
-        )
+        for name, value in framing.items():
+            response.headers.setdefault(name, value)
         return response
 
     return app

@@ -31,6 +31,7 @@ from flask import url_for
 
 from superflow import sessions
 from superflow import users
+from superflow.webapp import embedding
 from superflow.webapp.runtime import runtime
 
 PROTECTED_BLUEPRINTS = {"auth", "views", "actions", "participants", "accounts", "designer"}
@@ -45,8 +46,7 @@ def init_app(app: Any) -> None:
     app.config.update(
         PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=SESSION_HOURS),
         SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=secure,
+        **embedding.cookie_settings(app.extensions["superflow"].config.embed_origins, secure),
     )
     app.before_request(_load_user)
     app.before_request(_check_csrf)

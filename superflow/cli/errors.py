@@ -9,6 +9,7 @@ import click
 def known_errors() -> tuple[type[BaseException], ...]:
     """The exceptions ``main`` prints with :func:`print_error` (imported when a
     command has failed, so that ``--help`` loads none of their modules)."""
+    from superflow.config import ConfigError
     from superflow.crm import CrmError
     from superflow.embedded_redis import RedisUnavailable
     from superflow.flow import FlowInvalid
@@ -19,6 +20,7 @@ def known_errors() -> tuple[type[BaseException], ...]:
     from superflow.registry import UnknownComponent
 
     return (
+        ConfigError,
         RedisUnavailable,
         FlowInvalid,
         FlowNotReady,

@@ -12,11 +12,14 @@ class LiveServer:
     """``with LiveServer(app) as url:`` serves ``app`` at ``url`` until the block ends.
 
     Threaded, so that a page the app serves may call the app back; it runs in the
-    test's process, so the test sees the app's Redis and clock as they are."""
+    test's process, so the test sees the app's Redis and clock as they are.  With
+    ``https=True`` it answers over TLS with a certificate made for the run (clients
+    pass ``verify=False``), for what browsers allow only on secure sites, such as
+    ``Secure`` cookies."""
 
-    def __init__(self, app: Any) -> None:
-        self._server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.url = f"http://127.0.0.1:{self._server.server_port}"
+    def __init__(self, app: Any, *, https: bool = False) -> None:
+        self._server = make_server("127.0.0.1", 0, app, threaded=True, ssl_context="adhoc" if https else None)
+        self.url = f"{'https' if https else 'http'}://127.0.0.1:{self._server.server_port}"
 
     def __enter__(self) -> str:
         threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
