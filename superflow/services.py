@@ -14,6 +14,8 @@ from typing import Protocol
 
 import redis
 
+from superflow import keys
+
 if TYPE_CHECKING:
     from superflow.channels import EmailTransport
     from superflow.channels import SmsProvider
@@ -48,7 +50,7 @@ class PluginStore:
     def key(self, *parts: object) -> str:
         """The Redis key of ``parts`` in this namespace (``key("event", 7)`` →
         ``sf:<namespace>:event:7``; no parts: the namespace's prefix itself)."""
-        return ":".join(["sf", self.namespace, *(str(part) for part in parts)])
+        return ":".join([keys.plugin_namespace(self.namespace), *(str(part) for part in parts)])
 
     def get(self, name: str) -> str | None:
         return self.redis.get(self.key(name))
