@@ -184,6 +184,11 @@ def enqueue_periodic(rt: Runtime, name: str, pipeline: Pipeline | None = None) -
     _enqueue(rt, "superflow.jobs.periodic", (name,), pipeline)
 
 
+def enqueue_plugin_job(rt: Runtime, function: str, args: list[Any]) -> None:
+    """A plugin's own job (:meth:`superflow.services.Services.enqueue`)."""
+    _enqueue(rt, "superflow.jobs.run_plugin_job", (function, args), None)
+
+
 def enqueue_enrol(
     rt: Runtime,
     flow_id: str,

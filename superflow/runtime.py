@@ -110,13 +110,7 @@ class Runtime:
     def enqueue(self, function: str, *args: Any) -> None:
         """Queue ``function(services, *args)`` (a dotted name) as a job with the
         engine's standard retries, for a plugin's work that must not run inline."""
-        self.queue.enqueue(
-            "superflow.jobs.run_plugin_job",
-            args=(function, list(args)),
-            retry=queueing.RETRY,
-            result_ttl=0,
-            failure_ttl=queueing.FAILURE_TTL,
-        )
+        queueing.enqueue_plugin_job(self, function, list(args))
 
     def close(self) -> None:
         for name in ("crm", "email", "sms"):
