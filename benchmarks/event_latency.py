@@ -85,7 +85,8 @@ LATE = 0.010
 def flow_doc(name: str) -> dict[str, Any]:
     return {
         "name": f"Event latency {name}",
-        "trigger": {"type": "api_event", "settings": {"name": name}},
+        # The sample says the event carries a ``seq``, so the flow's check lets it start.
+        "trigger": {"type": "api_event", "settings": {"name": name, "sample": '{"seq": 1}'}},
         "steps": [
             {
                 "id": "mail",
