@@ -186,9 +186,9 @@ def test_the_crm_frames_the_person_panel_and_the_marketer_acts_in_it(superflow_f
     assert participant_of(rt, welcome, sf.anna).status == "active"
     card = panel.locator("#flows .card", has_text="Welcome series")
     expect(card).to_contain_text("Active")
-    expect(card).to_contain_text("Sent", timeout=20_000)
+    wait_for(lambda: participant_of(rt, welcome, sf.anna).last_sending, "the welcome email to be sent", 20)
     page.reload()
-    expect(card).to_contain_text("Last sent")
+    expect(card).to_contain_text("Last sent Step 1 'Welcome email' · Sent", use_inner_text=True)
     shot(page, "person-in-flow-400")
     frame = panel_frame(page)
     assert fits(frame), "the person panel fits the 400 px frame"

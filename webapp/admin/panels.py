@@ -33,6 +33,7 @@ from superflow import queueing
 from superflow.flow import Flow
 from superflow.runtime import Runtime
 from superflow.webapp.admin.actions import RUN
+from superflow.webapp.admin.views import existing_flow
 from superflow.webapp.auth import login_required
 from superflow.webapp.auth import protect
 from superflow.webapp.auth import role_required
@@ -102,10 +103,7 @@ def _chosen_flow(rt: Runtime) -> Flow:
     flow_id = request.form.get("flow_id", "").strip()
     if not flow_id:
         abort(400, description="flow: choose the flow to add them to.")
-    try:
-        return flows.get(rt, flow_id)
-    except flows.FlowNotFound:
-        abort(404, description=f"There is no flow {flow_id[:40]}. It may have been deleted.")
+    return existing_flow(rt, flow_id[:40])
 
 
 def _person(rt: Runtime, person_id: str) -> dict[str, Any]:
@@ -210,7 +208,7 @@ def remove_person(raw_id: str, flow_id: str):
     except CrmDown as exc:
         return _crm_down(exc, f"Person {person_id}")
     p = _participation(rt, person_id, flow_id)
-    flow = flows.get(rt, flow_id)
+    flow = existing_flow(rt, flow_id)
     name = _name(found)
     if request.method == "GET":
         version = rt.engine.flow(flow_id, p.version) or flow

@@ -289,3 +289,18 @@ def test_the_selection_panel_shows_its_size_and_flows_and_adds_it(
     assert participant_of(sf_runtime, welcome, crm["per"]) is None
     again = text_of(client.get(f"/panels/selection/{crm['selection']}").text)
     assert "Welcome series Running 2 of its people have taken part" in again
+
+
+def test_adding_names_a_missing_or_unknown_flow_and_a_paused_one(sf_runtime, sf_signed_in, crm, welcome):
+    client = sf_signed_in("flow_admin")
+    token = csrf_token(client.get(f"/panels/person/{crm['anna']}").text)
+    path = f"/panels/person/{crm['anna']}/enrol"
+    missing = client.post(path, data={"csrf_token": token})
+    unknown = client.post(path, data={"flow_id": "9999", "csrf_token": token})
+    assert (missing.status_code, unknown.status_code) == (400, 404)
+    assert "flow: choose the flow to add them to." in missing.text
+    assert "There is no flow 9999." in unknown.text and "in-panel" in unknown.text
+    sf_runtime.engine.pause(welcome.id)
+    paused = client.post(path, data={"flow_id": welcome.id, "csrf_token": token}, follow_redirects=True)
+    said = "Anna Berg was not added to Welcome series: Welcome series is paused: resume it first."
+    assert said in paused.text
