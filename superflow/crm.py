@@ -96,6 +96,13 @@ class CrmBackend:
     def list_fields(self) -> list[FieldInfo]:
         raise NotImplementedError
 
+    def get_company(self, company_id: str) -> dict[str, Any] | None:
+        """The company (``{"id", "name", ...}`` as in a person's ``company``) with
+        ``person_ids``, the ids of its persons in id order, or ``None`` if there is no
+        such company.  The company panel (a CRM's company card) reads it; a backend that
+        cannot read companies leaves it unimplemented and the panel says so."""
+        raise NotImplementedError
+
     def find_person_by_email(self, email: str) -> dict[str, Any] | None:
         """The person with this address (ignoring case), for forms and the API."""
         raise NotImplementedError

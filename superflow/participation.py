@@ -14,6 +14,7 @@ wrong with it.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from typing import Any
 
 from superflow.store import Participant
 
@@ -50,6 +51,50 @@ def check_manual_enrolment(rt: Runtime, flow: Flow, status: str) -> None:
         )
     if status not in ("running", "paused"):
         raise ParticipationError(f"flow {flow.id} is {status}; start it before enrolling people", "status")
+
+
+def manual_enrolment_closed(rt: Runtime, flow: Flow) -> str:
+    """Why nobody can be added to ``flow`` by hand now, in a marketer's words, or ``""``:
+    what :func:`check_manual_enrolment` checks, for screens that add people from the
+    CRM (a paused flow is refused here too: a person added to it would wait unseen)."""
+    trigger = flow.doc["trigger"]
+    if trigger and not rt.registry.trigger(trigger["type"]).allows_manual_enrolment:
+        label = rt.registry.trigger(trigger["type"]).label
+        return f"{flow.name} takes people only through its trigger ({label}), not by hand."
+    if flow.status == "paused":
+        return f"{flow.name} is paused: resume it first."
+    if flow.status != "running":
+        return f"{flow.name} is {flow.status}: only a running flow takes people in."
+    return ""
+
+
+def manual_enrolment_refusal(rt: Runtime, flow: Flow, person: dict[str, Any]) -> str:
+    """Why adding ``person`` to ``flow`` by hand now would enrol nobody, in a
+    marketer's words ("Anna Berg has been in Welcome series already; it takes each
+    person once."), or ``""`` when the enrolment job will enrol them.
+
+    The engine decides when the job runs (:meth:`Enrolment.enrol` applies the same
+    re-enrolment rule, filters and exclusion selection); this reads the same state
+    beforehand so that a screen adding one person can say why not at once."""
+    name = person.get("full_name") or person.get("email") or f"Person {person['id']}"
+    closed = manual_enrolment_closed(rt, flow)
+    if closed:
+        return closed
+    rule = flow.doc["reenrollment"]
+    latest = rt.store.person_participations([str(person["id"])])[str(person["id"])].get(flow.id)
+    before = rt.store.participant(latest) if latest else None
+    if latest and rule == "once":
+        return f"{name} has been in {flow.name} already; it takes each person once."
+    if before is not None and before.status == "active" and rule == "after_end":
+        return f"{name} is in {flow.name} already; they can join again when they have finished."
+    if not rt.engine.conditions.filters_pass(flow.doc["filters"], person, None):
+        return f"{name} does not pass the filters of {flow.name} (who may enter)."
+    exclusion = flow.doc.get("exclusion_selection")
+    if exclusion and rt.crm.members_of(exclusion, [str(person["id"])]):
+        names = {str(s["id"]): s["name"] for s in rt.crm.list_selections()}
+        left_out = names.get(str(exclusion), exclusion)
+        return f"{name} is in the selection {left_out}, which {flow.name} leaves out."
+    return ""
 
 
 def remove(rt: Runtime, pid: str, reason: str = "removed") -> Participant:

@@ -244,7 +244,8 @@ def update(crm: CrmBackend, person_id: str, changes: dict[str, Any], edit_key: s
 
 def participations(rt: Any, person_id: str) -> list[dict[str, Any]]:
     """The person's participations, one per flow (the latest), newest first: flow,
-    status, current step (in words) and last sending."""
+    status, current step (in words) and last sending (``last_message``: the title of
+    the step that sent it)."""
     latest = rt.store.person_participations([str(person_id)])[str(person_id)]
     loaded = rt.store.participants(latest.values())
     rows = []
@@ -257,6 +258,8 @@ def participations(rt: Any, person_id: str) -> list[dict[str, Any]]:
         step = ""
         if p.step and flow is not None and p.step in flow.steps:
             step = flow.step_label(p.step, rt.registry)
+        sent_by = (p.last_sending or {}).get("step")
+        message = flow.step_label(sent_by, rt.registry) if flow is not None and sent_by in flow.steps else ""
         rows.append(
             {
                 "flow_id": flow_id,
@@ -267,6 +270,7 @@ def participations(rt: Any, person_id: str) -> list[dict[str, Any]]:
                 "step_label": step,
                 "enrolled": p.enrolled,
                 "last_sending": p.last_sending,
+                "last_message": message,
             }
         )
     rows.sort(key=lambda row: row["enrolled"], reverse=True)

@@ -99,7 +99,8 @@ def problem_page(error: HTTPException) -> Any:
         return jsonify(error=error.description), error.code
     if request.is_json or request.accept_mimetypes.best == "application/json":
         return jsonify(errors=[{"field": "(request)", "message": error.description}]), error.code
-    return render_template("problem.html", error=error), error.code
+    page = "panels/problem.html" if request.path.startswith("/panels/") else "problem.html"
+    return render_template(page, error=error), error.code
 
 
 def plugin_routes(runtime: Runtime) -> list[Any]:

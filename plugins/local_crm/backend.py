@@ -198,6 +198,21 @@ class LocalCrm(CrmBackend):
             extra = extra_fields(conn)
         return [*PERSON_FIELDS, *COMPANY_FIELDS, *extra]
 
+    def get_company(self, company_id: str) -> Record | None:
+        """The company and its persons' ids: two queries."""
+        (cid,) = db.int_ids([company_id]) or (None,)
+        if cid is None:
+            return None
+        with self._reading() as conn:
+            row = conn.execute("SELECT * FROM companies WHERE id = ?", (cid,)).fetchone()
+            if row is None:
+                return None
+            company_keys = [
+                f.key.removeprefix(COMPANY_PREFIX) for f in extra_fields(conn) if f.entity == "company"
+            ]
+            persons = conn.execute("SELECT id FROM persons WHERE company_id = ? ORDER BY id", (cid,))
+            return company_dict(row, company_keys) | {"person_ids": [str(r[0]) for r in persons]}
+
     def person_ids(self, after: str | None = None, limit: int = 1000) -> list[str]:
         with self._reading() as conn:
             rows = conn.execute(

@@ -175,6 +175,24 @@ class SuperOfficeCrm(CrmBackend):
         rows = self.client.query("Person", "person_ids", ["personId"], where, order_by="personId asc")
         return [str(mapping.id_value(row["personId"])) for row in itertools.islice(rows, limit)]
 
+    def get_company(self, company_id: str) -> Record | None:
+        """The company (SuperOffice's "contact") and its persons' ids: ``GET Contact/{id}``
+        (.../rest/Contact/v1ContactEntity_GetContactEntity.md; 404 for no such company)
+        and the ``Person`` archive on ``contactId`` (one call per 500 persons)."""
+        cid = int(company_id)
+        try:
+            entity = self.client.get(f"Contact/{cid}", "get_company")
+        except NotFound:
+            return None
+        rows = self.client.query(
+            "Person", "get_company", ["personId"], f"contactId eq {cid}", order_by="personId asc"
+        )
+        return {
+            "id": str(cid),
+            "name": entity.get("Name") or None,
+            "person_ids": [p for row in rows if (p := mapping.id_value(row.get("personId")))],
+        }
+
     def existing_persons(self, person_ids: Iterable[str]) -> set[str]:
         """One ``GET Person`` of the ``personId`` column per 100 ids (the four queries
         of :meth:`get_persons` are for flows, not for the event API's check)."""

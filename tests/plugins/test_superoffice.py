@@ -145,6 +145,13 @@ def test_members_of_selections_projects_dates_and_shared_addresses(rt, tenant):
     assert rt.crm.list_request_categories() == [{"id": "2", "name": "Support", "default_owner": None}]
 
 
+def test_a_company_and_its_persons_for_the_company_panel(rt, tenant):
+    tenant.persons["19"] = {**tenant.persons["17"], "personId": 19}
+    assert rt.crm.get_company("3") == {"id": "3", "name": "Analytical Engines AS", "person_ids": ["17", "19"]}
+    assert tenant.filters("Person")[-1] == "contactId eq 3"
+    assert rt.crm.get_company("404") is None
+
+
 # -- writing: every step type ------------------------------------------------------------
 def test_update_person_and_user_fields_then_company_field(rt, tenant):
     [applied] = rt.crm.update_persons([("17", {"first_name": "Augusta", "score": 25}, "k1")])

@@ -235,7 +235,7 @@ class FakeTenant:
         r("GET", r"Person/(\d+)/Consent/(\w+)", self._has_consent)
         r("PUT", r"Person/(\d+)/Consent/(\w+)", self._set_consent)
         r("DELETE", r"Person/(\d+)/Consent/(\w+)", self._remove_consent)
-        r("GET", r"Contact/(\d+)", lambda m, q, b: (200, self.contacts[m[1]]))
+        r("GET", r"Contact/(\d+)", self._get_contact)
         r("PUT", r"Contact/(\d+)", self._put_contact)
         r("POST", "Agents/Selection/AddContactSelectionMembers", self._add_members)
         r("POST", "Agents/Selection/RemoveContactSelectionMembers", self._remove_members)
@@ -335,6 +335,11 @@ class FakeTenant:
         if consent is not None:
             consent |= {"consentPerson/active": False, "consentPerson/legalBase": "Withdrawn"}
         return 204, None
+
+    def _get_contact(self, m: Any, q: Any, b: Any) -> tuple[int, Any]:
+        if m[1] not in self.contacts:
+            return 404, {"Error": True, "ErrorType": "NotFound", "ErrorMessage": f"Contact {m[1]} not found"}
+        return 200, self.contacts[m[1]]
 
     def _put_contact(self, m: Any, q: Any, body: dict[str, Any]) -> tuple[int, Any]:
         self.contacts[m[1]] = body

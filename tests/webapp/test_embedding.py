@@ -42,6 +42,7 @@ def test_without_embed_origins_no_other_site_may_frame_a_screen(sf_runtime):
     assert page["X-Frame-Options"] == "SAMEORIGIN"
     assert "frame-ancestors" not in page["Content-Security-Policy"]
     assert "SameSite=Lax" in answer["Set-Cookie"]
+    assert "Partitioned" not in answer["Set-Cookie"]
 
 
 def test_the_named_crms_may_frame_the_screens_and_the_session_cookie_crosses_sites(sf_plugin):
@@ -58,6 +59,7 @@ def test_the_named_crms_may_frame_the_screens_and_the_session_cookie_crosses_sit
     assert "default-src 'self'" in page["Content-Security-Policy"]
     cookie = answer["Set-Cookie"]
     assert "SameSite=None" in cookie and "Secure" in cookie and "HttpOnly" in cookie
+    assert "Partitioned" in cookie, "browsers that block third-party cookies still send a partitioned one"
     assert unsigned.status_code == 400, "a form post without the session's CSRF token is still refused"
 
 

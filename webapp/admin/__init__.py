@@ -8,6 +8,7 @@ from __future__ import annotations
 from superflow.webapp.admin import accounts
 from superflow.webapp.admin import actions
 from superflow.webapp.admin import designer
+from superflow.webapp.admin import panels
 from superflow.webapp.admin import participants
 from superflow.webapp.admin import people
 from superflow.webapp.admin import signin
@@ -21,4 +22,5 @@ BLUEPRINTS = (
     people.bp,
     accounts.bp,
     designer.bp,
+    panels.bp,
 )
