@@ -22,6 +22,7 @@ import smtplib
 import ssl
 import time
 from collections.abc import Callable
+from html import escape
 from html import unescape
 from pathlib import Path
 from pathlib import PurePosixPath
@@ -33,6 +34,7 @@ from marshmallow import ValidationError
 from marshmallow import fields
 from marshmallow import validate
 from marshmallow import validates
+from marshmallow import validates_schema
 
 from superflow import EMAIL_ACTIONS
 from superflow import ChannelError
@@ -63,10 +65,19 @@ from superflow import unsubscribe_url
 from superflow import untracked_warnings
 
 from . import smtp_message
+from .design import lawful_problems
+from .design import load_design
+from .library import Library
+from .rendering import UNSUBSCRIBE
+from .rendering import UNTRACKED
+from .rendering import for_preview
+from .rendering import render_design
 
 log = logging.getLogger(__name__)
 
 MAX_ATTACHMENTS_BYTES = 25 * 1024 * 1024
+#: Where the body comes from: raw HTML, a design of blocks, or an email of the library.
+BODIES = {"html": "Raw HTML", "design": "Designed with blocks", "library": "An email from the library"}
 # The preheader: shown by inboxes after the subject, hidden in the message itself.
 PREHEADER = '<div style="display:none;max-height:0;overflow:hidden;mso-hide:all" aria-hidden="true">{}</div>'
 SENT_TO_TTL = 30 * 86400
@@ -103,10 +114,29 @@ class SendEmailSettings(Schema):
             "merge_tags": True,
         },
     )
+    body = fields.String(
+        load_default="html",
+        validate=validate.OneOf(BODIES),
+        metadata={"label": "Email", "widget": "email_body", "choices_labels": BODIES},
+    )
+    design = fields.Dict(
+        load_default=None,
+        allow_none=True,
+        metadata={"label": "Design", "widget": "email_design", "show_if": {"body": "design"}},
+    )
+    library_email = fields.String(
+        load_default="",
+        validate=validate.Length(max=20),
+        metadata={
+            "label": "Library email",
+            "help": "Linked: changes to the library email reach this step at its next send",
+            "widget": "email_library",
+            "show_if": {"body": "library"},
+        },
+    )
     html = fields.String(
-        required=True,
-        validate=validate.Length(min=1),
-        metadata={"label": "Body", "widget": "html", "merge_tags": True},
+        load_default="",
+        metadata={"label": "Body", "widget": "html", "merge_tags": True, "show_if": {"body": "html"}},
     )
     text = fields.String(
         load_default="",
@@ -128,6 +158,14 @@ class SendEmailSettings(Schema):
         },
     )
     tracking = fields.Boolean(load_default=True, metadata={"label": "Track opens and clicks"})
+    marketing = fields.Boolean(
+        load_default=True,
+        metadata={
+            "label": "Marketing email",
+            "help": "Needs an unsubscribe link and the sender's postal address; off only for service"
+            " messages such as a receipt",
+        },
+    )
     subscription = fields.String(
         load_default="",
         metadata={
@@ -140,6 +178,20 @@ class SendEmailSettings(Schema):
         validate=validate.OneOf(("exit", "skip")),
         metadata={"label": "When the person cannot receive email", "help": "exit the flow or skip this step"},
     )
+
+    @validates_schema(skip_on_field_errors=False)
+    def _has_a_body(self, data: dict[str, Any], partial: Any = False, **kwargs: Any) -> None:
+        """The body the step's ``body`` names is given (not checked while saving a draft)."""
+        if partial:
+            return
+        needed = {"html": "html", "design": "design", "library": "library_email"}[data.get("body") or "html"]
+        if not data.get(needed):
+            raise ValidationError("Missing data for required field.", needed)
+
+    @validates("design")
+    def _design_is_whole(self, value: dict[str, Any] | None, **kwargs: Any) -> None:
+        if value is not None:
+            load_design(value)
 
     @validates("attachments")
     def _attachments_fit(self, value: list[dict[str, Any]], **kwargs: Any) -> None:
@@ -197,7 +249,9 @@ def attachment_problems(items: list[dict[str, Any]], folder: Path, *, check_miss
 
 
 def html_to_text(html: str) -> str:
-    """A plain-text part from HTML: links keep their address, tags go."""
+    """A plain-text part from HTML: links keep their address, tags go (and what
+    no reader sees: styles, the head, comments such as Outlook's conditional parts)."""
+    html = re.sub(r"(?is)<!--.*?-->|<(style|head|title|script)\b.*?</\1\s*>", "", html)
     text = re.sub(
         r"(?is)<a\s[^>]*?href\s*=\s*[\"']([^\"']+)[\"'][^>]*>(.*?)</a>",
         lambda m: m.group(2) if m.group(1) in m.group(2) else f"{m.group(2)} ({m.group(1)})",
@@ -208,6 +262,62 @@ def html_to_text(html: str) -> str:
     text = unescape(text)
     text = re.sub(r"[ \t]+\n", "\n", text)
     return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+class BodyMissing(Exception):
+    """The step has no body to send yet (or its library email was deleted); the
+    message says what to do, in the marketer's words."""
+
+
+def _running_services() -> Any:
+    """The process's services for readiness checks, which are handed none (as
+    :func:`attachments_dir`); ``None`` outside a running app or worker."""
+    from superflow.runtime import running
+
+    return running()
+
+
+def body_template(settings: dict[str, Any], services: Any) -> str:
+    """The step's HTML body before merge tags are filled: its raw HTML, its design
+    made into HTML, or its library email's design as the library has it now."""
+    kind = settings.get("body") or "html"
+    sender = services.config.sender_address if services is not None else ""
+    if kind == "design":
+        if not settings.get("design"):
+            raise BodyMissing("Design: choose a template or add blocks")
+        return render_design(load_design(settings["design"]), sender)
+    if kind == "library":
+        email_id = str(settings.get("library_email") or "")
+        if not email_id:
+            raise BodyMissing("Library email: choose an email from the library")
+        found = Library(services).get(email_id) if services is not None else None
+        if found is None:
+            raise BodyMissing(f"Library email: the library has no email {email_id} any more; choose another")
+        return render_design(load_design(found["design"]), sender)
+    if not settings.get("html"):
+        raise BodyMissing("Body is required")
+    return settings["html"]
+
+
+def body_problems(settings: dict[str, Any], services: Any) -> list[str]:
+    """What the step's body lacks before it can be sent: the body itself, and for a
+    marketing email designed with blocks, the lawful footer."""
+    kind = settings.get("body") or "html"
+    try:
+        body_template(settings, services)
+    except BodyMissing as exc:
+        return [str(exc)]
+    except ValidationError:
+        return []  # the settings' own errors say what is wrong
+    if kind == "html" or settings.get("marketing") is False:
+        return []
+    design = (
+        settings.get("design")
+        if kind == "design"
+        else Library(services).get(settings["library_email"])["design"]
+    )
+    sender = services.config.sender_address if services is not None else ""
+    return lawful_problems(load_design(design), sender)
 
 
 def unsubscribe_token(
@@ -266,10 +376,21 @@ class SendEmail(StepType):
 
     def readiness(self, settings: dict[str, Any], flow: Any) -> list[str]:
         folder = attachments_dir()
-        return [
+        problems = [
             f"attachments: {p}"
             for p in attachment_problems(settings.get("attachments") or [], folder, check_missing=True)
         ]
+        return body_problems(settings, _running_services()) + problems
+
+    def warnings(self, settings: dict[str, Any], flow: Any) -> list[str]:
+        if settings.get("body", "html") != "html" or settings.get("marketing") is False:
+            return []
+        if settings.get("html") and UNSUBSCRIBE not in settings["html"]:
+            return [
+                "html: a marketing email should have an unsubscribe link and your postal address;"
+                f' write <a href="{UNSUBSCRIBE}">Unsubscribe</a> in the body, or design it with blocks'
+            ]
+        return []
 
     def describe(self, settings: dict[str, Any]) -> str:
         words = f"Send email {settings.get('subject', '')!r}"
@@ -301,10 +422,16 @@ class SendEmail(StepType):
             for i, _ in candidates:
                 results[i] = StepResult.exit(f"email not sent: {exc}", counters={"email.failed": 1})
             return [results[i] for i in range(len(ctxs))]
+        try:
+            body = body_template(ctxs[0].settings, ctxs[0].services)
+        except BodyMissing as exc:
+            for i, _ in candidates:
+                results[i] = StepResult.exit(f"email not sent: {exc}", counters={"email.failed": 1})
+            return [results[i] for i in range(len(ctxs))]
         written: list[tuple[int, StepContext, EmailMessage]] = []
         for i, ctx in candidates:
             try:
-                written.append((i, ctx, self._message(ctx, attachments)))
+                written.append((i, ctx, self._message(ctx, attachments, body)))
             except MergeError as exc:
                 results[i] = StepResult.exit(f"cannot send: {exc}")
         outgoing: list[tuple[int, StepContext, EmailMessage]] = []
@@ -381,15 +508,19 @@ class SendEmail(StepType):
         return StepResult.exit(problem, counters={"email.not_sendable": 1})
 
     @staticmethod
-    def _compose(settings: dict[str, Any], fill: Callable[[str, str, bool], str]) -> tuple[str, str, str]:
+    def _compose(
+        settings: dict[str, Any], body: str, fill: Callable[[str, str, bool], str]
+    ) -> tuple[str, str, str]:
         """The subject, HTML and plain-text part, filled by ``fill(setting, template,
-        html)``: what a send, a preview and a test all render alike."""
-        html = fill("html", settings["html"], True)
+        html)`` (``body`` is the HTML template: :func:`body_template`): what a send, a
+        preview and a test all render alike."""
+        html = fill("html", body, True)
         text = fill("text", settings["text"], False) if settings["text"] else html_to_text(html)
         subject = " ".join(fill("subject", settings["subject"], False).split())
         if settings.get("preheader"):
-            preheader = " ".join(fill("preheader", settings["preheader"], True).split())
-            html = PREHEADER.format(preheader) + html
+            preheader = PREHEADER.format(" ".join(fill("preheader", settings["preheader"], True).split()))
+            opening = re.search(r"(?i)<body[^>]*>", html)
+            html = html[: opening.end()] + preheader + html[opening.end() :] if opening else preheader + html
         return subject, html, text
 
     def preview(self, settings: dict[str, Any], scope: dict[str, Any], services: Services) -> list[Content]:
@@ -407,9 +538,15 @@ class SendEmail(StepType):
                 "subscription": settings["subscription"] or "",
             },
         )
+        try:
+            body = body_template(settings, services)
+        except BodyMissing as exc:
+            content.problems.append(str(exc))
+            body = ""
         content.subject, content.html, content.text = self._compose(
-            settings, lambda name, template, html: content.render(name, template, scope, html=html)
+            settings, body, lambda name, template, html: content.render(name, template, scope, html=html)
         )
+        content.html, content.text = for_preview(content.html), for_preview(content.text)
         folder = attachments_dir(services.config)
         content.problems += [
             f"attachments: {p}"
@@ -432,7 +569,12 @@ class SendEmail(StepType):
             except MergeError as exc:
                 raise ValueError(f"the test was not sent: {_field_label(name)}: {exc}") from None
 
-        subject, html, text = self._compose(settings, fill)
+        try:
+            body = body_template(settings, services)
+        except BodyMissing as exc:
+            raise ValueError(f"the test was not sent: {exc}") from None
+        subject, html, text = self._compose(settings, body, fill)
+        html, text = for_preview(html), for_preview(text)
         try:
             attachments = load_attachments(settings["attachments"], attachments_dir(services.config))
         except (AttachmentMissing, AttachmentTooLarge) as exc:
@@ -451,12 +593,12 @@ class SendEmail(StepType):
         message_id = deliver_test(services.email, message, scope)
         return f"Test email sent to {address}" + (f" (id {message_id})" if message_id else "")
 
-    def _message(self, ctx: StepContext, attachments: list[dict[str, Any]]) -> EmailMessage:
+    def _message(self, ctx: StepContext, attachments: list[dict[str, Any]], body: str) -> EmailMessage:
         s, person = ctx.settings, ctx.person or {}
         config = ctx.services.config
         scope = ctx.merge_scope()
         subject, html, text = self._compose(
-            s, lambda name, template, as_html: _rendered(name, template, scope, as_html)
+            s, body, lambda name, template, as_html: _rendered(name, template, scope, as_html)
         )
         base = config.base_url.rstrip("/")
         pid, step_id, person_id = ctx.participant.id, ctx.step["id"], ctx.participant.person_id
@@ -464,6 +606,8 @@ class SendEmail(StepType):
             html = add_tracking(html, base, config.secret_key, pid, step_id, person_id)
         token = unsubscribe_token(config.secret_key, pid, step_id, person_id, s["subscription"] or "")
         unsubscribe = unsubscribe_url(base, token)
+        html = html.replace(UNTRACKED, "").replace(UNSUBSCRIBE, escape(unsubscribe))
+        text = text.replace(UNTRACKED, "").replace(UNSUBSCRIBE, unsubscribe)
         return EmailMessage(
             to=person["email"].strip(),
             subject=subject,
