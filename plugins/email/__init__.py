@@ -117,12 +117,17 @@ class SendEmailSettings(Schema):
     body = fields.String(
         load_default="html",
         validate=validate.OneOf(BODIES),
-        metadata={"label": "Email", "widget": "email_body", "choices_labels": BODIES},
+        metadata={"label": "Email", "widget": "email_body", "choices_labels": BODIES, "content": True},
     )
     design = fields.Dict(
         load_default=None,
         allow_none=True,
-        metadata={"label": "Design", "widget": "email_design", "show_if": {"body": "design"}},
+        metadata={
+            "label": "Design",
+            "widget": "email_design",
+            "show_if": {"body": "design"},
+            "content": True,
+        },
     )
     library_email = fields.String(
         load_default="",
@@ -132,6 +137,7 @@ class SendEmailSettings(Schema):
             "help": "Linked: changes to the library email reach this step at its next send",
             "widget": "email_library",
             "show_if": {"body": "library"},
+            "content": True,
         },
     )
     html = fields.String(

@@ -118,6 +118,7 @@ export function askLink(current, done) {
     return "";
   }, current.url ? "Save link" : "Insert link", remove);
   if (remove) remove.addEventListener("click", function () { d.close(); current.onRemove(); });
+  address.addEventListener("input", function () { d.msg.textContent = ""; address.setAttribute("aria-invalid", "false"); });
   address.focus();
 }
 
@@ -132,7 +133,7 @@ export function pickImage(urls, done) {
     h("h3", null, "Image library"), grid,
   ], function () { return "Choose an image, or Cancel."; }, "Use the chosen image");
   d.dlg.classList.add("sf-image-dialog");
-  d.dlg.querySelector("[data-dialog-ok]").hidden = true;
+  d.dlg.querySelector("[data-dialog-ok]").remove();
   function use(img) { d.close(); done(img); }
   function load() {
     call("GET", urls.images).then(function (r) {
@@ -298,7 +299,7 @@ function blockList(list, opts, where, inColumn) {
     var name = (where ? where + ", block " : "Block ") + (i + 1);
     var label = LABELS[block.type] || block.type;
     function move(by) { var j = i + by; if (j < 0 || j >= list.length) return; list.splice(j, 0, list.splice(i, 1)[0]); opts.changed(); redraw(); }
-    var head = h("div", { class: "sf-block-head" }, h("b", null, label), h("span", { class: "muted small" }, name),
+    var head = h("div", { class: "sf-block-head" }, h("b", null, label), h("span", { class: "muted small" }, inColumn ? String(i + 1) : name),
       opts.readOnly ? null : h("span", { class: "sf-block-tools" },
         h("button", { type: "button", class: "small", "aria-label": "Move " + name + " (" + label + ") up", disabled: i === 0, onclick: function () { move(-1); } }, "↑"),
         h("button", { type: "button", class: "small", "aria-label": "Move " + name + " (" + label + ") down", disabled: i === list.length - 1, onclick: function () { move(1); } }, "↓"),

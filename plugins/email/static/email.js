@@ -172,7 +172,7 @@ registerWidget("email_design", function (f) {
   var box = h("div", { class: "sf-design", "data-email-design": "" }, editor);
   if (!isReadOnly()) box.appendChild(h("div", { class: "inline" },
     h("button", { type: "button", "data-save-to-library": "", onclick: function () { saveToLibrary(f, f.settings.design); } }, "Save to the library and use it here"),
-    h("span", { class: "muted small" }, "The preview on the right shows the email for the chosen person.")));
+    h("span", { class: "muted small" }, "The preview below shows the email as the chosen person gets it.")));
   return { el: box, focusTarget: box.querySelector("[contenteditable], input, button") };
 });
 
