@@ -289,7 +289,7 @@ def body_template(settings: dict[str, Any], services: Any) -> str:
     kind = settings.get("body") or "html"
     sender = services.config.sender_address if services is not None else ""
     if kind == "design":
-        if not settings.get("design"):
+        if not (settings.get("design") or {}).get("blocks"):
             raise BodyMissing("Design: choose a template or add blocks")
         return render_design(load_design(settings["design"]), sender)
     if kind == "library":
@@ -305,10 +305,24 @@ def body_template(settings: dict[str, Any], services: Any) -> str:
     return settings["html"]
 
 
+def made_from(settings: dict[str, Any], services: Any) -> str:
+    """Where the step's body comes from, as the Flow content tab says it."""
+    kind = settings.get("body") or "html"
+    if kind == "library":
+        email_id = str(settings.get("library_email") or "")
+        found = Library(services).get(email_id) if services is not None else None
+        if found is None:
+            return "a library email that is no longer in the library"
+        return f"library email {found['name']!r} (linked: changes in the library reach it)"
+    return "a design of blocks in this step" if kind == "design" else "raw HTML in this step"
+
+
 def body_problems(settings: dict[str, Any], services: Any) -> list[str]:
     """What the step's body lacks before it can be sent: the body itself, and for a
     marketing email designed with blocks, the lawful footer."""
     kind = settings.get("body") or "html"
+    if services is None and kind == "library":
+        return []  # no library at hand to look in (a check outside the app and workers)
     try:
         body_template(settings, services)
     except BodyMissing as exc:
@@ -542,6 +556,7 @@ class SendEmail(StepType):
                 "attachments": [a["name"] for a in settings["attachments"]],
                 "tracking": settings["tracking"],
                 "subscription": settings["subscription"] or "",
+                "made_from": made_from(settings, services),
             },
         )
         try:
