@@ -40,6 +40,8 @@ class Component:
     label: ClassVar[str] = ""
     category: ClassVar[str] = ""
     description: ClassVar[str] = ""
+    #: Longer Markdown for the catalogue (``superflow plugins docs``): how to use it.
+    guide: ClassVar[str] = ""
     settings_schema: ClassVar[type[Schema] | None] = None
 
     def readiness(self, settings: dict[str, Any], flow: Flow) -> list[str]:

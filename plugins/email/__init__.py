@@ -390,6 +390,38 @@ class SendEmail(StepType):
     label = "Send email"
     category = "Messages"
     description = "Send an email with merge tags to the person."
+    guide = """
+    **The body** (`body`) is one of three:
+
+    - `design`: blocks edited in the designer — text (bold, italic, underline, links, lists), image,
+      button, columns (2 or 3, holding text, image, button, divider, spacer or social links),
+      divider, spacer, social links and footer. The server checks the design (at most 60 blocks,
+      links `http`, `https` or `mailto` or one merge tag, colours `#rgb`/`#rrggbb`; an error names the
+      block: "Block 3 (Button), Link: must start with https://, http:// or mailto:") and makes it into
+      responsive email HTML with MJML (`mjml-python`), every value escaped and a text block kept to
+      `p br b strong i em u a ul ol li h1 h2 h3`. A new email starts from a template: *Newsletter*,
+      *Welcome*, *Event invitation*, *Plain letter* (or *Blank*).
+    - `library`: an email of the **Email library** (`/email/library`), linked by `library_email`:
+      each send uses the library email as it is then, so changes made in the library reach the
+      step from its next email on. *Copy into this step instead* makes it the step's own design.
+      A library email a flow uses cannot be deleted ("used by the flows …").
+    - `html`: raw HTML, as before (the default, so existing steps keep working).
+
+    Merge tags work in every text of a design and are filled per person at send time. The HTML
+    that is sent goes through tracking: its links become `/t/c/…` tracked links unless the
+    marketer unticks *Track clicks* for that link or button (the link dialog and the button say
+    which). The plain-text part is made from it (styles and Outlook's conditional parts left out).
+
+    **Marketing emails** (`marketing`, on by default) must be lawful: a designed or library email
+    needs a Footer block, which carries the unsubscribe link (`/u/…`) and the sender's postal
+    address (the block's own, else `SUPERFLOW_SENDER_ADDRESS`); without them the flow cannot start
+    ("a marketing email needs a footer block …"). A raw-HTML marketing email gets a warning
+    unless it has `<a href="{unsubscribe_url}">`, which the send replaces with the person's
+    unsubscribe address.
+
+    **Images** are uploaded from the image block (PNG, JPEG, GIF or WebP, checked on the server;
+    see docs/operators.md "Email images") and served at `<base>/images/<hash>.<ext>`.
+    """
     settings_schema = SendEmailSettings
     sends = "email"
     exits_on = ("email.unsubscribed",)
