@@ -434,6 +434,16 @@ class SendEmail(StepType):
         ]
         return body_problems(settings, _running_services()) + problems
 
+    def merge_texts(self, settings: dict[str, Any]) -> list[tuple[str, str]]:
+        """The design (or library email) made into HTML, whose merge tags are checked
+        like the subject's."""
+        if (settings.get("body") or "html") == "html":
+            return []
+        try:
+            return [("design", body_template(settings, _running_services()))]
+        except (BodyMissing, ValidationError, TypeError, AttributeError, KeyError):
+            return []
+
     def warnings(self, settings: dict[str, Any], flow: Any) -> list[str]:
         if settings.get("body", "html") != "html" or settings.get("marketing") is False:
             return []

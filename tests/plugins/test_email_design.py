@@ -226,3 +226,31 @@ def test_without_a_sender_address_the_footer_must_give_one(sf_runtime):
 def test_a_step_without_a_design_says_what_to_choose(sf_runtime):
     problems = refused_start(sf_runtime, flow_doc([design_step([])]))
     assert problems == ["Step 1 'Send email': Design: choose a template or add blocks"]
+
+
+def test_a_merge_tag_no_person_has_in_a_design_keeps_the_flow_from_starting(sf_runtime):
+    blocks = [{"type": "text", "html": "<p>Hi {{ person.shoe_size }}</p>"}, FOOTER]
+    [problem] = refused_start(sf_runtime, flow_doc([design_step(blocks)]))
+    assert "person.shoe_size" in problem
+
+
+def test_flow_content_says_where_each_mailing_comes_from(sf_runtime, sf_signed_in, people):
+    from superflow.plugins.email.library import Library
+
+    email = Library(sf_runtime).create(
+        "Spring news", {"blocks": [{"type": "text", "html": "Hi"}, FOOTER]}, "ed"
+    )
+    linked = {
+        "id": "linked",
+        "type": "send_email",
+        "settings": {
+            "from_address": "news@superflow.test",
+            "subject": "S",
+            "body": "library",
+            "library_email": email["id"],
+        },
+    }
+    flow = started(sf_runtime, flow_doc([design_step([{"type": "text", "html": "Own"}, FOOTER]), linked]))
+    page = sf_signed_in("viewer").get(f"/flows/{flow.id}/content?person={people[0]}").get_data(as_text=True)
+    assert "a design of blocks in this step" in page
+    assert "library email &#39;Spring news&#39; (linked: changes in the library reach it)" in page
