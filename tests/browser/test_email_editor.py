@@ -321,4 +321,3 @@ def test_a_viewer_sees_the_library_but_cannot_change_it(
     expect(viewer.locator("[data-save-email]")).to_have_count(0)
     expect(viewer.locator("[contenteditable=true]")).to_have_count(0)
     shoot(viewer, screenshot, "library-viewer")
-
