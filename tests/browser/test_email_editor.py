@@ -260,6 +260,11 @@ def test_a_newsletter_from_a_template_is_saved_to_the_library_reused_and_receive
     save_flow(page)
     start_flow(page, second)
 
+    # Flow content lists the mailing with where it comes from.
+    page.goto(f"/flows/{second}/content")
+    expect(page.locator("main")).to_contain_text("library email 'Spring newsletter' (linked")
+    shoot(page, screenshot, "flow-content")
+
     rt = admin_site.runtime
     person_id = str(rt.crm.person_ids(None, 1)[0])
     person = rt.crm.get_person(person_id)
