@@ -16,7 +16,13 @@ TYPES = {"png": "image/png", "jpg": "image/jpeg", "gif": "image/gif", "webp": "i
 
 
 class NotAnImage(ValueError):
-    """The bytes are not an image this library takes; the message says why."""
+    """The bytes are not an image this library takes; the message says why, and
+    ``status`` is the HTTP answer: 415 for another kind of file, 422 for an image
+    that cannot be used (cut short, too many pixels)."""
+
+    def __init__(self, message: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -44,9 +50,9 @@ def inspect(data: bytes) -> ImageFile:
         head = data[:512].lstrip().lower()
         if head.startswith((b"<svg", b"<?xml")) or b"<svg" in head:
             raise NotAnImage(
-                "SVG images are not accepted (they can carry scripts): use PNG, JPEG, GIF or WebP"
+                "SVG images are not accepted (they can carry scripts): use PNG, JPEG, GIF or WebP", 415
             )
-        raise NotAnImage("this is not a PNG, JPEG, GIF or WebP image")
+        raise NotAnImage("this is not a PNG, JPEG, GIF or WebP image", 415)
     if found.width < 1 or found.height < 1:
         raise NotAnImage("the image says it has no pixels")
     if found.width > MAX_SIDE or found.height > MAX_SIDE or found.width * found.height > MAX_PIXELS:

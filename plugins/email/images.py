@@ -44,6 +44,7 @@ from superflow import steps_of_type
 from . import megabytes
 from .image_files import NotAnImage
 from .image_files import inspect
+from .library import Library
 
 bp = protect(Blueprint("email_images", __name__))
 public = Blueprint("email_images_public", __name__)
@@ -109,8 +110,6 @@ def all_images(services: Services) -> list[dict[str, Any]]:
 
 def used_by(services: Services, file: str) -> list[str]:
     """Where the picture is used: library emails and flows, by name."""
-    from .library import Library
-
     needle = f"/images/{file}"
     found = [
         f"library email {e['name']}" for e in Library(services).all() if needle in json.dumps(e["design"])
@@ -145,7 +144,7 @@ def upload():
     try:
         record = keep(services, data, file.filename, g.user["username"])
     except NotAnImage as exc:
-        return _refused(415 if "not a" in str(exc) or "SVG" in str(exc) else 422, f"{file.filename}: {exc}")
+        return _refused(exc.status, f"{file.filename}: {exc}")
     return jsonify(record)
 
 

@@ -87,7 +87,7 @@ def test_an_image_is_kept_by_its_hash_and_served_publicly(sf_signed_in, sf_live_
     assert served.headers["Content-Type"] == {"jpg": "image/jpeg"}.get(kind, f"image/{kind}")
     assert served.headers["X-Content-Type-Options"] == "nosniff"
     assert "max-age=31536000" in served.headers["Cache-Control"]
-    assert upload(editor, data, "again.png").json["file"] == found["file"]
+    assert upload(editor, data, "../../../etc/again.png").json["file"] == found["file"]
     listed = editor.get("/email/images.json").json["images"]
     assert [i["file"] for i in listed] == [found["file"]]
 
