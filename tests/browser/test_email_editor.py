@@ -304,7 +304,7 @@ def test_a_viewer_sees_the_library_but_cannot_change_it(
     editor.goto("/email/library")
     editor.locator("#new-name").fill("Welcome letter")
     editor.locator('[data-starter="welcome"]').click()
-    expect(editor.locator("h1")).to_have_text("Welcome letter")
+    expect(editor.locator(".page-head h1")).to_have_text("Welcome letter")
     expect(editor.frame_locator("[data-email-preview]").locator("body")).to_contain_text("Get started")
     expect(editor.locator("[data-email-problems]")).to_have_text("")
     editor.locator('[data-block="footer"] [data-footer-address]').fill("")

@@ -15,7 +15,7 @@ var URLS = { images: "/email/images.json", upload: "/email/images", library: "/e
 function validLink(text) { return linkProblem(text); }
 function escapeAttr(v) { return String(v).replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;"); }
 function escapeText(v) { return String(v).replace(/&/g, "&amp;").replace(/</g, "&lt;"); }
-function askLink(control) {
+function askLink(control, settings) {
   var start = control.selectionStart || 0, end = control.selectionEnd || start;
   var chosen = control.value.slice(start, end);
   var urlId = nextId("link-url"), textId = nextId("link-text");
@@ -30,6 +30,9 @@ function askLink(control) {
       h("div", { class: "help" }, "Where the link goes: https://…, or mailto: and an email address")),
     h("div", { class: "field" }, h("label", { "for": textId }, "Link text"), words,
       h("div", { class: "help" }, "What the reader clicks; empty: the address itself")),
+    h("p", { class: "small muted", "data-link-state": "" }, settings && settings.tracking === false
+      ? "Clicks are not tracked: this email's \u201cTrack opens and clicks\u201d is off."
+      : "Clicks on this link are tracked: it goes through this site first, then on to the address (this email's \u201cTrack opens and clicks\u201d is on)."),
     msg, h("div", { class: "inline dz-dlg-actions" }, ok, cancel));
   var dlg = h("dialog", { class: "dz-dialog dz-link-dialog", "aria-labelledby": "dz-link-title" }, form);
   document.body.appendChild(dlg);
@@ -53,14 +56,14 @@ function askLink(control) {
   dlg.showModal();
   address.focus();
 }
-function htmlEditor(prop, id, v, setValue, ctx, name) {
+function htmlEditor(prop, id, v, setValue, ctx, name, settings) {
   var made = textArea(prop, id, v, setValue, ctx, name, true, 12);
   var ta = made.focusTarget;
   function tool(text, aria, fn) { return h("button", { type: "button", class: "small", "aria-label": aria, title: aria, onclick: fn }, text); }
   var bar = h("div", { class: "dz-toolbar", role: "toolbar", "aria-label": "Formatting" },
     tool("B", "Bold", function () { insertAt(ta, "<strong>", "</strong>", "bold text"); }),
     tool("I", "Italic", function () { insertAt(ta, "<em>", "</em>", "italic text"); }),
-    tool("Link", "Link", function () { askLink(ta); }),
+    tool("Link", "Link", function () { askLink(ta, settings); }),
     tool("¶", "Paragraph", function () { insertAt(ta, "<p>", "</p>\n", "New paragraph"); }),
     isReadOnly() ? null : mergeTagButton(ta));
   bar.addEventListener("keydown", function (e) {
@@ -74,7 +77,7 @@ function htmlEditor(prop, id, v, setValue, ctx, name) {
 
 
 registerWidget("html", function (f) {
-  var made = htmlEditor(f.prop, f.id, f.value, f.set, f.ctx, f.name);
+  var made = htmlEditor(f.prop, f.id, f.value, f.set, f.ctx, f.name, f.settings);
   made.ownsTagButton = true;
   return made;
 });

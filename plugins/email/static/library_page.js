@@ -17,7 +17,7 @@ if (save) save.addEventListener("click", function () {
     if (!r.ok) { status.className = "sf-save-status dz-msg"; status.textContent = "Not saved: " + messages(r).join("; "); return; }
     status.className = "sf-save-status ok";
     status.textContent = "Saved." + ((r.data.problems || []).length ? " Before a marketing email can go out: " + r.data.problems.join("; ") : "");
-    document.querySelector("h1").textContent = r.data.email.name;
+    document.querySelector(".page-head h1").textContent = r.data.email.name;
   });
 });
 root.appendChild(h("div", { class: "inline sf-name-row" }, h("label", { "for": "email-name" }, "Name"), name, save, status));
