@@ -323,6 +323,10 @@ def test_a_viewer_sees_the_library_but_cannot_change_it(
     expect(viewer.locator("[data-library-email]", has_text="Welcome letter")).to_be_visible()
     expect(viewer.locator("[data-new-email]")).to_have_count(0)
     viewer.locator("a", has_text="Welcome letter").click()
+    expect(viewer.frame_locator("[data-email-preview]").locator("body")).to_contain_text("Get started")
+    expect(viewer.locator("[data-blocks=email] > [data-block]")).to_have_count(5)
     expect(viewer.locator("[data-save-email]")).to_have_count(0)
     expect(viewer.locator("[contenteditable=true]")).to_have_count(0)
+    expect(viewer.locator("[data-add-block]")).to_have_count(0)
     shoot(viewer, screenshot, "library-viewer")
+    assert viewer.js_errors == []  # type: ignore[attr-defined]

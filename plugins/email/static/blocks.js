@@ -243,7 +243,13 @@ function textBlock(block, changed, ro, where) {
 function imageBlock(block, changed, ro, where, urls, redraw) {
   var shown = block.src ? h("img", { src: block.src, alt: block.alt || "", class: "sf-image-shown" }) : h("div", { class: "sf-image-empty" }, "No image chosen yet.");
   var choose = ro ? null : h("button", { type: "button", "data-choose-image": "", onclick: function () {
-    pickImage(urls, function (img) { block.src = img.url; if (!block.alt) block.alt = (img.name || "").replace(/\.[a-z]+$/i, ""); changed(); redraw(); });
+    pickImage(urls, function (img) {
+      block.src = img.url;
+      /* A small picture keeps its own size; a large one fills the column. */
+      block.width = img.width >= 20 && img.width < 560 ? img.width : null;
+      if (!block.alt) block.alt = (img.name || "").replace(/\.[a-z]+$/i, "");
+      changed(); redraw();
+    });
   } }, block.src ? "Choose another image…" : "Choose an image…");
   var href = linkInput(block.href, function (v) { block.href = v; changed(); });
   return [shown, h("div", { class: "inline" }, choose),
@@ -362,9 +368,11 @@ export function blockEditor(options) {
   var opts = { readOnly: !!options.readOnly, urls: options.urls, changed: function () { if (options.onChange) options.onChange(clone(design)); preview(); } };
   var bg = options.readOnly ? null : h("div", { class: "inline sf-design-settings" }, field("Background", colour(design.background || "#f4f4f4", function (v) { design.background = v; opts.changed(); })));
   var editor = h("div", { class: "sf-editor" }, bg, blockList(design.blocks, opts, "", false));
+  if (options.readOnly) editor.querySelectorAll("input, select, textarea, button").forEach(function (el) { el.disabled = true; });
   if (!options.urls.render) return editor;
   frame = h("iframe", { sandbox: "", title: "Email preview", class: "sf-preview-frame", "data-email-preview": "" });
   problems = h("div", { class: "sf-problems", role: "status", "data-email-problems": "" });
   preview();
-  return h("div", { class: "sf-editor-split" }, editor, h("div", { class: "sf-preview" }, h("h2", null, "Preview"), problems, frame));
+  return h("div", { class: "sf-editor-split" }, editor, h("div", { class: "sf-preview" }, h("h2", null, "Preview"),
+    h("p", { class: "small muted" }, "Merge tags show as written here; a flow's preview fills them in for a person."), problems, frame));
 }
