@@ -157,3 +157,13 @@ def test_an_image_in_use_is_not_deleted(sf_signed_in, sf_runtime):
         == 200
     )
     assert editor.get(f"/images/{other['file']}").status_code == 404
+
+
+def test_the_image_size_limit_is_a_number_of_bytes():
+    from superflow.config import Config
+    from superflow.config import ConfigError
+
+    assert Config.from_env({"SUPERFLOW_IMAGE_MAX_BYTES": "1048576"}).image_max_bytes == 1048576
+    for wrong in ("5MB", "0", "-3"):
+        with pytest.raises(ConfigError, match="SUPERFLOW_IMAGE_MAX_BYTES"):
+            Config.from_env({"SUPERFLOW_IMAGE_MAX_BYTES": wrong})
