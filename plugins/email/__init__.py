@@ -9,6 +9,11 @@ hold the participant, step and person ids and a link's URL, none of them in the
 clear.  The web app answers them by emitting ``link.clicked``
 (``data={"participant_id", "step_id", "flow_id", "url"}``) and ``email.opened``
 (``data={"participant_id", "step_id", "flow_id"}``) events for the person.
+
+The body is raw HTML, a design of blocks (:mod:`.design`, made into HTML by
+:mod:`.rendering`; new ones start from :mod:`.starters`) or an email of the content
+library (:mod:`.library`, its screens :mod:`.library_screens`); pictures come from the
+image library (:mod:`.images`).
 """
 
 from __future__ import annotations
@@ -1176,9 +1181,9 @@ def superflow_register_filters(register):
     register(DidEmailAction())
 
 
-#: The designer's email editors (the ``html`` body with its toolbar, the plain-text
-#: part made from it, and the channel's preview), served from this plugin's own
-#: static folder.
+#: The designer's email editors (the block editor, the ``html`` body with its toolbar,
+#: the plain-text part made from it, and the channel's preview), served from this
+#: plugin's own static folder.
 designer_assets = Blueprint(
     "email_designer",
     __name__,

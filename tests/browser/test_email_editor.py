@@ -203,6 +203,17 @@ def test_a_newsletter_from_a_template_is_saved_to_the_library_reused_and_receive
     expect(shown).to_have_attribute("src", re.compile(r"/images/[0-9a-f]{32}\.png$"))
     hosted = shown.get_attribute("src") or ""
 
+    # The picture is in the image library now, to pick again.
+    design.locator('[data-block="image"]').first.locator("[data-choose-image]").click()
+    listed = dialog.locator("[data-image-file]")
+    expect(listed).to_have_count(1)
+    expect(listed.first).to_contain_text("spring.png")
+    expect(listed.first).to_contain_text("120×60")
+    shoot_element(dialog, "image-library")
+    listed.first.click()
+    expect(dialog).to_have_count(0)
+    expect(shown).to_have_attribute("src", hosted)
+
     # A button of its own, with the address asked and checked.
     design.locator('.sf-add[aria-label="Add a block"] [data-add-block="button"]').click()
     button = design.locator('[data-block="button"]').nth(1)

@@ -142,8 +142,16 @@ export function pickImage(urls, done) {
       if (!r.ok) { grid.appendChild(h("p", { class: "dz-msg" }, messages(r).join("; "))); return; }
       if (!list.length) grid.appendChild(h("p", { class: "muted" }, "No images yet: upload the first."));
       list.forEach(function (img) {
-        grid.appendChild(h("button", { type: "button", class: "sf-image-pick", "data-image-file": img.file, "aria-label": "Use " + img.name, onclick: function () { use(img); } },
-          h("img", { src: "/images/" + img.file, alt: "" }), h("span", { class: "small" }, img.name), h("span", { class: "muted small" }, img.width + "×" + img.height)));
+        var remove = h("button", { type: "button", class: "small danger", "aria-label": "Delete " + img.name + " from the library", onclick: function () {
+          call("POST", urls.upload + "/" + encodeURIComponent(img.file) + "/delete").then(function (r) {
+            if (!r.ok) { status.textContent = messages(r).join("; "); return; }
+            load();
+          });
+        } }, "Delete");
+        grid.appendChild(h("div", { class: "sf-image-item" },
+          h("button", { type: "button", class: "sf-image-pick", "data-image-file": img.file, "aria-label": "Use " + img.name, onclick: function () { use(img); } },
+            h("img", { src: "/images/" + img.file, alt: "" }), h("span", { class: "small" }, img.name), h("span", { class: "muted small" }, img.width + "×" + img.height)),
+          remove));
       });
     });
   }
