@@ -67,6 +67,7 @@ PUBLIC: dict[str, str] = {
         "superflow.channels",
     ),
     "deliver_test": "superflow.content",
+    "steps_of_type": "superflow.flows",
     **dict.fromkeys(
         (
             "CrmBackend",
@@ -237,6 +238,7 @@ __all__ = [
     "segment_details",
     "Segments",
     "Services",
+    "steps_of_type",
     "SmsMessage",
     "sms_sender_field",
     "SmsProvider",

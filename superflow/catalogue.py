@@ -61,6 +61,8 @@ def _component(kind: str, name: str, item: Any, owner: str) -> list[str]:
     lines += [sentence[0].upper() + sentence[1:] + ".", ""]
     if getattr(item, "description", ""):
         lines += [item.description, ""]
+    if getattr(item, "guide", ""):
+        lines += [inspect.cleandoc(item.guide), ""]
     schema = getattr(item, "settings_schema", None)
     if schema is not None and schema().fields:
         lines += ["| setting | type | required | default | what it is |", "|---|---|---|---|---|"]

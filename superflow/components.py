@@ -40,7 +40,17 @@ class Component:
     label: ClassVar[str] = ""
     category: ClassVar[str] = ""
     description: ClassVar[str] = ""
+    #: Longer Markdown for the catalogue (``superflow plugins docs``): how to use it.
+    guide: ClassVar[str] = ""
     settings_schema: ClassVar[type[Schema] | None] = None
+
+    def merge_texts(self, settings: dict[str, Any]) -> list[tuple[str, str]]:
+        """Merge-tag templates made from settings that are not plain texts, as
+        ``(setting name, template)`` (an email's design made into HTML), so that their
+        tags are checked like a text's: unknown names stop the start, bad syntax the
+        save.  ``settings`` may be a draft's, unchecked: return ``[]`` for what cannot
+        be made yet."""
+        return []
 
     def readiness(self, settings: dict[str, Any], flow: Flow) -> list[str]:
         """Problems that must be fixed before a flow using this can start, beyond

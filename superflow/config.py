@@ -77,6 +77,10 @@ class Config:
     proxy_fix: int = 0
     #: The bearer token ``GET /metrics`` asks for; empty: loopback only (docs/operators.md "Metrics").
     metrics_token: str = ""
+    #: Images for emails (the email plugin's image library): the largest upload, and the
+    #: sender's postal address every marketing email's footer shows (docs/operators.md "Emails").
+    image_max_bytes: int = 5 * 1024 * 1024
+    sender_address: str = ""
     #: The CRM origins that may show the screens in a frame (superflow.webapp.embedding).
     embed_origins: tuple[str, ...] = ()
     controllable_clock: bool = False
@@ -161,8 +165,16 @@ def _coerce(name: str, type_name: Any, raw: str) -> Any:
         return checked_origins(p for p in raw.replace(" ", ",").split(",") if p.strip())
     if "bool" in text:
         return raw.strip().lower() in ("1", "true", "yes", "on")
+    if name == "image_max_bytes":
+        size = _coerce("", "int", raw) if raw.strip().isdigit() else 0
+        if size < 1:
+            raise ConfigError(f"{ENV_PREFIX}IMAGE_MAX_BYTES: {raw!r} must be a size in bytes, e.g. 5242880")
+        return size
     if "int" in text:
-        return int(raw)
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"{ENV_PREFIX}{name.upper()}: {raw!r} is not a whole number") from None
     if "float" in text:
         return float(raw)
     return raw

@@ -86,9 +86,13 @@ def content_fields(component: Any) -> dict[str, Any]:
 
 
 def merge_templates(component: Any, settings: dict[str, Any]) -> list[tuple[str, str]]:
-    """The settings whose schema field is marked ``metadata={"merge_tags": True}``."""
+    """The settings whose schema field is marked ``metadata={"merge_tags": True}``, and
+    the texts the component makes of its other settings
+    (:meth:`~superflow.components.Component.merge_texts`)."""
     declared = merge_tag_fields(component)
-    return [(name, value) for name, value in settings.items() if isinstance(value, str) and name in declared]
+    found = [(name, value) for name, value in settings.items() if isinstance(value, str) and name in declared]
+    more = getattr(component, "merge_texts", None)
+    return found + list(more(settings)) if more is not None else found
 
 
 class _Strict(Schema):

@@ -218,6 +218,35 @@ def list_flows(rt: Runtime) -> list[dict[str, Any]]:
     return rows
 
 
+def steps_of_type(services: Any, step_type: str) -> list[dict[str, Any]]:
+    """The steps of type ``step_type`` in every flow's current version, split branches
+    included: ``{"flow_id", "flow_name", "status", "step_id", "settings"}`` each, so a
+    plugin can say where something it keeps is used ("used by flows Welcome, Spring
+    offer") without reading flows itself.  ``services`` is the runtime a plugin is handed."""
+    found = []
+    for row in list_flows(services):
+        doc = json.loads(services.redis.hget(keys.flow(row["id"]), "doc") or "{}")
+        pending = list(doc.get("steps") or [])
+        while pending:
+            step = pending.pop(0)
+            if not isinstance(step, dict):
+                continue
+            if step.get("type") == step_type:
+                found.append(
+                    {
+                        "flow_id": row["id"],
+                        "flow_name": row["name"] or f"Flow {row['id']}",
+                        "status": row["status"],
+                        "step_id": str(step.get("id") or ""),
+                        "settings": dict(step.get("settings") or {}),
+                    }
+                )
+            for branch in step.get("branches") or []:
+                pending += list((branch or {}).get("steps") or [])
+            pending += list(step.get("everyone_else") or [])
+    return found
+
+
 def export(rt: Runtime, flow_id: str) -> dict[str, Any]:
     return get(rt, flow_id).doc
 

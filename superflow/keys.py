@@ -1110,8 +1110,8 @@ _PLUGINS = Section(
     """\
 A plugin keeps its own keys under its namespace, `sf:<namespace>:…`, and writes them only through
 the plugin store it is given; the core never reads or writes them. The built-in plugins' namespaces:
-`sf:superoffice` (the `superoffice` plugin, below), `sf:sent-to` (the `email` plugin) and `sf:sms`
-(the `sms_gateway` plugin).
+`sf:superoffice` (the `superoffice` plugin, below), `sf:sent-to`, `sf:email-library` and
+`sf:email-images` (the `email` plugin) and `sf:sms` (the `sms_gateway` plugin).
 """,
     columns=("key", "owned by", "type", "contents", "written", "lifetime"),
 )
@@ -1125,6 +1125,35 @@ _PLUGINS.row(
     'address get one email ("duplicate address").',
     "By the send email step, before sending.",
     "Expires 30 days after the step's last send.",
+)
+
+_PLUGINS.row(
+    "`sf:email-library:emails`",
+    "`email`",
+    "hash",
+    'Library email id → JSON `{"id", "name", "design", "updated_at", "updated_by"}`: the Email library\'s '
+    "saved emails, which send email steps select (linked) or copy.",
+    "By the Email library's screens.",
+    "Until deleted there (refused while a flow's step selects it).",
+)
+
+_PLUGINS.row(
+    "`sf:email-library:seq`",
+    "`email`",
+    "string",
+    "The last library email id given out.",
+    "When a library email is made.",
+    "Kept.",
+)
+
+_PLUGINS.row(
+    "`sf:email-images:all`",
+    "`email`",
+    "hash",
+    "Image file (`<hash>.<ext>` in `<data>/images`) → JSON of its uploaded name, content type, pixel size, "
+    "bytes, who uploaded it and when: the image library.",
+    "On upload.",
+    "Until the image is deleted (refused while a design uses it).",
 )
 
 _PLUGINS.row(

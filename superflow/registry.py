@@ -40,6 +40,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "superflow.plugins.scripts",
     "superflow.plugins.email",
     "superflow.plugins.email.attachments",
+    "superflow.plugins.email.images",
+    "superflow.plugins.email.library_screens",
     "superflow.plugins.sms",
     "superflow.plugins.sms_gateway",
     "superflow.plugins.outbox",

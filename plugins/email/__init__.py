@@ -9,6 +9,11 @@ hold the participant, step and person ids and a link's URL, none of them in the
 clear.  The web app answers them by emitting ``link.clicked``
 (``data={"participant_id", "step_id", "flow_id", "url"}``) and ``email.opened``
 (``data={"participant_id", "step_id", "flow_id"}``) events for the person.
+
+The body is raw HTML, a design of blocks (:mod:`.design`, made into HTML by
+:mod:`.rendering`; new ones start from :mod:`.starters`) or an email of the content
+library (:mod:`.library`, its screens :mod:`.library_screens`); pictures come from the
+image library (:mod:`.images`).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import smtplib
 import ssl
 import time
 from collections.abc import Callable
+from html import escape
 from html import unescape
 from pathlib import Path
 from pathlib import PurePosixPath
@@ -33,6 +39,7 @@ from marshmallow import ValidationError
 from marshmallow import fields
 from marshmallow import validate
 from marshmallow import validates
+from marshmallow import validates_schema
 
 from superflow import EMAIL_ACTIONS
 from superflow import ChannelError
@@ -63,10 +70,19 @@ from superflow import unsubscribe_url
 from superflow import untracked_warnings
 
 from . import smtp_message
+from .design import lawful_problems
+from .design import load_design
+from .library import Library
+from .rendering import UNSUBSCRIBE
+from .rendering import UNTRACKED
+from .rendering import for_preview
+from .rendering import render_design
 
 log = logging.getLogger(__name__)
 
 MAX_ATTACHMENTS_BYTES = 25 * 1024 * 1024
+#: Where the body comes from: raw HTML, a design of blocks, or an email of the library.
+BODIES = {"html": "Raw HTML", "design": "Designed with blocks", "library": "An email from the library"}
 # The preheader: shown by inboxes after the subject, hidden in the message itself.
 PREHEADER = '<div style="display:none;max-height:0;overflow:hidden;mso-hide:all" aria-hidden="true">{}</div>'
 SENT_TO_TTL = 30 * 86400
@@ -103,10 +119,35 @@ class SendEmailSettings(Schema):
             "merge_tags": True,
         },
     )
+    body = fields.String(
+        load_default="html",
+        validate=validate.OneOf(BODIES),
+        metadata={"label": "Email", "widget": "email_body", "choices_labels": BODIES, "content": True},
+    )
+    design = fields.Dict(
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "label": "Design",
+            "widget": "email_design",
+            "show_if": {"body": "design"},
+            "content": True,
+        },
+    )
+    library_email = fields.String(
+        load_default="",
+        validate=validate.Length(max=20),
+        metadata={
+            "label": "Library email",
+            "help": "Linked: changes to the library email reach this step at its next send",
+            "widget": "email_library",
+            "show_if": {"body": "library"},
+            "content": True,
+        },
+    )
     html = fields.String(
-        required=True,
-        validate=validate.Length(min=1),
-        metadata={"label": "Body", "widget": "html", "merge_tags": True},
+        load_default="",
+        metadata={"label": "Body", "widget": "html", "merge_tags": True, "show_if": {"body": "html"}},
     )
     text = fields.String(
         load_default="",
@@ -128,6 +169,14 @@ class SendEmailSettings(Schema):
         },
     )
     tracking = fields.Boolean(load_default=True, metadata={"label": "Track opens and clicks"})
+    marketing = fields.Boolean(
+        load_default=True,
+        metadata={
+            "label": "Marketing email",
+            "help": "Needs an unsubscribe link and the sender's postal address; off only for service"
+            " messages such as a receipt",
+        },
+    )
     subscription = fields.String(
         load_default="",
         metadata={
@@ -140,6 +189,20 @@ class SendEmailSettings(Schema):
         validate=validate.OneOf(("exit", "skip")),
         metadata={"label": "When the person cannot receive email", "help": "exit the flow or skip this step"},
     )
+
+    @validates_schema(skip_on_field_errors=False)
+    def _has_a_body(self, data: dict[str, Any], partial: Any = False, **kwargs: Any) -> None:
+        """The body the step's ``body`` names is given (not checked while saving a draft)."""
+        if partial:
+            return
+        needed = {"html": "html", "design": "design", "library": "library_email"}[data.get("body") or "html"]
+        if not data.get(needed):
+            raise ValidationError("Missing data for required field.", needed)
+
+    @validates("design")
+    def _design_is_whole(self, value: dict[str, Any] | None, **kwargs: Any) -> None:
+        if value is not None:
+            load_design(value)
 
     @validates("attachments")
     def _attachments_fit(self, value: list[dict[str, Any]], **kwargs: Any) -> None:
@@ -197,7 +260,9 @@ def attachment_problems(items: list[dict[str, Any]], folder: Path, *, check_miss
 
 
 def html_to_text(html: str) -> str:
-    """A plain-text part from HTML: links keep their address, tags go."""
+    """A plain-text part from HTML: links keep their address, tags go (and what
+    no reader sees: styles, the head, comments such as Outlook's conditional parts)."""
+    html = re.sub(r"(?is)<!--.*?-->|<(style|head|title|script)\b.*?</\1\s*>", "", html)
     text = re.sub(
         r"(?is)<a\s[^>]*?href\s*=\s*[\"']([^\"']+)[\"'][^>]*>(.*?)</a>",
         lambda m: m.group(2) if m.group(1) in m.group(2) else f"{m.group(2)} ({m.group(1)})",
@@ -208,6 +273,76 @@ def html_to_text(html: str) -> str:
     text = unescape(text)
     text = re.sub(r"[ \t]+\n", "\n", text)
     return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+class BodyMissing(Exception):
+    """The step has no body to send yet (or its library email was deleted); the
+    message says what to do, in the marketer's words."""
+
+
+def _running_services() -> Any:
+    """The process's services for readiness checks, which are handed none (as
+    :func:`attachments_dir`); ``None`` outside a running app or worker."""
+    from superflow.runtime import running
+
+    return running()
+
+
+def body_template(settings: dict[str, Any], services: Any) -> str:
+    """The step's HTML body before merge tags are filled: its raw HTML, its design
+    made into HTML, or its library email's design as the library has it now."""
+    kind = settings.get("body") or "html"
+    sender = services.config.sender_address if services is not None else ""
+    if kind == "design":
+        if not (settings.get("design") or {}).get("blocks"):
+            raise BodyMissing("Design: choose a template or add blocks")
+        return render_design(load_design(settings["design"]), sender)
+    if kind == "library":
+        email_id = str(settings.get("library_email") or "")
+        if not email_id:
+            raise BodyMissing("Library email: choose an email from the library")
+        found = Library(services).get(email_id) if services is not None else None
+        if found is None:
+            raise BodyMissing(f"Library email: the library has no email {email_id} any more; choose another")
+        return render_design(load_design(found["design"]), sender)
+    if not settings.get("html"):
+        raise BodyMissing("Body is required")
+    return settings["html"]
+
+
+def made_from(settings: dict[str, Any], services: Any) -> str:
+    """Where the step's body comes from, as the Flow content tab says it."""
+    kind = settings.get("body") or "html"
+    if kind == "library":
+        email_id = str(settings.get("library_email") or "")
+        found = Library(services).get(email_id) if services is not None else None
+        if found is None:
+            return "a library email that is no longer in the library"
+        return f"library email {found['name']!r} (linked: changes in the library reach it)"
+    return "a design of blocks in this step" if kind == "design" else "raw HTML in this step"
+
+
+def body_problems(settings: dict[str, Any], services: Any) -> list[str]:
+    """What the step's body lacks before it can be sent: the body itself, and for a
+    marketing email designed with blocks, the lawful footer."""
+    kind = settings.get("body") or "html"
+    if services is None and kind == "library":
+        return []  # no library at hand to look in (a check outside the app and workers)
+    try:
+        body_template(settings, services)
+    except BodyMissing as exc:
+        return [str(exc)]
+    except ValidationError:
+        return []  # the settings' own errors say what is wrong
+    if kind == "html" or settings.get("marketing") is False:
+        return []
+    design = (
+        settings.get("design")
+        if kind == "design"
+        else Library(services).get(settings["library_email"])["design"]
+    )
+    sender = services.config.sender_address if services is not None else ""
+    return lawful_problems(load_design(design), sender)
 
 
 def unsubscribe_token(
@@ -260,16 +395,69 @@ class SendEmail(StepType):
     label = "Send email"
     category = "Messages"
     description = "Send an email with merge tags to the person."
+    guide = """
+    **The body** (`body`) is one of three:
+
+    - `design`: blocks edited in the designer — text (bold, italic, underline, links, lists), image,
+      button, columns (2 or 3, holding text, image, button, divider, spacer or social links),
+      divider, spacer, social links and footer. The server checks the design (at most 60 blocks,
+      links `http`, `https` or `mailto` or one merge tag, colours `#rgb`/`#rrggbb`; an error names the
+      block: "Block 3 (Button), Link: must start with https://, http:// or mailto:") and makes it into
+      responsive email HTML with MJML (`mjml-python`), every value escaped and a text block kept to
+      `p br b strong i em u a ul ol li h1 h2 h3`. A new email starts from a template: *Newsletter*,
+      *Welcome*, *Event invitation*, *Plain letter* (or *Blank*).
+    - `library`: an email of the **Email library** (`/email/library`), linked by `library_email`:
+      each send uses the library email as it is then, so changes made in the library reach the
+      step from its next email on. *Copy into this step instead* makes it the step's own design.
+      A library email a flow uses cannot be deleted ("used by the flows …").
+    - `html`: raw HTML, as before (the default, so existing steps keep working).
+
+    Merge tags work in every text of a design and are filled per person at send time. The HTML
+    that is sent goes through tracking: its links become `/t/c/…` tracked links unless the
+    marketer unticks *Track clicks* for that link or button (the link dialog and the button say
+    which). The plain-text part is made from it (styles and Outlook's conditional parts left out).
+
+    **Marketing emails** (`marketing`, on by default) must be lawful: a designed or library email
+    needs a Footer block, which carries the unsubscribe link (`/u/…`) and the sender's postal
+    address (the block's own, else `SUPERFLOW_SENDER_ADDRESS`); without them the flow cannot start
+    ("a marketing email needs a footer block …"). A raw-HTML marketing email gets a warning
+    unless it has `<a href="{unsubscribe_url}">`, which the send replaces with the person's
+    unsubscribe address.
+
+    **Images** are uploaded from the image block (PNG, JPEG, GIF or WebP, checked on the server;
+    see docs/operators.md "Email images") and served at `<base>/images/<hash>.<ext>`.
+    """
     settings_schema = SendEmailSettings
     sends = "email"
     exits_on = ("email.unsubscribed",)
 
     def readiness(self, settings: dict[str, Any], flow: Any) -> list[str]:
         folder = attachments_dir()
-        return [
+        problems = [
             f"attachments: {p}"
             for p in attachment_problems(settings.get("attachments") or [], folder, check_missing=True)
         ]
+        return body_problems(settings, _running_services()) + problems
+
+    def merge_texts(self, settings: dict[str, Any]) -> list[tuple[str, str]]:
+        """The design (or library email) made into HTML, whose merge tags are checked
+        like the subject's."""
+        if (settings.get("body") or "html") == "html":
+            return []
+        try:
+            return [("design", body_template(settings, _running_services()))]
+        except (BodyMissing, ValidationError, TypeError, AttributeError, KeyError):
+            return []
+
+    def warnings(self, settings: dict[str, Any], flow: Any) -> list[str]:
+        if settings.get("body", "html") != "html" or settings.get("marketing") is False:
+            return []
+        if settings.get("html") and UNSUBSCRIBE not in settings["html"]:
+            return [
+                "html: a marketing email should have an unsubscribe link and your postal address;"
+                f' write <a href="{UNSUBSCRIBE}">Unsubscribe</a> in the body, or design it with blocks'
+            ]
+        return []
 
     def describe(self, settings: dict[str, Any]) -> str:
         words = f"Send email {settings.get('subject', '')!r}"
@@ -301,10 +489,16 @@ class SendEmail(StepType):
             for i, _ in candidates:
                 results[i] = StepResult.exit(f"email not sent: {exc}", counters={"email.failed": 1})
             return [results[i] for i in range(len(ctxs))]
+        try:
+            body = body_template(ctxs[0].settings, ctxs[0].services)
+        except BodyMissing as exc:
+            for i, _ in candidates:
+                results[i] = StepResult.exit(f"email not sent: {exc}", counters={"email.failed": 1})
+            return [results[i] for i in range(len(ctxs))]
         written: list[tuple[int, StepContext, EmailMessage]] = []
         for i, ctx in candidates:
             try:
-                written.append((i, ctx, self._message(ctx, attachments)))
+                written.append((i, ctx, self._message(ctx, attachments, body)))
             except MergeError as exc:
                 results[i] = StepResult.exit(f"cannot send: {exc}")
         outgoing: list[tuple[int, StepContext, EmailMessage]] = []
@@ -381,15 +575,19 @@ class SendEmail(StepType):
         return StepResult.exit(problem, counters={"email.not_sendable": 1})
 
     @staticmethod
-    def _compose(settings: dict[str, Any], fill: Callable[[str, str, bool], str]) -> tuple[str, str, str]:
+    def _compose(
+        settings: dict[str, Any], body: str, fill: Callable[[str, str, bool], str]
+    ) -> tuple[str, str, str]:
         """The subject, HTML and plain-text part, filled by ``fill(setting, template,
-        html)``: what a send, a preview and a test all render alike."""
-        html = fill("html", settings["html"], True)
+        html)`` (``body`` is the HTML template: :func:`body_template`): what a send, a
+        preview and a test all render alike."""
+        html = fill("html", body, True)
         text = fill("text", settings["text"], False) if settings["text"] else html_to_text(html)
         subject = " ".join(fill("subject", settings["subject"], False).split())
         if settings.get("preheader"):
-            preheader = " ".join(fill("preheader", settings["preheader"], True).split())
-            html = PREHEADER.format(preheader) + html
+            preheader = PREHEADER.format(" ".join(fill("preheader", settings["preheader"], True).split()))
+            opening = re.search(r"(?i)<body[^>]*>", html)
+            html = html[: opening.end()] + preheader + html[opening.end() :] if opening else preheader + html
         return subject, html, text
 
     def preview(self, settings: dict[str, Any], scope: dict[str, Any], services: Services) -> list[Content]:
@@ -405,11 +603,18 @@ class SendEmail(StepType):
                 "attachments": [a["name"] for a in settings["attachments"]],
                 "tracking": settings["tracking"],
                 "subscription": settings["subscription"] or "",
+                "made_from": made_from(settings, services),
             },
         )
+        try:
+            body = body_template(settings, services)
+        except BodyMissing as exc:
+            content.problems.append(str(exc))
+            body = ""
         content.subject, content.html, content.text = self._compose(
-            settings, lambda name, template, html: content.render(name, template, scope, html=html)
+            settings, body, lambda name, template, html: content.render(name, template, scope, html=html)
         )
+        content.html, content.text = for_preview(content.html), for_preview(content.text)
         folder = attachments_dir(services.config)
         content.problems += [
             f"attachments: {p}"
@@ -432,7 +637,12 @@ class SendEmail(StepType):
             except MergeError as exc:
                 raise ValueError(f"the test was not sent: {_field_label(name)}: {exc}") from None
 
-        subject, html, text = self._compose(settings, fill)
+        try:
+            body = body_template(settings, services)
+        except BodyMissing as exc:
+            raise ValueError(f"the test was not sent: {exc}") from None
+        subject, html, text = self._compose(settings, body, fill)
+        html, text = for_preview(html), for_preview(text)
         try:
             attachments = load_attachments(settings["attachments"], attachments_dir(services.config))
         except (AttachmentMissing, AttachmentTooLarge) as exc:
@@ -451,12 +661,12 @@ class SendEmail(StepType):
         message_id = deliver_test(services.email, message, scope)
         return f"Test email sent to {address}" + (f" (id {message_id})" if message_id else "")
 
-    def _message(self, ctx: StepContext, attachments: list[dict[str, Any]]) -> EmailMessage:
+    def _message(self, ctx: StepContext, attachments: list[dict[str, Any]], body: str) -> EmailMessage:
         s, person = ctx.settings, ctx.person or {}
         config = ctx.services.config
         scope = ctx.merge_scope()
         subject, html, text = self._compose(
-            s, lambda name, template, as_html: _rendered(name, template, scope, as_html)
+            s, body, lambda name, template, as_html: _rendered(name, template, scope, as_html)
         )
         base = config.base_url.rstrip("/")
         pid, step_id, person_id = ctx.participant.id, ctx.step["id"], ctx.participant.person_id
@@ -464,6 +674,8 @@ class SendEmail(StepType):
             html = add_tracking(html, base, config.secret_key, pid, step_id, person_id)
         token = unsubscribe_token(config.secret_key, pid, step_id, person_id, s["subscription"] or "")
         unsubscribe = unsubscribe_url(base, token)
+        html = html.replace(UNTRACKED, "").replace(UNSUBSCRIBE, escape(unsubscribe))
+        text = text.replace(UNTRACKED, "").replace(UNSUBSCRIBE, unsubscribe)
         return EmailMessage(
             to=person["email"].strip(),
             subject=subject,
@@ -969,9 +1181,9 @@ def superflow_register_filters(register):
     register(DidEmailAction())
 
 
-#: The designer's email editors (the ``html`` body with its toolbar, the plain-text
-#: part made from it, and the channel's preview), served from this plugin's own
-#: static folder.
+#: The designer's email editors (the block editor, the ``html`` body with its toolbar,
+#: the plain-text part made from it, and the channel's preview), served from this
+#: plugin's own static folder.
 designer_assets = Blueprint(
     "email_designer",
     __name__,

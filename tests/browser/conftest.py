@@ -59,8 +59,18 @@ def site_pythonpath() -> list[Path]:
 
 
 @pytest.fixture(scope="module")
+def site_settings() -> dict[str, str]:
+    """``SUPERFLOW_*`` variables the children get on top of the defaults: a test module
+    overrides this fixture for a site that sends through SMTP, or has a sender address."""
+    return {}
+
+
+@pytest.fixture(scope="module")
 def admin_site(
-    tmp_path_factory: pytest.TempPathFactory, sf_redis_server: str, site_pythonpath: list[Path]
+    tmp_path_factory: pytest.TempPathFactory,
+    sf_redis_server: str,
+    site_pythonpath: list[Path],
+    site_settings: dict[str, str],
 ) -> Iterator[AdminSite]:
     """``superflow web`` and one ``superflow worker`` on a free port, a seeded local
     CRM and the users of ``USERS``; one per test module."""
@@ -77,7 +87,7 @@ def admin_site(
         controllable_clock=True,
         base_url=f"http://127.0.0.1:{port}",
     )
-    env = child_env(config, site_pythonpath)
+    env = {**child_env(config, site_pythonpath), **site_settings}
     logs = data / "logs"
     runtime = Runtime(config)
     processes: dict[str, subprocess.Popen[bytes]] = {}

@@ -24,7 +24,10 @@ def test_a_goal_that_comes_after_the_last_step_is_warned_about_and_fixed_with_da
 ) -> None:
     rt = admin_site.runtime
     invite = email_step(
-        "invite", subject="Join our webinar", html='<p><a href="https://example.com/w">Sign up</a></p>'
+        "invite",
+        subject="Join our webinar",
+        html='<p><a href="https://example.com/w">Sign up</a></p>'
+        '<p><a href="{unsubscribe_url}">Unsubscribe</a></p>',
     )
     success = {"criteria": [{"type": "link_clicked", "settings": {"step": "invite"}}]}
     flow = flows.create(rt, flow_doc([invite], name="Webinar invitation", success=success))

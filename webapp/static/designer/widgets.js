@@ -50,6 +50,9 @@ export function summaryFor(kind, name) {
 
 window.superflowWidgets = window.superflowWidgets || {};
 
+/* commit(fn): a change to several settings at once (fn changes them), with undo,
+   and the panel drawn again. */
+export { commit } from "./history.js";
 export { h, nextId, plural } from "./dom.js";
 export { isReadOnly } from "./state.js";
 export { smsCount, htmlToText, withoutTemplateTags } from "./text.js";
