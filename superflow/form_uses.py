@@ -1,0 +1,112 @@
+"""Which hosted forms a flow names, and what that means for the flow and the form.
+
+A setting names a form when its schema field says ``choices_from: "forms"`` (the
+"form submitted" trigger and criterion do); the trigger, the filters, the conditions
+of split branches and the success criteria are looked at, so the core needs to know
+no particular component.  The Forms screen lists each form's flows and refuses to
+delete a form a flow still needs; a flow that names a deleted form cannot start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from typing import Any
+
+from superflow import forms
+from superflow.registry import UnknownComponent
+
+if TYPE_CHECKING:
+    from superflow.flow import Flow
+    from superflow.registry import Registry
+    from superflow.runtime import Runtime
+
+SOURCE = "forms"
+
+
+@dataclass(frozen=True)
+class FormUse:
+    """One place of a flow that names a form: ``where`` in words ("Trigger 'Form
+    submitted'"), the step it belongs to (``None``: trigger, filters, criteria)."""
+
+    form_id: str
+    where: str
+    step_id: str | None = None
+
+
+def _named(registry: Registry, kind: str, ref: dict[str, Any] | None) -> tuple[str, list[str]]:
+    """The component's label and the form ids its settings name."""
+    if not ref:
+        return "", []
+    try:
+        component = registry.get(kind, ref["type"])
+    except UnknownComponent:
+        return "", []
+    schema = component.settings_schema
+    if schema is None:
+        return component.label, []
+    settings = ref.get("settings") or {}
+    ids = []
+    for name, declared in schema().fields.items():
+        value = settings.get(name)
+        if declared.metadata.get("choices_from") == SOURCE and value not in (None, ""):
+            ids.append(str(value))
+    return component.label, ids
+
+
+def _conditions(group: dict[str, Any]) -> list[dict[str, Any]]:
+    found = []
+    for cond in group.get("conditions", []):
+        found += _conditions(cond) if "op" in cond else [cond]
+    return found
+
+
+def uses(flow: Flow, registry: Registry) -> list[FormUse]:
+    """Every place ``flow`` names a form, in the order the designer shows them."""
+    found: list[FormUse] = []
+
+    def look(kind: str, ref: dict[str, Any] | None, where: str, step_id: str | None = None) -> None:
+        label, ids = _named(registry, kind, ref)
+        found.extend(FormUse(form_id, where.format(label=label), step_id) for form_id in ids)
+
+    doc = flow.doc
+    look("triggers", doc.get("trigger"), "Trigger '{label}'")
+    for cond in _conditions(doc.get("filters") or {}):
+        look("filters", cond, "Filter '{label}'")
+    for step_id in sorted(flow.steps, key=flow.number.get):
+        step = flow.steps[step_id]
+        for i, branch in enumerate(step.get("branches") or []):
+            where = f"{flow.step_label(step_id, registry)} branch {i + 1}"
+            look("filters", branch.get("condition"), where, step_id)
+    for crit in (doc.get("success") or {}).get("criteria") or []:
+        look("success_criteria", crit, "Success criterion '{label}'")
+    return found
+
+
+def problems(rt: Runtime, flow: Flow) -> list[tuple[str | None, str]]:
+    """A form the flow names that was deleted keeps it from starting."""
+    found = []
+    for use in uses(flow, rt.registry):
+        name = forms.deleted_name(rt.redis, use.form_id)
+        if name is not None:
+            found.append((use.step_id, f"{use.where}: the form '{name}' was deleted; choose another form"))
+    return found
+
+
+def flows_by_form(rt: Runtime) -> dict[str, list[dict[str, Any]]]:
+    """Form id → the flows (``id``, ``name``, ``status``) that name it, ended flows
+    left out (they will never run again)."""
+    from superflow import flows
+
+    found: dict[str, list[dict[str, Any]]] = {}
+    for row in flows.list_flows(rt):
+        if row["status"] == "ended":
+            continue
+        with contextlib.suppress(Exception):  # a flow that no longer loads names nothing
+            flow = flows.get(rt, row["id"])
+            for form_id in dict.fromkeys(use.form_id for use in uses(flow, rt.registry)):
+                found.setdefault(form_id, []).append(
+                    {"id": row["id"], "name": row["name"], "status": row["status"]}
+                )
+    return found
