@@ -11,7 +11,8 @@ waits for the emailed confirmation (:mod:`superflow.form_confirmations`).
 
 Keys: ``sf:form:<id>`` (the definition, JSON), ``sf:forms`` (sorted set of ids by
 creation time), ``sf:seq:form`` (the last number given to a form created without
-an id), ``sf:forms:deleted`` (id → name of each deleted form).  Functions take the Redis connection (decoded responses), so the web app,
+an id), ``sf:forms:deleted`` (id → name of each deleted form).  Functions take the
+Redis connection (decoded responses), so the web app,
 the JSON API and the CLI share them.
 """
 
