@@ -94,6 +94,28 @@ def problems(rt: Runtime, flow: Flow) -> list[tuple[str | None, str]]:
     return found
 
 
+SAME_AS_STEP = {"selection": ("add_to_selection", "selection"), "project": ("add_to_project", "project")}
+"""What a form's own actions would be as a step: setting of the form → (step type,
+its setting).  The designer warns when the flow a form starts has that step too."""
+
+
+def trigger_form_actions(rt: Runtime, flow: Flow) -> list[tuple[str, dict[str, Any]]]:
+    """The form actions of the forms that start ``flow``, as ``(words, step reference)``."""
+    found = []
+    for use in uses(flow, rt.registry):
+        if not use.where.startswith("Trigger"):
+            continue
+        try:
+            form = forms.get(rt.redis, use.form_id)
+        except forms.FormNotFound:
+            continue
+        for setting, (step_type, step_setting) in SAME_AS_STEP.items():
+            if form.get(setting):
+                ref = {"type": step_type, "settings": {step_setting: str(form[setting])}}
+                found.append((f"the form '{form['name']}'", ref))
+    return found
+
+
 def flows_by_form(rt: Runtime) -> dict[str, list[dict[str, Any]]]:
     """Form id → the flows (``id``, ``name``, ``status``) that name it, ended flows
     left out (they will never run again)."""

@@ -55,6 +55,7 @@ from superflow import checked_address
 from superflow import deliver
 from superflow import deliver_test
 from superflow import hookimpl
+from superflow import link_actions_field
 from superflow import render
 from superflow import result_of
 from superflow import rewrite_links
@@ -128,6 +129,7 @@ class SendEmailSettings(Schema):
         },
     )
     tracking = fields.Boolean(load_default=True, metadata={"label": "Track opens and clicks"})
+    link_actions = link_actions_field()
     subscription = fields.String(
         load_default="",
         metadata={

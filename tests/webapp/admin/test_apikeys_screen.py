@@ -69,7 +69,9 @@ def test_only_flow_administrators_reach_the_screen(sf_runtime, sf_signed_in):
         other = sf_signed_in(role, over_http=True)
         assert other.get(other.base + "/api-keys", timeout=10).status_code == 403
         token = other.headers["X-CSRF-Token"]
-        made = other.post(other.base + "/api-keys", data={"name": "Mine", "role": "admin", "csrf_token": token})
+        made = other.post(
+            other.base + "/api-keys", data={"name": "Mine", "role": "admin", "csrf_token": token}
+        )
         assert made.status_code == 403
         gone = other.post(f"{other.base}/api-keys/{key.id}/revoke", data={"csrf_token": token}, timeout=10)
         assert gone.status_code == 403
