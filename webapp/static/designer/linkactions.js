@@ -82,5 +82,13 @@ registerWidget("link_actions", function (f) {
     });
   }
   draw();
+  /* The body may change in any editor while this panel is open: follow its links. */
+  var shown = linksOf(f.settings.html).join("\n");
+  var watch = setInterval(function () {
+    if (!document.body.contains(box) && box.dataset.attached) { clearInterval(watch); return; }
+    if (document.body.contains(box)) box.dataset.attached = "1";
+    var now = linksOf(f.settings.html).join("\n");
+    if (now !== shown && !box.contains(document.activeElement)) { shown = now; draw(); }
+  }, 600);
   return { el: box, focusTarget: box.querySelector("select") };
 });
