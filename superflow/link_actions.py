@@ -118,6 +118,17 @@ def problems(rt: Runtime, flow: Flow) -> list[tuple[str | None, str]]:
 
     found: list[tuple[str | None, str]] = []
     known: dict[str, set[str] | None] = {}
+    for step_id in sorted(flow.steps, key=flow.number.get):
+        settings = flow.steps[step_id].get("settings") or {}
+        if settings.get("tracking") is False and any(
+            isinstance(e, dict) and e.get("actions") for e in settings.get(SETTING) or []
+        ):
+            found.append(
+                (
+                    step_id,
+                    f"{flow.step_label(step_id, rt.registry)}: link actions need opens and clicks tracked",
+                )
+            )
     for step_id, url, _, action in _each(flow):
         where = f"{flow.step_label(step_id, rt.registry)}, link {url}"
         try:
