@@ -69,9 +69,10 @@ def link_actions_field() -> mf.Field:
         load_default=list,
         validate=validate.Length(max=MAX_LINKS),
         metadata={
-            "label": "When someone clicks a link",
-            "help": "What a click on a link of this email does in the CRM, once per person and link",
+            "label": "Links in this email",
+            "help": "What a click on each link does in the CRM, once per person and link",
             "widget": "link_actions",
+            "section": "When someone clicks a link",
         },
     )
 

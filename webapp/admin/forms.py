@@ -85,6 +85,7 @@ MARSHMALLOW_WORDS = {
     "Shorter than minimum length 1.": "This is required.",
     "Field may not be null.": "This is required.",
     "Not a valid integer.": "Enter a whole number.",
+    "Length must be between 1 and 50.": "Give the form at least one field (and at most 50).",
 }
 
 

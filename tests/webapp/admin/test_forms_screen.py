@@ -217,3 +217,12 @@ def _email_only():
     return {
         "fields": [{"name": "email", "label": "Email", "type": "email", "required": True, "maps_to": "email"}]
     }
+
+
+def test_a_form_without_fields_is_refused_in_words(sf_runtime, sf_signed_in):
+    admin = sf_signed_in("flow_admin", over_http=True)
+    blank = {key: "" for key in BUILT if key.endswith("-label")}
+    reply = build(admin, admin.base, blank)
+    assert reply.status_code == 400
+    assert "Give the form at least one field (and at most 50)." in reply.text
+    assert forms.list_forms(sf_runtime.redis) == []

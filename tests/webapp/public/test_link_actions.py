@@ -87,6 +87,14 @@ def test_link_actions_the_crm_cannot_do_keep_the_flow_from_starting(sf_runtime):
     assert any("'Send email' cannot be done by a click" in p for p in problems), problems
 
 
+def test_link_actions_on_an_email_without_tracking_cannot_start(sf_runtime):
+    hot = sf_runtime.crm.create_selection("Hot leads")
+    doc = flow_doc([invite(tracking=False, link_actions=offer_actions(str(hot["id"])))])
+    sf_runtime.crm.create_request_category("Support")
+    problems = refused_start(sf_runtime, doc)
+    assert "Step 1 'Send email': link actions need opens and clicks tracked" in problems, problems
+
+
 def test_the_designer_warns_when_a_link_action_repeats_a_step(sf_runtime, sf_signed_in):
     hot = sf_runtime.crm.create_selection("Hot leads")
     add = {"id": "add", "type": "add_to_selection", "settings": {"selection": str(hot["id"])}}
