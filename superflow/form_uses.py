@@ -9,7 +9,6 @@ delete a form a flow still needs; a flow that names a deleted form cannot start.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from typing import Any
@@ -113,22 +112,4 @@ def trigger_form_actions(rt: Runtime, flow: Flow) -> list[tuple[str, dict[str, A
             if form.get(setting):
                 ref = {"type": step_type, "settings": {step_setting: str(form[setting])}}
                 found.append((f"the form '{form['name']}'", ref))
-    return found
-
-
-def flows_by_form(rt: Runtime) -> dict[str, list[dict[str, Any]]]:
-    """Form id → the flows (``id``, ``name``, ``status``) that name it, ended flows
-    left out (they will never run again)."""
-    from superflow import flows
-
-    found: dict[str, list[dict[str, Any]]] = {}
-    for row in flows.list_flows(rt):
-        if row["status"] == "ended":
-            continue
-        with contextlib.suppress(Exception):  # a flow that no longer loads names nothing
-            flow = flows.get(rt, row["id"])
-            for form_id in dict.fromkeys(use.form_id for use in uses(flow, rt.registry)):
-                found.setdefault(form_id, []).append(
-                    {"id": row["id"], "name": row["name"], "status": row["status"]}
-                )
     return found

@@ -86,9 +86,15 @@ def periodic(name: str) -> None:
 
 def link_clicked(flow_id: str, step_id: str, participant_id: str, person_id: str, url: str) -> None:
     """The actions of a link a participant clicked for the first time."""
+    from superflow import flows
     from superflow import link_actions
 
-    link_actions.run(current(), flow_id, step_id, participant_id, person_id, url)
+    rt = current()
+    try:
+        flow = flows.get(rt, flow_id)
+    except flows.FlowNotFound:
+        return
+    link_actions.run(rt, flow, step_id, participant_id, person_id, url)
 
 
 def run_plugin_job(function: str, args: list[Any]) -> None:

@@ -30,7 +30,7 @@ from marshmallow import ValidationError
 from marshmallow import fields as mf
 from marshmallow import validate
 
-from superflow import choices
+from superflow import crm_lists
 from superflow.components import StepContext
 from superflow.flow import settings_of
 from superflow.registry import UnknownComponent
@@ -154,8 +154,8 @@ def problems(rt: Runtime, flow: Flow) -> list[tuple[str | None, str]]:
                 continue
             if source not in known:
                 try:
-                    known[source] = {c["value"] for c in choices.choices(rt, source)}
-                except Exception:  # a CRM that cannot list them: the step run will say
+                    known[source] = {c["value"] for c in crm_lists.SOURCES[source](rt)}
+                except Exception:  # not a CRM list, or a CRM that cannot list it: the run will say
                     known[source] = None
             if known[source] is not None and value not in known[source]:
                 label = setting_label(step_type, name)
@@ -218,14 +218,9 @@ def duplicates(
     return found
 
 
-def run(rt: Runtime, flow_id: str, step_id: str, participant_id: str, person_id: str, url: str) -> None:
-    """The job a first click queues: do the link's actions for the person."""
-    from superflow import flows
-
-    try:
-        flow = flows.get(rt, flow_id)
-    except flows.FlowNotFound:
-        return
+def run(rt: Runtime, flow: Flow, step_id: str, participant_id: str, person_id: str, url: str) -> None:
+    """What the job a first click queues does: the link's actions for the person."""
+    flow_id = flow.id
     step = flow.steps.get(step_id)
     actions = actions_for(step, url) if step else []
     participant = rt.store.participant(participant_id)

@@ -13,6 +13,7 @@ token; :mod:`superflow.webapp.public.forms` guards them against spam instead).
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -26,6 +27,7 @@ from flask import render_template
 from flask import request
 from flask import url_for
 
+from superflow import flows
 from superflow import form_uses
 from superflow import forms
 from superflow.counters import Counters
@@ -110,7 +112,7 @@ def index():
     rt = runtime()
     listed = forms.list_forms(rt.redis)
     totals = Counters(rt.redis).form_totals([f["id"] for f in listed])
-    used = form_uses.flows_by_form(rt)
+    used = flows_by_form(rt)
     rows = [
         {
             "form": f,
@@ -168,7 +170,7 @@ def update(form_id: str):
 def confirm_delete(form_id: str):
     rt = runtime()
     form = _existing(rt, form_id)
-    using = form_uses.flows_by_form(rt).get(form_id, [])
+    using = flows_by_form(rt).get(form_id, [])
     return render_template("admin/form_delete.html", form=form, using=using)
 
 
@@ -177,7 +179,7 @@ def confirm_delete(form_id: str):
 def delete(form_id: str):
     rt = runtime()
     form = _existing(rt, form_id)
-    using = form_uses.flows_by_form(rt).get(form_id, [])
+    using = flows_by_form(rt).get(form_id, [])
     if using:
         names = ", ".join(f"'{f['name']}'" for f in using)
         flash(f"The form '{form['name']}' is used by {names}; change those flows first.", "error")
@@ -185,6 +187,22 @@ def delete(form_id: str):
     forms.delete(rt.redis, form_id)
     flash(f"The form '{form['name']}' was deleted; its address no longer takes answers.")
     return redirect(url_for("form_admin.index"))
+
+
+def flows_by_form(rt: Runtime) -> dict[str, list[dict[str, Any]]]:
+    """Form id → the flows (``id``, ``name``, ``status``) that name it, ended flows
+    left out (they will never run again)."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for row in flows.list_flows(rt):
+        if row["status"] == "ended":
+            continue
+        with contextlib.suppress(Exception):  # a flow that no longer loads names nothing
+            flow = flows.get(rt, row["id"])
+            for form_id in dict.fromkeys(use.form_id for use in form_uses.uses(flow, rt.registry)):
+                found.setdefault(form_id, []).append(
+                    {"id": row["id"], "name": row["name"], "status": row["status"]}
+                )
+    return found
 
 
 # -- the builder -----------------------------------------------------------------

@@ -72,7 +72,7 @@ def test_a_click_adds_to_the_selection_and_creates_one_request_even_after_two_cl
 
     # the job run again (a worker died after the CRM calls) creates nothing twice
     pid = participant_of(rt, flow, str(ada["id"])).id
-    link_actions.run(rt, flow.id, "invite", pid, str(ada["id"]), OFFER)
+    link_actions.run(rt, flows.get(rt, flow.id), "invite", pid, str(ada["id"]), OFFER)
     assert len(rt.crm.list_requests(str(ada["id"]))) == 1
 
 
