@@ -410,6 +410,7 @@ class UpdateContact(StepType):
     """
 
     name = "update_contact"
+    link_action = True
     label = "Update contact"
     category = "Contact"
     description = "Change fields on the person or the company."

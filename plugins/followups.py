@@ -155,6 +155,7 @@ def first_free_slot(
 
 class CreateFollowUp(StepType):
     name = "create_follow_up"
+    link_action = True
     label = "Create follow-up"
     category = "Follow-ups"
     description = "Give a colleague an appointment, meeting, phone call or task about the person."

@@ -106,6 +106,7 @@ class _ProjectStep(StepType):
 
 class AddToProject(_ProjectStep):
     name = "add_to_project"
+    link_action = True
     label = "Add to project"
     description = "Make the person a member of a CRM project, with a member type and status."
     settings_schema = AddToProjectSettings

@@ -73,6 +73,7 @@ class CreateRequestSettings(Schema):
 
 class CreateRequest(StepType):
     name = "create_request"
+    link_action = True
     label = "Create request"
     category = "Customer service"
     description = "Open a customer-service request for the person."

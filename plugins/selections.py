@@ -124,6 +124,7 @@ class _SelectionStep(StepType):
 
 class AddToSelection(_SelectionStep):
     name = "add_to_selection"
+    link_action = True
     label = "Add to selection"
     description = "Add the person to a selection in the CRM."
 

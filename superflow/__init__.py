@@ -166,6 +166,7 @@ PUBLIC: dict[str, str] = {
         "superflow.webapp.limits",
     ),
     "request_services": "superflow.webapp.runtime",
+    "link_actions_field": "superflow.link_actions",
     "for_viewing": "superflow.webapp.public.tracking",
 }
 
@@ -199,6 +200,7 @@ __all__ = [
     "EmailTransport",
     "Emit",
     "Event",
+    "link_actions_field",
     "field_name_problem",
     "FieldInfo",
     "Flow",
@@ -306,6 +308,7 @@ if TYPE_CHECKING:
     from superflow.crm import person_value
     from superflow.events import Event
     from superflow.flow import Flow
+    from superflow.link_actions import link_actions_field
     from superflow.merge import MergeError
     from superflow.merge import MergeLimit
     from superflow.merge import render

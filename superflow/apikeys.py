@@ -1,7 +1,8 @@
 """API keys: who may call the JSON API, and with which role.
 
 A key is ``sf_`` followed by 40 random characters.  Only its SHA-256 is kept, under
-``sf:apikey:<sha256>`` (a hash with name, role, created, rate limit, last use), and
+``sf:apikey:<sha256>`` (a hash with name, role, created, rate limit, last use and the
+key's first characters, for people to tell keys apart), and
 ``sf:apikeys`` maps each key's name to its hash.  The key itself is shown once, when
 it is made; a lost key is revoked and a new one made.
 
@@ -42,6 +43,8 @@ and ``events`` (post events)."""
 DEFAULT_LIMIT = 600
 DEFAULT_WINDOW = 60
 LAST_USED_EVERY = 60
+SHOWN = 4
+"""Characters of a key, after its prefix, that lists show (too few to guess the rest)."""
 MAX_REMEMBERED = 10_000
 """Keys whose rate window a :class:`Gate` remembers before it starts afresh."""
 
@@ -61,6 +64,9 @@ class ApiKey:
     limit: int
     window: int
     last_used: float | None = None
+    shown: str = ""
+    """The secret's first characters (``sf_`` and four more), so that a person can
+    tell which key they hold; empty for keys made before it was kept."""
 
     @property
     def permissions(self) -> frozenset[str]:
@@ -74,6 +80,7 @@ class ApiKey:
             "created": self.created,
             "rate_limit": f"{self.limit}/{self.window}s",
             "last_used": self.last_used,
+            "shown": self.shown,
         }
 
 
@@ -104,7 +111,14 @@ def create(
     now = time.time()
     conn.hset(
         keys.apikey(digest),
-        mapping={"name": name, "role": role, "created": now, "limit": limit, "window": window},
+        mapping={
+            "name": name,
+            "role": role,
+            "created": now,
+            "limit": limit,
+            "window": window,
+            "shown": secret[: len(PREFIX) + SHOWN],
+        },
     )
     return secret, _record(digest, conn.hgetall(keys.apikey(digest)))
 
@@ -203,4 +217,5 @@ def _record(digest: str, raw: dict[str, str]) -> ApiKey:
         limit=int(raw.get("limit") or DEFAULT_LIMIT),
         window=int(raw.get("window") or DEFAULT_WINDOW),
         last_used=float(raw["last_used"]) if raw.get("last_used") else None,
+        shown=raw.get("shown", ""),
     )

@@ -238,12 +238,16 @@ class StepType(Component):
     something to the person: those respect the flow's send window.  ``exits_on``
     names event types that end the person's participation in any flow that has a
     step of this type (an unsubscribe ends the flows that email them).  ``branching``
-    step types (the split) carry ``branches`` in the flow document.
+    step types (the split) carry ``branches`` in the flow document.  A
+    ``link_action`` step type may also be what a click on a link of an email does
+    (:mod:`superflow.link_actions`): it then runs for the person who clicked, once
+    per link, outside the flow's order of steps.
     """
 
     sends: ClassVar[str | None] = None
     branching: ClassVar[bool] = False
     exits_on: ClassVar[tuple[str, ...]] = ()
+    link_action: ClassVar[bool] = False
 
     def execute(self, ctx: StepContext) -> StepResult:
         raise NotImplementedError

@@ -11,7 +11,9 @@ from copy import deepcopy
 from typing import TYPE_CHECKING
 from typing import Any
 
+from superflow import form_uses
 from superflow import keys
+from superflow import link_actions
 from superflow import samples
 from superflow.flow import Flow
 from superflow.flow import FlowInvalid
@@ -296,8 +298,10 @@ def not_ready(rt: Runtime, flow: Flow) -> list[str]:
 
 def start_problems(rt: Runtime, flow: Flow) -> list[tuple[str | None, str]]:
     """What, besides :func:`superflow.flow.readiness`, keeps a flow from starting: merge
-    tags its trigger's event lacks and previews that fail (:func:`superflow.samples.content_problems`)."""
-    return samples.content_problems(rt, flow)
+    tags its trigger's event lacks and previews that fail (:func:`superflow.samples.content_problems`),
+    forms it names that were deleted (:func:`superflow.form_uses.problems`) and link actions
+    that cannot be done (:func:`superflow.link_actions.problems`)."""
+    return samples.content_problems(rt, flow) + form_uses.problems(rt, flow) + link_actions.problems(rt, flow)
 
 
 def set_status(rt: Runtime, flow_id: str, status: str) -> None:

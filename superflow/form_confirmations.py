@@ -76,6 +76,7 @@ class Pending:
     consents: list[str] = field(default_factory=list)
     subscriptions: list[str] = field(default_factory=list)
     selection: str | None = None
+    project: str | None = None
     emit: bool = True
     token: str = ""
     expires_at: float = 0.0
@@ -91,6 +92,7 @@ class Pending:
                 "consents": self.consents,
                 "subscriptions": self.subscriptions,
                 "selection": self.selection,
+                "project": self.project,
                 "emit": self.emit,
             }
         )
@@ -151,6 +153,7 @@ def open_link(conn: redis.Redis, secret: str, form_id: str, token: str, now: flo
         consents=data.get("consents") or [],
         subscriptions=data.get("subscriptions") or [],
         selection=data.get("selection"),
+        project=data.get("project"),
         emit=bool(data.get("emit", True)),
         token=token,
         expires_at=float(found["expires_at"]),

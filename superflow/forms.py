@@ -3,14 +3,16 @@
 A definition (checked by :class:`FormDefinition`) names its fields — each with a
 name, label, type, whether it is required and the CRM person field it fills
 (``maps_to``) — the consents and subscriptions a submission grants, the selection
-the person is added to and the message shown afterwards.  One field must map to
+and project the person is added to, and the message shown (or the page of the
+marketer's own site opened) afterwards.  One field must map to
 ``email``: a submission creates the person with that address; what it would change
 about a person the CRM already has, and every consent and subscription it gives,
 waits for the emailed confirmation (:mod:`superflow.form_confirmations`).
 
 Keys: ``sf:form:<id>`` (the definition, JSON), ``sf:forms`` (sorted set of ids by
 creation time), ``sf:seq:form`` (the last number given to a form created without
-an id).  Functions take the Redis connection (decoded responses), so the web app,
+an id), ``sf:forms:deleted`` (id → name of each deleted form).  Functions take the
+Redis connection (decoded responses), so the web app,
 the JSON API and the CLI share them.
 """
 
@@ -102,6 +104,15 @@ class FormField(Schema):
         allow_none=True,
         metadata={"label": "Grants consent", "help": "For a checkbox: the consent purpose given when ticked"},
     )
+    subscribes = mf.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(min=1, max=100),
+        metadata={
+            "label": "Starts subscription",
+            "help": "For a checkbox: the email subscription started when ticked, e.g. newsletter",
+        },
+    )
     placeholder = mf.String(load_default="", validate=validate.Length(max=200))
     max_length = mf.Integer(load_default=500, validate=validate.Range(min=1, max=10000))
 
@@ -137,6 +148,20 @@ class FormDefinition(Schema):
     )
     selection = mf.String(
         load_default=None, allow_none=True, metadata={"label": "Add to selection", "help": "A selection's id"}
+    )
+    project = mf.String(
+        load_default=None, allow_none=True, metadata={"label": "Add to project", "help": "A project's id"}
+    )
+    redirect_url = mf.Url(
+        load_default=None,
+        allow_none=True,
+        schemes={"http", "https"},
+        require_tld=False,
+        error_messages={"invalid": "enter a web address starting with http:// or https://"},
+        metadata={
+            "label": "Then go to",
+            "help": "A page of your own site the visitor is sent to after sending; empty: a thank-you page",
+        },
     )
     success_message = mf.String(
         load_default="Thank you! We have received your answer.",
@@ -175,6 +200,10 @@ class FormDefinition(Schema):
                 errors.setdefault("fields", []).append(f"{f['name']}: a select field needs choices")
             if f.get("grants") and f["type"] != "checkbox":
                 errors.setdefault("fields", []).append(f"{f['name']}: only a checkbox can grant a consent")
+            if f.get("subscribes") and f["type"] != "checkbox":
+                errors.setdefault("fields", []).append(
+                    f"{f['name']}: only a checkbox can start a subscription"
+                )
         if errors:
             raise ValidationError(errors)
 
@@ -214,7 +243,10 @@ def create(
     form["created_at"] = form["updated_at"] = now
     if not conn.set(keys.form(form["id"]), json.dumps(form), nx=True):
         raise FormExists(form["id"])
-    conn.zadd(keys.FORMS, {form["id"]: now})
+    pipe = conn.pipeline()
+    pipe.zadd(keys.FORMS, {form["id"]: now})
+    pipe.hdel(keys.FORMS_DELETED, form["id"])
+    pipe.execute()
     return form
 
 
@@ -244,11 +276,22 @@ def update(
 
 
 def delete(conn: redis.Redis, form_id: str) -> bool:
-    """Remove a form; False if there was none."""
+    """Remove a form; False if there was none.  Its name is kept, so that a flow
+    that still names the form can say which one was deleted (:func:`deleted_name`)."""
+    try:
+        name = get(conn, form_id).get("name") or form_id
+    except FormNotFound:
+        return False
     pipe = conn.pipeline()
     pipe.delete(keys.form(form_id))
     pipe.zrem(keys.FORMS, form_id)
+    pipe.hset(keys.FORMS_DELETED, form_id, name)
     return bool(pipe.execute()[0])
+
+
+def deleted_name(conn: redis.Redis, form_id: str) -> str | None:
+    """The name of a form that was deleted (and not made again), or ``None``."""
+    return conn.hget(keys.FORMS_DELETED, form_id)
 
 
 # -- submissions ----------------------------------------------------------------
@@ -324,3 +367,9 @@ def consents_given(form: Mapping[str, Any], clean: Mapping[str, Any]) -> list[st
     """The form's consents, and those of the ticked checkboxes that grant one."""
     ticked = [f["grants"] for f in form["fields"] if f.get("grants") and clean.get(f["name"])]
     return list(dict.fromkeys([*form["consents"], *ticked]))
+
+
+def subscriptions_given(form: Mapping[str, Any], clean: Mapping[str, Any]) -> list[str]:
+    """The form's subscriptions, and those of the ticked checkboxes that start one."""
+    ticked = [f["subscribes"] for f in form["fields"] if f.get("subscribes") and clean.get(f["name"])]
+    return list(dict.fromkeys([*form["subscriptions"], *ticked]))

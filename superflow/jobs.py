@@ -84,6 +84,19 @@ def periodic(name: str) -> None:
     current().engine.run_periodic(name)
 
 
+def link_clicked(flow_id: str, step_id: str, participant_id: str, person_id: str, url: str) -> None:
+    """The actions of a link a participant clicked for the first time."""
+    from superflow import flows
+    from superflow import link_actions
+
+    rt = current()
+    try:
+        flow = flows.get(rt, flow_id)
+    except flows.FlowNotFound:
+        return
+    link_actions.run(rt, flow, step_id, participant_id, person_id, url)
+
+
 def run_plugin_job(function: str, args: list[Any]) -> None:
     """Queued by :meth:`superflow.services.Services.enqueue`: call the plugin's
     ``function`` with the worker's services first.  Jobs carry names and plain

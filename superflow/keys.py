@@ -911,10 +911,11 @@ def flow_links(flow_id: str, step_id: str) -> str:
 @_SCHEDULING_AND_RECOVERY.key(
     "sf:form:<id>",
     "string (JSON), sorted set, string",
-    "Hosted form definitions; their ids by creation; the last number given to a form made without an id.",
+    "Hosted form definitions; their ids by creation; the last number given to a form made without an id; "
+    "id → name of each deleted form (for flows that still name it).",
     "`superflow.forms`.",
     "Until deleted.",
-    shown="`sf:form:<id>`, `sf:forms`, `sf:seq:form`",
+    shown="`sf:form:<id>`, `sf:forms`, `sf:seq:form`, `sf:forms:deleted`",
 )
 def form(form_id: str) -> str:
     return f"sf:form:{form_id}"
@@ -922,6 +923,7 @@ def form(form_id: str) -> str:
 
 FORMS = _SCHEDULING_AND_RECOVERY.alongside("sf:forms")
 FORM_SEQ = _SCHEDULING_AND_RECOVERY.alongside("sf:seq:form")
+FORMS_DELETED = _SCHEDULING_AND_RECOVERY.alongside("sf:forms:deleted")
 
 
 @_SCHEDULING_AND_RECOVERY.key(

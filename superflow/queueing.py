@@ -184,6 +184,13 @@ def enqueue_periodic(rt: Runtime, name: str, pipeline: Pipeline | None = None) -
     _enqueue(rt, "superflow.jobs.periodic", (name,), pipeline)
 
 
+def enqueue_link_actions(
+    rt: Runtime, flow_id: str, step_id: str, participant_id: str, person_id: str, url: str
+) -> None:
+    """The job that does what a click on ``url`` does (:mod:`superflow.link_actions`)."""
+    _enqueue(rt, "superflow.jobs.link_clicked", (flow_id, step_id, participant_id, person_id, url), None)
+
+
 def enqueue_plugin_job(rt: Runtime, function: str, args: list[Any]) -> None:
     """A plugin's own job (:meth:`superflow.services.Services.enqueue`)."""
     _enqueue(rt, "superflow.jobs.run_plugin_job", (function, args), None)

@@ -62,6 +62,7 @@ from superflow import checked_address
 from superflow import deliver
 from superflow import deliver_test
 from superflow import hookimpl
+from superflow import link_actions_field
 from superflow import render
 from superflow import result_of
 from superflow import rewrite_links
@@ -177,6 +178,7 @@ class SendEmailSettings(Schema):
             " messages such as a receipt",
         },
     )
+    link_actions = link_actions_field()
     subscription = fields.String(
         load_default="",
         metadata={

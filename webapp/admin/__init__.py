@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from superflow.webapp.admin import accounts
 from superflow.webapp.admin import actions
+from superflow.webapp.admin import apikeys
 from superflow.webapp.admin import designer
+from superflow.webapp.admin import forms
 from superflow.webapp.admin import panels
 from superflow.webapp.admin import participants
 from superflow.webapp.admin import people
@@ -21,6 +23,8 @@ BLUEPRINTS = (
     participants.bp,
     people.bp,
     accounts.bp,
+    apikeys.bp,
+    forms.bp,
     designer.bp,
     panels.bp,
 )

@@ -24,6 +24,8 @@ from marshmallow import ValidationError
 from superflow import choices
 from superflow import content
 from superflow import flows
+from superflow import form_uses
+from superflow import link_actions
 from superflow import merge
 from superflow import samples
 from superflow import sms_text
@@ -292,6 +294,7 @@ def _palette_entry(rt: Runtime, kind: str, name: str, item: Any) -> dict[str, An
         "branching": bool(getattr(item, "branching", False)),
         "manual_enrolment": bool(getattr(item, "allows_manual_enrolment", False)),
         "needs_participant": bool(getattr(item, "needs_participant", False)),
+        "link_action": bool(getattr(item, "link_action", False)),
     }
 
 
@@ -361,7 +364,10 @@ def review(rt: Runtime, doc: Any, flow_id: str | None) -> dict[str, Any]:
     return {
         "errors": [],
         "problems": _structured(_start_problems(rt, flow)),
-        "warnings": _structured(warnings(flow, rt.registry, _other_flows(rt))),
+        "warnings": _structured(
+            warnings(flow, rt.registry, _other_flows(rt))
+            + link_actions.duplicates(flow, rt.registry, form_uses.trigger_form_actions(rt, flow))
+        ),
         "unknown_merge_tags": _unknown_tags(rt, flow),
     }
 

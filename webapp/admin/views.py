@@ -18,6 +18,8 @@ from flask import url_for
 
 from superflow import failures
 from superflow import flows
+from superflow import form_uses
+from superflow import forms
 from superflow import keys
 from superflow import reports
 from superflow import users
@@ -263,7 +265,27 @@ def content(flow_id: str):
             person = rt.crm.get_person(person_id)
         except LookupError as exc:
             error = str(exc).strip("'\"")
-    return flow_page(current, "content", messages=messages, person_id=person_id, person=person, error=error)
+    return flow_page(
+        current,
+        "content",
+        messages=messages,
+        person_id=person_id,
+        person=person,
+        error=error,
+        forms_used=_forms_used(rt, current),
+    )
+
+
+def _forms_used(rt: Runtime, flow: Flow) -> list[dict[str, Any]]:
+    """The forms the flow names, each with where and its name (or that it was deleted)."""
+    found = []
+    for use in form_uses.uses(flow, rt.registry):
+        try:
+            name, exists = forms.get(rt.redis, use.form_id).get("name") or use.form_id, True
+        except forms.FormNotFound:
+            name, exists = forms.deleted_name(rt.redis, use.form_id) or use.form_id, False
+        found.append({"id": use.form_id, "where": use.where, "name": name, "exists": exists})
+    return found
 
 
 def _demo_person(rt: Runtime) -> str:

@@ -30,6 +30,7 @@ EXTENSIONS = {
     "choices_from": "x-choices",
     "show_if": "x-show-if",
     "upload_url": "x-upload",
+    "section": "x-section",
 }
 _TYPES: tuple[tuple[type[fields.Field], dict[str, Any]], ...] = (
     (fields.Email, {"type": "string", "format": "email"}),

@@ -13,7 +13,7 @@
 
 A post proves nothing about who sent it (double opt-in, see
 :mod:`superflow.form_confirmations`).  A new address: the person is created with the
-submitted fields and added to the form's selection at once.  A known address:
+submitted fields and added to the form's selection and project at once.  A known address:
 nothing in the CRM changes.  Either way one confirmation email goes out, and on
 confirmation the known person's fields are changed, and for everyone the consents
 and subscriptions are granted (``legal_basis`` "form <id>, confirmed by email").
@@ -44,6 +44,7 @@ from flask import Blueprint
 from flask import abort
 from flask import jsonify
 from flask import make_response
+from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
@@ -175,9 +176,12 @@ def _minutes(seconds: int) -> str:
 
 
 def _done(rt: Runtime, form: Mapping[str, Any]):
-    """The same answer for every good post, whether the CRM knew the address or not."""
+    """The same answer for every good post, whether the CRM knew the address or not:
+    the form's own page of the marketer's site when it names one, else ours."""
     if _wants_json():
         return jsonify({"status": "ok", "message": f"{CHECK_INBOX}."}), 200
+    if form.get("redirect_url"):
+        return redirect(form["redirect_url"], 303)
     return render_template(
         "public/form.html",
         form=form,
@@ -199,7 +203,7 @@ def receive(rt: Runtime, form: Mapping[str, Any], clean: Mapping[str, Any]) -> N
     """What a good post does before anyone confirms it.
 
     A new address: the person is created with the submitted fields and added to the
-    form's selection; ``form.submitted`` is emitted at once unless consents or
+    form's selection and project; ``form.submitted`` is emitted at once unless consents or
     subscriptions wait for the confirmation.  A known address: nothing in the CRM
     changes.  Either way one confirmation email goes out (within the per-address
     limit) and holds the rest."""
@@ -207,6 +211,7 @@ def receive(rt: Runtime, form: Mapping[str, Any], clean: Mapping[str, Any]) -> N
     changes = forms.person_changes(form, clean)
     email = changes["email"]
     consents = forms.consents_given(form, clean)
+    subscriptions = forms.subscriptions_given(form, clean)
     person = crm.find_person_by_email(email)
     if person is None:
         digest = hashlib.blake2b(email.lower().encode(), digest_size=8).hexdigest()
@@ -215,7 +220,9 @@ def receive(rt: Runtime, form: Mapping[str, Any], clean: Mapping[str, Any]) -> N
         person_id = str(person["id"])
         if form.get("selection"):
             crm.add_to_selection(str(form["selection"]), [person_id])
-        waits = bool(consents or form["subscriptions"])
+        if form.get("project"):
+            crm.add_to_project(str(form["project"]), [person_id], idempotency_key=f"{key}:project")
+        waits = bool(consents or subscriptions)
         if not waits:
             _emit(rt, form, person_id, clean, created=True, confirmed=False)
         Counters.count_form(rt.redis, form["id"], "created")
@@ -225,7 +232,7 @@ def receive(rt: Runtime, form: Mapping[str, Any], clean: Mapping[str, Any]) -> N
             created=True,
             fields=dict(clean),
             consents=consents,
-            subscriptions=list(form["subscriptions"]),
+            subscriptions=subscriptions,
             emit=waits,
         )
     else:
@@ -236,8 +243,9 @@ def receive(rt: Runtime, form: Mapping[str, Any], clean: Mapping[str, Any]) -> N
             fields=dict(clean),
             changes={k: v for k, v in changes.items() if k != "email"},
             consents=consents,
-            subscriptions=list(form["subscriptions"]),
+            subscriptions=subscriptions,
             selection=str(form["selection"]) if form.get("selection") else None,
+            project=str(form["project"]) if form.get("project") else None,
         )
     send_confirmation(rt, form, pending, str(person.get("email") or email).strip())
 
@@ -373,6 +381,8 @@ def apply_confirmed(rt: Runtime, form: Mapping[str, Any], pending: form_confirma
         crm.set_subscription(person_id, name, True)
     if pending.selection:
         crm.add_to_selection(pending.selection, [person_id])
+    if pending.project:
+        crm.add_to_project(pending.project, [person_id], idempotency_key=f"form-confirm:{nonce}:project")
     if pending.emit:
         _emit(rt, form, person_id, pending.fields, created=pending.created, confirmed=True)
     return True

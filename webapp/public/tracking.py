@@ -21,6 +21,8 @@ step as ``step:<step id>:<counter>``), clicks per address in
 ``sf:flow:<flow id>:links:<step id>``, and the firsts are remembered in
 ``sf:flow:<flow id>:seen``.  The first open of a message and the first click of each
 of its links become events (``email.opened``, ``link.clicked``); repeats only count.
+A first click on a link with link actions also queues the job that does them
+(:mod:`superflow.link_actions`): the click's answer never waits for the CRM.
 
 Looking is not acting: an admin screen that shows a sent message passes it through
 :func:`for_viewing` first, which points tracked links straight at where they lead
@@ -45,10 +47,15 @@ from flask import redirect
 from flask import render_template
 from flask import request
 
+from superflow import flows
+from superflow import link_actions
+from superflow import queueing
 from superflow import tracking
 from superflow.counters import Counters
 from superflow.crm import CrmError
 from superflow.events import Event
+from superflow.flow import FlowInvalid
+from superflow.registry import UnknownComponent
 from superflow.runtime import Runtime
 from superflow.webapp.runtime import runtime
 
@@ -118,7 +125,18 @@ def record(rt: Runtime, token: tracking.Token) -> bool:
     if token.kind == "c":
         data["url"] = token.url
     rt.emit([Event(counter, person_id, data, source="tracking")])
+    if token.kind == "c" and _has_link_actions(rt, flow_id, step, token.url):
+        queueing.enqueue_link_actions(rt, flow_id, step, token.participant_id, person_id, token.url)
     return True
+
+
+def _has_link_actions(rt: Runtime, flow_id: str, step_id: str, url: str) -> bool:
+    """Does a click on ``url`` of the step do something in the CRM (:mod:`superflow.link_actions`)?"""
+    try:
+        flow = flows.get(rt, flow_id)
+    except (flows.FlowNotFound, FlowInvalid, UnknownComponent):
+        return False
+    return link_actions.has_actions(flow.steps.get(step_id), url)
 
 
 # A sealed token as it appears in an address: base64url, no shorter than the smallest seal.

@@ -11,6 +11,7 @@ import { S, els, setCatalog, setSelection } from "./state.js";
 import { select } from "./steps.js";
 import { htmlToText, smsCount } from "./text.js";
 import { renderHead, renderVersions, resume, save, start } from "./toolbar.js";
+import "./linkactions.js";
 
 function build(root) {
   var b = S.boot;

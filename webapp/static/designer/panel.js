@@ -94,9 +94,14 @@ function stepPanel(info, c) {
     /* A step that sends: its message, the preview, then (for a channel that keeps them
        apart) sender and delivery, and a test send. */
     var content = channelFor(c.sends).deliveryApart ? (c.content || []).filter(function (k) { return props[k]; }) : null;
-    box.appendChild(h("section", { class: "dz-section" }, h("h3", null, "Message"), buildForm(c.schema, st.settings, content ? Object.assign({}, ctx, { only: content }) : ctx)));
+    /* A setting with a section of its own (x-section, e.g. "When someone clicks a link") gets it after the rest. */
+    var apart = Object.keys(props).filter(function (k) { return props[k]["x-section"]; });
+    box.appendChild(h("section", { class: "dz-section" }, h("h3", null, "Message"), buildForm(c.schema, st.settings, content ? Object.assign({}, ctx, { only: content }) : Object.assign({}, ctx, { skip: apart }))));
     box.appendChild(previewSection(st, c));
-    if (content) box.appendChild(h("section", { class: "dz-section" }, h("h3", null, "Sender and delivery"), buildForm(c.schema, st.settings, Object.assign({}, ctx, { skip: content }))));
+    if (content) box.appendChild(h("section", { class: "dz-section" }, h("h3", null, "Sender and delivery"), buildForm(c.schema, st.settings, Object.assign({}, ctx, { skip: content.concat(apart) }))));
+    apart.forEach(function (k) {
+      box.appendChild(h("section", { class: "dz-section", "data-section": k }, h("h3", null, props[k]["x-section"]), buildForm(c.schema, st.settings, Object.assign({}, ctx, { only: [k] }))));
+    });
     box.appendChild(sendTestSection(st));
   } else if (c.branching) {
     box.appendChild(buildForm(c.schema, st.settings, Object.assign({}, ctx, { quietEmpty: true })));
