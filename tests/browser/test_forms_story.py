@@ -228,3 +228,34 @@ def test_the_email_step_lists_its_links_for_link_actions(
             "actions": [{"type": "add_to_selection", "settings": {"selection": str(selection["id"])}}],
         }
     ]
+
+
+def test_a_designed_email_lists_its_tracked_links_for_link_actions(
+    admin_site: AdminSite, signed_in: Callable[[str], Page]
+) -> None:
+    """The links of a design made from a template (its button, its social links) are
+    offered for link actions, and an action chosen for one is saved with the step."""
+    admin_site.runtime.crm.create_selection("Read the news")
+    page = signed_in("admin")
+    page.set_viewport_size(WIDE)
+    page.goto("/flows/new/design")
+    expect(page.locator("[data-canvas] .dz-chart")).to_be_visible()
+    page.locator('.dz-pal-item[data-type="send_email"]').drag_to(
+        page.locator('.dz-slot[data-lane="root"][data-index="0"] .dz-plus')
+    )
+    page.locator("[data-panel-root] [data-template-picker] [data-starter=newsletter]").click()
+    box = page.locator(".dz-link-actions")
+    news = box.locator('[data-link="https://example.com/news"]')
+    expect(news).to_be_visible()
+    expect(box.locator('[data-link="https://www.linkedin.com/"]')).to_be_visible()
+    news.get_by_label("Add an action to https://example.com/news").select_option(label="Add to selection")
+    news.locator("[data-action=add_to_selection] select").select_option(label="Read the news")
+    shot(page, "designer-link-actions-design")
+    page.locator("[data-save]").click()
+    expect(page.locator("[data-flash=ok]")).to_contain_text(re.compile(r"Saved as version \d+"))
+    flow_id = re.search(r"/flows/(\d+)/design", page.url).group(1)  # type: ignore[union-attr]
+    from superflow import flows
+
+    settings = flows.get(admin_site.runtime, flow_id).doc["steps"][0]["settings"]
+    assert settings["body"] == "design"
+    assert [entry["url"] for entry in settings["link_actions"]] == ["https://example.com/news"]

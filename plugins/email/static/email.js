@@ -1,6 +1,6 @@
 /* The email plugin's part of the flow designer: the HTML body's editor with its
    toolbar, the plain-text part made from the body, and how an email preview looks. */
-import { commit, h, htmlToText, insertAt, isReadOnly, mergeInput, mergeTagButton, nextId, problemBox, registerChannel, registerWidget, textArea } from "/static/designer/widgets.js";
+import { commit, h, htmlToText, insertAt, isReadOnly, mergeInput, mergeTagButton, nextId, problemBox, registerChannel, registerLinkSource, registerWidget, textArea } from "/static/designer/widgets.js";
 import { blankDesign, blockEditor, call, clone, linkProblem, messages } from "./blocks.js";
 
 var URLS = { images: "/email/images.json", upload: "/email/images", library: "/email/library.json", starters: "/email/starters.json", one: "/email/library/", create: "/email/library.json" };
@@ -111,6 +111,45 @@ function emailView(m) {
   if (probs.length) view.appendChild(problemBox("Problems", probs));
   return view;
 }
+
+/* The tracked links of a design (every block's, columns' too), for the link actions:
+   the addresses a click token carries. A library email's design is fetched once per email. */
+function designLinks(design) {
+  var found = [];
+  function add(url) {
+    url = String(url || "").trim();
+    if (/^https?:\/\//i.test(url) && found.indexOf(url) < 0) found.push(url);
+  }
+  function walk(blocks) {
+    (blocks || []).forEach(function (b) {
+      if (!b || typeof b !== "object") return;
+      if (b.type === "text" && b.html) {
+        new DOMParser().parseFromString(String(b.html), "text/html").querySelectorAll("a[href]").forEach(function (a) {
+          if (a.getAttribute("data-tracked") !== "no") add(a.getAttribute("href"));
+        });
+      }
+      if (b.type === "image" && b.tracked !== false) add(b.href);
+      if (b.type === "button" && b.tracked !== false) add(b.url);
+      if (b.type === "social") (b.links || []).forEach(function (l) { add(l && l.url); });
+      if (b.type === "columns") (b.columns || []).forEach(function (c) { walk(c && c.blocks); });
+    });
+  }
+  walk(design && design.blocks);
+  return found;
+}
+var libraryDesigns = {};
+registerLinkSource(function (settings) {
+  if (settings.body === "design") return designLinks(settings.design);
+  if (settings.body !== "library" || !settings.library_email) return null;
+  var id = String(settings.library_email);
+  if (!(id in libraryDesigns)) {
+    libraryDesigns[id] = null;
+    call("GET", URLS.one + encodeURIComponent(id) + ".json").then(function (r) {
+      libraryDesigns[id] = r.ok ? r.data.email.design : null;
+    });
+  }
+  return designLinks(libraryDesigns[id]);
+});
 
 registerChannel("email", {
   deliveryApart: true,

@@ -5,7 +5,7 @@ import { comps, stepComp } from "./catalog.js";
 import { h } from "./dom.js";
 import { buildForm } from "./settings.js";
 import { S } from "./state.js";
-import { registerWidget } from "./widgets.js";
+import { linkSourcesFor, registerWidget } from "./widgets.js";
 
 export function linksOf(html) {
   var found = [];
@@ -16,6 +16,17 @@ export function linksOf(html) {
     if (/^https?:\/\//i.test(href) && found.indexOf(href) < 0) found.push(href);
   });
   return found;
+}
+
+/* The links of the step's content: a plugin's link source if one knows the content,
+   else the raw HTML body's. */
+export function contentLinks(settings) {
+  var sources = linkSourcesFor();
+  for (var i = 0; i < sources.length; i++) {
+    var found = sources[i](settings);
+    if (Array.isArray(found)) return found;
+  }
+  return linksOf(settings.html);
 }
 
 function actionTypes() {
@@ -38,13 +49,13 @@ registerWidget("link_actions", function (f) {
   }
   function draw() {
     box.textContent = "";
-    var links = linksOf(f.settings.html);
+    var links = contentLinks(f.settings);
     value.forEach(function (e) { if (links.indexOf(e.url) < 0) links.push(e.url); });
     if (!links.length) {
       box.appendChild(h("p", { class: "muted small" }, "The email has no links yet. Add a link to its body, then choose here what a click on it does."));
       return;
     }
-    var inContent = linksOf(f.settings.html);
+    var inContent = contentLinks(f.settings);
     links.forEach(function (url, li) {
       var entry = entryFor(url, false);
       var item = h("div", { class: "dz-link", "data-link": url });
@@ -83,11 +94,11 @@ registerWidget("link_actions", function (f) {
   }
   draw();
   /* The body may change in any editor while this panel is open: follow its links. */
-  var shown = linksOf(f.settings.html).join("\n");
+  var shown = contentLinks(f.settings).join("\n");
   var watch = setInterval(function () {
     if (!document.body.contains(box) && box.dataset.attached) { clearInterval(watch); return; }
     if (document.body.contains(box)) box.dataset.attached = "1";
-    var now = linksOf(f.settings.html).join("\n");
+    var now = contentLinks(f.settings).join("\n");
     if (now !== shown && !box.contains(document.activeElement)) { shown = now; draw(); }
   }, 600);
   return { el: box, focusTarget: box.querySelector("select") };

@@ -48,6 +48,19 @@ export function summaryFor(kind, name) {
   return summaries.get(kind + ":" + name) || null;
 }
 
+/* Where a step's links are, for "When someone clicks a link": `links(settings)` returns
+   the http(s) addresses in the step's content, or null when the step's content is not
+   of the kind this source knows (then the next source, and last the `html` setting, is
+   asked). A plugin whose content is not raw HTML (blocks, a library email) registers one. */
+const linkSources = [];
+export function registerLinkSource(links) {
+  linkSources.push(links);
+}
+
+export function linkSourcesFor() {
+  return linkSources.slice();
+}
+
 window.superflowWidgets = window.superflowWidgets || {};
 
 /* commit(fn): a change to several settings at once (fn changes them), with undo,
