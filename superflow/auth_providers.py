@@ -48,10 +48,18 @@ class SignInRefused(Exception):
 
 class AuthProvider:
     """A way to sign in.  ``name`` is the provider's id in URLs (``/login/<name>``: letters,
-    digits, ``-``), ``label`` the button's text ("Sign in with SuperOffice")."""
+    digits, ``-``), ``label`` the button's text ("Sign in with SuperOffice"); :attr:`title`
+names the provider on the Users screen."""
 
     name: str = ""
     label: str = ""
+
+    @property
+    def title(self) -> str:
+        """What the provider is called where the Users screen says how someone signs in
+        ("SuperOffice"): the label without a leading "Sign in with"."""
+        label = self.label.strip()
+        return label[len("sign in with ") :].strip() if label.lower().startswith("sign in with ") else label
 
     def begin(self, callback_url: str, attempt: dict[str, str]) -> str:
         """Where to send the browser to sign in.  ``attempt["state"]`` is the value the

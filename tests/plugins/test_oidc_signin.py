@@ -89,7 +89,7 @@ def test_signing_in_through_the_provider_gives_the_mapped_role_and_says_why(idp,
     assert user["email"] == "ada@example.com"
     screen = browser.get(f"{site.url}/users", timeout=10)
     assert screen.status_code == 200
-    assert "from Sign in with Example ID: group &#39;Marketing admins&#39; → Flow administrator" in screen.text
+    assert "from Example ID: group &#39;Marketing admins&#39; → Flow administrator" in screen.text
     assert "last signed in" in screen.text
 
 
@@ -285,7 +285,7 @@ def test_the_role_of_a_provider_user_is_not_set_by_hand(idp, site):
     assert 'name="role"' not in row and "Password" not in row
     answer = admin.post(f"{site.url}/users/{name}/role", data={"role": "flow_admin", "csrf_token": token}, timeout=10)
 
-    assert "the role of Lee comes from Sign in with Example ID" in answer.text.replace("&#39;", "'")
+    assert "the role of Lee comes from Example ID" in answer.text.replace("&#39;", "'")
     assert provider_user(site, "lee")["role"] == "viewer"
 
 

@@ -95,7 +95,7 @@ def test_the_functional_right_flow_administrator_signs_in_as_flow_administrator(
     assert user["role_reason"] == "functional right 'flow-administrator' → Flow administrator (SuperOffice)"
     assert user["email"] == "ada@fjord.example"
     screen = browser.get(f"{site.url}/users", timeout=10).text
-    assert "from Sign in with SuperOffice: functional right &#39;flow-administrator&#39;" in screen
+    assert "from SuperOffice: functional right &#39;flow-administrator&#39;" in screen
 
 
 def test_a_changed_role_in_superoffice_applies_at_the_next_sign_in(idp, site, webapi):

@@ -158,7 +158,7 @@ def provider_callback(name: str):
         user = users.signed_in_by_provider(
             runtime().redis,
             name,
-            provider.label,
+            provider.title,
             identity.subject,
             name=identity.name,
             email=identity.email,
