@@ -29,7 +29,9 @@ class OidcSignIn(AuthProvider):
 
     name = "oidc"
 
-    def __init__(self, connect: OpenIDConnect, label: str, role_claim: str, rules: tuple[RoleRule, ...]) -> None:
+    def __init__(
+        self, connect: OpenIDConnect, label: str, role_claim: str, rules: tuple[RoleRule, ...]
+    ) -> None:
         self.connect = connect
         self.label = label
         self.role_claim = role_claim
@@ -39,7 +41,9 @@ class OidcSignIn(AuthProvider):
         return self.connect.authorization_url(callback_url, attempt)
 
     def finish(self, callback_url: str, params: Mapping[str, str], attempt: dict[str, str]) -> Identity:
-        claims = self.connect.sign_in(callback_url, params, attempt, wanted=(self.role_claim, "email", "name")).claims
+        claims = self.connect.sign_in(
+            callback_url, params, attempt, wanted=(self.role_claim, "email", "name")
+        ).claims
         held = values_of(claims.get(self.role_claim))
         found = map_role(held, self.rules, "group")
         if found is None:
@@ -53,7 +57,9 @@ class OidcSignIn(AuthProvider):
         role, reason = found
         return Identity(
             subject=str(claims["sub"]),
-            name=str(claims.get("name") or claims.get("preferred_username") or claims.get("email") or claims["sub"]),
+            name=str(
+                claims.get("name") or claims.get("preferred_username") or claims.get("email") or claims["sub"]
+            ),
             email=str(claims.get("email") or ""),
             role=role,
             reason=reason,

@@ -342,6 +342,8 @@ if TYPE_CHECKING:
     from superflow.merge import MergeError
     from superflow.merge import MergeLimit
     from superflow.merge import render
+    from superflow.oidc import OpenIDConnect
+    from superflow.oidc import SignedIn
     from superflow.owners import Owner
     from superflow.owners import associate_name
     from superflow.owners import describe_owner
@@ -349,8 +351,6 @@ if TYPE_CHECKING:
     from superflow.owners import owner_field
     from superflow.owners import owner_problems
     from superflow.owners import resolve_owner
-    from superflow.oidc import OpenIDConnect
-    from superflow.oidc import SignedIn
     from superflow.participant_view import ParticipantView
     from superflow.record_created import RecordCreated
     from superflow.record_created import RecordCreatedCriterion

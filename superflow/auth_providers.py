@@ -48,8 +48,8 @@ class SignInRefused(Exception):
 
 class AuthProvider:
     """A way to sign in.  ``name`` is the provider's id in URLs (``/login/<name>``: letters,
-    digits, ``-``), ``label`` the button's text ("Sign in with SuperOffice"); :attr:`title`
-names the provider on the Users screen."""
+        digits, ``-``), ``label`` the button's text ("Sign in with SuperOffice"); :attr:`title`
+    names the provider on the Users screen."""
 
     name: str = ""
     label: str = ""
@@ -98,7 +98,9 @@ def parse_role_mapping(text: str) -> tuple[RoleRule, ...]:
         value, equals, role = entry.rpartition("=")
         value, role = value.strip(), role.strip()
         if not equals or not value:
-            raise RoleMappingError(f"{entry!r} is not of the form value=role (e.g. Marketing admins=flow_admin)")
+            raise RoleMappingError(
+                f"{entry!r} is not of the form value=role (e.g. Marketing admins=flow_admin)"
+            )
         if role not in ROLE_NAMES:
             raise RoleMappingError(f"{entry!r} names the role {role!r}; roles are {', '.join(ROLE_NAMES)}")
         rules.append(RoleRule(value, role))

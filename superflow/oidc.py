@@ -110,7 +110,11 @@ class OpenIDConnect:
     # The callback.
 
     def sign_in(
-        self, callback_url: str, params: Mapping[str, str], attempt: Mapping[str, str], wanted: Iterable[str] = ()
+        self,
+        callback_url: str,
+        params: Mapping[str, str],
+        attempt: Mapping[str, str],
+        wanted: Iterable[str] = (),
     ) -> SignedIn:
         """The checked claims of the person who signed in, from the callback's ``params``;
         claims in ``wanted`` that the id token lacks are read from the userinfo endpoint."""
@@ -134,7 +138,9 @@ class OpenIDConnect:
                 " or taken too long; start signing in again."
             ) from None
         except (requests.RequestException, ValueError) as exc:
-            raise SignInRefused(f"{self.label} could not be reached to finish signing in ({_short(exc)}).") from None
+            raise SignInRefused(
+                f"{self.label} could not be reached to finish signing in ({_short(exc)})."
+            ) from None
         id_token = token.get("id_token")
         if not isinstance(id_token, str):
             raise SignInRefused(f"{self.label} sent no id token: is the 'openid' scope allowed for this app?")
@@ -149,10 +155,13 @@ class OpenIDConnect:
         attempt (``nonce``); :class:`SignInRefused` saying which check failed otherwise."""
         header = _header(id_token)
         alg = header.get("alg")
-        allowed = set(self.discovery().get("id_token_signing_alg_values_supported") or ["RS256"]) & set(ALGORITHMS)
+        allowed = set(self.discovery().get("id_token_signing_alg_values_supported") or ["RS256"]) & set(
+            ALGORITHMS
+        )
         if alg not in allowed:
             raise SignInRefused(
-                f"The sign-in from {self.label} is signed with {str(alg)[:20]!r}, which superflow does not accept."
+                f"The sign-in from {self.label} is signed with {str(alg)[:20]!r},"
+                " which superflow does not accept."
             )
         key = self._key(str(header.get("kid") or ""), alg)
         try:
@@ -177,7 +186,9 @@ class OpenIDConnect:
             registry.validate(claims)
             self._check_times(claims)
         except ExpiredTokenError:
-            raise SignInRefused(f"The sign-in from {self.label} has expired: start signing in again.") from None
+            raise SignInRefused(
+                f"The sign-in from {self.label} has expired: start signing in again."
+            ) from None
         except (InvalidClaimError, MissingClaimError) as exc:
             raise SignInRefused(self._claim_problem(getattr(exc, "claim", ""))) from None
         except InvalidTokenError:
@@ -204,7 +215,8 @@ class OpenIDConnect:
             "iat": "gives no time it was issued, or one in the future",
             "exp": "gives no expiry time",
         }
-        return f"The sign-in from {self.label} {words.get(claim, f'has a claim {claim!r} that is not valid')}: start signing in again."
+        problem = words.get(claim, f"has a claim {claim!r} that is not valid")
+        return f"The sign-in from {self.label} {problem}: start signing in again."
 
     # Provider documents.
 
@@ -251,7 +263,9 @@ class OpenIDConnect:
                 return self._keys
         document = self._get_json(self._endpoint("jwks_uri"), "signing keys")
         try:
-            keys = KeySet.import_key_set({"keys": [k for k in document.get("keys", []) if k.get("use", "sig") == "sig"]})
+            keys = KeySet.import_key_set(
+                {"keys": [k for k in document.get("keys", []) if k.get("use", "sig") == "sig"]}
+            )
         except (JoseError, ValueError, TypeError, AttributeError):
             raise SignInRefused(f"{self.label}'s signing keys could not be read.") from None
         with self._lock:
@@ -260,13 +274,19 @@ class OpenIDConnect:
 
     def _get_json(self, url: str, what: str) -> dict[str, Any]:
         try:
-            response = requests.get(url, timeout=self.timeout, headers={"Accept": "application/json"}, stream=True)
+            response = requests.get(
+                url, timeout=self.timeout, headers={"Accept": "application/json"}, stream=True
+            )
             body = response.raw.read(MAX_DOCUMENT_BYTES + 1, decode_content=True)
             response.close()
         except requests.RequestException as exc:
-            raise SignInRefused(f"{self.label} could not be reached for its {what} ({_short(exc)}).") from None
+            raise SignInRefused(
+                f"{self.label} could not be reached for its {what} ({_short(exc)})."
+            ) from None
         if response.status_code != 200 or len(body) > MAX_DOCUMENT_BYTES:
-            raise SignInRefused(f"{self.label} did not give its {what} (HTTP {response.status_code} from {url}).")
+            raise SignInRefused(
+                f"{self.label} did not give its {what} (HTTP {response.status_code} from {url})."
+            )
         try:
             document = json.loads(body)
         except ValueError:

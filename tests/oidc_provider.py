@@ -141,7 +141,9 @@ class IdentityProvider:
 
     # Knobs.
 
-    def person(self, account: str, *, groups: list[str] | None = None, name: str = "", **extra: Any) -> Person:
+    def person(
+        self, account: str, *, groups: list[str] | None = None, name: str = "", **extra: Any
+    ) -> Person:
         """Add (or replace) a person who signs in with ``account``; their ``sub`` is ``sub-<account>``."""
         person = Person(
             sub=f"sub-{account}",
@@ -156,7 +158,9 @@ class IdentityProvider:
     def rotate_key(self) -> None:
         """Sign with a new key from now on and publish only it (the old key is retired)."""
         number = len(self.published) + 1
-        self.key = RSAKey.generate_key(2048, parameters={"kid": f"key-{number}", "use": "sig", "alg": "RS256"})
+        self.key = RSAKey.generate_key(
+            2048, parameters={"kid": f"key-{number}", "use": "sig", "alg": "RS256"}
+        )
         self.published = [self.key]
 
     # The server.
@@ -317,7 +321,9 @@ class Site:
         self._server.__exit__(*exc)
 
 
-def sign_in_through(idp: IdentityProvider, browser: Any, site_url: str, account: str, provider: str = "oidc") -> Any:
+def sign_in_through(
+    idp: IdentityProvider, browser: Any, site_url: str, account: str, provider: str = "oidc"
+) -> Any:
     """Press the provider's button on the sign-in page, sign in as ``account`` on the provider's
     form and follow the redirects back; the last response (superflow's page)."""
     import html

@@ -30,7 +30,13 @@ from superflow import checked_roles
 from superflow import map_role
 
 CLAIM = "http://schemes.superoffice.net/identity/"
-ENVIRONMENTS = {"sod": "sod", "development": "sod", "stage": "qaonline", "qaonline": "qaonline", "online": "online"}
+ENVIRONMENTS = {
+    "sod": "sod",
+    "development": "sod",
+    "stage": "qaonline",
+    "qaonline": "qaonline",
+    "online": "online",
+}
 DEFAULT_RIGHTS = "Flow administrator=flow_admin; Can edit flow content=content_editor"
 TIMEOUT_SECONDS = 10.0
 TENANT = re.compile(r"/(Cust\d+)(/|$)", re.IGNORECASE)
@@ -137,5 +143,7 @@ def from_config(config: Config) -> SuperOfficeSignIn | None:
     if not tenant:
         found = TENANT.search(urlsplit(config.setting("superoffice_url")).path)
         tenant = found.group(1) if found else ""
-    connect = OpenIDConnect(issuer, client_id, secret, label="SuperOffice", scopes="openid", discovery_url=discovery)
+    connect = OpenIDConnect(
+        issuer, client_id, secret, label="SuperOffice", scopes="openid", discovery_url=discovery
+    )
     return SuperOfficeSignIn(connect, rights, tenant)

@@ -40,7 +40,9 @@ def site(idp: IdentityProvider, sf_plugin: Any) -> Iterator[Site]:
             oidc_client_id=CLIENT_ID,
             oidc_client_secret=CLIENT_SECRET,
             oidc_label="Sign in with Example ID",
-            oidc_roles=checked_roles("SUPERFLOW_OIDC_ROLES", "Marketing admins=flow_admin; Content team=content_editor"),
+            oidc_roles=checked_roles(
+                "SUPERFLOW_OIDC_ROLES", "Marketing admins=flow_admin; Content team=content_editor"
+            ),
         )
 
     with Site(runtime) as running:
@@ -89,7 +91,9 @@ def test_signing_in_with_the_provider_in_the_browser_and_the_users_screen_says_w
     context.close()
 
 
-def test_a_person_without_a_role_sees_why_in_the_browser(browser: Browser, idp: IdentityProvider, site: Site) -> None:
+def test_a_person_without_a_role_sees_why_in_the_browser(
+    browser: Browser, idp: IdentityProvider, site: Site
+) -> None:
     idp.person("dan", groups=["Sales"])
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()

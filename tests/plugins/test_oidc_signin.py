@@ -20,8 +20,8 @@ from oidc_provider import Site
 from oidc_provider import sign_in_through
 
 from superflow import users
+from superflow.config import ConfigError
 from superflow.config import checked_roles
-from superflow.testing import csrf_token
 from superflow.testing import sign_in
 
 ROLES = "Marketing admins=flow_admin; Content team=content_editor; Readers=viewer"
@@ -72,7 +72,9 @@ def provider_user(site: Site, account: str) -> dict[str, Any] | None:
 
 
 def signed_in_page(response: requests.Response) -> bool:
-    return response.status_code == 200 and "Sign out" in response.text and 'name="password"' not in response.text
+    return (
+        response.status_code == 200 and "Sign out" in response.text and 'name="password"' not in response.text
+    )
 
 
 def test_signing_in_through_the_provider_gives_the_mapped_role_and_says_why(idp, site):
@@ -100,7 +102,13 @@ def test_the_browser_is_sent_with_pkce_state_and_nonce_to_the_provider(idp, site
     assert start.status_code == 302
     target = start.headers["Location"]
     assert target.startswith(f"{idp.issuer}/authorize?")
-    for part in ("code_challenge_method=S256", "code_challenge=", "state=", "nonce=", f"client_id={CLIENT_ID}"):
+    for part in (
+        "code_challenge_method=S256",
+        "code_challenge=",
+        "state=",
+        "nonce=",
+        f"client_id={CLIENT_ID}",
+    ):
         assert part in target
     assert "redirect_uri=" + requests.utils.quote(f"{site.url}/login/oidc/callback", safe="") in target
 
@@ -283,7 +291,9 @@ def test_the_role_of_a_provider_user_is_not_set_by_hand(idp, site):
     screen = admin.get(f"{site.url}/users", timeout=10).text
     row = screen[screen.index(f'data-user="{name}"') :].split("</tr>")[0]
     assert 'name="role"' not in row and "Password" not in row
-    answer = admin.post(f"{site.url}/users/{name}/role", data={"role": "flow_admin", "csrf_token": token}, timeout=10)
+    answer = admin.post(
+        f"{site.url}/users/{name}/role", data={"role": "flow_admin", "csrf_token": token}, timeout=10
+    )
 
     assert "the role of Lee comes from Example ID" in answer.text.replace("&#39;", "'")
     assert provider_user(site, "lee")["role"] == "viewer"
@@ -316,7 +326,43 @@ def test_password_sign_in_stays_beside_the_provider_and_can_be_turned_off(idp, m
     client = closed.app.test_client()
     with client.session_transaction() as session:
         session["csrf"] = "a-token-of-this-session"
-    form = {"username": "local-admin", "password": "correct horse battery", "csrf_token": "a-token-of-this-session"}
+    form = {
+        "username": "local-admin",
+        "password": "correct horse battery",
+        "csrf_token": "a-token-of-this-session",
+    }
     refused = client.post("/login", data=form)
     assert refused.status_code == 403 and "Signing in with a password is turned off" in refused.text
     assert client.get("/").status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        (
+            {"oidc_client_secret": CLIENT_SECRET, "oidc_roles": checked_roles("x", ROLES)},
+            "SUPERFLOW_OIDC_CLIENT_ID",
+        ),
+        (
+            {"oidc_client_id": CLIENT_ID, "oidc_roles": checked_roles("x", ROLES)},
+            "SUPERFLOW_OIDC_CLIENT_SECRET",
+        ),
+        (
+            {"oidc_client_id": CLIENT_ID, "oidc_client_secret": CLIENT_SECRET},
+            "SUPERFLOW_OIDC_ROLES is not set",
+        ),
+    ],
+)
+def test_a_half_done_provider_setup_stops_the_web_app_naming_the_variable(sf_plugin, settings, named):
+    from superflow.webapp import create_app
+
+    runtime = sf_plugin(oidc_issuer="https://id.example", **settings)
+    with pytest.raises(ConfigError, match=named):
+        create_app(runtime=runtime)
+
+
+def test_password_sign_in_cannot_be_turned_off_with_no_other_way_in(sf_plugin):
+    from superflow.webapp import create_app
+
+    with pytest.raises(ConfigError, match="SUPERFLOW_PASSWORD_SIGNIN is off but no other way to sign in"):
+        create_app(runtime=sf_plugin(password_signin=False))

@@ -72,7 +72,12 @@ def site(idp: IdentityProvider, sf_plugin: Callable[..., Any], webapi: Any) -> I
 def associate(idp: IdentityProvider, account: str = "ada", ctx: str = "Cust12345") -> None:
     idp.person(
         account,
-        **{CLAIM + "ctx": ctx, CLAIM + "webapi_url": WEBAPI, CLAIM + "associateid": "5", CLAIM + "email": "ada@fjord.example"},
+        **{
+            CLAIM + "ctx": ctx,
+            CLAIM + "webapi_url": WEBAPI,
+            CLAIM + "associateid": "5",
+            CLAIM + "email": "ada@fjord.example",
+        },
     )
 
 
@@ -101,14 +106,21 @@ def test_the_functional_right_flow_administrator_signs_in_as_flow_administrator(
 def test_a_changed_role_in_superoffice_applies_at_the_next_sign_in(idp, site, webapi):
     associate(idp)
     call = webapi.get(PRINCIPAL, json=principal(FunctionRights=["Can edit flow content"]))
-    assert sign_in_through(idp, requests.Session(), site.url, "ada", provider="superoffice").status_code == 200
+    assert (
+        sign_in_through(idp, requests.Session(), site.url, "ada", provider="superoffice").status_code == 200
+    )
     assert signed_in_user(site)["role"] == "content_editor"
 
     webapi.replace(responses.GET, PRINCIPAL, json=principal(FunctionRights=["Flow administrator"]))
-    assert sign_in_through(idp, requests.Session(), site.url, "ada", provider="superoffice").status_code == 200
+    assert (
+        sign_in_through(idp, requests.Session(), site.url, "ada", provider="superoffice").status_code == 200
+    )
 
     assert signed_in_user(site)["role"] == "flow_admin"
-    assert signed_in_user(site)["role_reason"] == "functional right 'Flow administrator' → Flow administrator (SuperOffice)"
+    assert (
+        signed_in_user(site)["role_reason"]
+        == "functional right 'Flow administrator' → Flow administrator (SuperOffice)"
+    )
     assert call.call_count == 1
 
 
@@ -139,7 +151,10 @@ def test_superoffice_online_is_the_default_environment_with_its_discovery_docume
     provider = from_config(config)
 
     assert provider.connect.issuer == "https://online.superoffice.com"
-    assert provider.connect.discovery_url == "https://online.superoffice.com/login/.well-known/openid-configuration"
+    assert (
+        provider.connect.discovery_url
+        == "https://online.superoffice.com/login/.well-known/openid-configuration"
+    )
     stage = from_config(Config(extra={**config.extra, "superoffice_signin_environment": "stage"}))
     assert stage.connect.issuer == "https://qaonline.superoffice.com"
 
@@ -149,11 +164,19 @@ def test_superoffice_online_is_the_default_environment_with_its_discovery_docume
     [
         ({"superoffice_signin_client_id": "app"}, "SUPERFLOW_SUPEROFFICE_SIGNIN_CLIENT_SECRET"),
         (
-            {"superoffice_signin_client_id": "app", "superoffice_signin_client_secret": "s", "superoffice_signin_environment": "prod"},
+            {
+                "superoffice_signin_client_id": "app",
+                "superoffice_signin_client_secret": "s",
+                "superoffice_signin_environment": "prod",
+            },
             "SUPERFLOW_SUPEROFFICE_SIGNIN_ENVIRONMENT: 'prod'",
         ),
         (
-            {"superoffice_signin_client_id": "app", "superoffice_signin_client_secret": "s", "superoffice_signin_rights": "Flow administrator=boss"},
+            {
+                "superoffice_signin_client_id": "app",
+                "superoffice_signin_client_secret": "s",
+                "superoffice_signin_rights": "Flow administrator=boss",
+            },
             "SUPERFLOW_SUPEROFFICE_SIGNIN_RIGHTS: 'Flow administrator=boss'",
         ),
     ],

@@ -59,7 +59,11 @@ def index():
     listed = users.list_users(conn)
     last_admins = {u["username"] for u in listed if users.is_last_active_admin(conn, u["username"])}
     return render_template(
-        "admin/users.html", users=listed, roles=users.ROLES, role_names=users.ROLE_NAMES, last_admins=last_admins
+        "admin/users.html",
+        users=listed,
+        roles=users.ROLES,
+        role_names=users.ROLE_NAMES,
+        last_admins=last_admins,
     )
 
 

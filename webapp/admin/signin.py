@@ -5,8 +5,9 @@ where it comes back).
 Failed sign-ins are counted per user name and per address
 (:mod:`superflow.signin_throttle`); over the limit, sign-in is refused before the
 password is checked.  A provider's sign-in attempt (its ``state``, and what the provider
-keeps for it) lives in the session cookie between the two steps and is used once.  After signing in the browser goes back to the page it asked
-for, but only if that page is on this site (:func:`safe_next`).
+keeps for it) lives in the session cookie between the two steps and is used once.  After
+signing in the browser goes back to the page it asked for, but only if that page is on this
+site (:func:`safe_next`).
 """
 
 from __future__ import annotations
