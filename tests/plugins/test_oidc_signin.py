@@ -113,6 +113,25 @@ def test_the_browser_is_sent_with_pkce_state_and_nonce_to_the_provider(idp, site
     assert "redirect_uri=" + requests.utils.quote(f"{site.url}/login/oidc/callback", safe="") in target
 
 
+def test_after_signing_in_the_browser_goes_to_the_page_it_asked_for_on_this_site(idp, site):
+    idp.person("ann", groups=["Marketing admins"])
+    browser = requests.Session()
+    asked = browser.get(f"{site.url}/users", timeout=10)
+    assert asked.url == f"{site.url}/login?next=/users"
+    button = re.search(r'href="(/login/oidc[^"]*)"', asked.text).group(1).replace("&amp;", "&")
+    form = browser.get(site.url + button, timeout=10)
+    action = re.search(r'action="([^"]+)"', form.text).group(1).replace("&amp;", "&")
+
+    landed = browser.post(idp.issuer + action, data={"account": "ann"}, timeout=10)
+
+    assert landed.url == f"{site.url}/users" and landed.status_code == 200
+
+    other = requests.Session()
+    form = other.get(f"{site.url}/login/oidc?next=//evil.example/", timeout=10)
+    action = re.search(r'action="([^"]+)"', form.text).group(1).replace("&amp;", "&")
+    assert other.post(idp.issuer + action, data={"account": "ann"}, timeout=10).url == f"{site.url}/"
+
+
 @pytest.mark.parametrize(
     ("groups", "role", "reason"),
     [
