@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from oidc_provider import CLIENT_ID
 from oidc_provider import CLIENT_SECRET
 from oidc_provider import IdentityProvider
 from oidc_provider import Site
+from oidc_provider import sign_in_through
 from playwright.sync_api import Browser
 from playwright.sync_api import Page
 from playwright.sync_api import expect
@@ -90,6 +92,12 @@ def test_signing_in_with_the_provider_in_the_browser_and_the_users_screen_says_w
     expect(row.get_by_role("combobox")).to_have_count(0)
     expect(page.locator('tr[data-user="editor"]')).to_contain_text("Password")
     shot(page, "users")
+
+    idp.person("bo", groups=["Content team"], name="Bo Berg")
+    sign_in_through(idp, requests.Session(), site.url, "bo")
+    page.goto(f"{site.url}/users/{users.provider_user_name('oidc', 'sub-bo')}/delete")
+    expect(page.get_by_text("Bo Berg signs in with Example ID")).to_be_visible()
+    shot(page, "delete-provider-user")
     context.close()
 
 
