@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     import click
     from flask import Blueprint
 
+    from superflow.auth_providers import AuthProvider
     from superflow.channels import EmailTransport
     from superflow.channels import SmsProvider
     from superflow.components import Filter
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from superflow.components import StepType
     from superflow.components import SuccessCriterion
     from superflow.components import Trigger
+    from superflow.config import Config
     from superflow.crm import CrmBackend
     from superflow.flow import Flow
     from superflow.participant_view import ParticipantView
@@ -124,6 +126,14 @@ def superflow_register_designer_scripts(register: Callable[[str], None]) -> None
     ``window.superflowWidgets[name] = function (container, value, onChange, property)``.
     Plugin scripts run in the order registered, before the designer draws any form;
     a settings field with ``metadata={"widget": name}`` then uses the widget."""
+
+
+@hookspec
+def superflow_register_auth_providers(register: Callable[[AuthProvider], None], config: Config) -> None:
+    """Give ways to sign in to the admin: call ``register(provider)`` with
+    :class:`superflow.AuthProvider` objects set up from ``config`` (register none when
+    your provider is not configured).  The sign-in page shows a button per provider; the
+    provider says who signed in and which role they get, and why."""
 
 
 @hookspec

@@ -49,6 +49,25 @@ PUBLIC: dict[str, str] = {
     "Flow": "superflow.flow",
     "ParticipantView": "superflow.participant_view",
     "Config": "superflow.config",
+    "ConfigError": "superflow.config",
+    "checked_roles": "superflow.config",
+    **dict.fromkeys(
+        (
+            "AuthProvider",
+            "Identity",
+            "RoleRule",
+            "SignInRefused",
+            "map_role",
+        ),
+        "superflow.auth_providers",
+    ),
+    **dict.fromkeys(
+        (
+            "OpenIDConnect",
+            "SignedIn",
+        ),
+        "superflow.oidc",
+    ),
     **dict.fromkeys(
         (
             "ChannelError",
@@ -172,6 +191,15 @@ PUBLIC: dict[str, str] = {
 
 __all__ = [
     "hookimpl",
+    "AuthProvider",
+    "checked_roles",
+    "ConfigError",
+    "Identity",
+    "map_role",
+    "OpenIDConnect",
+    "RoleRule",
+    "SignedIn",
+    "SignInRefused",
     "as_moment",
     "as_number",
     "as_text",
@@ -261,6 +289,11 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from superflow.auth_providers import AuthProvider
+    from superflow.auth_providers import Identity
+    from superflow.auth_providers import RoleRule
+    from superflow.auth_providers import SignInRefused
+    from superflow.auth_providers import map_role
     from superflow.channels import ChannelError
     from superflow.channels import EmailMessage
     from superflow.channels import EmailTransport
@@ -298,6 +331,8 @@ if TYPE_CHECKING:
     from superflow.components import SuccessCriterion
     from superflow.components import Trigger
     from superflow.config import Config
+    from superflow.config import ConfigError
+    from superflow.config import checked_roles
     from superflow.content import deliver_test
     from superflow.counters import Counters
     from superflow.crm import CrmBackend
@@ -312,6 +347,8 @@ if TYPE_CHECKING:
     from superflow.merge import MergeError
     from superflow.merge import MergeLimit
     from superflow.merge import render
+    from superflow.oidc import OpenIDConnect
+    from superflow.oidc import SignedIn
     from superflow.owners import Owner
     from superflow.owners import associate_name
     from superflow.owners import describe_owner

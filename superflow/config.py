@@ -83,6 +83,18 @@ class Config:
     sender_address: str = ""
     #: The CRM origins that may show the screens in a frame (superflow.webapp.embedding).
     embed_origins: tuple[str, ...] = ()
+    #: Signing in with an OpenID Connect provider (superflow.plugins.oidc; docs/operators.md "Signing in").
+    oidc_issuer: str = ""
+    oidc_discovery_url: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    oidc_label: str = "Sign in with your organisation's account"
+    oidc_scopes: str = "openid profile email"
+    oidc_role_claim: str = "groups"
+    #: ``SUPERFLOW_OIDC_ROLES``: ``value=role`` entries, first match wins (superflow.auth_providers).
+    oidc_roles: tuple[Any, ...] = ()
+    #: The user name and password form on the sign-in page; off only once a provider is set up.
+    password_signin: bool = True
     controllable_clock: bool = False
     plugins: tuple[str, ...] | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -154,6 +166,18 @@ def checked_origins(origins: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))
 
 
+def checked_roles(variable: str, text: str) -> tuple[Any, ...]:
+    """A role mapping (``Marketing admins=flow_admin; *=viewer``) as rules, or
+    :class:`ConfigError` naming ``variable`` and the bad entry."""
+    from superflow.auth_providers import RoleMappingError
+    from superflow.auth_providers import parse_role_mapping
+
+    try:
+        return parse_role_mapping(text)
+    except RoleMappingError as exc:
+        raise ConfigError(f"{variable}: {exc}") from None
+
+
 def _coerce(name: str, type_name: Any, raw: str) -> Any:
     text = str(type_name)
     if name == "data_dir":
@@ -161,6 +185,8 @@ def _coerce(name: str, type_name: Any, raw: str) -> Any:
     if name == "plugins":
         names = tuple(p.strip() for p in raw.split(",") if p.strip())
         return names or None
+    if name == "oidc_roles":
+        return checked_roles(ENV_PREFIX + name.upper(), raw)
     if name == "embed_origins":
         return checked_origins(p for p in raw.replace(" ", ",").split(",") if p.strip())
     if "bool" in text:

@@ -1053,7 +1053,10 @@ USERS = _ADMIN_USERS.constant(
     "hash",
     "`username`, `role` (`flow_admin`, `content_editor`, `viewer`), `created`, `password` (a salted "
     "werkzeug hash, never the password), `disabled` (`1` while the user may not sign in, else empty or "
-    "absent), `flows_view` (`tiles` or `list`: how the flows list was last shown).",
+    "absent), `flows_view` (`tiles` or `list`: how the flows list was last shown). A user who signs in "
+    "through an auth provider is named `<provider>:<32 hex digits of the SHA-256 of the provider's "
+    "subject>` and has no `password` but `provider`, `provider_label`, `subject`, `name`, `email`, "
+    "`role_reason` (why the provider gave the role) and `last_signin`, rewritten at every sign-in.",
     "Until the user is deleted.",
 )
 def user(username: str) -> str:

@@ -48,6 +48,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "superflow.plugins.api_events",
     "superflow.plugins.local_crm",
     "superflow.plugins.superoffice",
+    "superflow.plugins.oidc",
 )
 
 KINDS: dict[str, str] = {

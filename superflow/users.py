@@ -5,6 +5,11 @@ creates, starts, pauses, ends and deletes flows and manages participants; a user
 *can edit flow content* edits the emails and texts of flows but does not run them;
 a *viewer* only looks.  The JSON API has keys of its own (``superflow.apikeys``).
 
+People can also sign in through an auth provider (:mod:`superflow.auth_providers`): such a
+user is kept under ``<provider>:<digest of the provider's subject>``, a name no password user
+can have, so a provider's account never takes over a local one of the same name.  They have
+no password; their role comes from the provider at every sign-in, with the reason for it.
+
 A user can be *disabled* (kept, but unable to sign in) or deleted.  A new password, a
 new role, disabling and deleting end every session of the user
 (:mod:`superflow.sessions`).  Disabling or deleting the last active flow
@@ -13,6 +18,7 @@ administrator is refused, so someone can always manage users in the admin.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from typing import Any
@@ -36,6 +42,69 @@ MIN_PASSWORD = 10
 
 class UserError(ValueError):
     """A user request that cannot be carried out; the message says why."""
+
+
+class UserDisabled(UserError):
+    """The user signing in through a provider was disabled here."""
+
+
+def provider_user_name(provider: str, subject: str) -> str:
+    """The user name of the provider's ``subject``: ``<provider>:`` and a digest, so that no
+    two subjects (nor a subject and a local name) can meet."""
+    return f"{provider.lower()}:{hashlib.sha256(subject.encode('utf-8')).hexdigest()[:32]}"
+
+
+def from_provider(user: dict[str, Any]) -> bool:
+    """Whether the user signs in through a provider (and has no password)."""
+    return bool(user.get("provider"))
+
+
+def signed_in_by_provider(
+    conn: redis.Redis,
+    provider: str,
+    provider_label: str,
+    subject: str,
+    *,
+    name: str,
+    email: str,
+    role: str,
+    reason: str,
+) -> dict[str, Any]:
+    """Record a sign-in through ``provider``: the user is made on first sign-in; at every
+    sign-in their name, email, role and its reason are what the provider says now, and when
+    the role changes their other sessions end.  :class:`UserDisabled` if they were disabled
+    here (whatever the provider says)."""
+    if role not in ROLES:
+        raise UserError(f"role must be one of {', '.join(ROLES)}")
+    username = provider_user_name(provider, subject)
+    key = keys.user(username)
+    now = time.time()
+
+    def apply(pipe: redis.client.Pipeline) -> dict[str, Any]:
+        record = pipe.hgetall(key)
+        if record and not active(record):
+            raise UserDisabled(f"{name or email or subject} was disabled in superflow")
+        fields = {
+            "username": username,
+            "provider": provider,
+            "provider_label": provider_label,
+            "subject": subject,
+            "name": name,
+            "email": email,
+            "role": role,
+            "role_reason": reason,
+            "last_signin": str(now),
+        }
+        pipe.multi()
+        if not record:
+            fields["created"] = str(now)
+        pipe.hset(key, mapping=fields)
+        pipe.sadd(keys.USERS, username)
+        if record and record.get("role") != role:
+            sessions.end_all(pipe, username)
+        return public({**record, **fields})
+
+    return conn.transaction(apply, key, value_from_callable=True)
 
 
 def role_name(role: str) -> str:
@@ -82,6 +151,7 @@ def set_role(conn: redis.Redis, username: str, role: str) -> None:
     demoted last administrator is put back with ``superflow users set-role``.)"""
     if role not in ROLES:
         raise UserError(f"role must be one of {', '.join(ROLES)}")
+    _refuse_for_provider_user(conn, username, "role")
     _change(conn, username, {"role": role}, keep_an_admin=False)
 
 
@@ -89,6 +159,7 @@ def set_password(conn: redis.Redis, username: str, password: str) -> None:
     """Give the user a new password; every session they have ends."""
     if len(password) < MIN_PASSWORD:
         raise UserError(f"a password needs at least {MIN_PASSWORD} characters")
+    _refuse_for_provider_user(conn, username, "password")
     _change(conn, username, {"password": generate_password_hash(password)}, keep_an_admin=False)
 
 
@@ -105,6 +176,18 @@ def enable(conn: redis.Redis, username: str) -> None:
 def delete(conn: redis.Redis, username: str) -> None:
     """Remove the user; their sessions end at once."""
     _change(conn, username, None, keep_an_admin=True)
+
+
+def _refuse_for_provider_user(conn: redis.Redis, username: str, what: str) -> None:
+    record = conn.hgetall(keys.user(username))
+    if record and from_provider(record):
+        who = record.get("name") or record.get("email") or username
+        if what == "role":
+            raise UserError(
+                f"the role of {who} comes from {record.get('provider_label')} ({record.get('role_reason')});"
+                " change it there: it applies at their next sign-in"
+            )
+        raise UserError(f"{who} signs in with {record.get('provider_label')} and has no password here")
 
 
 def active(user: dict[str, Any]) -> bool:
@@ -162,7 +245,7 @@ def verify(conn: redis.Redis, username: str, password: str) -> dict[str, Any] | 
     if not record:
         check_password_hash(generate_password_hash("timing"), password or "")
         return None
-    right = check_password_hash(record["password"], password or "")
+    right = check_password_hash(record.get("password", ""), password or "") if "password" in record else False
     return public(record) if right and active(record) else None
 
 

@@ -51,6 +51,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, runtime: Runtime | 
     api.init_app(app)
     for blueprint in plugin_routes(runtime):
         app.register_blueprint(blueprint)
+    app.extensions["superflow_auth_providers"] = auth_providers(runtime)
     links = admin_links(runtime)
     app.context_processor(lambda: {"admin_links": lambda: links})
     for status in (400, 403, 404, 405, 413, 414, 415):
@@ -81,6 +82,27 @@ def admin_links(runtime: Runtime) -> list[dict[str, str]]:
         register=lambda label, url: links.append({"label": label, "url": url})
     )
     return links
+
+
+def auth_providers(runtime: Runtime) -> dict[str, Any]:
+    """The ways to sign in plugins give through ``superflow_register_auth_providers``, by
+    name; :class:`ConfigError` when password sign-in is off and there is no other way."""
+    from superflow.config import ConfigError
+
+    found: dict[str, Any] = {}
+
+    def register(provider: Any) -> None:
+        if provider.name in found:
+            raise ConfigError(f"two sign-in providers are named {provider.name!r}: configure one of them")
+        found[provider.name] = provider
+
+    runtime.registry.hook.superflow_register_auth_providers(register=register, config=runtime.config)
+    if not runtime.config.password_signin and not found:
+        raise ConfigError(
+            "SUPERFLOW_PASSWORD_SIGNIN is off but no other way to sign in is set up"
+            " (SUPERFLOW_OIDC_ISSUER, or the SuperOffice sign-in): nobody could sign in"
+        )
+    return found
 
 
 def problem_page(error: HTTPException) -> Any:

@@ -40,12 +40,16 @@ def users_create(context: CommandContext, username: str, role: str, password: st
 @users.command("list")
 @pass_command_context
 def users_list(context: CommandContext) -> None:
-    """Every user and role."""
+    """Every user and role (a provider's users with their name and why they have the role)."""
     from superflow import users as user_store
 
     for user in user_store.list_users(context.runtime.redis):
         status = "" if user_store.active(user) else "  disabled"
-        click.echo(f"{user['username']:24}  {user['role']}{status}")
+        source = ""
+        if user_store.from_provider(user):
+            who = f"{user.get('name')} <{user.get('email')}>"
+            source = f"  {who}, from {user.get('provider_label')}: {user.get('role_reason')}"
+        click.echo(f"{user['username']:24}  {user['role']}{status}{source}")
 
 
 @users.command("set-role")

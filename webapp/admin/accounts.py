@@ -43,6 +43,11 @@ def _existing(username: str) -> dict[str, Any]:
     return user
 
 
+def _who(user: dict[str, Any]) -> str:
+    """The user as the screen names them: a provider user by the name the provider gave."""
+    return user.get("name") or user["username"]
+
+
 def _role_words(role: str) -> str:
     return users.ROLES[role].split(":")[0].lower()
 
@@ -53,7 +58,13 @@ def index():
     conn = runtime().redis
     listed = users.list_users(conn)
     last_admins = {u["username"] for u in listed if users.is_last_active_admin(conn, u["username"])}
-    return render_template("admin/users.html", users=listed, roles=users.ROLES, last_admins=last_admins)
+    return render_template(
+        "admin/users.html",
+        users=listed,
+        roles=users.ROLES,
+        role_names=users.ROLE_NAMES,
+        last_admins=last_admins,
+    )
 
 
 @bp.post("/users")
@@ -118,10 +129,10 @@ def switch(username: str, action: str):
     try:
         if action == "disable":
             users.disable(runtime().redis, user["username"])
-            flash(f"{user['username']} can no longer sign in; their sessions have ended.")
+            flash(f"{_who(user)} can no longer sign in; their sessions have ended.")
         else:
             users.enable(runtime().redis, user["username"])
-            flash(f"{user['username']} can sign in again.")
+            flash(f"{_who(user)} can sign in again.")
     except users.UserError as exc:
         flash(str(exc), "error")
     return _back()
@@ -151,7 +162,7 @@ def delete(username: str):
         return _back()
     try:
         users.delete(runtime().redis, user["username"])
-        flash(f"{user['username']} was deleted; their sessions have ended.")
+        flash(f"{_who(user)} was deleted; their sessions have ended.")
     except users.UserError as exc:
         flash(str(exc), "error")
     return _back()

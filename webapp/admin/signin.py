@@ -1,19 +1,27 @@
-"""The sign-in pages of the admin: ``/login`` and ``/logout``.
+"""The sign-in pages of the admin: ``/login`` and ``/logout``, and signing in through an auth
+provider (``/login/<provider>`` sends the browser there, ``/login/<provider>/callback`` is
+where it comes back).
 
 Failed sign-ins are counted per user name and per address
 (:mod:`superflow.signin_throttle`); over the limit, sign-in is refused before the
-password is checked.  After signing in the browser goes back to the page it asked
-for, but only if that page is on this site (:func:`safe_next`).
+password is checked.  A provider's sign-in attempt (its ``state``, and what the provider
+keeps for it) lives in the session cookie between the two steps and is used once.  After
+signing in the browser goes back to the page it asked for, but only if that page is on this
+site (:func:`safe_next`).
 """
 
 from __future__ import annotations
 
+import hmac
 import math
+import secrets
 import unicodedata
+from typing import Any
 from urllib.parse import unquote
 from urllib.parse import urlsplit
 
 from flask import Blueprint
+from flask import abort
 from flask import current_app
 from flask import redirect
 from flask import render_template
@@ -23,6 +31,8 @@ from flask import url_for
 
 from superflow import sessions
 from superflow import users
+from superflow.auth_providers import AuthProvider
+from superflow.auth_providers import SignInRefused
 from superflow.signin_throttle import Limits
 from superflow.signin_throttle import SigninThrottle
 from superflow.webapp.auth import start_session
@@ -64,10 +74,28 @@ def _throttle() -> SigninThrottle:
     return SigninThrottle(runtime().redis, limits)
 
 
+def providers() -> dict[str, AuthProvider]:
+    """The auth providers plugins gave, by name (collected when the app was built)."""
+    return current_app.extensions["superflow_auth_providers"]
+
+
+def _page(error: str = "", status: int = 200, headers: dict[str, str] | None = None) -> Any:
+    page = render_template(
+        "admin/login.html",
+        error=error,
+        providers=list(providers().values()),
+        password_signin=runtime().config.password_signin,
+        next=safe_next(request.args.get("next", "")) or "",
+    )
+    return page, status, headers or {}
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if request.method == "GET":
-        return render_template("admin/login.html", error="")
+        return _page()
+    if not runtime().config.password_signin:
+        return _page("Signing in with a password is turned off here: use the button above.", 403)
     username = request.form.get("username", "")
     logged = username[:100]
     address = request.remote_addr or "unknown"
@@ -77,15 +105,77 @@ def login():
         current_app.logger.warning("throttled sign-in for %r from %s", logged, address)
         minutes = math.ceil(wait / 60)
         error = f"Too many failed sign-ins; try again in {minutes} minute{'' if minutes == 1 else 's'}."
-        return render_template("admin/login.html", error=error), 429, {"Retry-After": str(wait)}
+        return _page(error, 429, {"Retry-After": str(wait)})
     user = users.verify(runtime().redis, username, request.form.get("password", ""))
     if user is None:
         throttle.failed(username, address)
         current_app.logger.warning("failed sign-in for %r from %s", logged, address)
-        return render_template("admin/login.html", error=NO_MATCH), 401
+        return _page(NO_MATCH, 401)
     throttle.succeeded(username)
     start_session(user["username"])
     return redirect(safe_next(request.args.get("next", "")) or url_for("views.index"))
+
+
+def _provider(name: str) -> AuthProvider:
+    provider = providers().get(name)
+    if provider is None:
+        abort(404, description=f"There is no sign-in {name[:50]!r} here; go back to the sign-in page.")
+    return provider
+
+
+def _callback_url(name: str) -> str:
+    return runtime().config.base_url.rstrip("/") + url_for("auth.provider_callback", name=name)
+
+
+@bp.get("/login/<name>")
+def provider_begin(name: str):
+    provider = _provider(name)
+    attempt = {"state": secrets.token_urlsafe(32)}
+    try:
+        target = provider.begin(_callback_url(name), attempt)
+    except SignInRefused as exc:
+        current_app.logger.warning("sign-in with %s could not start: %s", name, exc)
+        return _page(str(exc), exc.status)
+    session["signin"] = {**attempt, "provider": name, "next": safe_next(request.args.get("next", "")) or ""}
+    return redirect(target)
+
+
+@bp.get("/login/<name>/callback")
+def provider_callback(name: str):
+    provider = _provider(name)
+    attempt = session.pop("signin", None)
+    sent = request.args.get("state", "")
+    fits = (
+        isinstance(attempt, dict)
+        and attempt.get("provider") == name
+        and hmac.compare_digest(sent.encode("utf-8"), str(attempt.get("state", "")).encode("utf-8"))
+    )
+    if not fits:
+        return _page(
+            "This sign-in did not start on this browser, or was used already: start signing in again.", 400
+        )
+    try:
+        identity = provider.finish(_callback_url(name), request.args, attempt)
+        user = users.signed_in_by_provider(
+            runtime().redis,
+            name,
+            provider.title,
+            identity.subject,
+            name=identity.name,
+            email=identity.email,
+            role=identity.role,
+            reason=identity.reason,
+        )
+    except SignInRefused as exc:
+        current_app.logger.warning("sign-in with %s refused: %s", name, exc)
+        return _page(str(exc), exc.status)
+    except users.UserDisabled:
+        current_app.logger.warning("sign-in with %s refused: the user is disabled", name)
+        return _page(
+            "Your superflow account is disabled: ask a superflow flow administrator to enable it.", 403
+        )
+    start_session(user["username"])
+    return redirect(attempt.get("next") or url_for("views.index"))
 
 
 @bp.post("/logout")
