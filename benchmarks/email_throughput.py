@@ -12,6 +12,12 @@ to a real local SMTP server.
    ``--batch`` messages, as a step batch does.  The server's own cost is part of the
    figure, so a real MTA on another machine gives a different number.
    ``--attachment-kb`` adds an attachment to every email.
+
+``--design newsletter`` (or another starter template: welcome, event-invitation,
+plain-letter) sends a design of blocks instead of the small hand-written HTML: the
+design is made into HTML by MJML once per batch, as the send email step does, and that
+bigger HTML is what merge tags, tracking and the text part work on.  It prints MJML's
+time per design too.
 """
 
 from __future__ import annotations
@@ -32,6 +38,9 @@ from superflow.plugins.email import SmtpTransport
 from superflow.plugins.email import add_tracking
 from superflow.plugins.email import html_to_text
 from superflow.plugins.email import unsubscribe_token
+from superflow.plugins.email.design import load_design
+from superflow.plugins.email.rendering import render_design
+from superflow.plugins.email.starters import starters
 from superflow.processes import free_port
 from superflow.processes import wait_for_port
 
@@ -67,9 +76,17 @@ def person(i: int) -> dict:
     }
 
 
-def render_email(p: dict, names: dict, attachments: list[dict]) -> EmailMessage:
+SENDER_ADDRESS = "Fjord Analytics AS, Postboks 1, 0101 Oslo"
+
+
+def body(design: dict | None) -> str:
+    """The body template of one batch: the hand-written HTML, or the design made into HTML."""
+    return HTML if design is None else render_design(load_design(design), SENDER_ADDRESS)
+
+
+def render_email(p: dict, names: dict, attachments: list[dict], template: str = HTML) -> EmailMessage:
     scope = merge.scope(p, flow={"id": "1", "name": "Bench"}, names=names)
-    html = merge.render(HTML, scope, html=True)
+    html = merge.render(template, scope, html=True)
     text = html_to_text(html)
     pid = f"1.{p['id']}"
     html = add_tracking(html, "https://superflow.example", "secret", pid, "mail")
@@ -96,7 +113,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--attachment-kb", type=int, default=0)
     parser.add_argument("--in-process", action="store_true", help="run the SMTP server on a thread")
+    parser.add_argument("--design", default="", help="a starter template's key, e.g. newsletter")
     args = parser.parse_args()
+    design = starters()[args.design]["design"] if args.design else None
 
     names = merge.known_names()
     persons = [person(i) for i in range(args.emails)]
@@ -107,9 +126,17 @@ def main() -> None:
             {"name": "brochure.pdf", "content_type": "application/pdf", "data": data, "size": len(data)}
         ]
 
+    mjml_ms = 0.0
+    if design is not None:
+        start = time.perf_counter()
+        for _ in range(20):
+            template = body(design)
+        mjml_ms = (time.perf_counter() - start) / 20 * 1000
     start = time.perf_counter()
-    for p in persons:
-        render_email(p, names, attachments)
+    for first in range(0, len(persons), args.batch):
+        template = body(design)
+        for p in persons[first : first + args.batch]:
+            render_email(p, names, attachments, template)
     rendering = time.perf_counter() - start
 
     counter = Counter()
@@ -139,7 +166,10 @@ def main() -> None:
             start = time.perf_counter()
             for first in range(0, len(persons), args.batch):
                 batch = persons[first : first + args.batch]
-                messages = [(render_email(p, names, attachments), f"1.{p['id']}:mail") for p in batch]
+                template = body(design)
+                messages = [
+                    (render_email(p, names, attachments, template), f"1.{p['id']}:mail") for p in batch
+                ]
                 accepted += sum(isinstance(r, str) for r in transport.send_many(messages))
             sending = time.perf_counter() - start
     finally:
@@ -150,6 +180,8 @@ def main() -> None:
             server.wait(10)
 
     print(f"emails: {args.emails}, batch: {args.batch}, attachment: {args.attachment_kb} KB")
+    if design is not None:
+        print(f"design {args.design!r}: MJML {mjml_ms:.1f} ms per batch, {len(body(design)):,} bytes of HTML")
     print(
         f"merge-tag renders: {3 * args.emails / rendering:,.0f}/s ({args.emails / rendering:,.0f} emails/s)"
     )
