@@ -310,6 +310,7 @@ def test_signing_in_with_the_provider_from_the_frame_signs_the_frame_in(
 ):
     sf = provider_superflow
     idp.person("marit", groups=["Marketing admins"], name="Marit Dahl")
+    idp.person("sales", groups=["Sales"])
     page = crm_browser.new_page()
     panel = framing(page, crm_site, f"{sf.url}/panels/person?id={sf.anna}")
     button = panel.get_by_role("link", name="Sign in with Example ID")
@@ -322,6 +323,10 @@ def test_signing_in_with_the_provider_from_the_frame_signs_the_frame_in(
     expect(popup.get_by_role("heading", name="Test identity provider")).to_be_visible()
     assert popup.url.startswith(idp.issuer)
     assert page.url.startswith(crm_site), "the CRM stays where it was"
+    popup.get_by_label("Account").fill("sales")
+    popup.get_by_role("button", name="Sign in and allow").click()
+    expect(popup.get_by_role("alert")).to_contain_text("Your account has no superflow role")
+    popup.get_by_role("link", name="Sign in with Example ID").click()
     popup.get_by_label("Account").fill("marit")
     popup.get_by_role("button", name="Sign in and allow").click()
     popup.wait_for_event("close")

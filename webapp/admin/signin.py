@@ -88,13 +88,17 @@ def providers() -> dict[str, AuthProvider]:
     return current_app.extensions["superflow_auth_providers"]
 
 
-def _page(error: str = "", status: int = 200, headers: dict[str, str] | None = None) -> Any:
+def _page(
+    error: str = "", status: int = 200, headers: dict[str, str] | None = None, next_path: str = ""
+) -> Any:
+    """The sign-in page; after signing in the browser goes to ``next_path`` or the page's
+    own ``?next=``."""
     page = render_template(
         "admin/login.html",
         error=error,
         providers=list(providers().values()),
         password_signin=runtime().config.password_signin,
-        next=safe_next(request.args.get("next", "")) or "",
+        next=safe_next(next_path or request.args.get("next", "")) or "",
     )
     return page, status, headers or {}
 
@@ -182,11 +186,13 @@ def provider_callback(name: str):
         )
     except SignInRefused as exc:
         current_app.logger.warning("sign-in with %s refused: %s", name, exc)
-        return _page(str(exc), exc.status)
+        return _page(str(exc), exc.status, next_path=attempt.get("next", ""))
     except users.UserDisabled:
         current_app.logger.warning("sign-in with %s refused: the user is disabled", name)
         return _page(
-            "Your superflow account is disabled: ask a superflow flow administrator to enable it.", 403
+            "Your superflow account is disabled: ask a superflow flow administrator to enable it.",
+            403,
+            next_path=attempt.get("next", ""),
         )
     start_session(user["username"])
     target = attempt.get("next") or url_for("views.index")
@@ -204,7 +210,7 @@ def handoff():
     code = request.form.get("code", "")
     taken = signin_handoff.take(runtime().redis, code) if HANDOFF_CODE.fullmatch(code) else None
     if taken is None:
-        return _page(HANDOFF_EXPIRED, 400)
+        return _page(HANDOFF_EXPIRED, 400, next_path=request.form.get("next", ""))
     user = users.get(runtime().redis, taken.username)
     if user is None or not users.active(user):
         current_app.logger.warning("hand-off sign-in refused: %r is disabled or gone", taken.username)

@@ -101,12 +101,14 @@ def test_without_the_pages_csrf_token_the_code_is_not_taken(sf_runtime, sf_app, 
     assert hand_off(frame, code).status_code == 302, "the refused post did not use the code up"
 
 
-def test_the_refused_page_signs_in_with_a_password_on_the_sign_in_route(sf_app, marit):
+def test_the_refused_page_signs_in_with_a_password_and_goes_on_to_the_page_asked_for(sf_app, marit):
     frame = sf_app.test_client()
-    refused = hand_off(frame, "z" * 43)
+    refused = hand_off(frame, "z" * 43, next="/panels/person?id=7")
 
-    assert 'action="/login"' in refused.text
+    assert 'action="/login?next=/panels/person?id%3D7"' in refused.text
     reply = frame.post(
-        "/login", data={"username": marit, "password": PASSWORD, "csrf_token": csrf_token(refused.text)}
+        "/login?next=/panels/person?id%3D7",
+        data={"username": marit, "password": PASSWORD, "csrf_token": csrf_token(refused.text)},
     )
-    assert reply.status_code == 302 and signed_in(frame)
+    assert reply.status_code == 302 and reply.headers["Location"] == "/panels/person?id=7"
+    assert signed_in(frame)
