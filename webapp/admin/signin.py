@@ -215,7 +215,9 @@ def handoff():
     if user is None or not users.active(user):
         current_app.logger.warning("hand-off sign-in refused: %r is disabled or gone", taken.username)
         return _page(
-            "Your superflow account is disabled: ask a superflow flow administrator to enable it.", 403
+            "Your superflow account is disabled: ask a superflow flow administrator to enable it.",
+            403,
+            next_path=taken.next,
         )
     start_session(user["username"])
     return redirect(safe_next(taken.next) or url_for("views.index"))
