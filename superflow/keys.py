@@ -1077,6 +1077,18 @@ def sessions(username: str) -> str:
 
 
 @_ADMIN_USERS.key(
+    "sf:signin-handoff:<code>",
+    "string (JSON)",
+    "A one-time hand-off code of a provider sign-in made in a pop-up for a CRM frame: `username` and "
+    "`next` (the page on this site the frame goes to). The frame takes it once to sign in its own "
+    "session. Written by `superflow.signin_handoff`.",
+    "Expires 60 seconds after the sign-in; deleted when taken.",
+)
+def signin_handoff(code: str) -> str:
+    return f"sf:signin-handoff:{code}"
+
+
+@_ADMIN_USERS.key(
     "sf:signin-fail:user:<name>",
     "string (integer)",
     "Failed sign-ins for one lower-cased user name (whether or not the user exists; names over 80 "

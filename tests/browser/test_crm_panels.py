@@ -3,7 +3,9 @@ https://localhost) frames the person panel of superflow (on https://127.0.0.1) i
 400 px wide iframe, as a SuperOffice web panel does.  With the CRM's origin in
 ``SUPERFLOW_EMBED_ORIGINS`` the marketer signs in, adds the person to a flow and
 removes them again, all inside the frame, while a real worker process does the
-enrolment; without it the browser refuses to show superflow in the frame at all."""
+enrolment; without it the browser refuses to show superflow in the frame at all.  Signing
+in with an identity provider from the frame opens the provider in a pop-up (the test's real
+OpenID Connect provider, tests/oidc_provider.py) and signs the frame itself in."""
 
 from __future__ import annotations
 
@@ -18,6 +20,9 @@ from urllib.parse import parse_qs
 from urllib.parse import quote
 
 import pytest
+from oidc_provider import CLIENT_ID
+from oidc_provider import CLIENT_SECRET
+from oidc_provider import IdentityProvider
 from playwright.sync_api import Browser
 from playwright.sync_api import BrowserContext
 from playwright.sync_api import Frame
@@ -28,7 +33,9 @@ from playwright.sync_api import expect
 from browser.site import TIMEOUT_MS
 from browser.site import child_env
 from browser.site import wait_for
+from superflow import keys
 from superflow import users
+from superflow.config import checked_roles
 from superflow.processes import SUPERFLOW
 from superflow.processes import spawn
 from superflow.processes import stop
@@ -41,6 +48,7 @@ from superflow.testing import started
 from superflow.webapp import create_app
 
 SHOTS = Path("/tmp/shots/panels")
+FRAME_SHOTS = Path("/tmp/shots/frame")
 PASSWORD = "panel-password-1"
 WAIT = {"id": "w", "type": "wait", "settings": {"amount": 1, "unit": "days"}}
 
@@ -261,3 +269,89 @@ def test_without_the_allow_list_the_browser_refuses_to_frame_superflow(superflow
     direct = crm_browser.new_page()
     direct.goto(f"{sf.url}/panels/person?id={sf.anna}")
     expect(direct.get_by_role("heading", name="Sign in")).to_be_visible()
+
+
+@pytest.fixture
+def idp(monkeypatch: pytest.MonkeyPatch) -> Iterator[IdentityProvider]:
+    monkeypatch.setenv("AUTHLIB_INSECURE_TRANSPORT", "1")
+    with IdentityProvider() as provider:
+        yield provider
+
+
+@pytest.fixture
+def provider_superflow(sf_plugin, crm_site, idp) -> Iterator[Superflow]:
+    """superflow over HTTPS that the CRM may frame, signing in with ``idp`` only."""
+    app: list[Any] = []
+    server = LiveServer(lambda environ, start: app[0](environ, start), https=True)
+    rt = sf_plugin(
+        base_url=server.url,
+        embed_origins=(crm_site,),
+        oidc_issuer=idp.issuer,
+        oidc_client_id=CLIENT_ID,
+        oidc_client_secret=CLIENT_SECRET,
+        oidc_label="Sign in with Example ID",
+        oidc_roles=checked_roles("SUPERFLOW_OIDC_ROLES", "Marketing admins=flow_admin"),
+        password_signin=False,
+    )
+    anna, company, selection = _seeded(rt)
+    app.append(create_app(runtime=rt))
+    idp.client.redirect_uris = [f"{server.url}/login/oidc/callback"]
+    with server as url:
+        yield Superflow(url, rt, anna, company, selection)
+
+
+def frame_shot(page: Page, name: str) -> None:
+    FRAME_SHOTS.mkdir(parents=True, exist_ok=True)
+    page.locator("#panel").screenshot(path=str(FRAME_SHOTS / f"{name}.png"))
+
+
+def test_signing_in_with_the_provider_from_the_frame_signs_the_frame_in(
+    provider_superflow, crm_site, crm_browser, idp
+):
+    sf = provider_superflow
+    idp.person("marit", groups=["Marketing admins"], name="Marit Dahl")
+    idp.person("sales", groups=["Sales"])
+    page = crm_browser.new_page()
+    panel = framing(page, crm_site, f"{sf.url}/panels/person?id={sf.anna}")
+    button = panel.get_by_role("link", name="Sign in with Example ID")
+    expect(button).to_be_visible()
+    frame_shot(page, "sign-in")
+
+    with page.expect_popup() as opened:
+        button.click()
+    popup = opened.value
+    expect(popup.get_by_role("heading", name="Test identity provider")).to_be_visible()
+    assert popup.url.startswith(idp.issuer)
+    assert page.url.startswith(crm_site), "the CRM stays where it was"
+    popup.get_by_label("Account").fill("sales")
+    popup.get_by_role("button", name="Sign in and allow").click()
+    expect(popup.get_by_role("alert")).to_contain_text("Your account has no superflow role")
+    popup.get_by_role("link", name="Sign in with Example ID").click()
+    popup.get_by_label("Account").fill("marit")
+    popup.get_by_role("button", name="Sign in and allow").click()
+    popup.wait_for_event("close")
+
+    expect(panel.get_by_role("heading", name="Anna Berg")).to_be_visible()
+    expect(panel.locator("#flows")).to_contain_text("Not in any flow yet.")
+    expect(panel.locator(".panel-foot")).to_contain_text("Marit Dahl")
+    assert page.url.startswith(crm_site), "the CRM stays where it was"
+    frame_shot(page, "signed-in")
+    assert sf.runtime.redis.keys(keys.signin_handoff("*")) == [], "the code was taken"
+
+
+def test_a_blocked_pop_up_says_what_to_do_in_the_frame(provider_superflow, crm_site, crm_browser):
+    sf = provider_superflow
+    page = crm_browser.new_page()
+    panel = framing(page, crm_site, f"{sf.url}/panels/person?id={sf.anna}")
+    expect(panel.get_by_role("link", name="Sign in with Example ID")).to_be_visible()
+    panel_frame(page).evaluate("window.open = function () { return null; }")
+
+    panel.get_by_role("link", name="Sign in with Example ID").click()
+
+    blocked = panel.get_by_role("alert")
+    expect(blocked).to_have_text("Allow pop-ups for this site, or open superflow in its own tab.")
+    expect(blocked.get_by_role("link", name="open superflow in its own tab")).to_have_attribute(
+        "target", "_blank"
+    )
+    assert page.url.startswith(crm_site), "the CRM stays where it was"
+    frame_shot(page, "pop-up-blocked")

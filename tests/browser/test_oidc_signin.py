@@ -74,7 +74,8 @@ def test_signing_in_with_the_provider_in_the_browser_and_the_users_screen_says_w
 
     page.goto(f"{site.url}/login")
     expect(page.get_by_role("link", name="Sign in with Example ID")).to_be_visible()
-    # Identity providers refuse frames: inside a CRM the sign-in leaves the frame.
+    # Outside a frame the button is a plain link at the top of the window (signin.js opens a
+    # pop-up only inside a CRM's frame: tests/browser/test_crm_panels.py).
     expect(page.get_by_role("link", name="Sign in with Example ID")).to_have_attribute("target", "_top")
     expect(page.get_by_label("Password")).to_be_visible()
     shot(page, "login")

@@ -132,6 +132,32 @@ def test_after_signing_in_the_browser_goes_to_the_page_it_asked_for_on_this_site
     assert other.post(idp.issuer + action, data={"account": "ann"}, timeout=10).url == f"{site.url}/"
 
 
+def test_a_pop_up_sign_in_hands_the_frame_a_code_that_signs_it_in_once(idp, site):
+    idp.person("pia", groups=["Marketing admins"], name="Pia Holm")
+    frame = requests.Session()
+    asked = frame.get(f"{site.url}/panels/person?id=1", timeout=10)
+    assert asked.url == f"{site.url}/login?next=/panels/person?id%3D1"
+    pop_up = requests.Session()
+    form = pop_up.get(f"{site.url}/login/oidc?popup=1&next=/panels/person?id%3D1", timeout=10)
+    action = re.search(r'action="([^"]+)"', form.text).group(1).replace("&amp;", "&")
+
+    done = pop_up.post(idp.issuer + action, data={"account": "pia"}, timeout=10)
+
+    assert done.status_code == 200 and "You are signed in" in done.text
+    assert "/static/signin_handoff.js" in done.text
+    code = re.search(r'data-handoff="([^"]+)"', done.text).group(1)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', asked.text).group(1)
+    assert 'action="/login/handoff"' in asked.text
+    landed = frame.post(f"{site.url}/login/handoff", data={"code": code, "csrf_token": token}, timeout=10)
+    assert landed.url == f"{site.url}/panels/person?id=1"
+    assert "Sign out" in frame.get(f"{site.url}/", timeout=10).text
+    thief = requests.Session()
+    page = thief.get(f"{site.url}/login", timeout=10)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    reused = thief.post(f"{site.url}/login/handoff", data={"code": code, "csrf_token": token}, timeout=10)
+    assert reused.status_code == 400 and "This sign-in has expired" in reused.text
+
+
 @pytest.mark.parametrize(
     ("groups", "role", "reason"),
     [

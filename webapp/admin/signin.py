@@ -8,12 +8,18 @@ password is checked.  A provider's sign-in attempt (its ``state``, and what the 
 keeps for it) lives in the session cookie between the two steps and is used once.  After
 signing in the browser goes back to the page it asked for, but only if that page is on this
 site (:func:`safe_next`).
+
+Inside a CRM's frame the provider's sign-in runs in a pop-up (``?popup=1``), whose cookie
+is not the frame's; the callback then also gives a one-time code
+(:mod:`superflow.signin_handoff`) that the pop-up hands to the frame, and the frame posts
+it to ``/login/handoff`` to get a session of its own.
 """
 
 from __future__ import annotations
 
 import hmac
 import math
+import re
 import secrets
 import unicodedata
 from typing import Any
@@ -30,6 +36,7 @@ from flask import session
 from flask import url_for
 
 from superflow import sessions
+from superflow import signin_handoff
 from superflow import users
 from superflow.auth_providers import AuthProvider
 from superflow.auth_providers import SignInRefused
@@ -40,6 +47,8 @@ from superflow.webapp.runtime import runtime
 
 bp = Blueprint("auth", __name__)
 NO_MATCH = "That user name and password do not match."
+HANDOFF_EXPIRED = "This sign-in has expired: sign in again."
+HANDOFF_CODE = re.compile(r"[A-Za-z0-9_-]{32,100}")
 
 
 def safe_next(target: str) -> str | None:
@@ -79,13 +88,17 @@ def providers() -> dict[str, AuthProvider]:
     return current_app.extensions["superflow_auth_providers"]
 
 
-def _page(error: str = "", status: int = 200, headers: dict[str, str] | None = None) -> Any:
+def _page(
+    error: str = "", status: int = 200, headers: dict[str, str] | None = None, next_path: str = ""
+) -> Any:
+    """The sign-in page; after signing in the browser goes to ``next_path`` or the page's
+    own ``?next=``."""
     page = render_template(
         "admin/login.html",
         error=error,
         providers=list(providers().values()),
         password_signin=runtime().config.password_signin,
-        next=safe_next(request.args.get("next", "")) or "",
+        next=safe_next(next_path or request.args.get("next", "")) or "",
     )
     return page, status, headers or {}
 
@@ -136,7 +149,12 @@ def provider_begin(name: str):
     except SignInRefused as exc:
         current_app.logger.warning("sign-in with %s could not start: %s", name, exc)
         return _page(str(exc), exc.status)
-    session["signin"] = {**attempt, "provider": name, "next": safe_next(request.args.get("next", "")) or ""}
+    session["signin"] = {
+        **attempt,
+        "provider": name,
+        "next": safe_next(request.args.get("next", "")) or "",
+        "popup": request.args.get("popup") == "1",
+    }
     return redirect(target)
 
 
@@ -168,14 +186,41 @@ def provider_callback(name: str):
         )
     except SignInRefused as exc:
         current_app.logger.warning("sign-in with %s refused: %s", name, exc)
-        return _page(str(exc), exc.status)
+        return _page(str(exc), exc.status, next_path=attempt.get("next", ""))
     except users.UserDisabled:
         current_app.logger.warning("sign-in with %s refused: the user is disabled", name)
         return _page(
-            "Your superflow account is disabled: ask a superflow flow administrator to enable it.", 403
+            "Your superflow account is disabled: ask a superflow flow administrator to enable it.",
+            403,
+            next_path=attempt.get("next", ""),
         )
     start_session(user["username"])
-    return redirect(attempt.get("next") or url_for("views.index"))
+    target = attempt.get("next") or url_for("views.index")
+    if attempt.get("popup"):
+        code = signin_handoff.give(runtime().redis, user["username"], target)
+        return render_template("admin/signin_handoff.html", code=code, next=target)
+    return redirect(target)
+
+
+@bp.post("/login/handoff")
+def handoff():
+    """Sign in the browser that shows this page (a CRM's frame) with the code its pop-up
+    handed it.  The CSRF check of the ``auth`` pages comes first: a code is only good
+    in a post from a page of this browser, and only once."""
+    code = request.form.get("code", "")
+    taken = signin_handoff.take(runtime().redis, code) if HANDOFF_CODE.fullmatch(code) else None
+    if taken is None:
+        return _page(HANDOFF_EXPIRED, 400, next_path=request.form.get("next", ""))
+    user = users.get(runtime().redis, taken.username)
+    if user is None or not users.active(user):
+        current_app.logger.warning("hand-off sign-in refused: %r is disabled or gone", taken.username)
+        return _page(
+            "Your superflow account is disabled: ask a superflow flow administrator to enable it.",
+            403,
+            next_path=taken.next,
+        )
+    start_session(user["username"])
+    return redirect(safe_next(taken.next) or url_for("views.index"))
 
 
 @bp.post("/logout")
